@@ -137,7 +137,8 @@ export interface Backend {
   /**
    * C(M,N) = alpha * op(A) @ op(B) + beta * C, row-major, op(X) = X^T when the flag is set.
    * A is (M,K) or (K,M) when transA; B is (K,N) or (N,K) when transB. lda/ldb/ldc default to the packed widths.
-   * Offsets (elements) let attention address one head inside a (B,T,3C) buffer.
+   * Offsets (elements) let a caller address a sub-matrix. With beta = 0, C is never read (it may hold garbage or NaN),
+   * as in BLAS.
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,

@@ -6,17 +6,20 @@ import type { AdamWParams, Backend, DeviceBuffer, DType, MemoryStats, RngKey, Sg
 import { MemoryAccountant } from './memory.js';
 import { dropoutKeep, keyPrefix } from './rng.js';
 
+/** Float storage: float32 normally; float64 for double-precision gradient checks. */
+type F = Float32Array | Float64Array;
+
 class JsBuffer implements DeviceBuffer {
   constructor(
     readonly id: number,
     readonly dtype: DType,
-    readonly data: Float32Array | Int32Array,
+    readonly data: F | Int32Array,
   ) {}
   get length(): number {
     return this.data.length;
   }
   get bytes(): number {
-    return this.data.byteLength;
+    return this.data.length * 4;
   }
 }
 
@@ -26,26 +29,34 @@ const LN_EPS = 1e-5;
 export interface JsBackendOptions {
   /** Device budget in bytes (default: unbounded). */
   budget?: number;
+  /**
+   * Store f32 buffers as float64 (budget accounting still counts 4 bytes an element). Only for finite-difference
+   * gradient checks, which need double precision to be meaningful.
+   */
+  float64?: boolean;
 }
 
 export class JsBackend implements Backend {
   readonly kind = 'js' as const;
   readonly threads = 1;
   readonly maxBufferBytes = Infinity;
-  readonly name = 'js';
+  readonly name: string;
   private readonly mem: MemoryAccountant;
+  private readonly float64: boolean;
   private nextId = 1;
   private readonly live = new Set<number>();
 
   constructor(opts: JsBackendOptions = {}) {
     this.mem = new MemoryAccountant(opts.budget ?? Infinity, 'js');
+    this.float64 = opts.float64 ?? false;
+    this.name = this.float64 ? 'js(float64)' : 'js';
   }
 
   // ---- memory ----
   alloc(length: number, dtype: DType = 'f32'): DeviceBuffer {
     if (!Number.isInteger(length) || length < 0) throw new RangeError(`alloc: length must be a non-negative integer, got ${length}`);
     this.mem.reserve(length * 4);
-    const data = dtype === 'i32' ? new Int32Array(length) : new Float32Array(length);
+    const data = dtype === 'i32' ? new Int32Array(length) : this.float64 ? new Float64Array(length) : new Float32Array(length);
     const buf = new JsBuffer(this.nextId++, dtype, data);
     this.live.add(buf.id);
     return buf;
@@ -74,7 +85,8 @@ export class JsBackend implements Backend {
   async download<T extends Float32Array | Int32Array>(buf: DeviceBuffer, dst?: T, srcOffset = 0, length?: number): Promise<T> {
     const d = this.d(buf);
     const n = length ?? d.length - srcOffset;
-    const out = (dst ?? (buf.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n))) as T;
+    // In float64 mode a download without `dst` keeps double precision (a Float64Array) for gradient checks.
+    const out = (dst ?? (buf.dtype === 'i32' ? new Int32Array(n) : this.float64 ? new Float64Array(n) : new Float32Array(n))) as T;
     out.set(d.subarray(srcOffset, srcOffset + n) as never);
     return out;
   }
@@ -83,13 +95,18 @@ export class JsBackend implements Backend {
     this.live.clear();
   }
 
-  private d(buf: DeviceBuffer): Float32Array | Int32Array {
+  /** The live storage of a buffer (tests: finite-difference checks poke values in place). */
+  view(buf: DeviceBuffer): F | Int32Array {
+    return this.d(buf);
+  }
+
+  private d(buf: DeviceBuffer): F | Int32Array {
     if (!this.live.has(buf.id)) throw new Error(`js: use of a freed or foreign buffer (id ${buf.id})`);
     return (buf as JsBuffer).data;
   }
-  private f(buf: DeviceBuffer): Float32Array {
+  private f(buf: DeviceBuffer): F {
     const d = this.d(buf);
-    if (!(d instanceof Float32Array)) throw new TypeError(`js: expected an f32 buffer, got ${buf.dtype}`);
+    if (d instanceof Int32Array) throw new TypeError(`js: expected an f32 buffer, got ${buf.dtype}`);
     return d;
   }
   private i(buf: DeviceBuffer): Int32Array {
@@ -314,7 +331,7 @@ export class JsBackend implements Backend {
     const g = this.f(dx), d = this.f(dout);
     const prefix = keyPrefix(key);
     const s = Math.fround(1 / (1 - p));
-    for (let i = 0; i < n; i++) if (dropoutKeep(prefix, i, p)) g[i] += Math.fround(d[i] * s);
+    for (let i = 0; i < n; i++) if (dropoutKeep(prefix, i, p)) g[i] += d[i] * s;
   }
   crossEntropyForward(losses: DeviceBuffer, lse: DeviceBuffer, logits: DeviceBuffer, targets: DeviceBuffer, N: number, V: number): void {
     const l = this.f(losses), ls = this.f(lse), z = this.f(logits), tg = this.i(targets);
@@ -389,8 +406,8 @@ function forHeadsMerged(B: number, T: number, NH: number, hs: number, fn: (head:
 /** Reference GEMM, float64 accumulation: C = alpha op(A) op(B) + beta C. */
 export function gemmRef(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-  a: Float32Array, lda: number, offA: number, b: Float32Array, ldb: number, offB: number,
-  beta: number, c: Float32Array, ldc: number, offC: number,
+  a: F, lda: number, offA: number, b: F, ldb: number, offB: number,
+  beta: number, c: F, ldc: number, offC: number,
 ): void {
   const acc = new Float64Array(N);
   for (let i = 0; i < M; i++) {
