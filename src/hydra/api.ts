@@ -1,0 +1,153 @@
+/**
+ * The public shape of a Hydra job: what `train(tasks, options)` takes, what it returns and the events it emits.
+ * The CLI, progress bars, result files and the dashboard consume exactly these types.
+ */
+import type { Gpt2Config } from '../nn/gpt2-config.js';
+import type { HostTensor } from '../nn/host-tensor.js';
+import type { OptimizerConfig } from '../optim/optimizer.js';
+import type { LrSchedule } from '../optim/schedule.js';
+
+/** A source of minibatches whose order depends only on (seed, epoch). */
+export interface BatchSource {
+  /** Batches per epoch. */
+  stepsPerEpoch: number;
+  B: number;
+  T: number;
+  /** The batch at (epoch, step): a pure function of its arguments. */
+  batch(epoch: number, step: number): { tokens: Int32Array; targets: Int32Array };
+}
+
+export interface TrainTask {
+  /** Unique name of the model in the job (e.g. 'lr=3e-4,bs=8'). */
+  name: string;
+  model: Gpt2Config;
+  /** Initial weights (e.g. a pretrained GPT-2); default: GPT-2 init from `seed`. */
+  weights?: Map<string, HostTensor>;
+  optimizer: OptimizerConfig;
+  schedule?: LrSchedule;
+  /** Global-norm gradient clipping threshold; 0 or absent disables. */
+  clipNorm?: number;
+  train: BatchSource;
+  /** Held-out batches evaluated after every epoch (all of them, in order). */
+  eval?: BatchSource;
+  /** Train for this many epochs ... */
+  epochs?: number;
+  /** ... or exactly this many steps (overrides epochs; may cross epoch boundaries). */
+  steps?: number;
+  seed: number;
+  /** Free-form hyper-parameters to carry into results (lr, batch size, ...). */
+  hparams?: Record<string, string | number | boolean>;
+}
+
+export type PolicyName = 'sharded-lrtf' | 'round-robin' | 'random' | 'model-lrtf' | 'pipeline';
+
+export interface TrainOptions {
+  /** 'cpu:NxT' (N devices of T threads), 'js:N', 'webgpu:N'. */
+  devices: string;
+  /** Per-device memory budget, bytes or a string like '512MiB'. */
+  deviceMemory: number | string;
+  /** Host tier budget (bytes or string); default: unbounded. */
+  hostMemory?: number | string;
+  policy?: PolicyName;
+  /** Seed of the `random` policy. */
+  policySeed?: number;
+  /** Where partition plans are cached (default .hydra/plans). */
+  planDir?: string;
+  /** Output directory for results/events/weights (the API writes nothing there itself unless set). */
+  outDir?: string;
+  /** Receives every event as it happens. */
+  onEvent?: (e: HydraEvent) => void;
+  /** Bytes of prefetch reserve the partitioner leaves free (default: derived from the plan). */
+  prefetchReserve?: number;
+  /** Disable prefetching (benchmarks compare). */
+  prefetch?: boolean;
+}
+
+export type TaskKind = 'F' | 'FL' | 'B' | 'E';
+
+export type HydraEvent =
+  | { type: 'plan'; model: string; plan: PartitionPlan; reused: boolean }
+  | {
+      type: 'task-start';
+      t: number;
+      device: number;
+      model: string;
+      kind: TaskKind;
+      shard: number;
+      step: number;
+    }
+  | {
+      type: 'task-end';
+      t: number;
+      device: number;
+      model: string;
+      kind: TaskKind;
+      shard: number;
+      step: number;
+      /** Seconds computing (excluding waiting for transfers). */
+      computeSeconds: number;
+      /** Bytes host→device and device→host in this task (including prefetched bytes it used). */
+      bytesIn: number;
+      bytesOut: number;
+      /** Bytes that arrived by prefetch, and the seconds of copying that overlapped compute. */
+      prefetchedBytes: number;
+      overlapSeconds: number;
+    }
+  | { type: 'step'; t: number; model: string; step: number; epoch: number; loss: number; gradNorm: number; lr: number }
+  | { type: 'eval'; t: number; model: string; epoch: number; loss: number; perplexity: number; tokens: number }
+  | { type: 'model-end'; t: number; model: string; status: ModelStatus; reason?: string }
+  | { type: 'log'; t: number; message: string };
+
+export type ModelStatus = 'done' | 'diverged' | 'failed';
+
+export interface ShardPlan {
+  /** Layers [from, to). */
+  from: number;
+  to: number;
+  layerNames: string[];
+  paramBytes: number;
+  /** Bytes of the boundary activation entering the shard. */
+  inputBytes: number;
+  /** Peak device bytes of the shard's heaviest task (exact, from the allocator trace). */
+  peakBytes: { forward: number; train: number };
+  /** Seconds measured in the pilot pass. */
+  seconds: { forward: number; backward: number };
+}
+
+export interface PartitionPlan {
+  key: string;
+  arch: string;
+  backend: string;
+  B: number;
+  T: number;
+  budget: number;
+  reserve: number;
+  shards: ShardPlan[];
+}
+
+export interface ModelResult {
+  name: string;
+  hparams: Record<string, string | number | boolean>;
+  status: ModelStatus;
+  reason?: string;
+  /** Training loss of every step taken, in order. */
+  losses: number[];
+  evals: { epoch: number; loss: number; perplexity: number }[];
+  steps: number;
+  /** Seconds from the job's start to this model's last task. */
+  wallSeconds: number;
+  /** Device-seconds spent on this model's tasks. */
+  deviceSeconds: number;
+  plan: PartitionPlan;
+  /** Final weights (host tier copies). */
+  weights: Map<string, HostTensor>;
+}
+
+export interface JobResult {
+  models: ModelResult[];
+  makespanSeconds: number;
+  devices: { id: number; busySeconds: number; utilisation: number; highWater: number; budget: number }[];
+  policy: PolicyName;
+  bytesMoved: number;
+  overlapSeconds: number;
+}

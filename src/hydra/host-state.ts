@@ -1,0 +1,85 @@
+/**
+ * A model's state in the host tier: parameters, gradients, optimizer state, shard-boundary activations, the current
+ * batch and the per-parameter squared gradient norms. Every array is a view on a SharedArrayBuffer, so device
+ * workers read and write it in place (no copies through messages); the tier that allocated it keeps the accounts.
+ */
+import { stateNames } from '../optim/optimizer.js';
+import type { ModelRuntime } from './model-runtime.js';
+import type { HostTier } from './host-tier.js';
+
+/** Views a shard task reads and writes. */
+export interface HostViews {
+  param(name: string): Float32Array;
+  grad(name: string): Float32Array;
+  opt(state: string, name: string): Float32Array;
+  /** Activation entering shard k (k ≥ 1). */
+  act(k: number): Float32Array;
+  /** Gradient of the boundary between the running shard and the next (read as dy, overwritten with dx). */
+  dact(): Float32Array;
+  tokens(): Int32Array;
+  targets(): Int32Array;
+  /** Squared gradient norm per canonical parameter index, written where each gradient becomes final. */
+  sumsq(): Float64Array;
+}
+
+/** The plain-data form sent to workers (SharedArrayBuffers are shared, not copied, by postMessage). */
+export interface HostStateBuffers {
+  params: Record<string, SharedArrayBuffer>;
+  grads: Record<string, SharedArrayBuffer>;
+  opt: Record<string, SharedArrayBuffer>;
+  acts: SharedArrayBuffer[];
+  dact: SharedArrayBuffer;
+  tokens: SharedArrayBuffer;
+  targets: SharedArrayBuffer;
+  sumsq: SharedArrayBuffer;
+}
+
+export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: string): HostStateBuffers {
+  const f32 = (n: number, what: string) => tier.alloc(n * 4, `${owner}: ${what}`);
+  const params: Record<string, SharedArrayBuffer> = {};
+  const grads: Record<string, SharedArrayBuffer> = {};
+  const opt: Record<string, SharedArrayBuffer> = {};
+  for (const p of rt.params) {
+    params[p.spec.name] = f32(p.n, `param ${p.spec.name}`);
+    grads[p.spec.name] = f32(p.n, `grad ${p.spec.name}`);
+    for (const s of stateNames(rt.recipe.optimizer)) opt[`${s}.${p.spec.name}`] = f32(p.n, `optimizer ${s} of ${p.spec.name}`);
+  }
+  // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens).
+  const acts = rt.shards.map((_, k) => (k === 0 ? new SharedArrayBuffer(0) : f32(rt.boundaryLength, `boundary activation ${k}`)));
+  return {
+    params,
+    grads,
+    opt,
+    acts,
+    dact: f32(rt.boundaryLength, 'boundary gradient'),
+    tokens: f32(rt.B * rt.T, 'batch tokens'),
+    targets: f32(rt.B * rt.T, 'batch targets'),
+    sumsq: tier.alloc(rt.params.length * 8, `${owner}: squared norms`),
+  };
+}
+
+export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
+  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq];
+  for (const b of all) tier.release(b);
+}
+
+export function viewsOf(s: HostStateBuffers): HostViews {
+  const cacheF = new Map<SharedArrayBuffer, Float32Array>();
+  const f = (b: SharedArrayBuffer | undefined, what: string): Float32Array => {
+    if (!b) throw new Error(`host state has no ${what}`);
+    let v = cacheF.get(b);
+    if (!v) cacheF.set(b, (v = new Float32Array(b)));
+    return v;
+  };
+  const tokens = new Int32Array(s.tokens), targets = new Int32Array(s.targets), sumsq = new Float64Array(s.sumsq);
+  return {
+    param: (n) => f(s.params[n], `parameter '${n}'`),
+    grad: (n) => f(s.grads[n], `gradient '${n}'`),
+    opt: (st, n) => f(s.opt[`${st}.${n}`], `optimizer state '${st}.${n}'`),
+    act: (k) => f(s.acts[k], `boundary activation ${k}`),
+    dact: () => f(s.dact, 'boundary gradient'),
+    tokens: () => tokens,
+    targets: () => targets,
+    sumsq: () => sumsq,
+  };
+}

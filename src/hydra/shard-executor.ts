@@ -1,0 +1,216 @@
+/**
+ * Runs one shard task of one model on one device, against the model's host-tier state:
+ *   F  k   forward of shard k from its checkpointed input; the output boundary activation goes to the host tier.
+ *   FL n-1 last shard: forward, fused loss, backward; dx to the host tier.
+ *   B  k   recompute shard k's forward (same dropout masks: counter-based), backward from dy; dx to the host tier.
+ *   E  k   evaluation forward (no dropout); the last shard returns the summed loss.
+ * Gradients go back to the host tier after every FL/B. A parameter whose gradient became final in this task has its
+ * squared norm recorded; it is stepped here too, unless global-norm clipping makes every step wait for the norm,
+ * in which case shard 0's task steps them all once every squared norm is known.
+ *
+ * The kernel sequence per buffer is exactly LocalTrainer's, which is what makes sharded training bitwise equal to
+ * unsharded training. Every device allocation goes through the backend's budgeted allocator, and the partitioner
+ * predicts this function's peak by running it against an accounting-only backend.
+ */
+import type { Backend, DeviceBuffer } from '../backend/backend.js';
+import { backwardRange, forwardRange } from '../nn/chain.js';
+import type { DeviceParams, RunContext } from '../nn/layer.js';
+import { crossEntropyLoss, crossEntropyLossAndGrad } from '../nn/loss.js';
+import { clipScale, globalNorm } from '../optim/clip.js';
+import { applyUpdate, stateNames } from '../optim/optimizer.js';
+import { recipeLr } from '../optim/recipe.js';
+import type { TaskKind } from './api.js';
+import type { HostViews } from './host-state.js';
+import { gradFinalHere, gradStartsHere, type ModelRuntime, type ParamPlacement } from './model-runtime.js';
+
+export interface ShardTask {
+  kind: TaskKind;
+  shard: number;
+  /** Global training step: keys dropout masks, selects the learning rate and the optimizer's t. */
+  step: number;
+}
+
+export interface ShardOutcome {
+  /** FL: mean training loss. E (last shard): summed loss and counted tokens. */
+  loss?: number;
+  lossSum?: number;
+  count?: number;
+  /** Set by the task that completed the step (shard 0's B, or FL when unsharded). */
+  gradNorm?: number;
+  lr?: number;
+  bytesIn: number;
+  bytesOut: number;
+  prefetchedBytes: number;
+}
+
+/** Parameter values already on the device (prefetched), keyed by name; the executor takes ownership. */
+export type Prefetched = Map<string, DeviceBuffer>;
+
+/** Elements per chunk of an optimizer update: bounds its device footprint to 4 × 4 MiB. */
+export const UPDATE_CHUNK = 1 << 20;
+
+export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostViews, task: ShardTask, prefetched: Prefetched = new Map()): Promise<ShardOutcome> {
+  const { kind, shard } = task;
+  const last = rt.shards.length - 1;
+  if (shard < 0 || shard > last) throw new RangeError(`task ${kind}${shard}: the model has ${rt.shards.length} shards`);
+  if (kind === 'FL' && shard !== last) throw new RangeError(`FL runs on the last shard (${last}), not ${shard}`);
+  if ((kind === 'F' || kind === 'B') && shard === last) throw new RangeError(`${kind} tasks run on shards 0..${last - 1}`);
+  const out: ShardOutcome = { bytesIn: 0, bytesOut: 0, prefetchedBytes: 0 };
+  const train = kind === 'FL' || kind === 'B';
+  const used = rt.shardParams[shard];
+
+  // ---- promote the shard's parameters (and, for training tasks, its gradient accumulators) ----
+  const values = new Map<string, DeviceBuffer>();
+  const grads = new Map<string, DeviceBuffer>();
+  for (const p of used) {
+    const pre = prefetched.get(p.spec.name);
+    if (pre) {
+      values.set(p.spec.name, pre);
+      prefetched.delete(p.spec.name);
+      out.prefetchedBytes += pre.bytes;
+    } else {
+      const v = be.alloc(p.n);
+      await upload(be, v, host.param(p.spec.name), out);
+      values.set(p.spec.name, v);
+    }
+  }
+  for (const stale of prefetched.values()) be.free(stale);
+  prefetched.clear();
+  if (train) {
+    for (const p of used) {
+      const g = be.alloc(p.n);
+      if (gradStartsHere(p, shard)) be.fill(g, 0);
+      else await upload(be, g, host.grad(p.spec.name), out);
+      grads.set(p.spec.name, g);
+    }
+  }
+  const params: DeviceParams = {
+    value: (n) => values.get(n) ?? missing(n, shard),
+    grad: (n) => grads.get(n) ?? missing(n, shard),
+  };
+
+  // ---- the shard's input ----
+  const { from, to } = rt.shards[shard];
+  const N = rt.B * rt.T;
+  let input: DeviceBuffer;
+  if (shard === 0) {
+    input = be.alloc(N, 'i32');
+    await upload(be, input, host.tokens(), out);
+  } else {
+    input = be.alloc(rt.boundaryLength);
+    await upload(be, input, host.act(shard), out);
+  }
+  const ctx: RunContext = { be, params, B: rt.B, T: rt.T, training: kind !== 'E', keepForBackward: train, seed: rt.recipe.seed, step: task.step, saved: new Map() };
+  const fwd = forwardRange(ctx, rt.model.layers, from, to, input);
+
+  if (!train) {
+    if (shard === last) {
+      const targets = be.alloc(N, 'i32');
+      await upload(be, targets, host.targets(), out);
+      const r = await crossEntropyLoss(be, fwd.output, targets, host.targets(), rt.model.vocab);
+      out.lossSum = r.loss * r.count;
+      out.count = r.count;
+      be.free(targets);
+    } else {
+      await download(be, fwd.output, host.act(shard + 1), out);
+    }
+    be.free(fwd.output);
+    be.free(input);
+    freeMap(be, values);
+    return out;
+  }
+
+  // ---- loss (last shard) or the incoming boundary gradient ----
+  let dy: DeviceBuffer;
+  if (kind === 'FL') {
+    const targets = be.alloc(N, 'i32');
+    await upload(be, targets, host.targets(), out);
+    const r = await crossEntropyLossAndGrad(be, fwd.output, targets, host.targets(), rt.model.vocab);
+    out.loss = r.loss;
+    be.free(targets);
+    dy = fwd.output; // the logits buffer now holds dlogits
+  } else {
+    be.free(fwd.output);
+    dy = be.alloc(rt.boundaryLength);
+    await upload(be, dy, host.dact(), out);
+  }
+  const dx = backwardRange(ctx, rt.model.layers, from, to, fwd, dy);
+  be.free(dy);
+  if (dx) {
+    await download(be, dx, host.dact(), out);
+    be.free(dx);
+  }
+  be.free(input);
+
+  // ---- gradients back to the host tier; squared norms of the ones that are final ----
+  const final = used.filter((p) => gradFinalHere(p, shard));
+  if (final.length > 0) {
+    const norms = be.alloc(final.length);
+    final.forEach((p, i) => be.sumSquares(norms, i, grads.get(p.spec.name)!, p.n));
+    const sq = await be.download(norms, new Float32Array(final.length));
+    be.free(norms);
+    final.forEach((p, i) => (host.sumsq()[p.index] = sq[i]));
+  }
+  for (const p of used) await download(be, grads.get(p.spec.name)!, host.grad(p.spec.name), out);
+  freeMap(be, grads);
+  freeMap(be, values);
+
+  // ---- optimizer steps ----
+  const clipping = rt.recipe.clipNorm > 0;
+  const lr = recipeLr(rt.recipe, task.step);
+  if (shard === 0) {
+    // Every gradient is final now: the step's global norm is known.
+    const gradNorm = globalNorm(host.sumsq());
+    out.gradNorm = gradNorm;
+    out.lr = lr;
+    const toStep = clipping ? rt.params : final;
+    await stepParams(be, rt, host, toStep, task.step, clipScale(gradNorm, rt.recipe.clipNorm), out);
+  } else if (!clipping) {
+    await stepParams(be, rt, host, final, task.step, 1, out);
+  }
+  return out;
+}
+
+/** Chunked optimizer update from host-tier copies: the device holds 4 chunks at a time, whatever the model size. */
+async function stepParams(be: Backend, rt: ModelRuntime, host: HostViews, list: ParamPlacement[], step: number, gradScale: number, out: ShardOutcome): Promise<void> {
+  const names = stateNames(rt.recipe.optimizer);
+  const lr = recipeLr(rt.recipe, step);
+  for (const p of list) {
+    const name = p.spec.name;
+    const hp = host.param(name), hg = host.grad(name);
+    const hs = names.map((s) => host.opt(s, name));
+    for (let a = 0; a < p.n; a += UPDATE_CHUNK) {
+      const b = Math.min(p.n, a + UPDATE_CHUNK), n = b - a;
+      const dp = be.alloc(n), dg = be.alloc(n);
+      const ds = hs.map(() => be.alloc(n));
+      await upload(be, dp, hp.subarray(a, b), out);
+      await upload(be, dg, hg.subarray(a, b), out);
+      for (let i = 0; i < ds.length; i++) await upload(be, ds[i], hs[i].subarray(a, b), out);
+      applyUpdate(be, rt.recipe.optimizer, dp, dg, ds, n, { lr, t: step + 1, gradScale, decay: p.spec.decay });
+      await download(be, dp, hp.subarray(a, b), out);
+      for (let i = 0; i < ds.length; i++) await download(be, ds[i], hs[i].subarray(a, b), out);
+      be.free(dp);
+      be.free(dg);
+      for (const d of ds) be.free(d);
+    }
+  }
+}
+
+async function upload(be: Backend, buf: DeviceBuffer, src: Float32Array | Int32Array, out: ShardOutcome): Promise<void> {
+  await be.upload(buf, src);
+  out.bytesIn += buf.bytes;
+}
+
+async function download(be: Backend, buf: DeviceBuffer, dst: Float32Array, out: ShardOutcome): Promise<void> {
+  await be.download(buf, dst);
+  out.bytesOut += buf.bytes;
+}
+
+function freeMap(be: Backend, m: Map<string, DeviceBuffer>): void {
+  for (const b of m.values()) be.free(b);
+  m.clear();
+}
+
+function missing(name: string, shard: number): never {
+  throw new Error(`shard ${shard} uses parameter '${name}' but it was not promoted (partition bookkeeping bug)`);
+}
