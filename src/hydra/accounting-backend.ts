@@ -1,0 +1,48 @@
+/**
+ * A backend that only keeps accounts: allocations and frees are counted exactly as a real backend counts them, and
+ * every kernel is a no-op. Running the real shard executor against it gives the exact peak device bytes of a task
+ * without computing anything, so the partitioner's plan and the run-time allocator cannot disagree.
+ */
+import type { Backend, DeviceBuffer, DType } from '../backend/backend.js';
+import { MemoryAccountant } from '../backend/memory.js';
+
+export interface Accounting {
+  be: Backend;
+  /** Largest single allocation seen (bytes), to check against a backend's per-buffer limit. */
+  largestAlloc(): number;
+}
+
+export function accountingBackend(): Accounting {
+  const mem = new MemoryAccountant(Infinity, 'accounting');
+  let nextId = 1;
+  let largest = 0;
+  const core: Partial<Backend> = {
+    name: 'accounting',
+    kind: 'js',
+    threads: 1,
+    maxBufferBytes: Infinity,
+    alloc(length: number, dtype: DType = 'f32'): DeviceBuffer {
+      mem.reserve(length * 4);
+      largest = Math.max(largest, length * 4);
+      return { id: nextId++, dtype, length, bytes: length * 4 };
+    },
+    free(b: DeviceBuffer) {
+      mem.release(b.bytes);
+    },
+    stats: () => mem.stats(),
+    resetHighWater: () => mem.resetHighWater(),
+    setBudget: (b: number) => mem.setBudget(b),
+    upload: async () => {},
+    download: (async (buf: DeviceBuffer, dst?: Float32Array | Int32Array, _off?: number, length?: number) =>
+      dst ?? (buf.dtype === 'i32' ? new Int32Array(length ?? buf.length) : new Float32Array(length ?? buf.length))) as Backend['download'],
+    sync: async () => {},
+    dispose: () => {},
+  };
+  const be = new Proxy(core, {
+    get(target, prop) {
+      if (prop in target) return (target as Record<string | symbol, unknown>)[prop];
+      return () => {}; // every kernel
+    },
+  }) as Backend;
+  return { be, largestAlloc: () => largest };
+}

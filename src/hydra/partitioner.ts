@@ -1,0 +1,151 @@
+/**
+ * The partitioner: cut a model's layer chain into shards so that every task of every shard, plus the prefetch
+ * reserve, fits the device budget.
+ *
+ * Exact accounting, not guesses: a candidate shard's peak is obtained by running the real shard executor against an
+ * accounting-only backend (src/hydra/accounting-backend.ts), so the plan counts every buffer the run will allocate —
+ * parameters, gradient accumulators, boundary activations, each layer's saved tensors and temporaries, the loss, the
+ * chunked optimizer update. The pilot pass (src/hydra/pilot.ts) supplies the per-layer times and the per-layer peaks
+ * that are printed with the plan.
+ */
+import type { PartitionPlan, ShardPlan } from './api.js';
+import { accountingBackend } from './accounting-backend.js';
+import { buildRuntime, type ShardRange } from './model-runtime.js';
+import { runShardTask, type ShardTask } from './shard-executor.js';
+import type { HostViews } from './host-state.js';
+import type { LayerProfile } from './pilot.js';
+import type { Gpt2Config } from '../nn/gpt2-config.js';
+import type { TrainRecipe } from '../optim/recipe.js';
+import { formatBytes } from './units.js';
+
+export class LayerTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LayerTooLargeError';
+  }
+}
+
+export interface PartitionRequest {
+  config: Gpt2Config;
+  recipe: TrainRecipe;
+  B: number;
+  T: number;
+  budget: number;
+  /** Per-buffer limit of the device (e.g. WebGPU's max storage binding), Infinity when none. */
+  maxBufferBytes: number;
+  profiles: LayerProfile[];
+  /** A fixed prefetch reserve; default: the largest shard's parameter bytes (found by iteration). */
+  reserve?: number;
+  key: string;
+  backend: string;
+}
+
+/** Peak device bytes of the forward-only and training tasks of shard [from, to). */
+export interface ShardPeak {
+  forward: number;
+  train: number;
+  /** Largest single buffer. */
+  largest: number;
+  /** Bytes of the distinct parameters the shard uses (a tied weight counts once). */
+  paramBytes: number;
+}
+
+/** Peak device bytes of the forward-only and training tasks of shard [from, to). */
+export async function shardPeak(config: Gpt2Config, recipe: TrainRecipe, B: number, T: number, from: number, to: number, nLayers: number): Promise<ShardPeak> {
+  const shards: ShardRange[] = [];
+  if (from > 0) shards.push({ from: 0, to: from });
+  shards.push({ from, to });
+  if (to < nLayers) shards.push({ from: to, to: nLayers });
+  const rt = buildRuntime(config, shards, recipe, B, T);
+  const k = from > 0 ? 1 : 0;
+  const last = k === shards.length - 1;
+  const host = phantomHost(B * T, rt.params.length);
+  const measure = async (task: ShardTask) => {
+    const acct = accountingBackend();
+    await runShardTask(acct.be, rt, host, task);
+    return { peak: acct.be.stats().highWater, largest: acct.largestAlloc() };
+  };
+  const e = await measure({ kind: 'E', shard: k, step: 0 });
+  const f = last ? e : await measure({ kind: 'F', shard: k, step: 0 });
+  const t = await measure({ kind: last ? 'FL' : 'B', shard: k, step: 0 });
+  const paramBytes = rt.shardParams[k].reduce((a, p) => a + p.n * 4, 0);
+  return { forward: Math.max(e.peak, f.peak), train: t.peak, largest: Math.max(e.largest, f.largest, t.largest), paramBytes };
+}
+
+/** Host views of the right shapes where shapes matter (targets decide the loss's row count); data is never read. */
+function phantomHost(N: number, nParams: number): HostViews {
+  const empty = new Float32Array(0);
+  const tokens = new Int32Array(N), targets = new Int32Array(N), sumsq = new Float64Array(nParams);
+  return { param: () => empty, grad: () => empty, opt: () => empty, act: () => empty, dact: () => empty, tokens: () => tokens, targets: () => targets, sumsq: () => sumsq };
+}
+
+export async function partition(req: PartitionRequest): Promise<PartitionPlan> {
+  const nLayers = req.profiles.length;
+  let reserve = req.reserve ?? Math.max(...req.profiles.map((p) => p.paramBytes));
+  for (let iter = 0; ; iter++) {
+    const shards = await greedyCut(req, reserve, nLayers);
+    const needed = Math.max(...shards.map((s) => s.paramBytes));
+    if (req.reserve !== undefined || needed <= reserve || iter > 20) return { key: req.key, arch: describe(req.config), backend: req.backend, B: req.B, T: req.T, budget: req.budget, reserve, shards };
+    reserve = needed;
+  }
+}
+
+async function greedyCut(req: PartitionRequest, reserve: number, nLayers: number): Promise<ShardPlan[]> {
+  const shards: ShardPlan[] = [];
+  let from = 0;
+  while (from < nLayers) {
+    let to = from + 1;
+    let peak = await shardPeak(req.config, req.recipe, req.B, req.T, from, to, nLayers);
+    refuseIfTooLarge(req, from, peak, reserve);
+    while (to < nLayers) {
+      const next = await shardPeak(req.config, req.recipe, req.B, req.T, from, to + 1, nLayers);
+      if (Math.max(next.forward, next.train) + reserve > req.budget || next.largest > req.maxBufferBytes) break;
+      to++;
+      peak = next;
+    }
+    shards.push(shardPlan(req, from, to, peak));
+    from = to;
+  }
+  return shards;
+}
+
+function shardPlan(req: PartitionRequest, from: number, to: number, peak: ShardPeak): ShardPlan {
+  const layers = req.profiles.slice(from, to);
+  return {
+    from,
+    to,
+    layerNames: layers.map((l) => l.name),
+    paramBytes: peak.paramBytes,
+    inputBytes: from === 0 ? req.B * req.T * 4 : req.B * req.T * req.config.n_embd * 4,
+    peakBytes: { forward: peak.forward, train: peak.train },
+    seconds: { forward: sum(layers.map((l) => l.forwardSeconds)), backward: sum(layers.map((l) => l.backwardSeconds)) },
+  };
+}
+
+function refuseIfTooLarge(req: PartitionRequest, layer: number, peak: ShardPeak, reserve: number): void {
+  const p = req.profiles[layer];
+  const need = Math.max(peak.forward, peak.train);
+  const batch = `batch ${req.B} × ${req.T} tokens`;
+  if (peak.largest > req.maxBufferBytes) {
+    throw new LayerTooLargeError(
+      `layer '${p.name}' needs a single buffer of ${formatBytes(peak.largest)} with ${batch}, but the device binds at most ` +
+        `${formatBytes(req.maxBufferBytes)} per buffer: use a smaller batch_size or n_ctx (or a device with a larger binding limit)`,
+    );
+  }
+  if (need + reserve > req.budget) {
+    throw new LayerTooLargeError(
+      `layer '${p.name}' cannot fit the device even alone: it needs ${formatBytes(need)} (${need} bytes) to train with ${batch} ` +
+        `(parameters ${formatBytes(p.paramBytes)}), plus a prefetch reserve of ${formatBytes(reserve)}, but the device budget is ` +
+        `${formatBytes(req.budget)} (${req.budget} bytes). Use a smaller batch_size or n_ctx, or a larger device_memory ` +
+        `(at least ${formatBytes(need + reserve)}).`,
+    );
+  }
+}
+
+function describe(c: Gpt2Config): string {
+  return `gpt2(n_layer=${c.n_layer},n_head=${c.n_head},n_embd=${c.n_embd},n_ctx=${c.n_ctx},vocab=${c.vocab_size},tie=${c.tie})`;
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,101 @@
+/**
+ * Partition plans: computed once per (architecture, batch shape, dtype, budget, backend, optimizer state count) by a
+ * pilot pass + the partitioner, saved as JSON keyed by a hash of those inputs, and reused by later runs without a
+ * pilot pass.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { buildGpt2, describeGpt2 } from '../nn/gpt2.js';
+import type { Gpt2Config } from '../nn/gpt2-config.js';
+import { stateNames } from '../optim/optimizer.js';
+import type { TrainRecipe } from '../optim/recipe.js';
+import type { PartitionPlan } from './api.js';
+import { partition } from './partitioner.js';
+import { pilotLayers } from './pilot.js';
+import { formatBytes } from './units.js';
+
+export const PLANNER_VERSION = 1;
+
+export interface PlanInputs {
+  config: Gpt2Config;
+  recipe: TrainRecipe;
+  B: number;
+  T: number;
+  budget: number;
+  /** e.g. 'cpu:1t' — kind and threads: what the measured times and bytes depend on. */
+  backendKey: string;
+  maxBufferBytes: number;
+  reserve?: number;
+}
+
+export function planKey(i: PlanInputs): string {
+  const { dropout: _dropout, ...shape } = i.config; // dropout changes neither bytes nor cut points
+  const material = JSON.stringify({
+    v: PLANNER_VERSION,
+    arch: shape,
+    B: i.B,
+    T: i.T,
+    dtype: 'f32',
+    budget: i.budget,
+    backend: i.backendKey,
+    optimizerStates: stateNames(i.recipe.optimizer).length,
+    clipping: i.recipe.clipNorm > 0,
+    reserve: i.reserve ?? null,
+  });
+  return createHash('sha256').update(material).digest('hex').slice(0, 16);
+}
+
+export interface PlanResult {
+  plan: PartitionPlan;
+  reused: boolean;
+  path: string | null;
+}
+
+/** Load the cached plan or make one with a pilot pass on `pilotBackend`. */
+export async function planFor(i: PlanInputs, pilotBackend: () => Promise<Backend>, sampleTokens: Int32Array, planDir: string | null): Promise<PlanResult> {
+  const key = planKey(i);
+  const path = planDir ? join(planDir, `${key}.json`) : null;
+  if (path && existsSync(path)) {
+    try {
+      const plan = JSON.parse(readFileSync(path, 'utf8')) as PartitionPlan;
+      if (plan.key === key && Array.isArray(plan.shards) && plan.shards.length > 0) return { plan, reused: true, path };
+    } catch {
+      // a damaged cache entry is recomputed below
+    }
+  }
+  const be = await pilotBackend();
+  let profiles;
+  try {
+    profiles = await pilotLayers(be, buildGpt2(i.config), sampleTokens, i.B, i.T, i.recipe.seed);
+  } finally {
+    be.dispose();
+  }
+  const plan = await partition({ config: i.config, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey });
+  if (path && planDir) {
+    mkdirSync(planDir, { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ ...plan, layers: profiles }, null, 2));
+    renameSync(tmp, path);
+  }
+  return { plan, reused: false, path };
+}
+
+/** The plan as a few readable lines. */
+export function formatPlan(plan: PartitionPlan): string {
+  const lines = [
+    `plan ${plan.key}: ${plan.arch}, batch ${plan.B}x${plan.T}, ${plan.backend}, budget ${formatBytes(plan.budget)}, ` +
+      `prefetch reserve ${formatBytes(plan.reserve)} → ${plan.shards.length} shard${plan.shards.length === 1 ? '' : 's'}`,
+  ];
+  plan.shards.forEach((s, k) => {
+    const names = s.layerNames.length > 3 ? `${s.layerNames[0]} … ${s.layerNames[s.layerNames.length - 1]}` : s.layerNames.join(' ');
+    lines.push(
+      `  shard ${k}: layers ${s.from}-${s.to - 1} (${names}), params ${formatBytes(s.paramBytes)}, peak fwd ${formatBytes(s.peakBytes.forward)} / ` +
+        `train ${formatBytes(s.peakBytes.train)}, pilot ${(s.seconds.forward * 1000).toFixed(1)} ms fwd + ${(s.seconds.backward * 1000).toFixed(1)} ms bwd`,
+    );
+  });
+  return lines.join('\n');
+}
+
+export { describeGpt2 };

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JsBackend } from '../../src/backend/js.js';
+import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
+import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
+import type { TrainRecipe } from '../../src/optim/recipe.js';
+import { planFor, formatPlan } from '../../src/hydra/plan.js';
+import { LayerTooLargeError } from '../../src/hydra/partitioner.js';
+import { buildRuntime } from '../../src/hydra/model-runtime.js';
+import { HostTier } from '../../src/hydra/host-tier.js';
+import { allocateHostState, viewsOf } from '../../src/hydra/host-state.js';
+import { runShardTask } from '../../src/hydra/shard-executor.js';
+import { initModel } from '../../src/nn/init.js';
+
+const config: Gpt2Config = { n_layer: 4, n_head: 2, n_embd: 32, n_ctx: 16, vocab_size: 97, dropout: 0.1, tie: true };
+const recipe: TrainRecipe = { optimizer: ADAMW_DEFAULTS, schedule: { warmupSteps: 0, decay: 'constant', minRatio: 0 }, clipNorm: 1, totalSteps: 2, seed: 1 };
+const B = 2, T = 16;
+const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 13) % 97);
+const inputs = (budget: number) => ({ config, recipe, B, T, budget, backendKey: 'js', maxBufferBytes: Infinity });
+
+test('partitioner: a small budget forces several shards and the plan never exceeds the budget at run time', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-plan-'));
+  const budget = 330_000;
+  const { plan, reused } = await planFor(inputs(budget), async () => new JsBackend(), tokens, dir);
+  assert.equal(reused, false);
+  assert.ok(plan.shards.length >= 3, `expected >= 3 shards, got ${plan.shards.length}\n${formatPlan(plan)}`);
+  for (const s of plan.shards) assert.ok(Math.max(s.peakBytes.forward, s.peakBytes.train) + plan.reserve <= budget);
+
+  // Run every task of two steps on a device with exactly that budget; the measured peak of each task must equal
+  // the plan's prediction (exact accounting) and stay within budget - reserve.
+  const rt = buildRuntime(config, plan.shards, recipe, B, T);
+  const views = viewsOf(allocateHostState(rt, new HostTier(), 'm'));
+  for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
+  views.tokens().set(tokens);
+  views.targets().set(tokens.map((x) => (x + 1) % 97));
+  const be = new JsBackend({ budget: budget - plan.reserve });
+  const n = plan.shards.length;
+  for (let step = 0; step < 2; step++) {
+    const run = async (kind: 'F' | 'FL' | 'B' | 'E', k: number) => {
+      be.resetHighWater();
+      await runShardTask(be, rt, views, { kind, shard: k, step });
+      const peak = be.stats().highWater;
+      const predicted = kind === 'FL' || kind === 'B' ? plan.shards[k].peakBytes.train : plan.shards[k].peakBytes.forward;
+      if (kind !== 'E') assert.equal(peak, predicted, `${kind}${k}: measured peak ${peak} vs planned ${predicted}`);
+      else assert.ok(peak <= predicted);
+    };
+    for (let k = 0; k < n - 1; k++) await run('F', k);
+    await run('FL', n - 1);
+    for (let k = n - 2; k >= 0; k--) await run('B', k);
+    for (let k = 0; k < n; k++) await run('E', k);
+  }
+
+  const again = await planFor(inputs(budget), async () => { throw new Error('no pilot pass expected when the plan is cached'); }, tokens, dir);
+  assert.equal(again.reused, true);
+  assert.deepEqual(again.plan.shards.map((s) => [s.from, s.to]), plan.shards.map((s) => [s.from, s.to]));
+});
+
+test('partitioner: a layer that cannot fit alone is refused with the layer, bytes, budget and what to change', async () => {
+  await assert.rejects(
+    () => planFor(inputs(50_000), async () => new JsBackend(), tokens, null),
+    (e: unknown) => {
+      assert.ok(e instanceof LayerTooLargeError);
+      assert.match(e.message, /layer '(embed|lm_head|h\.\d)' cannot fit the device even alone/);
+      assert.match(e.message, /budget is 48\.8 KiB \(50000 bytes\)/);
+      assert.match(e.message, /smaller batch_size or n_ctx, or a larger device_memory/);
+      return true;
+    },
+  );
+});
