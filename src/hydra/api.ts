@@ -51,8 +51,8 @@ export interface TrainOptions {
   policy?: PolicyName;
   /** Seed of the `random` policy. */
   policySeed?: number;
-  /** Where partition plans are cached (default .hydra/plans). */
-  planDir?: string;
+  /** Where partition plans are cached (default .hydra/plans); null disables the cache. */
+  planDir?: string | null;
   /** Output directory for results/events/weights (the API writes nothing there itself unless set). */
   outDir?: string;
   /** Receives every event as it happens. */

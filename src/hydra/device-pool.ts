@@ -1,0 +1,79 @@
+/** The orchestrator's handles on its device workers: start them, send tasks, get reports back as promises. */
+import { Worker } from 'node:worker_threads';
+import type { DeviceSpec } from './device-spec.js';
+import type { FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
+
+export class DeviceHandle {
+  name = '';
+  budget = 0;
+  maxBufferBytes = Infinity;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (r: TaskReport) => void; reject: (e: Error) => void }>();
+  private fatal: Error | null = null;
+
+  private constructor(
+    readonly id: number,
+    private readonly worker: Worker,
+  ) {}
+
+  static start(id: number, spec: DeviceSpec, budget: number): Promise<DeviceHandle> {
+    const worker = new Worker(new URL('./device-worker.js', import.meta.url), {
+      workerData: { kind: spec.kind, threads: spec.threads, budget, deviceIndex: id },
+    });
+    const h = new DeviceHandle(id, worker);
+    return new Promise((resolve, reject) => {
+      worker.once('error', reject);
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          h.name = m.name;
+          h.budget = m.budget;
+          h.maxBufferBytes = m.maxBufferBytes;
+          resolve(h);
+        } else if (m.type === 'fatal') {
+          h.fatal = new Error(`device ${id}: ${m.message}`);
+          reject(h.fatal);
+          for (const w of h.waiting.values()) w.reject(h.fatal);
+          h.waiting.clear();
+        } else if (m.type === 'done') {
+          h.waiting.get(m.id)?.resolve(m.report);
+          h.waiting.delete(m.id);
+        } else if (m.type === 'error') {
+          h.waiting.get(m.id)?.reject(new Error(m.message));
+          h.waiting.delete(m.id);
+        }
+      });
+    });
+  }
+
+  send(msg: ToWorker): void {
+    this.worker.postMessage(msg);
+  }
+
+  run(modelId: string, task: Extract<ToWorker, { type: 'run' }>['task'], prefetch: { modelId: string; shard: number } | null): Promise<TaskReport> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.send({ type: 'run', id, modelId, task, prefetch });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    this.send({ type: 'shutdown' });
+    const timer = setTimeout(() => void this.worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export async function startDevices(spec: DeviceSpec, budget: number): Promise<DeviceHandle[]> {
+  const out: DeviceHandle[] = [];
+  try {
+    for (let i = 0; i < spec.count; i++) out.push(await DeviceHandle.start(i, spec, budget));
+  } catch (e) {
+    await Promise.all(out.map((d) => d.stop()));
+    throw e;
+  }
+  return out;
+}

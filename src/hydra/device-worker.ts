@@ -1,0 +1,126 @@
+/**
+ * A device: a worker thread that owns one backend instance (its own threads and memory budget) and runs shard tasks
+ * of any registered model against that model's host-tier state. While a task computes, the parameters of the task
+ * the scheduler expects next are already being copied in (double buffering), within the partitioner's reserve.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Backend, DeviceBuffer } from '../backend/backend.js';
+import { createBackend } from '../backend/index.js';
+import { viewsOf, type HostViews } from './host-state.js';
+import { buildRuntime, type ModelRuntime } from './model-runtime.js';
+import { runShardTask, type Prefetched } from './shard-executor.js';
+import type { DeviceInit, FromWorker, ToWorker } from './worker-protocol.js';
+
+interface Registered {
+  rt: ModelRuntime;
+  views: HostViews;
+}
+
+interface Prefetch {
+  modelId: string;
+  shard: number;
+  buffers: Prefetched;
+  pending: Promise<unknown>[];
+  startedAt: number;
+  /** When the last copy was seen finished (bounded by the next yield to the event loop). */
+  doneAt: number;
+}
+
+const port = parentPort!;
+const init = workerData as DeviceInit;
+const models = new Map<string, Registered>();
+let be: Backend;
+let prefetch: Prefetch | null = null;
+
+function post(m: FromWorker): void {
+  port.postMessage(m);
+}
+
+function startPrefetch(modelId: string, shard: number): void {
+  const m = models.get(modelId);
+  if (!m) return;
+  const p: Prefetch = { modelId, shard, buffers: new Map(), pending: [], startedAt: performance.now(), doneAt: 0 };
+  for (const param of m.rt.shardParams[shard]) {
+    let buf: DeviceBuffer;
+    try {
+      buf = be.alloc(param.n);
+    } catch {
+      break; // no room: the task will load the rest itself. Prefetch is an optimisation, never a failure.
+    }
+    p.buffers.set(param.spec.name, buf);
+    p.pending.push(be.upload(buf, m.views.param(param.spec.name)));
+  }
+  void Promise.all(p.pending).then(() => (p.doneAt = performance.now()));
+  prefetch = p;
+}
+
+function dropPrefetch(): void {
+  if (!prefetch) return;
+  const p = prefetch;
+  prefetch = null;
+  // Free only after the copies have landed: the backend may still be writing into these buffers.
+  void Promise.all(p.pending).then(() => {
+    for (const b of p.buffers.values()) be.free(b);
+  });
+}
+
+async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+  const m = models.get(msg.modelId);
+  if (!m) throw new Error(`model '${msg.modelId}' is not registered on this device`);
+  let mine: Prefetched = new Map();
+  if (prefetch && prefetch.modelId === msg.modelId && prefetch.shard === msg.task.shard) {
+    await Promise.all(prefetch.pending);
+    mine = prefetch.buffers;
+    prefetch = null;
+  } else {
+    dropPrefetch();
+  }
+  const t0 = performance.now();
+  if (msg.prefetch) startPrefetch(msg.prefetch.modelId, msg.prefetch.shard);
+  const next = prefetch;
+  const outcome = await runShardTask(be, m.rt, m.views, msg.task, mine);
+  const t1 = performance.now();
+  // Copies for the next task that finished while this one ran overlapped it (upper-bounded by the task's length).
+  let overlap = 0;
+  if (next) {
+    const end = next.doneAt > 0 ? Math.min(next.doneAt, t1) : t1;
+    overlap = Math.max(0, end - Math.max(next.startedAt, t0)) / 1000;
+  }
+  const s = be.stats();
+  post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse } });
+}
+
+async function main(): Promise<void> {
+  be = await createBackend(init.kind, { budget: init.budget, threads: init.threads, deviceIndex: init.deviceIndex });
+  post({ type: 'ready', name: be.name, budget: be.stats().budget, maxBufferBytes: be.maxBufferBytes });
+  // Tasks run one at a time, in arrival order.
+  let queue: Promise<void> = Promise.resolve();
+  port.on('message', (msg: ToWorker) => {
+    queue = queue.then(async () => {
+      switch (msg.type) {
+        case 'register':
+          models.set(msg.modelId, { rt: buildRuntime(msg.config, msg.shards, msg.recipe, msg.B, msg.T), views: viewsOf(msg.buffers) });
+          break;
+        case 'unregister':
+          if (prefetch?.modelId === msg.modelId) dropPrefetch();
+          models.delete(msg.modelId);
+          break;
+        case 'run':
+          try {
+            await run(msg);
+          } catch (e) {
+            post({ type: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) });
+          }
+          break;
+        case 'shutdown':
+          dropPrefetch();
+          await be.sync();
+          be.dispose();
+          port.close();
+          break;
+      }
+    });
+  });
+}
+
+main().catch((e: unknown) => post({ type: 'fatal', message: e instanceof Error ? e.message : String(e) }));

@@ -1,0 +1,265 @@
+/**
+ * `train(tasks, options)`: the Hydra orchestrator. Plans every model (pilot pass + partitioner, or a cached plan),
+ * puts each model's state in the host tier, starts the devices, and lets the scheduler hand shard tasks of all models
+ * to whichever device frees up. Models fail alone: a diverged or failing model is marked and dropped, the rest go on.
+ */
+import type { HostTensor } from '../nn/host-tensor.js';
+import { initModel } from '../nn/init.js';
+import { validateGpt2Config } from '../nn/gpt2.js';
+import { validateOptimizer } from '../optim/optimizer.js';
+import type { TrainRecipe } from '../optim/recipe.js';
+import { CONSTANT_LR, validateSchedule } from '../optim/schedule.js';
+import { createBackend } from '../backend/index.js';
+import type { HydraEvent, JobResult, ModelResult, PartitionPlan, TrainOptions, TrainTask } from './api.js';
+import { backendKey, parseDevices } from './device-spec.js';
+import { startDevices, type DeviceHandle } from './device-pool.js';
+import { allocateHostState, viewsOf, type HostStateBuffers, type HostViews } from './host-state.js';
+import { HostTier } from './host-tier.js';
+import { buildRuntime, type ModelRuntime } from './model-runtime.js';
+import { planFor } from './plan.js';
+import { parseBytes } from './units.js';
+import { createJobScheduler, type SchedTask } from './job-scheduler.js';
+import { prefetchIsSafe } from './prefetch-safety.js';
+
+interface ModelJob {
+  index: number;
+  task: TrainTask;
+  rt: ModelRuntime;
+  views: HostViews;
+  buffers: HostStateBuffers;
+  plan: PartitionPlan;
+  totalSteps: number;
+  evalAfter: Set<number>;
+  result: ModelResult;
+  evalSum: number;
+  evalCount: number;
+  /** The task of this model currently running, if any. */
+  inFlight: SchedTask | null;
+}
+
+export async function train(tasks: TrainTask[], options: TrainOptions): Promise<JobResult> {
+  const t0 = performance.now();
+  const now = () => (performance.now() - t0) / 1000;
+  const emit = (e: HydraEvent) => options.onEvent?.(e);
+  const dev = parseDevices(options.devices);
+  const budget = parseBytes(options.deviceMemory, 'deviceMemory');
+  const tier = new HostTier(options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : Infinity);
+  const policy = options.policy ?? 'sharded-lrtf';
+  checkTasks(tasks);
+
+  // ---- plan every model before anything trains: a layer that cannot fit stops the job here ----
+  const jobs: ModelJob[] = [];
+  for (const [index, task] of tasks.entries()) {
+    const { B, T } = task.train;
+    const totalSteps = task.steps ?? (task.epochs ?? 1) * task.train.stepsPerEpoch;
+    const recipe: TrainRecipe = { optimizer: task.optimizer, schedule: task.schedule ?? CONSTANT_LR, clipNorm: task.clipNorm ?? 0, totalSteps, seed: task.seed };
+    const { plan, reused } = await planFor(
+      { config: task.model, recipe, B, T, budget, backendKey: backendKey(dev), maxBufferBytes: Infinity, reserve: options.prefetchReserve },
+      () => createBackend(dev.kind, { threads: dev.threads }),
+      task.train.batch(0, 0).tokens,
+      options.planDir === undefined ? '.hydra/plans' : options.planDir,
+    );
+    emit({ type: 'plan', model: task.name, plan, reused });
+    const rt = buildRuntime(task.model, plan.shards, recipe, B, T);
+    const buffers = allocateHostState(rt, tier, task.name);
+    const views = viewsOf(buffers);
+    loadWeights(rt, views, task.weights ?? initModel(rt.model, task.seed), task.name);
+    jobs.push({
+      index,
+      task,
+      rt,
+      views,
+      buffers,
+      plan,
+      totalSteps,
+      evalAfter: evalPoints(task, totalSteps),
+      evalSum: 0,
+      evalCount: 0,
+      inFlight: null,
+      result: { name: task.name, hparams: task.hparams ?? {}, status: 'done', losses: [], evals: [], steps: 0, wallSeconds: 0, deviceSeconds: 0, plan, weights: new Map() },
+    });
+  }
+
+  // ---- devices, models registered on each (their state is shared memory, nothing is copied) ----
+  const devices = await startDevices(dev, budget);
+  const busy = devices.map(() => 0);
+  const highWater = devices.map(() => 0);
+  let bytesMoved = 0, overlapSeconds = 0;
+  try {
+    for (const d of devices) {
+      for (const j of jobs) {
+        d.send({ type: 'register', modelId: j.task.name, config: j.task.model, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
+      }
+    }
+    const sched = createJobScheduler(
+      jobs.map((j) => ({
+        id: j.task.name,
+        shards: j.plan.shards.map((s) => ({ forward: s.seconds.forward, backward: s.seconds.backward, paramBytes: s.paramBytes })),
+        minibatches: j.totalSteps,
+        evalAfter: [...j.evalAfter].sort((a, b) => a - b),
+        evalBatches: j.task.eval?.stepsPerEpoch ?? 0,
+      })),
+      devices.length,
+      policy,
+      options.policySeed ?? 0,
+    );
+    const byName = new Map(jobs.map((j) => [j.task.name, j]));
+    const running = new Map<number, Promise<void>>();
+
+    const finishModel = (j: ModelJob, status: 'done' | 'diverged' | 'failed', reason?: string) => {
+      j.result.status = status;
+      if (reason) j.result.reason = reason;
+      j.result.wallSeconds = now();
+      emit({ type: 'model-end', t: now(), model: j.task.name, status, reason });
+    };
+
+    const dispatch = (d: DeviceHandle, st: SchedTask) => {
+      const j = byName.get(st.modelId)!;
+      prepareInputs(j, st);
+      j.inFlight = st;
+      const hint = sched.peek(d.id);
+      const hintJob = hint ? byName.get(hint.modelId) : undefined;
+      const prefetch = hint && hintJob && options.prefetch !== false && prefetchIsSafe(hintJob.rt, hintJob.inFlight, hint) ? { modelId: hint.modelId, shard: hint.shard } : null;
+      const step = st.kind === 'E' ? j.result.steps : st.minibatch;
+      emit({ type: 'task-start', t: now(), device: d.id, model: j.task.name, kind: st.kind, shard: st.shard, step });
+      const p = d
+        .run(j.task.name, { kind: st.kind, shard: st.shard, step }, prefetch)
+        .then((rep) => {
+          j.inFlight = null;
+          busy[d.id] += rep.seconds;
+          highWater[d.id] = Math.max(highWater[d.id], rep.highWater);
+          bytesMoved += rep.outcome.bytesIn + rep.outcome.bytesOut;
+          overlapSeconds += rep.overlapSeconds;
+          j.result.deviceSeconds += rep.seconds;
+          emit({
+            type: 'task-end', t: now(), device: d.id, model: j.task.name, kind: st.kind, shard: st.shard, step,
+            computeSeconds: rep.seconds, bytesIn: rep.outcome.bytesIn, bytesOut: rep.outcome.bytesOut,
+            prefetchedBytes: rep.outcome.prefetchedBytes, overlapSeconds: rep.overlapSeconds,
+          });
+          sched.complete(st, rep.seconds, now());
+          afterTask(j, st, rep.outcome);
+        })
+        .catch((e: unknown) => {
+          j.inFlight = null;
+          sched.complete(st, 0, now());
+          sched.fail(j.task.name);
+          finishModel(j, 'failed', `task ${st.kind}${st.shard} of step ${step} failed on device ${d.id}: ${e instanceof Error ? e.message : String(e)}`);
+        })
+        .finally(() => running.delete(d.id));
+      running.set(d.id, p);
+    };
+
+    const afterTask = (j: ModelJob, st: SchedTask, o: { loss?: number; lossSum?: number; count?: number; gradNorm?: number; lr?: number }) => {
+      const n = j.plan.shards.length;
+      if (st.kind === 'FL') {
+        j.result.losses.push(o.loss!);
+        if (!Number.isFinite(o.loss!)) {
+          sched.fail(j.task.name);
+          finishModel(j, 'diverged', `loss became ${o.loss} at step ${st.minibatch}`);
+          return;
+        }
+      }
+      if ((st.kind === 'B' && st.shard === 0) || (st.kind === 'FL' && n === 1)) {
+        j.result.steps = st.minibatch + 1;
+        const epoch = Math.floor(st.minibatch / j.task.train.stepsPerEpoch);
+        emit({ type: 'step', t: now(), model: j.task.name, step: st.minibatch, epoch, loss: j.result.losses[st.minibatch], gradNorm: o.gradNorm ?? NaN, lr: o.lr ?? NaN });
+        if (!Number.isFinite(o.gradNorm ?? 0)) {
+          sched.fail(j.task.name);
+          finishModel(j, 'diverged', `gradient norm became ${o.gradNorm} at step ${st.minibatch}`);
+          return;
+        }
+      }
+      if (st.kind === 'E' && st.shard === n - 1) {
+        j.evalSum += o.lossSum ?? 0;
+        j.evalCount += o.count ?? 0;
+        if (st.evalBatch === (j.task.eval?.stepsPerEpoch ?? 0) - 1) {
+          const loss = j.evalSum / j.evalCount;
+          const epoch = Math.max(0, Math.ceil(j.result.steps / j.task.train.stepsPerEpoch) - 1);
+          j.result.evals.push({ epoch, loss, perplexity: Math.exp(loss) });
+          emit({ type: 'eval', t: now(), model: j.task.name, epoch, loss, perplexity: Math.exp(loss), tokens: j.evalCount });
+          j.evalSum = 0;
+          j.evalCount = 0;
+        }
+      }
+      if (sched.modelDone(j.task.name) && j.result.status === 'done' && j.result.wallSeconds === 0) finishModel(j, 'done');
+    };
+
+    // ---- the event loop: offer work to every idle device, then wait for any device to finish ----
+    while (!sched.isDone() || running.size > 0) {
+      for (const d of devices) {
+        if (running.has(d.id)) continue;
+        const st = sched.assign(d.id, now());
+        if (st) dispatch(d, st);
+      }
+      if (running.size === 0) {
+        if (sched.isDone()) break;
+        throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
+      }
+      await Promise.race(running.values());
+    }
+  } finally {
+    await Promise.all(devices.map((d) => d.stop()));
+  }
+
+  const makespan = now();
+  for (const j of jobs) {
+    for (const p of j.rt.params) j.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(j.views.param(p.spec.name)) });
+    if (j.result.wallSeconds === 0) j.result.wallSeconds = makespan;
+  }
+  return {
+    models: jobs.map((j) => j.result),
+    makespanSeconds: makespan,
+    devices: devices.map((d) => ({ id: d.id, busySeconds: busy[d.id], utilisation: makespan > 0 ? busy[d.id] / makespan : 0, highWater: highWater[d.id], budget: d.budget })),
+    policy,
+    bytesMoved,
+    overlapSeconds,
+  };
+
+  function prepareInputs(j: ModelJob, st: SchedTask): void {
+    // The first task of a minibatch (or of an eval batch) puts its batch in the host tier; the model has nothing in
+    // flight at that moment, so no device is reading the batch buffers.
+    if (st.shard !== 0) return;
+    const spe = j.task.train.stepsPerEpoch;
+    const b = st.kind === 'E' ? j.task.eval!.batch(0, st.evalBatch!) : j.task.train.batch(Math.floor(st.minibatch / spe), st.minibatch % spe);
+    j.views.tokens().set(b.tokens);
+    j.views.targets().set(b.targets);
+  }
+}
+
+function loadWeights(rt: ModelRuntime, views: HostViews, weights: Map<string, HostTensor>, model: string): void {
+  for (const p of rt.params) {
+    const w = weights.get(p.spec.name);
+    if (!w) throw new Error(`model '${model}': initial weights lack parameter '${p.spec.name}'`);
+    if (w.data.length !== p.n) throw new RangeError(`model '${model}': weight '${p.spec.name}' has ${w.data.length} elements, the model needs ${p.n}`);
+    views.param(p.spec.name).set(w.data);
+  }
+}
+
+/** Eval after every full epoch, and after the last step if it ends mid-epoch. */
+function evalPoints(task: TrainTask, totalSteps: number): Set<number> {
+  const out = new Set<number>();
+  if (!task.eval || task.eval.stepsPerEpoch === 0) return out;
+  const spe = task.train.stepsPerEpoch;
+  for (let s = spe; s <= totalSteps; s += spe) out.add(s - 1);
+  out.add(totalSteps - 1);
+  return out;
+}
+
+function checkTasks(tasks: TrainTask[]): void {
+  if (tasks.length === 0) throw new RangeError('train: no tasks given');
+  const names = new Set<string>();
+  for (const [i, t] of tasks.entries()) {
+    const where = `tasks[${i}] ('${t.name}')`;
+    if (!t.name) throw new RangeError(`tasks[${i}].name: required`);
+    if (names.has(t.name)) throw new RangeError(`${where}: duplicate model name`);
+    names.add(t.name);
+    validateGpt2Config(t.model);
+    validateOptimizer(t.optimizer, `${where}.optimizer`);
+    if (t.schedule) validateSchedule(t.schedule, `${where}.schedule`);
+    if (t.train.T > t.model.n_ctx) throw new RangeError(`${where}: sequence length ${t.train.T} exceeds model.n_ctx ${t.model.n_ctx}`);
+    if (t.train.stepsPerEpoch < 1) throw new RangeError(`${where}.train: no full batch of ${t.train.B}×${t.train.T} tokens in the training data`);
+    if (t.steps !== undefined && !(Number.isInteger(t.steps) && t.steps >= 1)) throw new RangeError(`${where}.steps: expected a positive integer, got ${t.steps}`);
+    if (t.epochs !== undefined && !(Number.isInteger(t.epochs) && t.epochs >= 1)) throw new RangeError(`${where}.epochs: expected a positive integer, got ${t.epochs}`);
+    if (t.eval && (t.eval.B !== t.train.B || t.eval.T !== t.train.T)) throw new RangeError(`${where}.eval: batch shape must equal the training batch shape`);
+  }
+}

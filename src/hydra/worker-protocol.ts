@@ -1,0 +1,36 @@
+/** Messages between the orchestrator (main thread) and a device worker. Plain data; SharedArrayBuffers are shared. */
+import type { BackendKind } from '../backend/index.js';
+import type { Gpt2Config } from '../nn/gpt2-config.js';
+import type { TrainRecipe } from '../optim/recipe.js';
+import type { HostStateBuffers } from './host-state.js';
+import type { ShardRange } from './model-runtime.js';
+import type { ShardOutcome, ShardTask } from './shard-executor.js';
+
+export interface DeviceInit {
+  kind: BackendKind;
+  threads: number;
+  budget: number;
+  deviceIndex: number;
+}
+
+export type ToWorker =
+  | { type: 'register'; modelId: string; config: Gpt2Config; shards: ShardRange[]; recipe: TrainRecipe; B: number; T: number; buffers: HostStateBuffers }
+  | { type: 'unregister'; modelId: string }
+  | { type: 'run'; id: number; modelId: string; task: ShardTask; prefetch: { modelId: string; shard: number } | null }
+  | { type: 'shutdown' };
+
+export interface TaskReport {
+  outcome: ShardOutcome;
+  /** Seconds from the task's start to its end on the worker. */
+  seconds: number;
+  /** Seconds of prefetch copying (for the NEXT task) that ran while this task computed. */
+  overlapSeconds: number;
+  highWater: number;
+  inUse: number;
+}
+
+export type FromWorker =
+  | { type: 'ready'; name: string; budget: number; maxBufferBytes: number }
+  | { type: 'done'; id: number; report: TaskReport }
+  | { type: 'error'; id: number; message: string }
+  | { type: 'fatal'; message: string };

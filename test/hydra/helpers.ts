@@ -1,0 +1,37 @@
+/** Shared fixtures for Hydra tests: synthetic batch sources and task builders. */
+import type { BatchSource, TrainTask } from '../../src/hydra/api.js';
+import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
+import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
+
+/** Deterministic pseudo-text: batch (epoch, step) is a pure function of its arguments. */
+export function syntheticSource(vocab: number, B: number, T: number, stepsPerEpoch: number, salt = 0): BatchSource {
+  return {
+    B,
+    T,
+    stepsPerEpoch,
+    batch(epoch, step) {
+      const tokens = new Int32Array(B * T), targets = new Int32Array(B * T);
+      for (let i = 0; i < B * T; i++) {
+        tokens[i] = (i * 7 + step * 13 + epoch * 29 + salt * 31) % vocab;
+        targets[i] = (tokens[i] * 3 + 1) % vocab;
+      }
+      return { tokens, targets };
+    },
+  };
+}
+
+export const TINY: Gpt2Config = { n_layer: 3, n_head: 2, n_embd: 16, n_ctx: 8, vocab_size: 37, dropout: 0.2, tie: true };
+
+export function tinyTask(name: string, opts: Partial<TrainTask> = {}): TrainTask {
+  return {
+    name,
+    model: TINY,
+    optimizer: { ...ADAMW_DEFAULTS, lr: 5e-3 },
+    schedule: { warmupSteps: 1, decay: 'linear', minRatio: 0.1 },
+    clipNorm: 0.1,
+    train: syntheticSource(37, 2, 8, 3),
+    steps: 3,
+    seed: 11,
+    ...opts,
+  };
+}

