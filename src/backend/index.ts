@@ -49,3 +49,17 @@ export async function createBackend(kind: BackendKind, opts: BackendOptions = {}
 }
 
 export type { Backend } from './backend.js';
+
+/**
+ * The cpu backend when it was built, else the js backend with a warning that says what to install. Other kinds are
+ * created as asked (a user who asks for webgpu wants to know it is missing).
+ */
+export async function createBackendOrFallback(kind: BackendKind, opts: BackendOptions = {}, warn: (m: string) => void = console.warn): Promise<Backend> {
+  try {
+    return await createBackend(kind, opts);
+  } catch (e) {
+    if (kind !== 'cpu' || !(e instanceof BackendUnavailableError)) throw e;
+    warn(`warning: ${e.message} — using the slower js backend instead`);
+    return createBackend('js', opts);
+  }
+}

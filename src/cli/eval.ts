@@ -1,7 +1,73 @@
-// Placeholder: the 'eval' command is being written.
+/** `hydra eval --model DIR --data FILE [--n-ctx N] [--batch B]`: loss and perplexity of a model on held-out text. */
 import type { Command } from 'commander';
+import { createBackendOrFallback, type BackendKind } from '../backend/index.js';
+import { loadTokenStream, BlockDataset } from '../data/text-dataset.js';
+import { loadHfGpt2 } from '../io/hf-gpt2.js';
+import { buildGpt2, describeGpt2 } from '../nn/gpt2.js';
+import { evaluate, type EvalBatch } from '../nn/evaluate.js';
+
+interface EvalOptions {
+  model: string;
+  data: string;
+  nCtx?: string;
+  batch: string;
+  device: string;
+  threads: string;
+  maxBatches?: string;
+  format: string;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag}: expected a positive integer, got '${v}'`);
+  return n;
+}
+
 export function register(program: Command): void {
-  program.command('eval').description('(not implemented yet)').action(() => {
-    throw new Error("'hydra eval' is not implemented yet");
-  });
+  program
+    .command('eval')
+    .description('loss and perplexity of a GPT-2 (Hugging Face layout directory) on a text file')
+    .requiredOption('--model <dir>', 'model directory (config.json + model.safetensors)')
+    .requiredOption('--data <file>', 'text file (plain text or WikiText format)')
+    .option('--n-ctx <n>', 'tokens per block (default: the model n_ctx)')
+    .option('--batch <n>', 'blocks per batch', '8')
+    .option('--device <kind>', 'backend: cpu, js or webgpu', 'cpu')
+    .option('--threads <n>', 'threads of the cpu backend', '1')
+    .option('--max-batches <n>', 'evaluate only the first N batches')
+    .option('--format <f>', 'auto, text or wikitext', 'auto')
+    .action(async (o: EvalOptions) => {
+      const { config, tensors, warnings } = await loadHfGpt2(o.model);
+      for (const w of warnings) console.log(`note: ${w}`);
+      const nCtx = o.nCtx ? positiveInt(o.nCtx, '--n-ctx') : config.n_ctx;
+      if (nCtx > config.n_ctx) throw new RangeError(`--n-ctx ${nCtx} exceeds the model's n_ctx ${config.n_ctx}`);
+      const B = positiveInt(o.batch, '--batch');
+      if (!['auto', 'text', 'wikitext'].includes(o.format)) throw new RangeError(`--format: expected auto, text or wikitext, got '${o.format}'`);
+      const stream = loadTokenStream(o.data, { format: o.format as 'auto' });
+      console.log(
+        `tokens: ${stream.tokens.length} (${stream.format}) ` +
+          (stream.cached ? `loaded from cache in ${stream.seconds.toFixed(3)} s, no tokenizing` : `tokenized in ${stream.seconds.toFixed(2)} s (cached for next time)`),
+      );
+      const data = new BlockDataset(stream.tokens, nCtx, `data file ${stream.path}`, stream);
+      const maxBatches = o.maxBatches ? positiveInt(o.maxBatches, '--max-batches') : Infinity;
+      const numBatches = Math.min(maxBatches, Math.ceil(data.numBlocks / B));
+      function* batches(): Generator<EvalBatch> {
+        for (let b = 0; b < numBatches; b++) {
+          const rows = Math.min(B, data.numBlocks - b * B);
+          const tokens = new Int32Array(rows * nCtx), targets = new Int32Array(rows * nCtx);
+          for (let r = 0; r < rows; r++) data.fillBlock(b * B + r, tokens, targets, r * nCtx);
+          yield { tokens, targets, B: rows, T: nCtx };
+        }
+      }
+      const kind = o.device as BackendKind;
+      const be = await createBackendOrFallback(kind, { threads: positiveInt(o.threads, '--threads') });
+      try {
+        console.log(`model: ${describeGpt2(config)} on ${be.name}; ${data.numBlocks} blocks of ${nCtx}, ${numBatches} batches of up to ${B}`);
+        const t0 = performance.now();
+        const r = await evaluate(be, buildGpt2({ ...config, dropout: 0 }), tensors, batches());
+        const s = (performance.now() - t0) / 1000;
+        console.log(`eval: tokens ${r.tokens}, loss ${r.loss.toFixed(4)}, perplexity ${r.perplexity.toFixed(2)} (${s.toFixed(1)} s, ${(r.tokens / s).toFixed(0)} tokens/s)`);
+      } finally {
+        be.dispose();
+      }
+    });
 }
