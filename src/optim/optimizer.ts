@@ -57,16 +57,17 @@ export function validateOptimizer(cfg: OptimizerConfig, where = 'optimizer'): Op
   const num = (k: string, v: unknown, ok: (x: number) => boolean, what: string) => {
     if (typeof v !== 'number' || !ok(v)) throw new RangeError(`${where}.${k} must be ${what}, got ${String(v)}`);
   };
+  if (cfg.kind !== 'adamw' && cfg.kind !== 'sgd') {
+    throw new RangeError(`${where}.kind must be 'adamw' or 'sgd', got '${String((cfg as { kind: unknown }).kind)}'`);
+  }
   num('lr', cfg.lr, (x) => x >= 0 && Number.isFinite(x), 'a finite number >= 0');
   num('weightDecay', cfg.weightDecay, (x) => x >= 0 && Number.isFinite(x), 'a finite number >= 0');
   if (cfg.kind === 'adamw') {
     num('beta1', cfg.beta1, (x) => x >= 0 && x < 1, 'in [0, 1)');
     num('beta2', cfg.beta2, (x) => x >= 0 && x < 1, 'in [0, 1)');
     num('eps', cfg.eps, (x) => x > 0, '> 0');
-  } else if (cfg.kind === 'sgd') {
-    num('momentum', cfg.momentum, (x) => x >= 0 && x < 1, 'in [0, 1)');
   } else {
-    throw new RangeError(`${where}.kind must be 'adamw' or 'sgd', got '${String((cfg as { kind: unknown }).kind)}'`);
+    num('momentum', cfg.momentum, (x) => x >= 0 && x < 1, 'in [0, 1)');
   }
   return cfg;
 }
