@@ -9,6 +9,7 @@ import { createBackend } from '../backend/index.js';
 import { viewsOf, type HostViews } from './host-state.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { runShardTask, type Prefetched } from './shard-executor.js';
+import { trackAllocations } from './tracked-backend.js';
 import type { DeviceInit, FromWorker, ToWorker } from './worker-protocol.js';
 
 interface Registered {
@@ -78,7 +79,15 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const t0 = performance.now();
   if (msg.prefetch) startPrefetch(msg.prefetch.modelId, msg.prefetch.shard);
   const next = prefetch;
-  const outcome = await runShardTask(be, m.rt, m.views, msg.task, mine);
+  // Prefetched buffers become the task's own; a failing task gives back everything it held.
+  const tracked = trackAllocations(be, mine.values());
+  let outcome;
+  try {
+    outcome = await runShardTask(tracked.be, m.rt, m.views, msg.task, mine);
+  } catch (e) {
+    tracked.freeLive();
+    throw e;
+  }
   const t1 = performance.now();
   // Copies for the next task that finished while this one ran overlapped it (upper-bounded by the task's length).
   let overlap = 0;
