@@ -115,7 +115,15 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
 
     const dispatch = (d: DeviceHandle, st: SchedTask) => {
       const j = byName.get(st.modelId)!;
-      prepareInputs(j, st);
+      try {
+        prepareInputs(j, st);
+      } catch (e) {
+        // A model whose data fails is dropped alone; the device is offered other work at once.
+        sched.complete(st, 0, now());
+        sched.fail(j.task.name);
+        finishModel(j, 'failed', `reading the batch for step ${st.minibatch} failed: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
       j.inFlight = st;
       const hint = sched.peek(d.id);
       const hintJob = hint ? byName.get(hint.modelId) : undefined;

@@ -26,3 +26,19 @@ test('train(): a model whose loss becomes NaN is marked diverged at that step; t
   assert.ok(afterEnd >= 0);
   assert.ok(!events.slice(afterEnd).some((e) => e.type === 'task-start' && e.model === 'blow-up'));
 });
+
+test('train(): a model whose task fails is marked failed with the reason; the others finish', async () => {
+  const broken = tinyTask('broken', { steps: 3 });
+  const source = broken.train;
+  broken.train = { ...source, batch: (e, s) => {
+    if (s === 1) throw new Error('disk read error (simulated)');
+    return source.batch(e, s);
+  } };
+  const result = await train([broken, tinyTask('fine', { seed: 9 })], { devices: 'js:2', deviceMemory: 90_000, planDir: null });
+  const b = result.models.find((m) => m.name === 'broken')!;
+  assert.equal(b.status, 'failed');
+  assert.match(b.reason!, /step 1 failed: disk read error \(simulated\)/);
+  const f = result.models.find((m) => m.name === 'fine')!;
+  assert.equal(f.status, 'done');
+  assert.equal(f.steps, 3);
+});
