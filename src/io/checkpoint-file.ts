@@ -1,0 +1,131 @@
+/**
+ * Checkpoint files: one safetensors file holding tensors (model parameters, optimizer state such as `opt.m.<name>`
+ * — the caller chooses the names) and a JSON `meta` object (data position, RNG counters, optimizer settings, step,
+ * config…) in `__metadata__`, with checksums so that damage is detected instead of loaded:
+ *
+ *   format                    "hydra-checkpoint"
+ *   hydra_checkpoint_version  "1"
+ *   meta                      JSON.stringify(meta)
+ *   meta_sha256               sha256 of that string (UTF-8)
+ *   index_sha256              sha256 of the tensor index (one "name\tdtype\tshape\tbegin\tend\n" per tensor, file order)
+ *   tensors_sha256            sha256 of the whole tensor byte buffer
+ *
+ * Together they cover every byte of the file (the header's structure is checked by the safetensors reader, whose
+ * strict tiling rule also catches a changed header length). Writes are atomic (temp file in the same directory,
+ * fsync, rename, fsync directory), so a crash leaves the previous checkpoint intact. Every failure to read is a
+ * CheckpointError naming the file and the problem.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { writeFileAtomic } from '../data/atomic-write.js';
+import type { HostTensor } from './host-tensor.js';
+import { encodeSafetensors, planLayout, readSafetensors, readSafetensorsHeader, SafetensorsError, type TensorEntry } from './safetensors.js';
+
+export const CHECKPOINT_FORMAT = 'hydra-checkpoint';
+export const CHECKPOINT_VERSION = '1';
+
+export type CheckpointProblem = 'missing' | 'invalid-file' | 'not-a-checkpoint' | 'checksum' | 'bad-input';
+
+export class CheckpointError extends Error {
+  constructor(readonly path: string, readonly problem: CheckpointProblem, detail: string) {
+    super(`checkpoint ${path}: ${detail}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+export interface CheckpointData<M = unknown> {
+  tensors: Map<string, HostTensor>;
+  /** Any JSON-serialisable value (NaN/Infinity become null, as in JSON). */
+  meta: M;
+}
+
+const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+function indexLines(entries: readonly TensorEntry[]): string {
+  return entries.map((e) => `${e.name}\t${e.dtype}\t${e.shape.join(',')}\t${e.begin}\t${e.end}\n`).join('');
+}
+
+/** Write a checkpoint atomically. Returns the file size in bytes. */
+export async function writeCheckpoint(path: string, data: CheckpointData): Promise<{ bytes: number }> {
+  let metaJson: string | undefined;
+  try {
+    metaJson = JSON.stringify(data.meta);
+  } catch (err) {
+    throw new CheckpointError(path, 'bad-input', `meta is not JSON-serialisable (${(err as Error).message})`);
+  }
+  if (metaJson === undefined) throw new CheckpointError(path, 'bad-input', 'meta is not JSON-serialisable (got undefined or a function)');
+  let layout: ReturnType<typeof planLayout>;
+  try {
+    layout = planLayout(data.tensors);
+  } catch (err) {
+    throw new CheckpointError(path, 'bad-input', (err as Error).message);
+  }
+  const tensorsHash = createHash('sha256');
+  for (const { tensor } of layout) tensorsHash.update(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+  const metadata = {
+    format: CHECKPOINT_FORMAT,
+    hydra_checkpoint_version: CHECKPOINT_VERSION,
+    meta: metaJson,
+    meta_sha256: sha256(metaJson),
+    index_sha256: sha256(indexLines(layout.map((l) => l.entry))),
+    tensors_sha256: tensorsHash.digest('hex'),
+  };
+  const chunks = encodeSafetensors(data.tensors, metadata);
+  await writeFileAtomic(path, chunks);
+  return { bytes: chunks.reduce((n, c) => n + c.byteLength, 0) };
+}
+
+function checkedMeta(path: string, metadata: Record<string, string>): unknown {
+  if (metadata.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(path, 'not-a-checkpoint', `__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${CHECKPOINT_FORMAT}" (a plain safetensors file, not a hydra checkpoint?)`);
+  }
+  if (metadata.hydra_checkpoint_version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError(path, 'not-a-checkpoint', `checkpoint version ${JSON.stringify(metadata.hydra_checkpoint_version)} is not readable by this build (reads "${CHECKPOINT_VERSION}")`);
+  }
+  for (const key of ['meta', 'meta_sha256', 'index_sha256', 'tensors_sha256']) {
+    if (typeof metadata[key] !== 'string') throw new CheckpointError(path, 'checksum', `__metadata__.${key} is missing`);
+  }
+  if (sha256(metadata.meta) !== metadata.meta_sha256) throw new CheckpointError(path, 'checksum', 'meta checksum mismatch (file damaged)');
+  try {
+    return JSON.parse(metadata.meta);
+  } catch (err) {
+    throw new CheckpointError(path, 'checksum', `meta is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+async function withFileErrors<T>(path: string, f: () => Promise<T>): Promise<T> {
+  if (!existsSync(path)) throw new CheckpointError(path, 'missing', 'file does not exist');
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof CheckpointError) throw err;
+    if (err instanceof SafetensorsError) throw new CheckpointError(path, 'invalid-file', `damaged or truncated: ${err.problem}`);
+    throw new CheckpointError(path, 'invalid-file', (err as Error).message);
+  }
+}
+
+/** Read only the meta (header + meta checksum; tensors are not read or verified). */
+export async function readCheckpointMeta<M = unknown>(path: string): Promise<M> {
+  return withFileErrors(path, async () => checkedMeta(path, (await readSafetensorsHeader(path)).metadata) as M);
+}
+
+export interface ReadCheckpointOptions {
+  /** Where to put each tensor (e.g. host-tier shared memory). */
+  allocate?: (name: string, elements: number) => Float32Array;
+}
+
+/** Read a checkpoint, verifying every checksum before returning anything. */
+export async function readCheckpoint<M = unknown>(path: string, options: ReadCheckpointOptions = {}): Promise<CheckpointData<M>> {
+  return withFileErrors(path, async () => {
+    const header = await readSafetensorsHeader(path);
+    const meta = checkedMeta(path, header.metadata) as M;
+    if (sha256(indexLines(header.entries)) !== header.metadata.index_sha256) {
+      throw new CheckpointError(path, 'checksum', 'tensor index checksum mismatch (names, shapes or offsets damaged)');
+    }
+    const hash = createHash('sha256');
+    const allocate = options.allocate ? (e: TensorEntry, n: number) => options.allocate!(e.name, n) : undefined;
+    const contents = await readSafetensors(path, { allocate, onRawBytes: (_e, bytes) => hash.update(bytes) });
+    if (hash.digest('hex') !== header.metadata.tensors_sha256) throw new CheckpointError(path, 'checksum', 'tensor data checksum mismatch (file damaged)');
+    return { tensors: contents.tensors, meta };
+  });
+}

@@ -1,0 +1,328 @@
+/**
+ * safetensors reader and writer (format of huggingface/safetensors):
+ *
+ *   [8 bytes] N, little-endian u64
+ *   [N bytes] UTF-8 JSON header, starting with '{', possibly padded with trailing spaces:
+ *             { "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] }, ...,
+ *               "__metadata__": { "<string>": "<string>" } }        (metadata optional)
+ *   [rest]    the byte buffer; offsets are relative to its start, end exclusive, little-endian, C order.
+ *
+ * The reader treats the file as hostile: every number is checked before use, and the tensors must tile the byte
+ * buffer exactly (no overlap, no gap, nothing after the last tensor — the spec forbids holes). Any problem raises a
+ * SafetensorsError naming the file and what is wrong. F32, F16, BF16 and F64 are read (as Float32Array; F64 is
+ * rounded); other dtypes are recognised but refused.
+ *
+ * The writer writes F32 only, tensors in sorted-name order, contiguous, the header padded with spaces so the buffer
+ * starts 8-byte aligned (hence every F32 tensor can be viewed in place).
+ *
+ * Large files: the async reader reads each tensor straight into its own Float32Array (one copy, from the kernel),
+ * so files of any size load without a second full-size buffer.
+ */
+import { open } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { writeFileAtomic } from '../data/atomic-write.js';
+import { decodeBF16, decodeF16 } from './float16.js';
+import { checkHostTensor, shapeSize, type HostTensor } from './host-tensor.js';
+
+export const SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024;
+
+const DTYPE_BYTES: Readonly<Record<string, number>> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+};
+const READABLE = ['F32', 'F16', 'BF16', 'F64'];
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+export class SafetensorsError extends Error {
+  constructor(readonly file: string, readonly problem: string) {
+    super(`${file}: invalid safetensors file: ${problem}`);
+    this.name = 'SafetensorsError';
+  }
+}
+
+export interface TensorEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Byte range in the data buffer, end exclusive. */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  file: string;
+  /** N, the JSON header's byte length. */
+  headerLength: number;
+  /** File offset of the byte buffer (8 + N). */
+  dataStart: number;
+  /** Tensors in file order (by begin offset). */
+  entries: TensorEntry[];
+  metadata: Record<string, string>;
+}
+
+export interface SafetensorsContents {
+  metadata: Record<string, string>;
+  tensors: Map<string, HostTensor>;
+}
+
+export interface ReadOptions {
+  /** Read only the tensors this accepts (others are still validated, not loaded). */
+  filter?: (entry: TensorEntry) => boolean;
+  /** Where to put a tensor (e.g. host-tier shared memory); must return a Float32Array of `elements`. */
+  allocate?: (entry: TensorEntry, elements: number) => Float32Array;
+  /** Sees every tensor's raw bytes in file order, read or not (for checksums over the whole buffer). */
+  onRawBytes?: (entry: TensorEntry, bytes: Uint8Array) => void;
+}
+
+function requireLittleEndian(): void {
+  if (!LITTLE_ENDIAN) throw new Error('safetensors I/O assumes a little-endian host');
+}
+
+/** Header length N from the first 8 bytes, checked against the file size and the sanity limit. */
+export function parseHeaderLength(first8: Uint8Array, fileSize: number, file: string): number {
+  if (fileSize < 8) throw new SafetensorsError(file, `truncated: ${fileSize} bytes, shorter than the 8-byte header length`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(SAFETENSORS_MAX_HEADER)) throw new SafetensorsError(file, `header length ${n} exceeds the ${SAFETENSORS_MAX_HEADER}-byte limit`);
+  if (n < 2n) throw new SafetensorsError(file, `header length ${n} is too small for a JSON object`);
+  if (8n + n > BigInt(fileSize)) throw new SafetensorsError(file, `header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  return Number(n);
+}
+
+function elementCount(file: string, name: string, shape: unknown): { shape: number[]; n: number } {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new SafetensorsError(file, `tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  let n = 1;
+  for (const d of shape as number[]) {
+    n *= d;
+    if (!Number.isSafeInteger(n)) throw new SafetensorsError(file, `tensor '${name}': shape ${JSON.stringify(shape)} is impossibly large`);
+  }
+  return { shape: shape as number[], n };
+}
+
+/** Parse and validate the JSON header. `dataSize` = file size - 8 - N. */
+export function parseHeaderJson(headerBytes: Uint8Array, dataSize: number, file: string): { entries: TensorEntry[]; metadata: Record<string, string> } {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw new SafetensorsError(file, 'header is not valid UTF-8');
+  }
+  if (!text.startsWith('{')) throw new SafetensorsError(file, `header must start with '{', starts with ${JSON.stringify(text.slice(0, 8))}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new SafetensorsError(file, `header is not valid JSON (${(err as Error).message})`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new SafetensorsError(file, 'header JSON must be an object');
+  const metadata: Record<string, string> = {};
+  const entries: TensorEntry[] = [];
+  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SafetensorsError(file, '__metadata__ must be an object of strings');
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw new SafetensorsError(file, `__metadata__['${k}'] must be a string, got ${typeof v}`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (value === null || typeof value !== 'object') throw new SafetensorsError(file, `tensor '${name}': entry must be an object`);
+    const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+      throw new SafetensorsError(file, `tensor '${name}': unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    }
+    const { shape: dims, n } = elementCount(file, name, shape);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw new SafetensorsError(file, `tensor '${name}': data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end < begin) throw new SafetensorsError(file, `tensor '${name}': data_offsets [${begin}, ${end}] end before begin`);
+    const bytes = n * DTYPE_BYTES[dtype];
+    if (end - begin !== bytes) {
+      throw new SafetensorsError(file, `tensor '${name}': ${dtype} shape [${dims.join(', ')}] needs ${bytes} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`);
+    }
+    if (end > dataSize) {
+      throw new SafetensorsError(file, `tensor '${name}': data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data buffer (truncated?)`);
+    }
+    entries.push({ name, dtype, shape: dims, begin, end });
+  }
+  // The tensors must tile [0, dataSize) exactly. Sorting by (begin, end) puts empty tensors before the one they share a begin with.
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  for (const e of entries) {
+    if (e.begin < pos) throw new SafetensorsError(file, `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (which ends at ${pos})`);
+    if (e.begin > pos) throw new SafetensorsError(file, `gap in the data buffer: bytes [${pos}, ${e.begin}) belong to no tensor (before '${e.name}')`);
+    pos = e.end;
+  }
+  if (pos !== dataSize) throw new SafetensorsError(file, `${dataSize - pos} bytes after the last tensor belong to no tensor (data buffer is ${dataSize} bytes, tensors cover ${pos})`);
+  return { entries, metadata };
+}
+
+function readableOrThrow(file: string, e: TensorEntry): void {
+  if (!READABLE.includes(e.dtype)) {
+    throw new SafetensorsError(file, `tensor '${e.name}': dtype ${e.dtype} cannot be read as float32 (readable: ${READABLE.join(', ')})`);
+  }
+}
+
+/** Convert raw little-endian bytes of a tensor into `out`. */
+function decodeInto(dtype: string, bytes: Uint8Array, out: Float32Array): void {
+  switch (dtype) {
+    case 'F32':
+      new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+      return;
+    case 'F16':
+      decodeF16(bytes, out);
+      return;
+    case 'BF16':
+      decodeBF16(bytes, out);
+      return;
+    case 'F64': {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(8 * i, true);
+      return;
+    }
+  }
+}
+
+/** Read and validate only the header of a file. */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  const fh = await open(path, 'r');
+  try {
+    return await readHeaderFrom(fh, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+type FileHandle = Awaited<ReturnType<typeof open>>;
+
+async function readExactly(fh: FileHandle, target: Uint8Array, position: number, file: string): Promise<void> {
+  let done = 0;
+  while (done < target.byteLength) {
+    const { bytesRead } = await fh.read(target, done, target.byteLength - done, position + done);
+    if (bytesRead === 0) throw new SafetensorsError(file, `file ended early at byte ${position + done} (truncated or changed while reading)`);
+    done += bytesRead;
+  }
+}
+
+async function readHeaderFrom(fh: FileHandle, file: string): Promise<SafetensorsHeader> {
+  const size = (await fh.stat()).size;
+  const first8 = new Uint8Array(8);
+  if (size >= 8) await readExactly(fh, first8, 0, file);
+  const headerLength = parseHeaderLength(first8, size, file);
+  const headerBytes = new Uint8Array(headerLength);
+  await readExactly(fh, headerBytes, 8, file);
+  const dataStart = 8 + headerLength;
+  return { file, headerLength, dataStart, ...parseHeaderJson(headerBytes, size - dataStart, file) };
+}
+
+/** Read a safetensors file: every (accepted) tensor into its own Float32Array. */
+export async function readSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsContents> {
+  requireLittleEndian();
+  const fh = await open(path, 'r');
+  try {
+    const header = await readHeaderFrom(fh, path);
+    const tensors = new Map<string, HostTensor>();
+    for (const e of header.entries) {
+      const wanted = options.filter ? options.filter(e) : true;
+      if (!wanted && !options.onRawBytes) continue;
+      if (wanted) readableOrThrow(path, e);
+      const n = shapeSize(e.shape);
+      const out = wanted ? allocateFor(path, e, n, options) : null;
+      // F32 goes straight into the destination; other dtypes through a scratch buffer.
+      const raw = out && e.dtype === 'F32' ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength) : new Uint8Array(e.end - e.begin);
+      await readExactly(fh, raw, header.dataStart + e.begin, path);
+      options.onRawBytes?.(e, raw);
+      if (out) {
+        if (e.dtype !== 'F32') decodeInto(e.dtype, raw, out);
+        tensors.set(e.name, { shape: e.shape, data: out });
+      }
+    }
+    return { metadata: header.metadata, tensors };
+  } finally {
+    await fh.close();
+  }
+}
+
+function allocateFor(file: string, e: TensorEntry, n: number, options: ReadOptions): Float32Array {
+  const out = options.allocate ? options.allocate(e, n) : new Float32Array(n);
+  if (!(out instanceof Float32Array) || out.length !== n) throw new SafetensorsError(file, `tensor '${e.name}': allocate() must return a Float32Array of ${n} elements`);
+  return out;
+}
+
+/**
+ * Decode a whole file already in memory. F32 tensors are views into `buf` when 4-byte aligned (keep `buf` alive
+ * and unmodified), copies otherwise.
+ */
+export function decodeSafetensors(buf: Uint8Array, file = '<buffer>', options: Omit<ReadOptions, 'allocate'> = {}): SafetensorsContents {
+  requireLittleEndian();
+  const headerLength = parseHeaderLength(buf.subarray(0, 8), buf.byteLength, file);
+  const dataStart = 8 + headerLength;
+  const { entries, metadata } = parseHeaderJson(buf.subarray(8, dataStart), buf.byteLength - dataStart, file);
+  const tensors = new Map<string, HostTensor>();
+  for (const e of entries) {
+    const raw = buf.subarray(dataStart + e.begin, dataStart + e.end);
+    options.onRawBytes?.(e, raw);
+    if (options.filter && !options.filter(e)) continue;
+    readableOrThrow(file, e);
+    const n = shapeSize(e.shape);
+    let data: Float32Array;
+    if (e.dtype === 'F32' && raw.byteOffset % 4 === 0) {
+      data = new Float32Array(raw.buffer, raw.byteOffset, n);
+    } else {
+      data = new Float32Array(n);
+      decodeInto(e.dtype, raw, data);
+    }
+    tensors.set(e.name, { shape: e.shape, data });
+  }
+  return { metadata, tensors };
+}
+
+export type TensorSet = Map<string, HostTensor> | Record<string, HostTensor>;
+
+function toEntries(tensors: TensorSet): [string, HostTensor][] {
+  return tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+}
+
+/** Where the writer puts each tensor: sorted by name, F32, contiguous from offset 0. Validates the tensors. */
+export function planLayout(tensors: TensorSet): { entry: TensorEntry; tensor: HostTensor }[] {
+  const list = toEntries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let offset = 0;
+  return list.map(([name, tensor]) => {
+    if (name === '__metadata__') throw new RangeError("a tensor cannot be named '__metadata__'");
+    checkHostTensor(name, tensor);
+    const entry: TensorEntry = { name, dtype: 'F32', shape: [...tensor.shape], begin: offset, end: offset + tensor.data.byteLength };
+    offset = entry.end;
+    return { entry, tensor };
+  });
+}
+
+/**
+ * Serialise as F32 safetensors: returns [header, tensor bytes...] without copying tensor data (the chunks view
+ * the tensors' memory; write them before changing the tensors).
+ */
+export function encodeSafetensors(tensors: TensorSet, metadata: Record<string, string> = {}): Uint8Array[] {
+  requireLittleEndian();
+  const header: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw new TypeError(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
+  }
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const chunks: Uint8Array[] = [];
+  for (const { entry, tensor } of planLayout(tensors)) {
+    header[entry.name] = { dtype: entry.dtype, shape: entry.shape, data_offsets: [entry.begin, entry.end] };
+    chunks.push(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+  }
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
+  const head = Buffer.alloc(8 + padded, 0x20);
+  head.writeBigUInt64LE(BigInt(padded), 0);
+  json.copy(head, 8);
+  return [head, ...chunks];
+}
+
+/** Write F32 tensors (+ string metadata) as a safetensors file, atomically. */
+export async function writeSafetensors(path: string, tensors: TensorSet, metadata: Record<string, string> = {}): Promise<void> {
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
