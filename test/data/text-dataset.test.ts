@@ -1,13 +1,15 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlockDataset, loadTextDataset, loadTokenStream, loadTrainEval } from '../../src/data/text-dataset.js';
 import { detokenizeWikitext, looksLikeWikitextPath } from '../../src/data/wikitext.js';
 import { gpt2Tokenizer } from '../../src/data/tokenizer.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'hydra-textds-'));
+const root = mkdtempSync(join(tmpdir(), 'hydra-textds-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const tmp = (): string => mkdtempSync(join(root, 'case-'));
 
 test('detokenizeWikitext undoes exactly the @-@, @,@ and @.@ escapes', () => {
   const src = ' = = Size = = \n It weighs 0 @.@ 7 kg , about 1 @,@ 000 g in a state @-@ of @-@ the @-@ art <unk> .\n';

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gpt2Tokenizer, type Tokenizer } from '../../src/data/tokenizer.js';
@@ -24,7 +24,9 @@ function countingTokenizer(): Tokenizer & { calls: number } {
 }
 
 const TEXT = Buffer.from(' = Lobsters = \n \n Homarus gammarus is a large crustacean , 0 @.@ 7 kg .\n'.repeat(20), 'utf8');
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'hydra-tokcache-'));
+const root = mkdtempSync(join(tmpdir(), 'hydra-tokcache-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const tmp = (): string => mkdtempSync(join(root, 'case-'));
 
 test('token cache: second call loads from the cache without running the tokenizer', () => {
   const dir = tmp();

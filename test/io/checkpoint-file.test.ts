@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointError, readCheckpoint, readCheckpointMeta, writeCheckpoint } from '../../src/io/checkpoint-file.js';
@@ -8,7 +8,9 @@ import { writeSafetensors } from '../../src/io/safetensors.js';
 import { writeFileAtomic } from '../../src/data/atomic-write.js';
 import type { HostTensor } from '../../src/io/host-tensor.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'hydra-ckpt-'));
+const root = mkdtempSync(join(tmpdir(), 'hydra-ckpt-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const tmp = (): string => mkdtempSync(join(root, 'case-'));
 
 const META = {
   data: { epoch: 2, step: 17 },

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
@@ -10,7 +10,9 @@ import { gpt2ConfigFromHf, gpt2ConfigToHf } from '../../src/io/hf-gpt2-config.js
 import { readSafetensorsHeader, writeSafetensors } from '../../src/io/safetensors.js';
 import { hashAt, hashString } from '../../src/backend/rng.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'hydra-hf-'));
+const root = mkdtempSync(join(tmpdir(), 'hydra-hf-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const tmp = (): string => mkdtempSync(join(root, 'case-'));
 const tiny = (tie: boolean): Gpt2Config => ({ n_layer: 2, n_head: 2, n_embd: 8, n_ctx: 16, vocab_size: 50, dropout: 0.1, tie });
 
 /** Deterministic, distinct values per tensor (bit patterns from the counter hash, as finite floats). */

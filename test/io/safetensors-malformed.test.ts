@@ -1,11 +1,12 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, readSafetensorsHeader, SafetensorsError, writeSafetensors } from '../../src/io/safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hydra-st-bad-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
 
 /** A file with the given header (object or raw text), data bytes and optionally a forged header length. */

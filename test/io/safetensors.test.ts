@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,9 @@ import { f16BitsToF32 } from '../../src/io/float16.js';
 import type { HostTensor } from '../../src/io/host-tensor.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/io/', import.meta.url));
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'hydra-st-'));
+const root = mkdtempSync(join(tmpdir(), 'hydra-st-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const tmp = (): string => mkdtempSync(join(root, 'case-'));
 
 function sample(): Map<string, HostTensor> {
   const m = new Map<string, HostTensor>();
