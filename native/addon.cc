@@ -1,0 +1,22 @@
+// Module entry point of the native cpu backend (build/Release/hydra_cpu.node). Node-API modules are context-aware:
+// every worker_thread that loads this gets its own CpuDevice class; the only process-wide state is the BLAS
+// library, pinned to one thread here because each backend instance parallelises gemm over its own threads.
+#include <napi.h>
+
+#include "device.h"
+#include "gemm-peak.h"
+#include "sgemm.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  hydra::blas_init();
+  exports.Set("CpuDevice", hydra::CpuDevice::Define(env));
+  exports.Set("measureSgemmGflops", Napi::Function::New<hydra::MeasureSgemmGflops>(env, "measureSgemmGflops"));
+  exports.Set("blas", Napi::String::New(env, hydra::blas_name()));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(hydra_cpu, Init)

@@ -1,0 +1,74 @@
+#include "args.h"
+
+#include <cmath>
+
+namespace hydra {
+
+namespace {
+constexpr double kMaxSafeInteger = 9007199254740992.0;  // 2^53
+}
+
+void Args::range_error(const std::string& message) const {
+  throw Napi::RangeError::New(info_.Env(), std::string("cpu.") + op_ + ": " + message);
+}
+
+void Args::type_error(const std::string& message) const {
+  throw Napi::TypeError::New(info_.Env(), std::string("cpu.") + op_ + ": " + message);
+}
+
+double Args::number(size_t i, const char* name) const {
+  if (info_.Length() <= i || !info_[i].IsNumber()) type_error(std::string(name) + " must be a number");
+  return info_[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t Args::count(size_t i, const char* name) const {
+  const double v = number(i, name);
+  if (!(v >= 0) || v > kMaxSafeInteger || std::floor(v) != v) {
+    range_error(std::string(name) + " must be a non-negative integer, got " + info_[i].ToString().Utf8Value());
+  }
+  return static_cast<int64_t>(v);
+}
+
+bool Args::flag(size_t i, const char* name) const {
+  if (info_.Length() <= i || !info_[i].IsBoolean()) type_error(std::string(name) + " must be a boolean");
+  return info_[i].As<Napi::Boolean>().Value();
+}
+
+uint32_t Args::u32(size_t i, const char* name) const {
+  const double v = number(i, name);
+  if (!(v >= 0) || v > 4294967295.0 || std::floor(v) != v) {
+    range_error(std::string(name) + " must be a uint32, got " + info_[i].ToString().Utf8Value());
+  }
+  return static_cast<uint32_t>(v);
+}
+
+DeviceBuffer* Args::buffer(size_t i, const char* name, DType dtype, int64_t needed) const {
+  const double id = number(i, name);
+  DeviceBuffer* b = table_.find(static_cast<uint64_t>(id));
+  if (b == nullptr) range_error(std::string(name) + ": no live buffer with id " + std::to_string(static_cast<int64_t>(id)));
+  if (b->dtype != dtype) {
+    type_error(std::string(name) + " must be an " + (dtype == DType::F32 ? "f32" : "i32") + " buffer, got " +
+               (b->dtype == DType::F32 ? "f32" : "i32"));
+  }
+  if (needed > b->length) {
+    range_error(std::string(name) + " needs " + std::to_string(needed) + " elements for these sizes but has " +
+                std::to_string(b->length));
+  }
+  table_.wait_idle(b);
+  return b;
+}
+
+int64_t Args::mul(int64_t a, int64_t b) const {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || static_cast<double>(r) > kMaxSafeInteger) {
+    range_error("size " + std::to_string(a) + " x " + std::to_string(b) + " is too large");
+  }
+  return r;
+}
+
+int64_t matrix_extent(int64_t rows, int64_t cols, int64_t ld) {
+  if (rows == 0 || cols == 0) return 0;
+  return (rows - 1) * ld + cols;
+}
+
+}  // namespace hydra

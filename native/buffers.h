@@ -1,0 +1,64 @@
+// Device memory of one backend instance: 64-byte aligned native allocations addressed by id, plus the per-buffer
+// transfer fence. Byte budgets are enforced by the TypeScript wrapper (MemoryAccountant), not here.
+//
+// Transfers run on libuv's thread pool. Each buffer numbers its transfers in issue order (`issued`, JS thread only)
+// and counts finished ones (`completed`). A transfer waits for its predecessors on the same buffer before copying,
+// so transfers on one buffer take effect in call order; a kernel or free() touching a buffer waits until
+// completed == issued. libuv starts queued work in FIFO order, so a transfer only ever waits for work that has
+// already started: no deadlock.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace hydra {
+
+enum class DType : int { F32 = 0, I32 = 1 };
+
+struct DeviceBuffer {
+  uint64_t id = 0;
+  void* data = nullptr;  // null when length == 0
+  int64_t length = 0;    // elements, 4 bytes each
+  DType dtype = DType::F32;
+  uint64_t issued = 0;
+  std::atomic<uint64_t> completed{0};
+};
+
+class BufferTable {
+ public:
+  BufferTable() = default;
+  ~BufferTable();
+  BufferTable(const BufferTable&) = delete;
+  BufferTable& operator=(const BufferTable&) = delete;
+
+  // Throws std::bad_alloc when the host cannot provide the memory.
+  DeviceBuffer* create(int64_t length, DType dtype);
+  // Waits for the buffer's transfers, then frees it. Returns false for an unknown id.
+  bool destroy(uint64_t id);
+  // nullptr when absent.
+  DeviceBuffer* find(uint64_t id) const;
+  // Blocks until every transfer issued on the buffer has finished.
+  void wait_idle(DeviceBuffer* b);
+  // Waits for all transfers, then frees every buffer.
+  void clear();
+  size_t size() const { return buffers_.size(); }
+
+  // JS thread: number a new transfer on b.
+  uint64_t begin_transfer(DeviceBuffer* b) { return ++b->issued; }
+  // Transfer thread: wait until the transfers issued before `ticket` on b have finished.
+  void wait_turn(DeviceBuffer* b, uint64_t ticket);
+  // Transfer thread: mark transfer `ticket` on b finished.
+  void end_transfer(DeviceBuffer* b, uint64_t ticket);
+
+ private:
+  std::unordered_map<uint64_t, std::unique_ptr<DeviceBuffer>> buffers_;
+  uint64_t next_id_ = 1;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+}  // namespace hydra

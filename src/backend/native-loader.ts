@@ -1,0 +1,149 @@
+/**
+ * Finds and loads the native cpu addon (build/Release/hydra_cpu.node, built at install time by
+ * scripts/build-native.mjs), and reports why when it cannot. Loaded once per thread (worker_threads each get their
+ * own instance of the module; Node-API addons are context-aware).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What to do when the addon is missing: shown in errors and test skips. */
+export const CPU_INSTALL_HINT =
+  'install a compiler and OpenBLAS (apt-get install g++ make python3 libopenblas-dev), then build the addon with ' +
+  '`node scripts/build-native.mjs` in the hydra-dl directory (npm runs it on install)';
+
+/** One backend instance inside the addon; ids stand for device buffers. Argument orders follow native/device*.cc. */
+export interface NativeCpuDevice {
+  alloc(length: number, dtype: 0 | 1): number;
+  free(id: number): void;
+  upload(id: number, src: Float32Array | Int32Array, dstOffset: number): Promise<void>;
+  download(id: number, dst: Float32Array | Int32Array, srcOffset: number, length: number): Promise<void>;
+  dispose(): void;
+  liveBuffers(): number;
+  fill(x: number, value: number, n: number, offset: number): void;
+  copy(dst: number, src: number, n: number, dstOffset: number, srcOffset: number): void;
+  scale(x: number, alpha: number, n: number): void;
+  add(out: number, a: number, b: number, n: number): void;
+  axpy(y: number, x: number, alpha: number, n: number): void;
+  sumSquares(out: number, outIndex: number, x: number, n: number): void;
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: number, lda: number,
+    B: number, ldb: number, beta: number, C: number, ldc: number, offA: number, offB: number, offC: number,
+  ): void;
+  gemmBatched(
+    batch: number, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: number, lda: number, strideA: number, B: number, ldb: number, strideB: number,
+    beta: number, C: number, ldc: number, strideC: number,
+  ): void;
+  addBias(out: number, bias: number, rows: number, cols: number): void;
+  biasBackward(dbias: number, dout: number, rows: number, cols: number): void;
+  embeddingForward(out: number, tokens: number, wte: number, wpe: number, B: number, T: number, C: number): void;
+  embeddingBackward(dwte: number, dwpe: number | null, dout: number, tokens: number, B: number, T: number, C: number): void;
+  layernormForward(out: number, mean: number, rstd: number, x: number, w: number, b: number, N: number, C: number): void;
+  layernormBackward(
+    dx: number, dw: number, db: number, dout: number, x: number, w: number, mean: number, rstd: number, N: number, C: number,
+  ): void;
+  geluForward(out: number, x: number, n: number): void;
+  geluBackward(dx: number, x: number, dout: number, n: number): void;
+  splitHeads(q: number, k: number, v: number, qkv: number, B: number, T: number, NH: number, hs: number): void;
+  splitHeadsBackward(dqkv: number, dq: number, dk: number, dv: number, B: number, T: number, NH: number, hs: number): void;
+  mergeHeads(out: number, y: number, B: number, T: number, NH: number, hs: number): void;
+  mergeHeadsBackward(dy: number, dout: number, B: number, T: number, NH: number, hs: number): void;
+  causalSoftmaxForward(att: number, rows: number, T: number, scale: number): void;
+  causalSoftmaxBackward(datt: number, att: number, rows: number, T: number, scale: number): void;
+  dropoutForward(out: number, x: number, n: number, p: number, keyPrefix: number): void;
+  dropoutBackward(dx: number, dout: number, n: number, p: number, keyPrefix: number): void;
+  crossEntropyForward(losses: number, lse: number, logits: number, targets: number, N: number, V: number): void;
+  crossEntropyBackward(dlogits: number, logits: number, lse: number, targets: number, N: number, V: number, gradScale: number): void;
+  adamw(
+    param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, gradScale: number, biasCorrection1: number, biasCorrection2: number,
+  ): void;
+  sgd(
+    param: number, grad: number, momentumBuf: number | null, n: number, lr: number, momentum: number,
+    weightDecay: number, nesterov: boolean, gradScale: number,
+  ): void;
+}
+
+export interface NativeCpuAddon {
+  CpuDevice: new (threads: number) => NativeCpuDevice;
+  measureSgemmGflops(n: number, threads: number): number;
+  blas: 'openblas' | 'builtin';
+}
+
+/** What scripts/build-native.mjs recorded about the last build (build/hydra-native.json). */
+export interface NativeBuildStatus {
+  ok: boolean;
+  blas?: 'openblas' | 'builtin';
+  /** Why the build was skipped or failed (missing compiler, node-gyp error, ...). */
+  reason?: string;
+  /** True when the build was not attempted because a compiler, make or python3 is missing (not a build error). */
+  toolchainMissing?: boolean;
+  at?: string;
+}
+
+export type CpuAddonInfo =
+  | { available: true; blas: 'openblas' | 'builtin'; path: string }
+  | { available: false; reason: string; path: string; build: NativeBuildStatus | null };
+
+const ADDON_FILE = join('build', 'Release', 'hydra_cpu.node');
+const STATUS_FILE = join('build', 'hydra-native.json');
+
+/** The hydra-dl package root: the nearest ancestor of this module that has a package.json (src/ or dist/src/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`hydra-dl: no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+export function readBuildStatus(): NativeBuildStatus | null {
+  const file = join(packageRoot(), STATUS_FILE);
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as NativeBuildStatus;
+  } catch {
+    return null;
+  }
+}
+
+let loaded: { addon: NativeCpuAddon; path: string } | { error: string; path: string } | undefined;
+
+function load(): { addon: NativeCpuAddon; path: string } | { error: string; path: string } {
+  if (loaded) return loaded;
+  const path = join(packageRoot(), ADDON_FILE);
+  if (!existsSync(path)) {
+    const status = readBuildStatus();
+    const why = status && !status.ok && status.reason ? `the last build failed: ${status.reason}` : 'it was never built';
+    loaded = { error: `the native cpu addon ${path} is missing (${why})`, path };
+    return loaded;
+  }
+  // OpenBLAS reads this when the library is loaded; backends parallelise gemm themselves, so its own thread pool
+  // would only sit idle. (The addon also calls openblas_set_num_threads(1) in case the variable was not seen.)
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
+  try {
+    const require = createRequire(import.meta.url);
+    loaded = { addon: require(path) as NativeCpuAddon, path };
+  } catch (e) {
+    loaded = { error: `the native cpu addon ${path} failed to load: ${(e as Error).message}`, path };
+  }
+  return loaded;
+}
+
+/** The loaded addon, or null with the reason. */
+export function cpuAddonInfo(): CpuAddonInfo {
+  const r = load();
+  if ('addon' in r) return { available: true, blas: r.addon.blas, path: r.path };
+  return { available: false, reason: r.error, path: r.path, build: readBuildStatus() };
+}
+
+/** The addon; throws an Error whose message says what is missing and how to install it. */
+export function loadCpuAddon(): NativeCpuAddon {
+  const r = load();
+  if ('addon' in r) return r.addon;
+  throw new Error(`${r.error}. To use the cpu backend, ${CPU_INSTALL_HINT}; until then the js backend works everywhere.`);
+}
