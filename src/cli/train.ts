@@ -1,7 +1,58 @@
-// Placeholder: the 'train' command is being written.
+/** `hydra train CONFIG.(yaml|json)`: train a grid of models described by a config file (see src/config/schema.ts). */
 import type { Command } from 'commander';
+import { loadHfGpt2, saveHfGpt2 } from '../io/hf-gpt2.js';
+import { train } from '../hydra/train.js';
+import { runTrain, type TrainRunFlags } from './train-run.js';
+
+interface TrainCommandOptions {
+  devices?: string;
+  deviceMemory?: string;
+  hostMemory?: string;
+  policy?: string;
+  out?: string;
+  steps?: string;
+  dryRun?: boolean;
+  progress?: 'bars' | 'lines';
+}
+
 export function register(program: Command): void {
-  program.command('train').description('(not implemented yet)').action(() => {
-    throw new Error("'hydra train' is not implemented yet");
-  });
+  program
+    .command('train')
+    .description('train every model of a config file (grid of hyper-parameters) at once with Hydra')
+    .argument('<config>', 'YAML or JSON config file (e.g. examples/grid-tiny.yaml)')
+    .option('--devices <spec>', "override devices: 'cpu:NxT', 'js:N' or 'webgpu:N'")
+    .option('--device-memory <size>', "override the per-device memory budget, e.g. '512MiB'")
+    .option('--host-memory <size>', "override the host memory budget, e.g. '8GiB'")
+    .option('--policy <name>', 'override the scheduling policy (sharded-lrtf, round-robin, random, model-lrtf, pipeline)')
+    .option('--out <dir>', 'override the output directory (relative to the current directory)')
+    .option('--steps <n>', 'override the training length: exactly n steps per model')
+    .option('--progress <mode>', "progress display: 'bars' or 'lines' (default: bars on a terminal, lines otherwise)")
+    .option('--dry-run', 'validate the config and list the models without training')
+    .action(async (configFile: string, o: TrainCommandOptions) => {
+      if (o.progress !== undefined && o.progress !== 'bars' && o.progress !== 'lines') {
+        throw new Error(`--progress: expected 'bars' or 'lines', got '${String(o.progress)}'`);
+      }
+      const flags: TrainRunFlags = {
+        devices: o.devices,
+        deviceMemory: o.deviceMemory,
+        hostMemory: o.hostMemory,
+        policy: o.policy,
+        out: o.out,
+        steps: o.steps,
+        dryRun: o.dryRun,
+      };
+      const outcome = await runTrain(configFile, flags, {
+        train,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        progressMode: o.progress,
+        loadInit: async (dir) => {
+          const m = await loadHfGpt2(dir);
+          return { config: m.config, tensors: m.tensors, warnings: m.warnings };
+        },
+        saveModel: (dir, model, weights) => saveHfGpt2(dir, model, weights),
+      });
+      // A grid where some models diverge is a normal result; a job where none finished is a failure.
+      if (outcome.result && !outcome.result.models.some((m) => m.status === 'done')) process.exitCode = 1;
+    });
 }

@@ -1,0 +1,130 @@
+/**
+ * `hydra train CONFIG` end to end, with the engine and output streams injected so tests can drive it with a fake
+ * engine: load + validate the config, build the tasks, stream events to events.jsonl and the progress display,
+ * then print the ranked results and write results.json, results.csv and each model's weights.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { HydraEvent, JobResult, TrainOptions, TrainTask } from '../hydra/api.js';
+import { describeGpt2 } from '../nn/gpt2.js';
+import { loadTrainConfig } from '../config/load.js';
+import { applyOverrides, type CliOverrides } from '../config/overrides.js';
+import { hparamSpec } from '../config/hparams.js';
+import { expandGrid, gridSize } from '../config/grid.js';
+import type { TrainConfig } from '../config/schema.js';
+import { EventsWriter } from '../report/events-writer.js';
+import { formatBytes } from '../report/format.js';
+import { PlanPrinter } from '../report/plan-summary.js';
+import { createProgress } from '../report/progress.js';
+import { formatHparams, renderJobSummary, renderResultsTable } from '../report/results-table.js';
+import { writeResults } from '../report/write-results.js';
+import { buildTasks, type BuiltJob, type InitWeights } from './train-tasks.js';
+
+export type TrainFn = (tasks: TrainTask[], options: TrainOptions) => Promise<JobResult>;
+
+export interface TrainRunDeps {
+  train: TrainFn;
+  /** Results table and summary. */
+  stdout: NodeJS.WritableStream;
+  /** Progress, data and plan lines. */
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Load init.from (loadHfGpt2); needed only when the config has init. */
+  loadInit?: (dir: string) => Promise<InitWeights & { warnings?: string[] }>;
+  /** Save a model's final weights into dir (saveHfGpt2). Absent: no weights are written. */
+  saveModel?: (dir: string, model: TrainTask['model'], weights: JobResult['models'][number]['weights']) => Promise<void>;
+  cwd?: string;
+  cacheDir?: string;
+  progressMode?: 'bars' | 'lines';
+  /** Plain-line progress interval in steps. */
+  progressEvery?: number;
+}
+
+export interface TrainRunFlags extends CliOverrides {
+  /** Validate and print the models without training. */
+  dryRun?: boolean;
+}
+
+export interface TrainRunOutcome {
+  config: TrainConfig;
+  job?: BuiltJob;
+  result?: JobResult;
+  outDir: string;
+}
+
+export async function runTrain(configFile: string, flags: TrainRunFlags, deps: TrainRunDeps): Promise<TrainRunOutcome> {
+  const cwd = deps.cwd ?? process.cwd();
+  const info = (line: string) => deps.stderr.write(`${line}\n`);
+  const config = loadTrainConfig(configFile, { cwd, transform: (raw) => applyOverrides(raw, flags, cwd) });
+
+  let init: (InitWeights & { warnings?: string[] }) | undefined;
+  if (config.initFrom) {
+    if (!deps.loadInit) throw new Error('init.from is set but no checkpoint loader is available');
+    init = await deps.loadInit(config.initFrom);
+    info(`init: ${config.initFrom}: ${describeGpt2(init.config)}`);
+    for (const w of init.warnings ?? []) info(`init: warning: ${w}`);
+  }
+
+  info(describeJob(config));
+  if (flags.dryRun) {
+    for (const v of expandGrid(config, init?.config)) {
+      deps.stdout.write(`${v.name}: ${formatHparams(v.hparams)}; ${describeGpt2(v.spec.model)}, B=${v.spec.batchSize} T=${v.spec.blockSize}, ${v.spec.optimizer.kind} lr=${v.spec.optimizer.lr}\n`);
+    }
+    return { config, outDir: config.outDir };
+  }
+
+  const job = buildTasks(config, { init, log: info, cacheDir: deps.cacheDir });
+  mkdirSync(config.outDir, { recursive: true });
+  const events = new EventsWriter(join(config.outDir, 'events.jsonl'));
+  const progress = createProgress({ models: job.totals, stream: deps.stderr, mode: deps.progressMode, everySteps: deps.progressEvery });
+  const plans = new PlanPrinter((line) => progress.log(line));
+  const onEvent = (e: HydraEvent) => {
+    events.write(e);
+    if (e.type === 'plan') plans.onPlan(e.model, e.plan, e.reused);
+    else progress.onEvent(e);
+  };
+
+  const startedAt = new Date().toISOString();
+  let result: JobResult;
+  try {
+    result = await deps.train(job.tasks, {
+      devices: config.devices,
+      deviceMemory: config.deviceMemory,
+      hostMemory: config.hostMemory,
+      policy: config.policy,
+      policySeed: config.policySeed,
+      planDir: config.planDir,
+      outDir: config.outDir,
+      prefetch: config.prefetch,
+      onEvent,
+    });
+  } finally {
+    progress.stop();
+    events.close();
+  }
+
+  const modelConfigs = new Map(job.tasks.map((t) => [t.name, t.model]));
+  const saveModel = deps.saveModel;
+  const written = await writeResults(config.outDir, result, {
+    name: config.name,
+    config,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    saveModel: saveModel ? (dir, m) => saveModel(dir, modelConfigs.get(m.name)!, m.weights) : undefined,
+  });
+
+  deps.stdout.write(`\n${renderResultsTable(result)}\n\n${renderJobSummary(result)}\n\n`);
+  const show = (p: string) => relative(cwd, p) || '.';
+  deps.stdout.write(`wrote ${show(written.resultsJson)}, ${show(written.resultsCsv)}, ${show(events.path)}`);
+  deps.stdout.write(written.modelDirs.size > 0 ? `, weights of ${written.modelDirs.size} models in ${show(join(config.outDir, 'models'))}/\n` : '\n');
+  return { config, job, result, outDir: config.outDir };
+}
+
+/** 'grid-tiny: 6 models (lr × batch_size), 20 steps each, devices cpu:2x1 with 64.0 MiB each, policy sharded-lrtf'. */
+export function describeJob(c: TrainConfig): string {
+  const n = gridSize(c.grid);
+  const axes = c.grid.filter((a) => a.values.length > 1).map((a) => hparamSpec(a.key).key);
+  const grid = axes.length > 0 ? ` (${axes.join(' × ')})` : '';
+  const length = 'steps' in c.length ? `${c.length.steps} steps` : `${c.length.epochs} epoch${c.length.epochs === 1 ? '' : 's'}`;
+  const host = c.hostMemory !== undefined ? `, host memory ${formatBytes(c.hostMemory)}` : '';
+  return `${c.name}: ${n} model${n === 1 ? '' : 's'}${grid}, ${length} each, devices ${c.devices} with ${formatBytes(c.deviceMemory)} each${host}, policy ${c.policy}`;
+}

@@ -1,0 +1,59 @@
+/** From a validated config to the engine's TrainTask[]: grid expansion, initial weights, data sources. */
+import type { TrainTask } from '../hydra/api.js';
+import type { HostTensor } from '../nn/host-tensor.js';
+import type { Gpt2Config } from '../nn/gpt2-config.js';
+import { expandGrid, type Variant } from '../config/grid.js';
+import type { TrainConfig } from '../config/schema.js';
+import { BlockCache, makeSources, tokenizeData, type TokenizedData } from './train-data.js';
+
+export interface InitWeights {
+  config: Gpt2Config;
+  tensors: Map<string, HostTensor>;
+}
+
+export interface BuiltJob {
+  tasks: TrainTask[];
+  variants: Variant[];
+  /** Steps each model will take (for progress). */
+  totals: { name: string; totalSteps: number }[];
+  data: TokenizedData;
+}
+
+export interface BuildOptions {
+  /** Pretrained weights loaded from config.initFrom. */
+  init?: InitWeights;
+  log?: (line: string) => void;
+  cacheDir?: string;
+  /** Already-tokenized data (tests); default: tokenize config.data through the cache. */
+  data?: TokenizedData;
+}
+
+export function buildTasks(config: TrainConfig, opts: BuildOptions = {}): BuiltJob {
+  const variants = expandGrid(config, opts.init?.config);
+  const data = opts.data ?? tokenizeData(config.data, { cacheDir: opts.cacheDir, log: opts.log });
+  const blocks = new BlockCache(data);
+  const tasks = variants.map((v): TrainTask => {
+    const s = v.spec;
+    const sources = makeSources(blocks, data.eval !== undefined, {
+      batchSize: s.batchSize,
+      blockSize: s.blockSize,
+      seed: s.seed,
+      evalBatches: config.data.evalBatches,
+      where: v.name,
+    });
+    return {
+      name: v.name,
+      model: s.model,
+      weights: opts.init?.tensors,
+      optimizer: s.optimizer,
+      schedule: s.schedule,
+      clipNorm: s.clipNorm,
+      ...sources,
+      ...('steps' in config.length ? { steps: config.length.steps } : { epochs: config.length.epochs }),
+      seed: s.seed,
+      hparams: v.hparams,
+    };
+  });
+  const totals = tasks.map((t) => ({ name: t.name, totalSteps: t.steps ?? (t.epochs ?? 1) * t.train.stepsPerEpoch }));
+  return { tasks, variants, totals, data };
+}

@@ -1,0 +1,233 @@
+/**
+ * The `hydra train` config file: its validated form and the parser from raw YAML/JSON data. Every field is checked;
+ * unknown fields are errors naming the field path, the value and what is accepted there.
+ *
+ * Per-model hyper-parameters (see hparams.ts) live in their sections (model.dropout, optimizer.lr, batch_size, ...)
+ * or in `grid`, never both. Everything else describes the job: data, length, devices, budgets, output.
+ */
+import { parseDevices } from '../hydra/device-spec.js';
+import type { PolicyName } from '../hydra/api.js';
+import { boolean, mapping, nonEmptyString, onlyKeys, oneOf, positiveInt, seedInt } from './checks.js';
+import { ConfigError, expected, joinPath } from './errors.js';
+import { HPARAM_KEYS, hparamAtPath, hparamSpec, isHKey, sectionFields, type HKey, type HParams, type HValue } from './hparams.js';
+import { resolveConfigPath } from './paths.js';
+import { size } from './sizes.js';
+
+export const POLICIES = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'] as const satisfies readonly PolicyName[];
+export const DATA_FORMATS = ['text', 'wikitext'] as const;
+export type DataFormat = (typeof DATA_FORMATS)[number];
+
+export interface GridAxis {
+  key: HKey;
+  values: HValue[];
+}
+
+export interface DataConfig {
+  /** Absolute paths. */
+  train: string;
+  eval?: string;
+  format: DataFormat;
+  /** Evaluate at most this many held-out batches (default: all). */
+  evalBatches?: number;
+}
+
+export type TrainLength = { steps: number } | { epochs: number };
+
+export interface TrainConfig {
+  name: string;
+  /** Where the config came from (file path or '<inline>'), for messages. */
+  source: string;
+  /** Directory relative paths resolved against. */
+  baseDir: string;
+  /** Hyper-parameters set in the sections: common to every model (disjoint from the grid's keys). */
+  base: HParams;
+  grid: GridAxis[];
+  /** Pretrained Hugging Face GPT-2 directory (absolute); the model shape comes from its config.json. */
+  initFrom?: string;
+  data: DataConfig;
+  length: TrainLength;
+  devices: string;
+  deviceMemory: number;
+  hostMemory?: number;
+  policy: PolicyName;
+  policySeed?: number;
+  planDir?: string;
+  /** Absolute. */
+  outDir: string;
+  prefetch?: boolean;
+}
+
+const TOP_LEVEL = [
+  'name', 'model', 'init', 'data', 'optimizer', 'schedule', ...sectionFields(''), 'grid', 'steps', 'epochs',
+  'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch',
+];
+const DATA_FIELDS = ['train', 'eval', 'format', 'eval_batches'];
+/** With init.from the checkpoint fixes the shape; only these model fields may still be set. */
+const MODEL_FIELDS_WITH_INIT = ['dropout'];
+
+export interface ParseOptions {
+  /** Directory that relative paths resolve against (the config file's directory). */
+  baseDir: string;
+  /** For messages and the default name. */
+  source?: string;
+  /** Default job name when the file has none (the config file's base name). */
+  defaultName?: string;
+  /** Where out_dir defaults to when absent: `<cwd>/runs/<name>`. */
+  cwd?: string;
+  /** Check that data files and init directories exist (default true). */
+  checkFiles?: boolean;
+}
+
+export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig {
+  const doc = mapping(raw, '');
+  onlyKeys(doc, '', TOP_LEVEL);
+  const checkFiles = opts.checkFiles ?? true;
+  const base: HParams = {};
+
+  const initFrom = parseInit(doc.init, opts.baseDir, checkFiles);
+  parseModel(doc.model, base, initFrom !== undefined);
+  parseOptimizer(doc.optimizer, base);
+  parseSection(doc.schedule, 'schedule', base);
+  for (const field of sectionFields('')) if (doc[field] !== undefined) setBase(base, field, doc[field]);
+
+  const grid = parseGrid(doc.grid, base, initFrom !== undefined);
+  const name = doc.name === undefined ? (opts.defaultName ?? 'job') : nonEmptyString(doc.name, 'name');
+
+  return {
+    name,
+    source: opts.source ?? '<inline>',
+    baseDir: opts.baseDir,
+    base,
+    grid,
+    initFrom,
+    data: parseData(doc.data, opts.baseDir, checkFiles),
+    length: parseLength(doc),
+    devices: parseDeviceSpec(doc.devices ?? 'cpu:1x1', 'devices'),
+    deviceMemory: doc.device_memory === undefined ? missing('device_memory', "a per-device memory budget such as '512MiB'") : size(doc.device_memory, 'device_memory'),
+    hostMemory: doc.host_memory === undefined ? undefined : size(doc.host_memory, 'host_memory'),
+    policy: doc.policy === undefined ? 'sharded-lrtf' : oneOf(POLICIES)(doc.policy, 'policy'),
+    policySeed: doc.policy_seed === undefined ? undefined : seedInt(doc.policy_seed, 'policy_seed'),
+    planDir: doc.plan_dir === undefined ? undefined : resolveConfigPath(doc.plan_dir, 'plan_dir', opts.baseDir),
+    outDir:
+      doc.out_dir === undefined
+        ? resolveConfigPath(`runs/${name}`, 'out_dir', opts.cwd ?? process.cwd())
+        : resolveConfigPath(doc.out_dir, 'out_dir', opts.baseDir),
+    prefetch: doc.prefetch === undefined ? undefined : boolean(doc.prefetch, 'prefetch'),
+  };
+}
+
+function missing(path: string, what: string): never {
+  throw new ConfigError(path, `required field missing: ${what}`);
+}
+
+export function parseDeviceSpec(value: unknown, path: string): string {
+  const spec = nonEmptyString(value, path);
+  try {
+    parseDevices(spec, path);
+  } catch {
+    throw expected(path, "'cpu:NxT' (N devices of T threads, e.g. cpu:2x1), 'js:N' or 'webgpu:N'", value);
+  }
+  return spec;
+}
+
+function setBase(base: HParams, path: string, value: unknown): void {
+  const spec = hparamAtPath(path)!;
+  base[spec.key] = spec.check(value, path);
+}
+
+/** A section whose fields are all hyper-parameters. */
+function parseSection(value: unknown, section: string, base: HParams, accepted = sectionFields(section)): void {
+  if (value === undefined) return;
+  const obj = mapping(value, section);
+  onlyKeys(obj, section, accepted);
+  for (const [k, v] of Object.entries(obj)) setBase(base, joinPath(section, k), v);
+}
+
+function parseModel(value: unknown, base: HParams, hasInit: boolean): void {
+  if (value === undefined) {
+    if (!hasInit) missing('model', 'a preset (model: { preset: gpt2-tiny }) or a shape (n_layer, n_head, n_embd, n_ctx)');
+    return;
+  }
+  if (hasInit) {
+    const obj = mapping(value, 'model');
+    for (const k of Object.keys(obj)) {
+      if (!MODEL_FIELDS_WITH_INIT.includes(k)) {
+        throw new ConfigError(joinPath('model', k), `not allowed with init.from: the model shape comes from the checkpoint's config.json; accepted in model with init: ${MODEL_FIELDS_WITH_INIT.join(', ')}`);
+      }
+    }
+  }
+  parseSection(value, 'model', base);
+}
+
+function parseOptimizer(value: unknown, base: HParams): void {
+  if (value === undefined) return;
+  const obj = mapping(value, 'optimizer');
+  onlyKeys(obj, 'optimizer', sectionFields('optimizer'));
+  for (const [k, v] of Object.entries(obj)) {
+    if (k !== 'betas') {
+      setBase(base, joinPath('optimizer', k), v);
+      continue;
+    }
+    if (!Array.isArray(v) || v.length !== 2) throw expected('optimizer.betas', 'a pair [beta1, beta2] such as [0.9, 0.999]', v);
+    setBase(base, 'optimizer.betas[0]', v[0]);
+    setBase(base, 'optimizer.betas[1]', v[1]);
+  }
+}
+
+function parseInit(value: unknown, baseDir: string, checkFiles: boolean): string | undefined {
+  if (value === undefined) return undefined;
+  const obj = mapping(value, 'init');
+  onlyKeys(obj, 'init', ['from']);
+  if (obj.from === undefined) missing('init.from', 'a Hugging Face GPT-2 directory (config.json + model.safetensors)');
+  return resolveConfigPath(obj.from, 'init.from', baseDir, { mustExist: checkFiles ? 'dir' : 'any' });
+}
+
+function parseData(value: unknown, baseDir: string, checkFiles: boolean): DataConfig {
+  if (value === undefined) missing('data', 'data: { train: <text file>, eval: <text file> }');
+  const obj = mapping(value, 'data');
+  onlyKeys(obj, 'data', DATA_FIELDS);
+  if (obj.train === undefined) missing('data.train', 'the training text file');
+  const mustExist = checkFiles ? 'file' : 'any';
+  return {
+    train: resolveConfigPath(obj.train, 'data.train', baseDir, { mustExist }),
+    eval: obj.eval === undefined ? undefined : resolveConfigPath(obj.eval, 'data.eval', baseDir, { mustExist }),
+    format: obj.format === undefined ? 'text' : oneOf(DATA_FORMATS)(obj.format, 'data.format'),
+    evalBatches: obj.eval_batches === undefined ? undefined : positiveInt(obj.eval_batches, 'data.eval_batches'),
+  };
+}
+
+function parseLength(doc: Record<string, unknown>): TrainLength {
+  if (doc.steps !== undefined && doc.epochs !== undefined) {
+    throw new ConfigError('steps', `set either steps or epochs, not both (steps ${String(doc.steps)}, epochs ${String(doc.epochs)})`);
+  }
+  if (doc.steps !== undefined) return { steps: positiveInt(doc.steps, 'steps') };
+  return { epochs: doc.epochs === undefined ? 1 : positiveInt(doc.epochs, 'epochs') };
+}
+
+const SHAPE_KEYS: HKey[] = ['preset', 'n_layer', 'n_head', 'n_embd', 'n_ctx', 'vocab_size', 'tie'];
+
+function parseGrid(value: unknown, base: HParams, hasInit: boolean): GridAxis[] {
+  if (value === undefined) return [];
+  const obj = mapping(value, 'grid');
+  onlyKeys(obj, 'grid', HPARAM_KEYS);
+  const axes: GridAxis[] = [];
+  for (const [key, list] of Object.entries(obj)) {
+    if (!isHKey(key)) continue; // unreachable after onlyKeys; narrows the type
+    const spec = hparamSpec(key);
+    const path = joinPath('grid', key);
+    if (hasInit && SHAPE_KEYS.includes(key)) throw new ConfigError(path, 'not allowed with init.from: the model shape comes from the checkpoint');
+    if (base[key] !== undefined) {
+      throw new ConfigError(path, `${key} is also set at ${spec.path} (${String(base[key])}); set a hyper-parameter in one place`);
+    }
+    if (!Array.isArray(list) || list.length === 0) {
+      throw expected(path, `a non-empty list of values (each ${spec.check.accepts}), e.g. ${key}: [a, b]`, list);
+    }
+    const values = list.map((v, i) => spec.check(v, joinPath(path, i)));
+    values.forEach((v, i) => {
+      const first = values.indexOf(v);
+      if (first !== i) throw new ConfigError(joinPath(path, i), `duplicate value ${String(v)} (same as ${joinPath(path, first)})`);
+    });
+    axes.push({ key, values });
+  }
+  return axes;
+}

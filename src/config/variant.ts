@@ -1,0 +1,128 @@
+/**
+ * One model of the job: its hyper-parameters resolved into the engine's configs (Gpt2Config, OptimizerConfig,
+ * LrSchedule, ...) with defaults filled in and cross-field rules checked. Errors point at the field a value came
+ * from — the section (optimizer.lr) or the grid entry (grid.lr[2]) — so grid combinations that make no sense are
+ * reported where the user wrote them.
+ */
+import { gpt2Config, validateGpt2Config } from '../nn/gpt2.js';
+import type { Gpt2Config } from '../nn/gpt2-config.js';
+import { ADAMW_DEFAULTS, SGD_DEFAULTS, validateOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
+import { validateSchedule, type LrSchedule } from '../optim/schedule.js';
+import { ConfigError } from './errors.js';
+import { hparamSpec, type HKey, type HParams } from './hparams.js';
+
+/** The GPT-2 BPE vocabulary: token ids go up to 50256, so a smaller embedding table cannot hold the data. */
+export const GPT2_TOKENIZER_VOCAB = 50257;
+
+export interface ModelSpec {
+  model: Gpt2Config;
+  optimizer: OptimizerConfig;
+  /** Absent: constant learning rate (the engine's default). */
+  schedule?: LrSchedule;
+  clipNorm: number;
+  batchSize: number;
+  /** Tokens per sequence (T); <= model.n_ctx. */
+  blockSize: number;
+  seed: number;
+}
+
+export interface ResolveContext {
+  /** Where each value was written (e.g. 'grid.lr[2]'); defaults to the key's section path. */
+  origin?: Partial<Record<HKey, string>>;
+  /** Shape of the pretrained checkpoint (init.from); replaces preset/shape fields. */
+  initShape?: Gpt2Config;
+}
+
+const ADAMW_ONLY: HKey[] = ['beta1', 'beta2', 'eps'];
+const SGD_ONLY: HKey[] = ['momentum', 'nesterov'];
+
+export function resolveModelSpec(v: HParams, ctx: ResolveContext = {}): ModelSpec {
+  const where = (k: HKey) => ctx.origin?.[k] ?? hparamSpec(k).path;
+  const model = resolveShape(v, ctx.initShape, where);
+  const optimizer = resolveOptimizer(v, where);
+  const blockSize = (v.block_size as number | undefined) ?? model.n_ctx;
+  if (blockSize > model.n_ctx) {
+    throw new ConfigError(where('block_size'), `block_size ${blockSize} exceeds the model's n_ctx ${model.n_ctx} (its position table); use block_size <= ${model.n_ctx}`);
+  }
+  if (v.batch_size === undefined) {
+    throw new ConfigError('batch_size', 'required field missing: sequences per minibatch, e.g. batch_size: 8 (or grid: { batch_size: [8, 4] })');
+  }
+  return {
+    model,
+    optimizer,
+    schedule: resolveSchedule(v),
+    clipNorm: (v.clip_norm as number | undefined) ?? 0,
+    batchSize: v.batch_size as number,
+    blockSize,
+    seed: (v.seed as number | undefined) ?? 0,
+  };
+}
+
+function resolveShape(v: HParams, initShape: Gpt2Config | undefined, where: (k: HKey) => string): Gpt2Config {
+  if (initShape) {
+    return validateGpt2Config({ ...initShape, dropout: (v.dropout as number | undefined) ?? initShape.dropout });
+  }
+  const overrides: Partial<Gpt2Config> = {};
+  for (const k of ['n_layer', 'n_head', 'n_embd', 'n_ctx', 'vocab_size', 'dropout', 'tie'] as const) {
+    if (v[k] !== undefined) (overrides as Record<string, unknown>)[k] = v[k];
+  }
+  let shape: Gpt2Config;
+  if (v.preset !== undefined) {
+    shape = gpt2Config(v.preset as string, {}); // shape checks below name the field that broke it
+    shape = { ...shape, ...overrides };
+  } else {
+    const need = (['n_layer', 'n_head', 'n_embd', 'n_ctx'] as const).filter((k) => overrides[k] === undefined);
+    if (need.length > 0) {
+      throw new ConfigError('model', `required: a preset (model.preset) or a full shape; missing ${need.map((k) => `model.${k}`).join(', ')}`);
+    }
+    shape = { vocab_size: GPT2_TOKENIZER_VOCAB, dropout: 0.1, tie: true, ...overrides } as Gpt2Config;
+  }
+  if (shape.n_embd % shape.n_head !== 0) {
+    const at = v.n_embd !== undefined ? where('n_embd') : v.n_head !== undefined ? where('n_head') : where('preset');
+    throw new ConfigError(at, `n_embd ${shape.n_embd} must be divisible by n_head ${shape.n_head}`);
+  }
+  if (shape.vocab_size < GPT2_TOKENIZER_VOCAB) {
+    throw new ConfigError(where('vocab_size'), `expected at least ${GPT2_TOKENIZER_VOCAB} (the GPT-2 tokenizer's vocabulary), got ${shape.vocab_size}`);
+  }
+  return validateGpt2Config(shape);
+}
+
+function resolveOptimizer(v: HParams, where: (k: HKey) => string): OptimizerConfig {
+  const kind = (v.optimizer as 'adamw' | 'sgd' | undefined) ?? 'adamw';
+  const foreign = kind === 'adamw' ? SGD_ONLY : ADAMW_ONLY;
+  for (const k of foreign) {
+    if (v[k] !== undefined) {
+      const other = kind === 'adamw' ? 'sgd' : 'adamw';
+      throw new ConfigError(where(k), `${k} applies only to optimizer.kind ${other}; this model uses ${kind}`);
+    }
+  }
+  const num = (k: HKey) => v[k] as number | undefined;
+  if (kind === 'adamw') {
+    const d = ADAMW_DEFAULTS;
+    return validateOptimizer({
+      kind,
+      lr: num('lr') ?? d.lr,
+      beta1: num('beta1') ?? d.beta1,
+      beta2: num('beta2') ?? d.beta2,
+      eps: num('eps') ?? d.eps,
+      weightDecay: num('weight_decay') ?? d.weightDecay,
+    });
+  }
+  const d = SGD_DEFAULTS;
+  return validateOptimizer({
+    kind,
+    lr: num('lr') ?? d.lr,
+    momentum: num('momentum') ?? d.momentum,
+    nesterov: (v.nesterov as boolean | undefined) ?? d.nesterov,
+    weightDecay: num('weight_decay') ?? d.weightDecay,
+  });
+}
+
+function resolveSchedule(v: HParams): LrSchedule | undefined {
+  if (v.warmup_steps === undefined && v.decay === undefined && v.min_ratio === undefined) return undefined;
+  return validateSchedule({
+    warmupSteps: (v.warmup_steps as number | undefined) ?? 0,
+    decay: (v.decay as LrSchedule['decay'] | undefined) ?? 'constant',
+    minRatio: (v.min_ratio as number | undefined) ?? 0,
+  });
+}
