@@ -1,0 +1,100 @@
+/**
+ * Gold test against PyTorch (fixtures made by scripts/gold/make_tiny.py with Debian's python3-torch, committed):
+ * logits, loss, every parameter gradient (the tied embedding's is the sum of both uses), then the losses of 10 AdamW
+ * steps with global-norm clipping — on every available backend.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadHfGpt2 } from '../../src/io/hf-gpt2.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
+import { buildGpt2 } from '../../src/nn/gpt2.js';
+import { LocalTrainer } from '../../src/optim/local-trainer.js';
+import type { TrainRecipe } from '../../src/optim/recipe.js';
+import { goldBackends } from './gold-backends.js';
+
+const DIR = join('test', 'fixtures', 'gold', 'tiny');
+
+interface Expected {
+  loss: number;
+  train: { lr: number; betas: [number, number]; eps: number; weight_decay: number; clip_norm: number; steps: number; losses: number[] };
+}
+
+/** max |a - b| / max |b|: relative error of the whole tensor, robust to entries near zero. */
+function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / (den || 1);
+}
+
+async function fixture() {
+  const { config, tensors } = await loadHfGpt2(DIR);
+  const batch = JSON.parse(readFileSync(join(DIR, 'batch.json'), 'utf8')) as { B: number; T: number; tokens: number[]; targets: number[] };
+  const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as Expected;
+  const ref = (await readSafetensors(join(DIR, 'expected.safetensors'))).tensors;
+  const b = { B: batch.B, T: batch.T, tokens: Int32Array.from(batch.tokens), targets: Int32Array.from(batch.targets) };
+  const recipe: TrainRecipe = {
+    optimizer: { kind: 'adamw', lr: expected.train.lr, beta1: expected.train.betas[0], beta2: expected.train.betas[1], eps: expected.train.eps, weightDecay: expected.train.weight_decay },
+    schedule: { warmupSteps: 0, decay: 'constant', minRatio: 0 },
+    clipNorm: expected.train.clip_norm,
+    totalSteps: expected.train.steps,
+    seed: 0,
+  };
+  return { config: { ...config, dropout: 0 }, tensors, b, expected, ref, recipe };
+}
+
+for (const backend of goldBackends()) {
+  test(`gold (${backend.kind}): logits, loss and every gradient match PyTorch`, async (t) => {
+    const be = await backend.create();
+    if (!be) return t.skip(backend.skipReason);
+    const f = await fixture();
+    assert.equal(f.config.tie, true, 'the gold model ties its head to the embedding');
+    const trainer = await LocalTrainer.create(be, buildGpt2(f.config), f.tensors, f.recipe);
+    const logits = await trainer.logits(f.b);
+    const eLogits = relError(logits, f.ref.get('logits')!.data);
+    assert.ok(eLogits <= 1e-5, `logits relative error ${eLogits}`);
+    const { loss, grads } = await trainer.gradients(f.b);
+    assert.ok(Math.abs(loss - f.expected.loss) / f.expected.loss <= 1e-5, `loss ${loss} vs ${f.expected.loss}`);
+    assert.equal(grads.size, [...f.ref.keys()].filter((k) => k.startsWith('grad.')).length);
+    let worst = 0;
+    for (const [name, g] of grads) {
+      const want = f.ref.get(`grad.${name}`);
+      assert.ok(want, `fixture has no gradient for ${name}`);
+      const e = relError(g, want.data);
+      worst = Math.max(worst, e);
+      assert.ok(e <= 1e-4, `gradient of ${name}: relative error ${e}`);
+    }
+    t.diagnostic(`max relative error: logits ${eLogits.toExponential(2)}, loss ${(Math.abs(loss - f.expected.loss) / f.expected.loss).toExponential(2)}, gradients ${worst.toExponential(2)}`);
+    trainer.dispose();
+    be.dispose();
+  });
+
+  test(`gold (${backend.kind}): 10 AdamW steps with clipping and tied weights match PyTorch's losses`, async (t) => {
+    const be = await backend.create();
+    if (!be) return t.skip(backend.skipReason);
+    const f = await fixture();
+    const trainer = await LocalTrainer.create(be, buildGpt2(f.config), f.tensors, f.recipe);
+    const losses: number[] = [];
+    for (let s = 0; s < f.expected.train.steps; s++) losses.push((await trainer.trainStep(f.b, false)).loss);
+    for (let s = 0; s < losses.length; s++) {
+      const e = Math.abs(losses[s] - f.expected.train.losses[s]) / Math.abs(f.expected.train.losses[s]);
+      assert.ok(e <= 1e-4, `step ${s}: loss ${losses[s]} vs ${f.expected.train.losses[s]} (relative error ${e})`);
+    }
+    assert.ok(losses[losses.length - 1] < losses[0], 'the fixture trains: loss decreases');
+    t.diagnostic(`max relative loss error over ${losses.length} steps: ${Math.max(...losses.map((l, s) => Math.abs(l - f.expected.train.losses[s]) / Math.abs(f.expected.train.losses[s]))).toExponential(2)}`);
+    const params = await trainer.exportParams();
+    for (const [name, p] of params) {
+      const want = f.ref.get(`final.${name}`);
+      if (!want) continue;
+      const e = relError(p.data, want.data);
+      assert.ok(e <= 1e-4, `final ${name}: relative error ${e}`);
+    }
+    trainer.dispose();
+    be.dispose();
+  });
+}
