@@ -102,9 +102,9 @@ class Gpt2(nn.Module):
         return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-def gpt2_init_(model, generator):
-    """GPT-2 init: normal(0, 0.02); c_proj weights normal(0, 0.02/sqrt(2*n_layer)); biases 0; LayerNorm 1 / 0."""
-    proj_std = 0.02 / math.sqrt(2 * model.cfg["n_layer"])
+def gpt2_init_(model, generator, std=0.02):
+    """GPT-2 init: normal(0, std=0.02); c_proj weights normal(0, std/sqrt(2*n_layer)); biases 0; LayerNorm 1 / 0."""
+    proj_std = std / math.sqrt(2 * model.cfg["n_layer"])
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("c_proj.weight"):
@@ -114,7 +114,7 @@ def gpt2_init_(model, generator):
             elif name.endswith(".bias"):
                 p.zero_()
             else:
-                p.normal_(0.0, 0.02, generator=generator)
+                p.normal_(0.0, std, generator=generator)
 
 
 def perturb_(model, generator, ln_weight=0.1, ln_bias=0.05, bias=0.02):

@@ -24,7 +24,9 @@ def write_safetensors(path, tensors, metadata=None):
     """tensors: {name: numpy array}. metadata: {str: str} or None."""
     arrays = {}
     for name, value in tensors.items():
-        a = np.ascontiguousarray(value)
+        a = np.asarray(value)
+        if not a.flags.c_contiguous:
+            a = a.copy(order="C")  # (not np.ascontiguousarray: it turns 0-d scalars into shape [1])
         if a.dtype not in DTYPE_NAMES:
             raise ValueError(f"tensor '{name}': dtype {a.dtype} not supported (supported: {sorted(DTYPE_NAMES.values())})")
         arrays[name] = a.astype(a.dtype.newbyteorder("<"), copy=False)
