@@ -113,7 +113,10 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   });
 
   deps.stdout.write(`\n${renderResultsTable(result)}\n\n${renderJobSummary(result)}\n\n`);
-  const show = (p: string) => relative(cwd, p) || '.';
+  const show = (p: string) => {
+    const rel = relative(cwd, p);
+    return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
+  };
   deps.stdout.write(`wrote ${show(written.resultsJson)}, ${show(written.resultsCsv)}, ${show(events.path)}`);
   deps.stdout.write(written.modelDirs.size > 0 ? `, weights of ${written.modelDirs.size} models in ${show(join(config.outDir, 'models'))}/\n` : '\n');
   return { config, job, result, outDir: config.outDir };

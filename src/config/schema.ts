@@ -14,7 +14,8 @@ import { resolveConfigPath } from './paths.js';
 import { size } from './sizes.js';
 
 export const POLICIES = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'] as const satisfies readonly PolicyName[];
-export const DATA_FORMATS = ['text', 'wikitext'] as const;
+/** 'auto': WikiText when the file name says so (e.g. contains 'wikitext'), else plain text. */
+export const DATA_FORMATS = ['auto', 'text', 'wikitext'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
 export interface GridAxis {
@@ -191,7 +192,7 @@ function parseData(value: unknown, baseDir: string, checkFiles: boolean): DataCo
   return {
     train: resolveConfigPath(obj.train, 'data.train', baseDir, { mustExist }),
     eval: obj.eval === undefined ? undefined : resolveConfigPath(obj.eval, 'data.eval', baseDir, { mustExist }),
-    format: obj.format === undefined ? 'text' : oneOf(DATA_FORMATS)(obj.format, 'data.format'),
+    format: obj.format === undefined ? 'auto' : oneOf(DATA_FORMATS)(obj.format, 'data.format'),
     evalBatches: obj.eval_batches === undefined ? undefined : positiveInt(obj.eval_batches, 'data.eval_batches'),
   };
 }

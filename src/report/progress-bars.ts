@@ -59,6 +59,9 @@ export class BarProgress implements ProgressDisplay {
   }
 
   stop(): void {
+    if (!this.multibar.isActive) return;
+    // stop() renders the bars but drops log lines still queued for the next redraw: flush them first.
+    this.multibar.update();
     this.multibar.stop();
   }
 }

@@ -62,6 +62,7 @@ export class ProgressState {
   }
 
   etaText(m: ModelProgress): string {
+    if (m.status !== 'training' && m.status !== 'queued') return '-';
     const eta = this.etaSeconds(m);
     return eta === undefined ? '?' : formatSeconds(eta);
   }

@@ -28,7 +28,7 @@ test('a valid config parses with defaults filled in', () => {
   const c = parse();
   assert.equal(c.name, 'unit');
   assert.equal(c.data.train, join(dir, 'data/train.txt'));
-  assert.equal(c.data.format, 'text');
+  assert.equal(c.data.format, 'auto');
   assert.deepEqual(c.length, { steps: 3 });
   assert.equal(c.deviceMemory, 64 * 1024 * 1024);
   assert.equal(c.policy, 'sharded-lrtf');
@@ -66,7 +66,7 @@ test('field types and ranges are checked where they are written', () => {
   rejects(() => parse({ devices: 'gpu:2' }), 'devices', /'cpu:NxT'.*got "gpu:2"/);
   rejects(() => parse({ device_memory: 'lots' }), 'device_memory', /a size like '64MiB'.*got "lots"/);
   rejects(() => parse({ policy: 'fifo' }), 'policy', /one of sharded-lrtf, round-robin, random, model-lrtf, pipeline/);
-  rejects(() => parse({ data: { train: 'data/train.txt', format: 'markdown' } }), 'data.format', /one of text, wikitext/);
+  rejects(() => parse({ data: { train: 'data/train.txt', format: 'markdown' } }), 'data.format', /one of auto, text, wikitext/);
   rejects(() => parse({ name: '' }), 'name', /non-empty string/);
   rejects(() => parse({ model: 'gpt2' }), 'model', /a mapping of fields/);
 });

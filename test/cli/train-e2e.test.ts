@@ -1,0 +1,99 @@
+/**
+ * `hydra train` end to end with the real engine: two tiny untied GPT-2s (cut into 2 shards by a 16 MiB budget) on
+ * js:2 for 3 steps, with evaluation, then the files and the saved weights are checked.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import { stringify } from 'yaml';
+import { runTrain } from '../../src/cli/train-run.js';
+import { train } from '../../src/hydra/train.js';
+import { loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
+import { tempDir, writeFile } from '../config/fixtures.js';
+
+const REPO = new URL('../../../', import.meta.url).pathname;
+const EVAL_TEXT = join(REPO, 'examples/data/wikitext-tiny-eval.txt');
+
+function sink(): Writable & { text: () => string } {
+  const chunks: string[] = [];
+  const w = new Writable({ write: (c, _e, cb) => (chunks.push(String(c)), cb()) }) as Writable & { text: () => string };
+  w.text = () => chunks.join('');
+  return w;
+}
+
+function writeJob(dir: string, over: Record<string, unknown> = {}): string {
+  return writeFile(
+    join(dir, 'job.yaml'),
+    stringify({
+      name: 'e2e',
+      model: { n_layer: 2, n_head: 2, n_embd: 16, n_ctx: 8, dropout: 0.1, tie: false },
+      data: { train: EVAL_TEXT, eval: EVAL_TEXT, eval_batches: 2 },
+      grid: { lr: [1e-2, 1e-3] },
+      batch_size: 2,
+      clip_norm: 1,
+      schedule: { warmup_steps: 1, decay: 'linear', min_ratio: 0.1 },
+      steps: 3,
+      devices: 'js:2',
+      device_memory: '16MiB',
+      plan_dir: 'plans',
+      out_dir: 'out',
+      ...over,
+    }),
+  );
+}
+
+test('hydra train with the real engine writes results, events and loadable weights', async () => {
+  const dir = tempDir();
+  const file = writeJob(dir);
+  const stdout = sink(), stderr = sink();
+  const outcome = await runTrain(file, {}, {
+    train, stdout, stderr, cwd: dir, cacheDir: join(dir, 'tokens'), progressMode: 'lines',
+    saveModel: (d, model, weights) => saveHfGpt2(d, model, weights),
+  });
+  const out = join(dir, 'out');
+  const result = outcome.result!;
+  assert.deepEqual(result.models.map((m) => [m.name, m.status, m.steps]), [['lr=0.01', 'done', 3], ['lr=1e-3', 'done', 3]]);
+  assert.ok(result.models.every((m) => m.plan.shards.length === 2), 'the budget cuts each model into 2 shards');
+  assert.match(stderr.text(), /plan \w+ \(new\): B=2 T=8, budget 16\.0 MiB → 2 shards/);
+
+  const events = readFileSync(join(out, 'events.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  assert.equal(events.filter((e) => e.type === 'step').length, 6);
+  assert.equal(events.filter((e) => e.type === 'eval').length, 2);
+  assert.equal(events.filter((e) => e.type === 'model-end').length, 2);
+  assert.ok(events.some((e) => e.type === 'task-end' && e.shard === 1));
+
+  const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(json.models.length, 2);
+  for (const m of json.models) {
+    assert.equal(m.losses.length, 3);
+    assert.equal(m.evals.length, 1);
+    assert.ok(Number.isFinite(m.finalEvalLoss));
+  }
+  assert.equal(readFileSync(join(out, 'results.csv'), 'utf8').trimEnd().split('\n').length, 3);
+
+  for (const m of result.models) {
+    const dirM = join(out, 'models', m.name);
+    assert.ok(existsSync(join(dirM, 'config.json')) && existsSync(join(dirM, 'model.safetensors')));
+    const loaded = await loadHfGpt2(dirM);
+    assert.equal(loaded.config.n_layer, 2);
+    assert.equal(loaded.config.tie, false);
+    for (const [name, t] of m.weights) assert.deepEqual(loaded.tensors.get(name)?.data, t.data, name);
+  }
+  assert.match(stdout.text(), /^1\s+lr=/m);
+  assert.match(stdout.text(), /job: 2 models \(2 done\)/);
+});
+
+test('the hydra binary wires `train`: --dry-run lists models; a bad config exits 1 naming the field', () => {
+  const dir = tempDir();
+  const main = join(REPO, 'dist/src/cli/main.js');
+  const ok = spawnSync(process.execPath, [main, 'train', writeJob(dir), '--dry-run'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^lr=0\.01: lr=0\.01; gpt2\(n_layer=2,n_head=2,n_embd=16/m);
+  const badFile = writeJob(dir, { grid: { lr: [1e-2, 'fast'] } });
+  const bad = spawnSync(process.execPath, [main, 'train', badFile], { cwd: dir, encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim(), `hydra: ${badFile}: grid.lr[1]: expected a positive number, got "fast"`);
+});

@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventsWriter } from '../../src/report/events-writer.js';
+import { tempDir } from '../config/fixtures.js';
+
+test('events.jsonl is written line by line as events happen, not at close', () => {
+  const path = join(tempDir(), 'sub/events.jsonl');
+  const w = new EventsWriter(path);
+  w.write({ type: 'log', t: 0, message: 'first' });
+  assert.equal(readFileSync(path, 'utf8'), '{"type":"log","t":0,"message":"first"}\n', 'visible before close');
+  w.write({ type: 'step', t: 1.5, model: 'm', step: 0, epoch: 0, loss: NaN, gradNorm: 2, lr: 1e-3 });
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.equal(lines[1].loss, null, 'non-finite numbers become null');
+  w.close();
+  assert.equal(w.count, 2);
+  assert.throws(() => w.write({ type: 'log', t: 2, message: 'late' }), /closed/);
+});
