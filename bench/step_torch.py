@@ -8,6 +8,7 @@ parameters). The model is scripts/gold/gpt2_torch.py's, the same parameters and 
 Default shape: GPT-mini (vocab 50257, n_ctx 256, 4 layers, 4 heads, n_embd 256, batch 8, T = n_ctx, untied head,
 dropout 0). Prints ONE JSON line on stdout:
     {"threads", "step_s_median", "step_s_all", "tokens_per_s", "torch_version", "loss_first", "loss_last", ...}
+(plus step_s_min, the config, the parameter count and the 1-minute load average before and after).
 If torch cannot be imported it prints {"error": "torch not available: <reason>"} and exits 0."""
 import argparse
 import json
@@ -76,6 +77,7 @@ def main(argv):
         return loss.item()
 
     losses, times = [], []
+    load_before = os.getloadavg()[0]
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         losses.append(step())
@@ -84,11 +86,14 @@ def main(argv):
     s = sorted(times)
     median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
     print(json.dumps({
-        "threads": a.threads, "step_s_median": median, "step_s_all": times,
+        "threads": a.threads, "torch_threads": torch.get_num_threads(), "step_s_median": median,
+        "step_s_min": s[0], "step_s_all": times,
         "tokens_per_s": a.batch * a.seq / median, "torch_version": torch.__version__,
         "loss_first": losses[0], "loss_last": losses[-1],
         "config": dict(cfg, batch=a.batch, seq=a.seq), "warmup": a.warmup, "steps": a.steps,
         "params": sum(p.numel() for p in model.parameters()),
+        # the CPU is shared: a load average above the thread count means the figures are contended
+        "load_avg_1m_before": load_before, "load_avg_1m_after": os.getloadavg()[0],
     }))
     return 0
 
