@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { HydraEvent, JobResult, TrainOptions, TrainTask } from '../hydra/api.js';
 import { describeGpt2 } from '../nn/gpt2.js';
+import { ConfigError } from '../config/errors.js';
 import { loadTrainConfig } from '../config/load.js';
 import { applyOverrides, type CliOverrides } from '../config/overrides.js';
 import { hparamSpec } from '../config/hparams.js';
@@ -37,6 +38,11 @@ export interface TrainRunDeps {
   progressMode?: 'bars' | 'lines';
   /** Plain-line progress interval in steps. */
   progressEvery?: number;
+  /**
+   * Restore the terminal and close events.jsonl on Ctrl-C / SIGTERM, then exit (130 / 143). Only for the real
+   * command: a handler keeps Node from exiting by itself.
+   */
+  handleSignals?: boolean;
 }
 
 export interface TrainRunFlags extends CliOverrides {
@@ -66,13 +72,13 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
 
   info(describeJob(config));
   if (flags.dryRun) {
-    for (const v of expandGrid(config, init?.config)) {
+    for (const v of blameFile(configFile, () => expandGrid(config, init?.config))) {
       deps.stdout.write(`${v.name}: ${formatHparams(v.hparams)}; ${describeGpt2(v.spec.model)}, B=${v.spec.batchSize} T=${v.spec.blockSize}, ${v.spec.optimizer.kind} lr=${v.spec.optimizer.lr}\n`);
     }
     return { config, outDir: config.outDir };
   }
 
-  const job = buildTasks(config, { init, log: info, cacheDir: deps.cacheDir });
+  const job = blameFile(configFile, () => buildTasks(config, { init, log: info, cacheDir: deps.cacheDir }));
   mkdirSync(config.outDir, { recursive: true });
   const events = new EventsWriter(join(config.outDir, 'events.jsonl'));
   const progress = createProgress({ models: job.totals, stream: deps.stderr, mode: deps.progressMode, everySteps: deps.progressEvery });
@@ -82,6 +88,17 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     if (e.type === 'plan') plans.onPlan(e.model, e.plan, e.reused);
     else progress.onEvent(e);
   };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress.stop();
+    events.close();
+    deps.stderr.write(`\ninterrupted (${signal}); events so far are in ${events.path}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  if (deps.handleSignals) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
 
   const startedAt = new Date().toISOString();
   let result: JobResult;
@@ -98,6 +115,8 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
       onEvent,
     });
   } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     progress.stop();
     events.close();
   }
@@ -120,6 +139,16 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   deps.stdout.write(`wrote ${show(written.resultsJson)}, ${show(written.resultsCsv)}, ${show(events.path)}`);
   deps.stdout.write(written.modelDirs.size > 0 ? `, weights of ${written.modelDirs.size} models in ${show(join(config.outDir, 'models'))}/\n` : '\n');
   return { config, job, result, outDir: config.outDir };
+}
+
+/** Config errors found after loading (grid combinations, data sizes) still name the file they are about. */
+function blameFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err.withSource(file);
+    throw err;
+  }
 }
 
 /** 'grid-tiny: 6 models (lr × batch_size), 20 steps each, devices cpu:2x1 with 64.0 MiB each, policy sharded-lrtf'. */

@@ -46,6 +46,7 @@ export function register(program: Command): void {
         stdout: process.stdout,
         stderr: process.stderr,
         progressMode: o.progress,
+        handleSignals: true,
         loadInit: async (dir) => {
           const m = await loadHfGpt2(dir);
           return { config: m.config, tensors: m.tensors, warnings: m.warnings };

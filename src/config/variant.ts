@@ -60,6 +60,9 @@ export function resolveModelSpec(v: HParams, ctx: ResolveContext = {}): ModelSpe
 
 function resolveShape(v: HParams, initShape: Gpt2Config | undefined, where: (k: HKey) => string): Gpt2Config {
   if (initShape) {
+    if (initShape.vocab_size < GPT2_TOKENIZER_VOCAB) {
+      throw new ConfigError('init.from', `the checkpoint's vocab_size ${initShape.vocab_size} is smaller than the GPT-2 tokenizer's ${GPT2_TOKENIZER_VOCAB}; the data's token ids would not fit its embedding`);
+    }
     return validateGpt2Config({ ...initShape, dropout: (v.dropout as number | undefined) ?? initShape.dropout });
   }
   const overrides: Partial<Gpt2Config> = {};

@@ -119,6 +119,36 @@ test('data too small for a batch is a config error naming the data file', async 
   const { dir, file } = setup({ grid: { batch_size: [500] } });
   await assert.rejects(
     runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, cacheDir: join(dir, 'c') }),
-    /data\.train: .*train\.txt has \d+ blocks of 16 tokens, fewer than batch_size 500/,
+    /job\.yaml: data\.train: .*train\.txt has \d+ blocks of 16 tokens, fewer than batch_size 500/,
+  );
+});
+
+test('init.from: shape and weights come from the checkpoint, dropout from the config', async () => {
+  const { dir, file } = setup({ init: { from: 'ckpt' }, model: { dropout: 0 }, grid: { lr: [1e-3, 1e-4] }, batch_size: 2 });
+  const { initModel } = await import('../../src/nn/init.js');
+  const { buildGpt2 } = await import('../../src/nn/gpt2.js');
+  const { saveHfGpt2, loadHfGpt2 } = await import('../../src/io/hf-gpt2.js');
+  const shape = { n_layer: 1, n_head: 2, n_embd: 8, n_ctx: 16, vocab_size: 50257, dropout: 0.1, tie: true };
+  await saveHfGpt2(join(dir, 'cfg/ckpt'), shape, initModel(buildGpt2(shape), 5));
+  const calls: FakeCall[] = [];
+  const stderr = sink();
+  await runTrain(file, {}, {
+    train: fakeTrain(calls), stdout: sink(), stderr, cwd: dir, cacheDir: join(dir, 'c'),
+    loadInit: async (d) => loadHfGpt2(d).then((m) => ({ config: m.config, tensors: m.tensors, warnings: m.warnings })),
+  });
+  assert.match(stderr.text(), /init: .*ckpt: gpt2\(n_layer=1,n_head=2,n_embd=8,n_ctx=16/);
+  const [a, b] = calls[0].tasks;
+  assert.deepEqual(a.model, { ...shape, dropout: 0 });
+  assert.ok(a.weights && a.weights === b.weights, 'one loaded copy shared by every model');
+  assert.equal(a.weights.get('wte.weight')?.shape.join('x'), '50257x8');
+});
+
+test('init.from a checkpoint with a vocabulary smaller than GPT-2\'s is refused', async () => {
+  const { dir, file } = setup({ init: { from: 'ckpt' }, model: { dropout: 0 }, grid: { lr: [1e-3] }, batch_size: 2 });
+  writeFile(join(dir, 'cfg/ckpt/config.json'), '{}');
+  const small = { n_layer: 1, n_head: 2, n_embd: 8, n_ctx: 16, vocab_size: 101, dropout: 0.1, tie: true };
+  await assert.rejects(
+    runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, loadInit: async () => ({ config: small, tensors: new Map() }) }),
+    /job\.yaml: init\.from: the checkpoint's vocab_size 101 is smaller than the GPT-2 tokenizer's 50257/,
   );
 });
