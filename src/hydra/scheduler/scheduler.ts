@@ -1,0 +1,324 @@
+/**
+ * The scheduler: pure bookkeeping of which shard task runs where, shared by the real executor and the simulator.
+ *
+ * Protocol (all synchronous, no timers, no tensors):
+ *   - `assign(device, now)` when a device is free → its next task, or null if nothing suits it right now;
+ *   - `complete(task, seconds, now)` when it finishes → the idle devices to offer work to again;
+ *   - `peek(device)` → the task that device will most likely run next (prefetch hint, may be wrong);
+ *   - `fail(modelId, reason)` → the model's remaining work is dropped; the others go on.
+ * A device that got null is never forgotten: every completion or failure returns ALL idle devices, and the executor
+ * calls `assign` for each (the reference Hydra lost a device whose cached choice was empty).
+ */
+import { ModelState } from './model-state.js';
+import { createPolicy } from './policies/index.js';
+import type { DeviceForecast, Policy } from './policy.js';
+import type { ModelProgress, ModelSpec, PolicyName, SchedulerEvent, Task, TaskRef } from './types.js';
+import { validateDeviceCount, validateModels } from './validate.js';
+
+export interface SchedulerOptions {
+  /** A policy name or a policy object (default 'sharded-lrtf'). */
+  policy?: PolicyName | Policy;
+  /** Seed of the 'random' policy (default 0). */
+  seed?: number;
+  /** Refine the per-(model, phase, shard) estimates from measured durations (default true). */
+  refine?: boolean;
+  onEvent?: (e: SchedulerEvent) => void;
+}
+
+/** Weight of a new measurement in a device's speed factor (wall seconds / estimated seconds). */
+const SPEED_EMA = 0.2;
+
+export class Scheduler {
+  readonly models: readonly ModelState[];
+  readonly deviceCount: number;
+  readonly policy: Policy;
+  private readonly byId = new Map<string, ModelState>();
+  private readonly running: (Task | null)[];
+  /**
+   * Per device, for the lookahead's guesses of which device frees first: measured compute seconds relative to the
+   * estimate (the device's speed), and wall seconds from assignment to completion relative to the estimate (speed
+   * plus transfer stalls and executor overhead, used when the executor does not report compute start times).
+   */
+  private readonly computeFactor: Float64Array;
+  private readonly wallFactor: Float64Array;
+  /** Per device: when the task in flight started computing, if the executor said (see `started`). */
+  private readonly computeStart: Float64Array;
+  private readonly inFlight: (Task | null)[];
+  private readonly refine: boolean;
+  private readonly listeners: ((e: SchedulerEvent) => void)[] = [];
+  private nextSeq = 0;
+  /** Models not yet done or failed-and-drained. */
+  private unfinished: number;
+
+  constructor(models: readonly ModelSpec[], devices: number, options: SchedulerOptions = {}) {
+    validateModels(models);
+    validateDeviceCount(devices);
+    this.models = models.map((spec, i) => new ModelState(i, spec));
+    for (const m of this.models) this.byId.set(m.id, m);
+    this.deviceCount = devices;
+    this.running = new Array<Task | null>(devices).fill(null);
+    this.inFlight = new Array<Task | null>(this.models.length).fill(null);
+    this.computeFactor = new Float64Array(devices).fill(1);
+    this.wallFactor = new Float64Array(devices).fill(1);
+    this.computeStart = new Float64Array(devices).fill(NaN);
+    this.refine = options.refine ?? true;
+    this.policy = typeof options.policy === 'object' ? options.policy : createPolicy(options.policy ?? 'sharded-lrtf', options.seed ?? 0);
+    if (options.onEvent) this.listeners.push(options.onEvent);
+    this.policy.attach(this.models, devices);
+    this.unfinished = this.models.length;
+    for (const m of this.models) this.policy.ready(m);
+  }
+
+  on(listener: (e: SchedulerEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** The next task for a free device, or null if nothing is runnable for it right now. */
+  assign(device: number, now: number): Task | null {
+    this.checkDevice(device);
+    const busy = this.running[device];
+    if (busy) throw new Error(`assign: device ${device} still runs ${describe(busy)}; complete it first`);
+    const m = this.policy.pick(device);
+    if (!m) return null;
+    const ref = m.next();
+    // Built field by field (not spread): one hidden class for every task keeps the hot path fast.
+    const task: Task = {
+      modelId: ref.modelId,
+      model: ref.model,
+      kind: ref.kind,
+      shard: ref.shard,
+      minibatch: ref.minibatch,
+      epoch: ref.epoch,
+      evalBatch: ref.evalBatch,
+      seq: this.nextSeq++,
+      device,
+      estimate: m.estimateOf(ref.kind, ref.shard),
+      assignedAt: now,
+    };
+    m.advance();
+    m.status = 'running';
+    this.running[device] = task;
+    this.inFlight[m.index] = task;
+    if (this.listeners.length) this.emit({ type: 'assign', t: now, device, task });
+    return task;
+  }
+
+  /**
+   * Optional: the task's compute begins (or will begin) at `at`, once its parameters are on the device. Executors
+   * that know it (the simulator does; a real one can when the worker reports its transfer done) make the lookahead's
+   * guess of which device frees first exact up to compute-time noise, hence better prefetch hints.
+   */
+  started(task: Task, at: number): void {
+    if (this.running[task.device]?.seq !== task.seq) throw new Error(`started: ${describe(task)} is not in flight on device ${task.device}`);
+    this.computeStart[task.device] = at;
+  }
+
+  /**
+   * A task finished after `seconds` of compute (≤ 0 or non-finite: unknown, e.g. it failed — no estimate update).
+   * Returns every idle device, the freed one first: the executor must offer each of them work again.
+   */
+  complete(task: Task, seconds: number, now: number): number[] {
+    const d = task.device;
+    this.checkDevice(d);
+    const running = this.running[d];
+    if (!running || running.seq !== task.seq) {
+      throw new Error(`complete: ${describe(task)} is not in flight on device ${d}${running ? ` (it runs ${describe(running)})` : ''}`);
+    }
+    this.running[d] = null;
+    this.computeStart[d] = NaN;
+    const m = this.models[task.model];
+    this.inFlight[m.index] = null;
+    m.tasksDone++;
+    if (m.status === 'failed') {
+      this.policy.finished(m);
+      this.unfinished--;
+    } else {
+      if (this.refine) {
+        m.record(task.kind, task.shard, seconds);
+      }
+      if (task.estimate > 0) {
+        const wall = now - task.assignedAt;
+        if (seconds > 0 && Number.isFinite(seconds)) this.computeFactor[d] += SPEED_EMA * (seconds / task.estimate - this.computeFactor[d]);
+        if (wall > 0 && Number.isFinite(wall)) this.wallFactor[d] += SPEED_EMA * (wall / task.estimate - this.wallFactor[d]);
+      }
+      m.refresh();
+      if (m.endsStep(task)) m.stepsDone = task.minibatch + 1;
+      if (m.hasWork) {
+        m.status = 'pending';
+        this.policy.ready(m);
+      } else {
+        m.status = 'done';
+        this.policy.finished(m);
+        this.unfinished--;
+      }
+    }
+    if (this.listeners.length) {
+      this.emit({ type: 'complete', t: now, device: d, task, seconds });
+      if (m.status === 'done') this.emit({ type: 'model-done', t: now, modelId: m.id });
+    }
+    return this.idleDevices(d);
+  }
+
+  /**
+   * Mark a model failed: its remaining work is dropped. A task of it still in flight finishes normally (the executor
+   * completes it; its measurement is ignored). Returns the idle devices to offer work to (a pinning policy may have
+   * released one). Failing a model that already finished records the failure and drops nothing.
+   */
+  fail(modelId: string, reason: string, now = NaN): number[] {
+    const m = this.byId.get(modelId);
+    if (!m) throw new RangeError(`fail: unknown model '${modelId}' (known: ${[...this.byId.keys()].slice(0, 5).join(', ')}${this.byId.size > 5 ? ', …' : ''})`);
+    if (m.status === 'failed') return this.idleDevices();
+    const wasRunning = m.status === 'running';
+    const dropped = m.status === 'done' ? 0 : m.tasksTotal - m.tasksDone - (wasRunning ? 1 : 0);
+    if (m.status === 'pending') {
+      this.policy.withdraw(m);
+      this.policy.finished(m);
+      this.unfinished--;
+    }
+    m.status = 'failed';
+    m.reason = reason;
+    m.notStarted = 0;
+    if (this.listeners.length) this.emit({ type: 'model-failed', t: now, modelId, reason, droppedTasks: dropped });
+    return this.idleDevices();
+  }
+
+  /** The task this device will most likely run next: a hint for prefetching, never a promise. */
+  peek(device: number): TaskRef | null {
+    this.checkDevice(device);
+    const mine = this.running[device];
+    if (!mine) return this.policy.predict({ device, now: NaN, finish: NaN, order: -1, current: null, others: [] });
+    const m = this.models[mine.model];
+    const finish = this.expectedFinish(device);
+    return this.policy.predict({
+      device,
+      now: mine.assignedAt,
+      finish,
+      order: mine.seq,
+      current: m.status === 'running' && m.hasWork ? m : null,
+      others: this.devicesAskingBefore(device, mine, finish),
+    });
+  }
+
+  isDone(): boolean {
+    return this.unfinished === 0;
+  }
+
+  /** Whether a model has nothing left to run and nothing in flight (done or failed). */
+  modelDone(modelId: string): boolean {
+    const m = this.model(modelId);
+    return (m.status === 'done' || m.status === 'failed') && this.inFlight[m.index] === null;
+  }
+
+  /** Devices with no task in flight; `first` (if idle) leads, the rest in id order. */
+  idleDevices(first = -1): number[] {
+    const out: number[] = [];
+    if (first >= 0 && this.running[first] === null) out.push(first);
+    for (let d = 0; d < this.deviceCount; d++) if (d !== first && this.running[d] === null) out.push(d);
+    return out;
+  }
+
+  runningTask(device: number): Task | null {
+    this.checkDevice(device);
+    return this.running[device];
+  }
+
+  /** Estimated seconds of work left for a model; with `now`, the elapsed part of its task in flight is taken off. */
+  remainingSeconds(modelId: string, now?: number): number {
+    return this.remainingOf(this.model(modelId), now);
+  }
+
+  progress(now?: number): ModelProgress[] {
+    return this.models.map((m) => this.progressOf(m, now));
+  }
+
+  modelProgress(modelId: string, now?: number): ModelProgress {
+    return this.progressOf(this.model(modelId), now);
+  }
+
+  /**
+   * Estimated seconds until all work is done: no schedule beats the busiest of (total work spread evenly over the
+   * devices, the longest single model), so this is an optimistic ETA that tightens as estimates are refined.
+   */
+  etaSeconds(now?: number): number {
+    let total = 0, longest = 0;
+    for (const m of this.models) {
+      const r = this.remainingOf(m, now);
+      total += r;
+      longest = Math.max(longest, r);
+    }
+    return Math.max(total / this.deviceCount, longest);
+  }
+
+  private progressOf(m: ModelState, now?: number): ModelProgress {
+    const p: ModelProgress = {
+      id: m.id,
+      status: m.status,
+      tasksDone: m.tasksDone,
+      tasksTotal: m.tasksTotal,
+      stepsDone: m.stepsDone,
+      minibatches: m.minibatches,
+      remainingSeconds: this.remainingOf(m, now),
+      fraction: m.status === 'done' ? 1 : m.tasksDone / m.tasksTotal,
+    };
+    if (m.reason !== undefined) p.reason = m.reason;
+    return p;
+  }
+
+  private remainingOf(m: ModelState, now?: number): number {
+    if (m.status === 'done' || m.status === 'failed') return 0;
+    const t = this.inFlight[m.index];
+    const left = t ? Math.max(0, this.expectedFinish(t.device) - (now === undefined ? t.assignedAt : now)) : 0;
+    return m.notStarted + left;
+  }
+
+  private expectedFinish(device: number): number {
+    const t = this.running[device]!;
+    const start = this.computeStart[device];
+    return Number.isNaN(start) ? t.assignedAt + t.estimate * this.wallFactor[device] : start + t.estimate * this.computeFactor[device];
+  }
+
+  /** The other devices that ask for work before `device` frees (at `finish`): idle ones, then earlier finishers. */
+  private devicesAskingBefore(device: number, mine: Task, finish: number): DeviceForecast[] {
+    const out: DeviceForecast[] = [];
+    for (let e = 0; e < this.deviceCount; e++) {
+      if (e === device) continue;
+      const t = this.running[e];
+      if (!t) {
+        out.push({ device: e, at: mine.assignedAt, order: -1, returns: null, factor: this.wallFactor[e] });
+        continue;
+      }
+      // Equal expected finishes (identical tasks) resolve first-assigned-first-done, like a FIFO event queue.
+      const at = this.expectedFinish(e);
+      if (at < finish || (at === finish && t.seq < mine.seq)) {
+        const m = this.models[t.model];
+        out.push({ device: e, at, order: t.seq, returns: m.status === 'running' && m.hasWork ? m : null, factor: this.wallFactor[e] });
+      }
+    }
+    return out.sort((a, b) => a.at - b.at || a.order - b.order || a.device - b.device);
+  }
+
+  private model(modelId: string): ModelState {
+    const m = this.byId.get(modelId);
+    if (!m) throw new RangeError(`unknown model '${modelId}'`);
+    return m;
+  }
+
+  private checkDevice(d: number): void {
+    if (!Number.isInteger(d) || d < 0 || d >= this.deviceCount) {
+      throw new RangeError(`device: expected an integer in [0, ${this.deviceCount - 1}], got ${d}`);
+    }
+  }
+
+  private emit(e: SchedulerEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}
+
+function describe(t: Task): string {
+  const what = t.kind === 'E' ? `E${t.shard} (eval batch ${t.evalBatch} after step ${t.minibatch})` : `${t.kind}${t.shard} of step ${t.minibatch}`;
+  return `task #${t.seq} (model '${t.modelId}' ${what})`;
+}

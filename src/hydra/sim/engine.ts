@@ -1,0 +1,173 @@
+/**
+ * Discrete-event simulation of a Hydra job: the SAME Scheduler and policies as the real executor, driven by a cost
+ * model instead of devices.
+ *
+ * Cost model, per task on device d:
+ *   - parameters: the task's shard must be on the device. If it is the shard the device just ran, nothing moves. If
+ *     it is the shard the device prefetched on the scheduler's peek hint, the copy overlapped the previous task's
+ *     compute (it only stalls if it has not finished). Otherwise the copy is serial: paramBytes / bandwidth.
+ *     A prefetch is only started when the device memory holds both the running shard's peak and the next shard's
+ *     parameters; the link is free once the current task's own copy is done.
+ *   - compute: estimated seconds / device speed (× optional noise). The scheduler is told the compute seconds.
+ * Gradients going back to the host are assumed to overlap the next task (a separate copy direction), and boundary
+ * activations are small next to the parameters; neither is priced.
+ */
+import { Scheduler } from '../scheduler/scheduler.js';
+import { KIND_INDEX, type ModelSpec, type Task } from '../scheduler/types.js';
+import { EventQueue } from './event-queue.js';
+import type { SimOptions, SimResult, TimelineEntry, Workload } from './types.js';
+import { validateWorkload } from './validate-workload.js';
+
+interface DeviceState {
+  /** Key of the shard whose parameters are on the device (from the last task). */
+  resident: number;
+  prefetched: { key: number; readyAt: number } | null;
+  busySeconds: number;
+  stallSeconds: number;
+  tasks: number;
+}
+
+const shardKey = (model: number, shard: number) => model * 4096 + shard;
+
+export function simulate(workload: Workload, options: SimOptions = {}): SimResult {
+  validateWorkload(workload);
+  const policy = options.policy ?? 'sharded-lrtf';
+  const seed = options.seed ?? 0;
+  const noise = options.noise ?? 0;
+  const pilotError = options.pilotError ?? 0;
+  if (!(noise >= 0 && noise < 1)) throw new RangeError(`noise: expected a number in [0, 1), got ${noise}`);
+  if (!(pilotError >= 0 && pilotError < 1)) throw new RangeError(`pilotError: expected a number in [0, 1), got ${pilotError}`);
+  const { models, devices, bandwidth } = workload;
+  for (const id of Object.keys(options.failures ?? {})) {
+    if (!models.some((m) => m.id === id)) throw new RangeError(`failures: unknown model '${id}'`);
+  }
+
+  const pilot: ModelSpec[] = pilotError === 0 ? models : models.map((m, i) => perturb(m, i, pilotError, seed));
+  const sched = new Scheduler(pilot, devices.length, { policy, seed, refine: options.refine ?? true });
+  const state: DeviceState[] = devices.map(() => ({ resident: -1, prefetched: null, busySeconds: 0, stallSeconds: 0, tasks: 0 }));
+  const queue = new EventQueue<{ task: Task; seconds: number }>();
+  const finish = new Float64Array(models.length);
+  const timeline: TimelineEntry[] | undefined = options.timeline ? [] : undefined;
+  const transfers = { bytes: 0, resident: 0, prefetchHits: 0, serial: 0, stallSeconds: 0 };
+  const prefetch = options.prefetch ?? true;
+  let tasks = 0, makespan = 0;
+
+  const dispatch = (d: number, task: Task, now: number) => {
+    const dev = devices[d], st = state[d];
+    const shard = models[task.model].shards[task.shard];
+    const key = shardKey(task.model, task.shard);
+    const copy = shard.paramBytes / bandwidth;
+    let ready = now;
+    if (st.resident === key) transfers.resident++;
+    else if (st.prefetched?.key === key) {
+      ready = Math.max(now, st.prefetched.readyAt);
+      transfers.prefetchHits++;
+      transfers.bytes += shard.paramBytes;
+    } else {
+      ready = now + copy;
+      transfers.serial++;
+      transfers.bytes += shard.paramBytes;
+    }
+    st.stallSeconds += ready - now;
+    transfers.stallSeconds += ready - now;
+    const seconds = (models[task.model].shards[task.shard][task.kind] * noiseFactor(task, noise, seed)) / dev.speed;
+    const end = ready + seconds;
+    st.resident = key;
+    st.prefetched = null;
+    st.busySeconds += seconds;
+    st.tasks++;
+    sched.started(task, ready);
+    if (prefetch) {
+      const hint = sched.peek(d);
+      if (hint) {
+        const next = models[hint.model].shards[hint.shard];
+        const hintKey = shardKey(hint.model, hint.shard);
+        if (hintKey !== key && shard.peakBytes + next.paramBytes <= dev.memoryBytes) {
+          st.prefetched = { key: hintKey, readyAt: ready + next.paramBytes / bandwidth };
+        }
+      }
+    }
+    timeline?.push({ device: d, modelId: task.modelId, model: task.model, kind: task.kind, shard: task.shard, minibatch: task.minibatch, assigned: now, start: ready, end });
+    queue.push(end, { task, seconds });
+    tasks++;
+  };
+
+  const offer = (idle: number[], now: number) => {
+    for (const d of idle) {
+      const t = sched.assign(d, now);
+      if (t) dispatch(d, t, now);
+    }
+  };
+
+  offer(sched.idleDevices(), 0);
+  // Devices finishing at the same instant all free before any is given work, as they would on real hardware: the
+  // first one served must not be offered work while the others still look busy (it would skew the lookahead too).
+  while (queue.size > 0) {
+    const now = queue.nextTime();
+    const freed = new Set<number>();
+    while (queue.size > 0 && queue.nextTime() === now) {
+      const { task, seconds } = queue.pop()!.item;
+      makespan = now;
+      finish[task.model] = now;
+      sched.complete(task, seconds, now);
+      freed.add(task.device);
+      const failAt = options.failures?.[task.modelId];
+      if (failAt === task.minibatch && task.kind === 'FL' && !sched.modelDone(task.modelId)) {
+        sched.fail(task.modelId, `loss became NaN at step ${failAt} (simulated)`, now);
+      }
+    }
+    const idle = sched.idleDevices();
+    offer([...freed, ...idle.filter((d) => !freed.has(d))], now);
+  }
+  if (!sched.isDone()) {
+    const stuck = sched.progress().filter((p) => p.status !== 'done' && p.status !== 'failed').map((p) => p.id);
+    throw new Error(`simulation stalled with every device idle; unfinished models: ${stuck.slice(0, 5).join(', ')} (scheduler bug)`);
+  }
+
+  const deviceRows = state.map((st, id) => ({
+    id,
+    speed: devices[id].speed,
+    busySeconds: st.busySeconds,
+    stallSeconds: st.stallSeconds,
+    tasks: st.tasks,
+    utilisation: makespan > 0 ? st.busySeconds / makespan : 0,
+  }));
+  const result: SimResult = {
+    workload: workload.name,
+    policy,
+    makespan,
+    tasks,
+    devices: deviceRows,
+    utilisation: deviceRows.reduce((a, r) => a + r.utilisation, 0) / deviceRows.length,
+    models: sched.progress().map((p, i) => ({ id: p.id, status: p.status, finish: finish[i], ...(p.reason ? { reason: p.reason } : {}) })),
+    transfers,
+  };
+  if (timeline) result.timeline = timeline;
+  return result;
+}
+
+/** A deterministic hash of integers to [0, 1): scheduling order never changes a task's draw. */
+export function hashUniform(...xs: number[]): number {
+  let h = 0x9e3779b9;
+  for (const x of xs) {
+    h = Math.imul(h ^ (x >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return (h >>> 0) / 4294967296;
+}
+
+function noiseFactor(t: Task, noise: number, seed: number): number {
+  if (noise === 0) return 1;
+  const u = hashUniform(seed, 1, t.model, KIND_INDEX[t.kind], t.shard, t.minibatch, t.evalBatch ?? -1);
+  return 1 + noise * (2 * u - 1);
+}
+
+function perturb(m: ModelSpec, index: number, e: number, seed: number): ModelSpec {
+  const f = (kind: number, shard: number) => 1 + e * (2 * hashUniform(seed, 2, index, kind, shard) - 1);
+  return {
+    ...m,
+    shards: m.shards.map((s, k) => ({ ...s, F: s.F * f(0, k), FL: s.FL * f(1, k), B: s.B * f(2, k), E: s.E * f(3, k) })),
+  };
+}
