@@ -81,11 +81,12 @@ namespace {
 // `stride` apart from `offset`; returns the elements it spans.
 int64_t operand_extent(const Args& a, const char* name, int64_t rows, int64_t cols, int64_t ld, int64_t offset,
                        int64_t batch, int64_t stride) {
+  const std::string ld_name = std::string("ld") + static_cast<char>(name[0] - 'A' + 'a');  // lda, ldb, ldc
   if (ld < (cols > 1 ? cols : 1)) {
-    a.range_error(std::string("ld") + name + " = " + std::to_string(ld) + " is less than the " + std::to_string(cols) +
-                  " columns " + name + " has as stored");
+    a.range_error(ld_name + " = " + std::to_string(ld) + " is less than the " + std::to_string(cols) + " columns " +
+                  name + " has as stored");
   }
-  if (ld > INT_MAX) a.range_error(std::string("ld") + name + " exceeds the BLAS int range");
+  if (ld > INT_MAX) a.range_error(ld_name + " exceeds the BLAS int range");
   const int64_t one = matrix_extent(rows, cols, ld);
   if (one == 0 || batch == 0) return offset;
   return offset + a.mul(batch - 1, stride) + one;

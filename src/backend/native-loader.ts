@@ -115,7 +115,8 @@ let loaded: { addon: NativeCpuAddon; path: string } | { error: string; path: str
 
 function load(): { addon: NativeCpuAddon; path: string } | { error: string; path: string } {
   if (loaded) return loaded;
-  const path = join(packageRoot(), ADDON_FILE);
+  // HYDRA_CPU_ADDON points at another build of the addon (a custom build; tests use it to simulate a missing one).
+  const path = process.env.HYDRA_CPU_ADDON || join(packageRoot(), ADDON_FILE);
   if (!existsSync(path)) {
     const status = readBuildStatus();
     const why = status && !status.ok && status.reason ? `the last build failed: ${status.reason}` : 'it was never built';
