@@ -79,6 +79,7 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   }
 
   const job = blameFile(configFile, () => buildTasks(config, { init, log: info, cacheDir: deps.cacheDir }));
+  for (const [T, n] of job.evalBlocks) info(`eval: every model with block size ${T} evaluates the same ${n} held-out blocks (${n * T} tokens)`);
   mkdirSync(config.outDir, { recursive: true });
   const events = new EventsWriter(join(config.outDir, 'events.jsonl'));
   const progress = createProgress({ models: job.totals, stream: deps.stderr, mode: deps.progressMode, everySteps: deps.progressEvery });

@@ -4,7 +4,7 @@ import type { HostTensor } from '../nn/host-tensor.js';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { expandGrid, type Variant } from '../config/grid.js';
 import type { TrainConfig } from '../config/schema.js';
-import { BlockCache, makeSources, tokenizeData, type TokenizedData } from './train-data.js';
+import { BlockCache, commonEvalBlocks, evalSource, tokenizeData, trainSource, type TokenizedData } from './train-data.js';
 
 export interface InitWeights {
   config: Gpt2Config;
@@ -13,6 +13,8 @@ export interface InitWeights {
 
 export interface BuiltJob {
   tasks: TrainTask[];
+  /** Held-out blocks every model with that block size evaluates, by block size. */
+  evalBlocks: Map<number, number>;
   variants: Variant[];
   /** Steps each model will take (for progress). */
   totals: { name: string; totalSteps: number }[];
@@ -32,15 +34,19 @@ export function buildTasks(config: TrainConfig, opts: BuildOptions = {}): BuiltJ
   const variants = expandGrid(config, opts.init?.config);
   const data = opts.data ?? tokenizeData(config.data, { cacheDir: opts.cacheDir, log: opts.log });
   const blocks = new BlockCache(data);
-  const tasks = variants.map((v): TrainTask => {
+  const specs = variants.map((v) => ({ batchSize: v.spec.batchSize, blockSize: v.spec.blockSize, seed: v.spec.seed, where: v.name }));
+  const trains = specs.map((m) => trainSource(blocks, m));
+  const evalBlocks = new Map<number, number>();
+  if (data.eval) {
+    for (const T of new Set(specs.map((m) => m.blockSize))) {
+      const sizes = specs.filter((m) => m.blockSize === T).map((m) => m.batchSize);
+      evalBlocks.set(T, commonEvalBlocks(blocks.get('eval', T), sizes, config.data.evalTokens));
+    }
+  }
+  const tasks = variants.map((v, i): TrainTask => {
     const s = v.spec;
-    const sources = makeSources(blocks, data.eval !== undefined, {
-      batchSize: s.batchSize,
-      blockSize: s.blockSize,
-      seed: s.seed,
-      evalBatches: config.data.evalBatches,
-      where: v.name,
-    });
+    const n = evalBlocks.get(s.blockSize);
+    const sources = { train: trains[i], ...(n === undefined ? {} : { eval: evalSource(blocks, specs[i], n) }) };
     return {
       name: v.name,
       model: s.model,
@@ -55,5 +61,5 @@ export function buildTasks(config: TrainConfig, opts: BuildOptions = {}): BuiltJ
     };
   });
   const totals = tasks.map((t) => ({ name: t.name, totalSteps: t.steps ?? (t.epochs ?? 1) * t.train.stepsPerEpoch }));
-  return { tasks, variants, totals, data };
+  return { tasks, evalBlocks, variants, totals, data };
 }

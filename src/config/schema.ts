@@ -28,8 +28,8 @@ export interface DataConfig {
   train: string;
   eval?: string;
   format: DataFormat;
-  /** Evaluate at most this many held-out batches (default: all). */
-  evalBatches?: number;
+  /** Evaluate at most this many held-out tokens (default: the whole eval file). */
+  evalTokens?: number;
 }
 
 export type TrainLength = { steps: number } | { epochs: number };
@@ -62,7 +62,7 @@ const TOP_LEVEL = [
   'name', 'model', 'init', 'data', 'optimizer', 'schedule', ...sectionFields(''), 'grid', 'steps', 'epochs',
   'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch',
 ];
-const DATA_FIELDS = ['train', 'eval', 'format', 'eval_batches'];
+const DATA_FIELDS = ['train', 'eval', 'format', 'eval_tokens'];
 /** With init.from the checkpoint fixes the shape; only these model fields may still be set. */
 const MODEL_FIELDS_WITH_INIT = ['dropout'];
 
@@ -193,7 +193,7 @@ function parseData(value: unknown, baseDir: string, checkFiles: boolean): DataCo
     train: resolveConfigPath(obj.train, 'data.train', baseDir, { mustExist }),
     eval: obj.eval === undefined ? undefined : resolveConfigPath(obj.eval, 'data.eval', baseDir, { mustExist }),
     format: obj.format === undefined ? 'auto' : oneOf(DATA_FORMATS)(obj.format, 'data.format'),
-    evalBatches: obj.eval_batches === undefined ? undefined : positiveInt(obj.eval_batches, 'data.eval_batches'),
+    evalTokens: obj.eval_tokens === undefined ? undefined : positiveInt(obj.eval_tokens, 'data.eval_tokens'),
   };
 }
 

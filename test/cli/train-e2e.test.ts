@@ -30,7 +30,7 @@ function writeJob(dir: string, over: Record<string, unknown> = {}): string {
     stringify({
       name: 'e2e',
       model: { n_layer: 2, n_head: 2, n_embd: 16, n_ctx: 8, dropout: 0.1, tie: false },
-      data: { train: EVAL_TEXT, eval: EVAL_TEXT, eval_batches: 2 },
+      data: { train: EVAL_TEXT, eval: EVAL_TEXT, eval_tokens: 64 },
       grid: { lr: [1e-2, 1e-3] },
       batch_size: 2,
       clip_norm: 1,

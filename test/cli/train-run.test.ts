@@ -56,6 +56,10 @@ test('hydra train with the injected engine: tasks built from the config, files a
   assert.equal(t0.train.B, 4);
   assert.equal(t0.train.T, 16);
   assert.equal(t0.eval?.B, 4);
+  const evalBlocks = call.tasks.map((t) => t.eval!.stepsPerEpoch * t.eval!.B);
+  assert.ok(evalBlocks.every((n) => n === evalBlocks[0] && n > 0), `every model evaluates the same blocks: ${evalBlocks}`);
+  assert.match(stderr.text(), new RegExp(`eval: every model with block size 16 evaluates the same ${evalBlocks[0]} held-out blocks`));
+  assert.deepEqual(call.tasks[1].eval!.batch(0, 0).tokens, t0.eval!.batch(0, 0).tokens.subarray(0, 32), 'in file order');
   assert.equal(t0.steps, 5);
   assert.equal(t0.optimizer.lr, 1e-3);
   assert.deepEqual(t0.hparams, { lr: 1e-3, batch_size: 4 });
@@ -150,5 +154,18 @@ test('init.from a checkpoint with a vocabulary smaller than GPT-2\'s is refused'
   await assert.rejects(
     runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, loadInit: async () => ({ config: small, tensors: new Map() }) }),
     /job\.yaml: init\.from: the checkpoint's vocab_size 101 is smaller than the GPT-2 tokenizer's 50257/,
+  );
+});
+
+test('eval_tokens caps the held-out set; a set too small for whole batches of every size is an error', async () => {
+  const capped = setup({ data: { train: 'data/train.txt', eval: 'data/eval.txt', eval_tokens: 70 } });
+  const calls: FakeCall[] = [];
+  await runTrain(capped.file, {}, { train: fakeTrain(calls), stdout: sink(), stderr: sink(), cwd: capped.dir, cacheDir: join(capped.dir, 'c') });
+  // 70 tokens = 4 blocks of 16, a multiple of both batch sizes (4 and 2).
+  assert.deepEqual(calls[0].tasks.slice(0, 2).map((t) => [t.eval!.B, t.eval!.stepsPerEpoch]), [[4, 1], [2, 2]]);
+  const tiny = setup({ data: { train: 'data/train.txt', eval: 'data/eval.txt', eval_tokens: 40 } });
+  await assert.rejects(
+    runTrain(tiny.file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: tiny.dir, cacheDir: join(tiny.dir, 'c') }),
+    /job\.yaml: data\.eval: data\.eval_tokens 40 gives 2 blocks of 16 tokens; .* needs at least 4 \(a multiple of every batch_size: 4, 2\)/,
   );
 });

@@ -49,7 +49,7 @@ test('unknown fields are rejected with the accepted ones listed', () => {
   rejects(() => parse({ optimizer: { kind: 'adamw', betaz: [0.9, 0.99] } }), 'optimizer.betaz', /unknown field.*accepted in optimizer: kind, lr, weight_decay, betas, eps, momentum, nesterov/);
   rejects(() => parse({ model: { preset: 'gpt2-tiny', layers: 3 } }), 'model.layers', /accepted in model: preset, n_layer/);
   rejects(() => parse({ grid: { learning_rate: [1] } }), 'grid.learning_rate', /accepted in grid: .*lr.*batch_size/);
-  rejects(() => parse({ data: { train: 'data/train.txt', shuffle: true } }), 'data.shuffle', /accepted in data: train, eval, format, eval_batches/);
+  rejects(() => parse({ data: { train: 'data/train.txt', shuffle: true } }), 'data.shuffle', /accepted in data: train, eval, format, eval_tokens/);
 });
 
 test('field types and ranges are checked where they are written', () => {
