@@ -94,8 +94,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     const sched = createJobScheduler(
       jobs.map((j) => ({
         id: j.task.name,
-        shards: j.plan.shards.map((s) => ({ forward: s.seconds.forward, backward: s.seconds.backward, paramBytes: s.paramBytes })),
+        plan: j.plan,
         minibatches: j.totalSteps,
+        stepsPerEpoch: j.task.train.stepsPerEpoch,
         evalAfter: [...j.evalAfter].sort((a, b) => a - b),
         evalBatches: j.task.eval?.stepsPerEpoch ?? 0,
       })),
@@ -120,7 +121,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       } catch (e) {
         // A model whose data fails is dropped alone; the device is offered other work at once.
         sched.complete(st, 0, now());
-        sched.fail(j.task.name);
+        sched.fail(j.task.name, 'data error');
         finishModel(j, 'failed', `reading the batch for step ${st.minibatch} failed: ${e instanceof Error ? e.message : String(e)}`);
         return;
       }
@@ -150,7 +151,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
         .catch((e: unknown) => {
           j.inFlight = null;
           sched.complete(st, 0, now());
-          sched.fail(j.task.name);
+          sched.fail(j.task.name, 'task failed');
           finishModel(j, 'failed', `task ${st.kind}${st.shard} of step ${step} failed on device ${d.id}: ${e instanceof Error ? e.message : String(e)}`);
         })
         .finally(() => running.delete(d.id));
@@ -162,7 +163,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       if (st.kind === 'FL') {
         j.result.losses.push(o.loss!);
         if (!Number.isFinite(o.loss!)) {
-          sched.fail(j.task.name);
+          sched.fail(j.task.name, 'diverged');
           finishModel(j, 'diverged', `loss became ${o.loss} at step ${st.minibatch}`);
           return;
         }
@@ -172,7 +173,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
         const epoch = Math.floor(st.minibatch / j.task.train.stepsPerEpoch);
         emit({ type: 'step', t: now(), model: j.task.name, step: st.minibatch, epoch, loss: j.result.losses[st.minibatch], gradNorm: o.gradNorm ?? NaN, lr: o.lr ?? NaN });
         if (!Number.isFinite(o.gradNorm ?? 0)) {
-          sched.fail(j.task.name);
+          sched.fail(j.task.name, 'diverged');
           finishModel(j, 'diverged', `gradient norm became ${o.gradNorm} at step ${st.minibatch}`);
           return;
         }

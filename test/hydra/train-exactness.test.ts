@@ -40,10 +40,12 @@ const others = [
 
 const reference = alone(focus);
 
-for (const policy of ['sharded-lrtf'] as PolicyName[]) {
+const POLICIES: PolicyName[] = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'];
+
+for (const policy of POLICIES) {
   test(`train(): sharded on js:2 among 3 other models under ${policy} is bitwise equal to training alone`, async () => {
     const ref = await reference;
-    const result = await train([focus, ...others], { devices: 'js:2', deviceMemory: 90_000, policy, planDir: null });
+    const result = await train([focus, ...others], { devices: 'js:2', deviceMemory: 90_000, policy, policySeed: 7, planDir: null });
     const r = result.models.find((m) => m.name === 'focus')!;
     assert.equal(r.status, 'done');
     assert.ok(r.plan.shards.length >= 3, `expected >= 3 shards, got ${r.plan.shards.length}`);
