@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../../src/backend/js.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { BackendUnavailableError, createBackend } from '../../src/backend/index.js';
 import { buildGpt2 } from '../../src/nn/gpt2.js';
 import { initModel } from '../../src/nn/init.js';
 import { LocalTrainer } from '../../src/optim/local-trainer.js';
@@ -13,8 +15,7 @@ import { train } from '../../src/hydra/train.js';
 import type { PolicyName, TrainTask } from '../../src/hydra/api.js';
 import { TINY, tinyTask } from './helpers.js';
 
-async function alone(task: TrainTask) {
-  const be = new JsBackend();
+async function alone(task: TrainTask, be: Backend = new JsBackend()) {
   const model = buildGpt2(task.model);
   const t = await LocalTrainer.create(be, model, initModel(model, task.seed), {
     optimizer: task.optimizer, schedule: task.schedule!, clipNorm: task.clipNorm!, totalSteps: task.steps!, seed: task.seed,
@@ -55,3 +56,22 @@ for (const policy of POLICIES) {
     for (const d of result.devices) assert.ok(d.highWater <= d.budget, `device ${d.id} high water ${d.highWater} > budget ${d.budget}`);
   });
 }
+
+test('train(): on cpu:2x1 (two one-thread native devices) sharded + interleaved is bitwise equal to training alone on cpu', async (t) => {
+  let be: Backend;
+  try {
+    be = await createBackend('cpu', { threads: 1 });
+  } catch (e) {
+    if (e instanceof BackendUnavailableError) return t.skip(e.message);
+    throw e;
+  }
+  const ref = await alone(focus, be);
+  be.dispose();
+  const result = await train([focus, ...others], { devices: 'cpu:2x1', deviceMemory: 90_000, policy: 'sharded-lrtf', planDir: null });
+  const r = result.models.find((m) => m.name === 'focus')!;
+  assert.equal(r.status, 'done', r.reason);
+  assert.ok(r.plan.shards.length >= 3);
+  assert.deepEqual(r.losses, ref.losses);
+  for (const [name, p] of ref.params) assert.ok(sameBits(p.data, r.weights.get(name)!.data), `parameter ${name} differs`);
+  for (const d of result.devices) assert.ok(d.highWater <= d.budget, `device ${d.id} high water ${d.highWater} > budget ${d.budget}`);
+});
