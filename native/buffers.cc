@@ -3,7 +3,16 @@
 #include <cstdlib>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace hydra {
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugeThreshold = size_t{16} << 20;
+}  // namespace
 
 BufferTable::~BufferTable() { clear(); }
 
@@ -13,9 +22,17 @@ DeviceBuffer* BufferTable::create(int64_t length, DType dtype) {
   buf->length = length;
   buf->dtype = dtype;
   if (length > 0) {
-    const size_t bytes = ((static_cast<size_t>(length) * 4 + 63) / 64) * 64;  // aligned_alloc wants a multiple
-    buf->data = std::aligned_alloc(64, bytes);
+    const size_t bytes = static_cast<size_t>(length) * 4;
+    // Large buffers (activations, logits, weights) go on 2 MiB-aligned transparent huge pages where the kernel
+    // allows it: 512x fewer page faults on first touch and fewer TLB misses in gemm. At most one partly used huge
+    // page per buffer, i.e. under 12.5% for the >= 16 MiB buffers this applies to.
+    const size_t align = bytes >= kHugeThreshold ? kHugePage : 64;
+    const size_t rounded = (bytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
+    buf->data = std::aligned_alloc(align, rounded);
     if (buf->data == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (align == kHugePage) madvise(buf->data, rounded, MADV_HUGEPAGE);
+#endif
   }
   DeviceBuffer* raw = buf.get();
   buffers_.emplace(raw->id, std::move(buf));

@@ -122,7 +122,7 @@ function lastLines(text, n = 25) {
 
 try {
   const hello = probe('hello', '#include <thread>\nint main() { std::thread t([] {}); t.join(); return 0; }\n', {});
-  if (!hello.ok) giveUp(`no working C++17 compiler (tried \`${cxx}\`): ${lastLines(hello.out, 3) || 'not found'}`, true);
+  if (!hello.ok) giveUp(`no working C++17 compiler (tried \`${cxx}\`): ${lastLines(hello.out, 3) || 'it failed without printing anything'}`, true);
   if (!run('make', ['--version']).ok && process.platform !== 'win32') giveUp('`make` is not installed', true);
   const python = process.env.PYTHON || 'python3';
   if (!run(python, ['--version']).ok) giveUp(`\`${python}\` is not installed (node-gyp needs Python 3)`, true);

@@ -123,14 +123,19 @@ function load(): { addon: NativeCpuAddon; path: string } | { error: string; path
     loaded = { error: `the native cpu addon ${path} is missing (${why})`, path };
     return loaded;
   }
-  // OpenBLAS reads this when the library is loaded; backends parallelise gemm themselves, so its own thread pool
-  // would only sit idle. (The addon also calls openblas_set_num_threads(1) in case the variable was not seen.)
-  process.env.OPENBLAS_NUM_THREADS ??= '1';
+  // OpenBLAS sizes its own thread pool from this variable when the library is loaded; backends parallelise gemm
+  // themselves, so that pool would only sit idle. Set it for the load only (child processes keep the user's value);
+  // the addon also calls openblas_set_num_threads(1), which covers loads in worker threads (their env is a copy).
+  const previous = process.env.OPENBLAS_NUM_THREADS;
+  process.env.OPENBLAS_NUM_THREADS = '1';
   try {
     const require = createRequire(import.meta.url);
     loaded = { addon: require(path) as NativeCpuAddon, path };
   } catch (e) {
     loaded = { error: `the native cpu addon ${path} failed to load: ${(e as Error).message}`, path };
+  } finally {
+    if (previous === undefined) delete process.env.OPENBLAS_NUM_THREADS;
+    else process.env.OPENBLAS_NUM_THREADS = previous;
   }
   return loaded;
 }
