@@ -79,9 +79,10 @@ export class CpuBackend implements Backend {
   }
 
   // ---- transfers ----
-  upload(buf: DeviceBuffer, src: Float32Array | Int32Array, dstOffset = 0): Promise<void> {
+  async upload(buf: DeviceBuffer, src: Float32Array | Int32Array, dstOffset = 0): Promise<void> {
+    // async like js (bad arguments reject); the copy is still enqueued synchronously, before the first await.
     this.alive('upload');
-    return this.track(this.native.upload(this.h(buf), src, dstOffset));
+    await this.track(this.native.upload(this.h(buf), src, dstOffset));
   }
   async download<T extends Float32Array | Int32Array>(buf: DeviceBuffer, dst?: T, srcOffset = 0, length?: number): Promise<T> {
     this.alive('download');

@@ -79,11 +79,11 @@ test('cpu: transfer argument errors name the problem', async () => {
   const be = createCpuBackend({ threads: 1 });
   try {
     const x = be.alloc(10);
-    assert.throws(() => be.upload(x, new Int32Array(10)), /dtype mismatch.*f32.*Int32Array/);
-    assert.throws(() => be.upload(x, new Float32Array(8), 3), /8 elements at offset 3 overflow a buffer of 10/);
+    await assert.rejects(be.upload(x, new Int32Array(10)), /dtype mismatch.*f32.*Int32Array/);
+    await assert.rejects(be.upload(x, new Float32Array(8), 3), /8 elements at offset 3 overflow a buffer of 10/);
     await assert.rejects(be.download(x, new Float32Array(4)), /host array has 4 elements, 10 are needed/);
     be.free(x);
-    assert.throws(() => be.upload(x, new Float32Array(10)), /freed buffer/);
+    await assert.rejects(be.upload(x, new Float32Array(10)), /freed buffer/);
   } finally {
     be.dispose();
   }
