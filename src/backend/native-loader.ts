@@ -119,7 +119,11 @@ function load(): { addon: NativeCpuAddon; path: string } | { error: string; path
   const path = process.env.HYDRA_CPU_ADDON || join(packageRoot(), ADDON_FILE);
   if (!existsSync(path)) {
     const status = readBuildStatus();
-    const why = status && !status.ok && status.reason ? `the last build failed: ${status.reason}` : 'it was never built';
+    const why = !status
+      ? 'it was never built'
+      : !status.ok
+        ? `the last build did not produce it: ${status.reason ?? 'unknown reason'}`
+        : 'nothing at that path';
     loaded = { error: `the native cpu addon ${path} is missing (${why})`, path };
     return loaded;
   }
