@@ -129,6 +129,7 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     config,
     startedAt,
     finishedAt: new Date().toISOString(),
+    specs: new Map(job.variants.map((v) => [v.name, v.spec])),
     saveModel: saveModel ? (dir, m) => saveModel(dir, modelConfigs.get(m.name)!, m.weights) : undefined,
   });
 

@@ -16,6 +16,8 @@ export interface ResultsJsonExtra {
   config: unknown;
   /** Model name → weights directory relative to the output directory. */
   weightsDirs?: Map<string, string>;
+  /** Model name → what it trained with (model config, optimizer, schedule, batch shape, seed). */
+  specs?: Map<string, unknown>;
   startedAt?: string;
   finishedAt?: string;
 }
@@ -29,7 +31,7 @@ export function buildResultsJson(job: JobSummary, extra: ResultsJsonExtra): unkn
     finishedAt: extra.finishedAt,
     ranking: rankModels(job.models).map((m) => m.name),
     ...job,
-    models: job.models.map((m) => ({ ...m, ...modelMetrics(m), weightsDir: extra.weightsDirs?.get(m.name) })),
+    models: job.models.map((m) => ({ ...m, ...modelMetrics(m), weightsDir: extra.weightsDirs?.get(m.name), spec: extra.specs?.get(m.name) })),
     config: extra.config,
   };
 }

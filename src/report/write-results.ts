@@ -16,6 +16,8 @@ export interface WriteResultsOptions {
   config: unknown;
   startedAt?: string;
   finishedAt?: string;
+  /** Per-model training setup for results.json (model name → JSON-able spec). */
+  specs?: Map<string, unknown>;
   /** Save one model's final weights into `dir` (e.g. saveHfGpt2). Absent: no weights are written. */
   saveModel?: (dir: string, model: ModelResult) => Promise<void> | void;
 }
@@ -44,7 +46,7 @@ export async function writeResults(outDir: string, job: JobResult, opts: WriteRe
   const summary = summariseJob(job);
   const resultsJson = join(outDir, 'results.json');
   const resultsCsv = join(outDir, 'results.csv');
-  const json = buildResultsJson(summary, { name: opts.name, config: opts.config, weightsDirs: relDirs, startedAt: opts.startedAt, finishedAt: opts.finishedAt });
+  const json = buildResultsJson(summary, { name: opts.name, config: opts.config, weightsDirs: relDirs, specs: opts.specs, startedAt: opts.startedAt, finishedAt: opts.finishedAt });
   writeFileAtomicSync(resultsJson, [Buffer.from(renderResultsJson(json))]);
   writeFileAtomicSync(resultsCsv, [Buffer.from(renderResultsCsv(summary, relDirs))]);
   return { resultsJson, resultsCsv, modelDirs };

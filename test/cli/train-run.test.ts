@@ -77,6 +77,8 @@ test('hydra train with the injected engine: tasks built from the config, files a
   assert.equal(json.models.length, 6);
   assert.equal(json.config.name, 'fake-job');
   assert.deepEqual(json.config.grid[0], { key: 'lr', values: [1e-3, 1e-2, 5] });
+  const spec = json.models.find((m: { name: string }) => m.name === 'lr=0.01,bs=2').spec;
+  assert.deepEqual([spec.batchSize, spec.blockSize, spec.optimizer.lr, spec.model.n_layer], [2, 16, 0.01, 2]);
   assert.equal(readFileSync(join(outDir, 'results.csv'), 'utf8').trimEnd().split('\n').length, 7);
   assert.equal(saved.length, 4, 'weights of the 4 finished models (not the diverged ones)');
   assert.ok(saved.includes(`${join(outDir, 'models', 'lr=0.01,bs=4')}:16:1`));
