@@ -31,7 +31,7 @@
         "native/kernels-optim.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
       # Determinism: -O3 without -ffast-math, and no a*b+c contraction into FMA (that would change roundings
       # depending on what the optimiser chose to fuse). -fno-trapping-math and -fno-math-errno change no value (GCC
       # stops preserving floating-point exception flags and errno, which nothing reads); they let it vectorise loops

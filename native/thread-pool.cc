@@ -41,13 +41,24 @@ void ThreadPool::run(int parts, const std::function<void(int)>& task) {
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_cv_.notify_all();
-  task(0);
-  for (int spin = 0; spin < kSpinIterations; ++spin) {
-    if (remaining_.load(std::memory_order_acquire) == 0) return;
-    cpu_relax();
+  std::exception_ptr mine;
+  try {
+    task(0);
+  } catch (...) {
+    mine = std::current_exception();
+  }
+  bool done = false;
+  for (int spin = 0; spin < kSpinIterations && !done; ++spin) {
+    done = remaining_.load(std::memory_order_acquire) == 0;
+    if (!done) cpu_relax();
   }
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [this] { return remaining_.load(std::memory_order_acquire) == 0; });
+  if (!done) done_cv_.wait(lock, [this] { return remaining_.load(std::memory_order_acquire) == 0; });
+  std::exception_ptr theirs = error_;
+  error_ = nullptr;
+  lock.unlock();
+  if (mine) std::rethrow_exception(mine);
+  if (theirs) std::rethrow_exception(theirs);
 }
 
 void ThreadPool::worker_loop(int index) {
@@ -74,7 +85,14 @@ void ThreadPool::worker_loop(int index) {
       task = task_;
       parts = parts_;
     }
-    if (index < parts) (*task)(index);
+    if (index < parts) {
+      try {
+        (*task)(index);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
     if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mu_);
       done_cv_.notify_one();

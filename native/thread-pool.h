@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -22,7 +23,8 @@ class ThreadPool {
 
   int threads() const { return threads_; }
 
-  // Calls task(p) for every p in [0, parts), parts <= threads(); part 0 runs on the caller. Returns when all are done.
+  // Calls task(p) for every p in [0, parts), parts <= threads(); part 0 runs on the caller. Returns when all are done;
+  // an exception from any part is rethrown here after all parts finished.
   void run(int parts, const std::function<void(int)>& task);
 
  private:
@@ -38,6 +40,7 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> remaining_{0};
   std::atomic<bool> stop_{false};
+  std::exception_ptr error_;  // first exception a worker's part threw (e.g. bad_alloc), rethrown by run()
 };
 
 // Splits [0, n) into at most threads() contiguous ranges of at least `min_per_part` items (fewer parts for small n)
