@@ -152,6 +152,12 @@ export class ModelState {
     return this.estimate[KIND_INDEX.B * n + 2 * n - 2 - pos];
   }
 
+  /** Estimate of the task at the cursor (the model must have work), without building the task. */
+  nextEstimate(): number {
+    const T = 2 * this.n - 1;
+    return this.pos < T ? this.trainEstimateAt(this.pos) : this.estimate[KIND_INDEX.E * this.n + ((this.pos - T) % this.n)];
+  }
+
   /** Whether a task is the last of its training step (the step is complete once it finishes). */
   endsStep(t: TaskRef): boolean {
     return t.kind === 'B' ? t.shard === 0 : t.kind === 'FL' && this.n === 1;

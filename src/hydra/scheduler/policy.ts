@@ -38,10 +38,21 @@ export interface Lookahead {
   others: readonly DeviceForecast[];
 }
 
+/** What a policy may know about the devices when it decides (read-only view kept by the scheduler). */
+export interface DeviceView {
+  readonly count: number;
+  /** When the device can start new work: `now` if idle, else its task's expected finish (never before `now`). */
+  availableAt(device: number, now: number): number;
+  /** Its seconds per estimated second (1 = as estimated; 0.5 = twice as fast), learned from measurements. */
+  factor(device: number): number;
+  /** Estimated work not yet started, summed over all models (estimate seconds). */
+  remainingWork(): number;
+}
+
 export interface Policy {
   readonly name: PolicyName;
   /** Called once, before any other method. */
-  attach(models: readonly ModelState[], devices: number): void;
+  attach(models: readonly ModelState[], devices: number, view: DeviceView): void;
   /** The model has work and no task in flight. */
   ready(m: ModelState): void;
   /** The model was ready but must not run any more (it failed). */
@@ -49,7 +60,7 @@ export interface Policy {
   /** The model has no more work and nothing in flight (done or failed): release whatever is held for it. */
   finished(m: ModelState): void;
   /** Choose a ready model for this free device and drop it from the ready structures, or null if none suits it. */
-  pick(device: number): ModelState | null;
+  pick(device: number, now: number): ModelState | null;
   /** The task this device will most likely run next (a hint; never mutates). */
   predict(look: Lookahead): TaskRef | null;
 }

@@ -11,7 +11,7 @@
  */
 import { ModelState } from './model-state.js';
 import { createPolicy } from './policies/index.js';
-import type { DeviceForecast, Policy } from './policy.js';
+import type { DeviceForecast, DeviceView, Policy } from './policy.js';
 import type { ModelProgress, ModelSpec, PolicyName, SchedulerEvent, Task, TaskRef } from './types.js';
 import { validateDeviceCount, validateModels } from './validate.js';
 
@@ -20,6 +20,11 @@ export interface SchedulerOptions {
   policy?: PolicyName | Policy;
   /** Seed of the 'random' policy (default 0). */
   seed?: number;
+  /**
+   * Relative device speeds, if known (default: all 1 until measurements tell). Estimates are for a speed-1 device;
+   * a device of speed 2 is expected to take half as long. Measurements keep refining this.
+   */
+  speeds?: readonly number[];
   /** Refine the per-(model, phase, shard) estimates from measured durations (default true). */
   refine?: boolean;
   onEvent?: (e: SchedulerEvent) => void;
@@ -35,12 +40,17 @@ export class Scheduler {
   private readonly byId = new Map<string, ModelState>();
   private readonly running: (Task | null)[];
   /**
-   * Per device, for the lookahead's guesses of which device frees first: measured compute seconds relative to the
-   * estimate (the device's speed), and wall seconds from assignment to completion relative to the estimate (speed
+   * Per device, for the lookahead's guesses of which device frees first and for speed-aware choices: measured
+   * compute seconds relative to the estimate (1/speed when speeds are configured), and wall seconds from assignment to completion relative to the estimate (speed
    * plus transfer stalls and executor overhead, used when the executor does not report compute start times).
    */
   private readonly computeFactor: Float64Array;
   private readonly wallFactor: Float64Array;
+  /** Speeds were configured (then the compute factors are 1/speed and stay); else they are learned. */
+  private readonly knownSpeeds: boolean;
+  private factorSum: number;
+  /** Σ over models of their not-yet-started work (estimate units). */
+  private remainingSum: number;
   /** Per device: when the task in flight started computing, if the executor said (see `started`). */
   private readonly computeStart: Float64Array;
   private readonly inFlight: (Task | null)[];
@@ -58,14 +68,28 @@ export class Scheduler {
     this.deviceCount = devices;
     this.running = new Array<Task | null>(devices).fill(null);
     this.inFlight = new Array<Task | null>(this.models.length).fill(null);
-    this.computeFactor = new Float64Array(devices).fill(1);
-    this.wallFactor = new Float64Array(devices).fill(1);
+    if (options.speeds !== undefined) {
+      if (options.speeds.length !== devices || !options.speeds.every((v) => v > 0 && Number.isFinite(v))) {
+        throw new RangeError(`speeds: expected ${devices} positive numbers (one per device), got [${options.speeds.join(', ')}]`);
+      }
+    }
+    this.computeFactor = Float64Array.from({ length: devices }, (_, d) => 1 / (options.speeds?.[d] ?? 1));
+    this.wallFactor = Float64Array.from(this.computeFactor);
+    this.knownSpeeds = options.speeds !== undefined;
+    this.factorSum = this.computeFactor.reduce((a, b) => a + b, 0);
     this.computeStart = new Float64Array(devices).fill(NaN);
     this.refine = options.refine ?? true;
     this.policy = typeof options.policy === 'object' ? options.policy : createPolicy(options.policy ?? 'sharded-lrtf', options.seed ?? 0);
     if (options.onEvent) this.listeners.push(options.onEvent);
-    this.policy.attach(this.models, devices);
+    const view: DeviceView = {
+      count: devices,
+      availableAt: (d, now) => (this.running[d] ? Math.max(now, this.expectedFinish(d)) : now),
+      factor: (d) => this.computeFactor[d],
+      remainingWork: () => this.remainingSum,
+    };
+    this.policy.attach(this.models, devices, view);
     this.unfinished = this.models.length;
+    this.remainingSum = this.models.reduce((a, m) => a + m.notStarted, 0);
     for (const m of this.models) this.policy.ready(m);
   }
 
@@ -82,7 +106,7 @@ export class Scheduler {
     this.checkDevice(device);
     const busy = this.running[device];
     if (busy) throw new Error(`assign: device ${device} still runs ${describe(busy)}; complete it first`);
-    const m = this.policy.pick(device);
+    const m = this.policy.pick(device, now);
     if (!m) return null;
     const ref = m.next();
     // Built field by field (not spread): one hidden class for every task keeps the hot path fast.
@@ -99,7 +123,9 @@ export class Scheduler {
       estimate: m.estimateOf(ref.kind, ref.shard),
       assignedAt: now,
     };
+    const before = m.notStarted;
     m.advance();
+    this.remainingSum += m.notStarted - before;
     m.status = 'running';
     this.running[device] = task;
     this.inFlight[m.index] = task;
@@ -137,15 +163,22 @@ export class Scheduler {
       this.policy.finished(m);
       this.unfinished--;
     } else {
-      if (this.refine) {
-        m.record(task.kind, task.shard, seconds);
-      }
+      // A measurement is divided by the device's relative slowness before it refines the estimate, so a fast
+      // device's timings do not make a model look shorter to the others. With configured speeds the estimates stay
+      // in speed-1 seconds (the pilot's unit); otherwise in average-device seconds, speeds being learned.
+      if (this.refine) m.record(task.kind, task.shard, seconds / this.relativeSlowness(d));
       if (task.estimate > 0) {
         const wall = now - task.assignedAt;
-        if (seconds > 0 && Number.isFinite(seconds)) this.computeFactor[d] += SPEED_EMA * (seconds / task.estimate - this.computeFactor[d]);
+        if (!this.knownSpeeds && seconds > 0 && Number.isFinite(seconds)) {
+          const delta = SPEED_EMA * (seconds / task.estimate - this.computeFactor[d]);
+          this.computeFactor[d] += delta;
+          this.factorSum += delta;
+        }
         if (wall > 0 && Number.isFinite(wall)) this.wallFactor[d] += SPEED_EMA * (wall / task.estimate - this.wallFactor[d]);
       }
+      const before = m.notStarted;
       m.refresh();
+      this.remainingSum += m.notStarted - before;
       if (m.endsStep(task)) m.stepsDone = task.minibatch + 1;
       if (m.hasWork) {
         m.status = 'pending';
@@ -181,6 +214,7 @@ export class Scheduler {
     }
     m.status = 'failed';
     m.reason = reason;
+    this.remainingSum -= m.notStarted;
     m.notStarted = 0;
     if (this.listeners.length) this.emit({ type: 'model-failed', t: now, modelId, reason, droppedTasks: dropped });
     return this.idleDevices();
@@ -273,6 +307,11 @@ export class Scheduler {
     const t = this.inFlight[m.index];
     const left = t ? Math.max(0, this.expectedFinish(t.device) - (now === undefined ? t.assignedAt : now)) : 0;
     return m.notStarted + left;
+  }
+
+  /** Seconds per estimated second on this device, relative to the unit the estimates are kept in. */
+  private relativeSlowness(d: number): number {
+    return this.knownSpeeds ? this.computeFactor[d] : (this.computeFactor[d] * this.deviceCount) / this.factorSum;
   }
 
   private expectedFinish(device: number): number {

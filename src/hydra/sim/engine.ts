@@ -43,7 +43,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
   }
 
   const pilot: ModelSpec[] = pilotError === 0 ? models : models.map((m, i) => perturb(m, i, pilotError, seed));
-  const sched = new Scheduler(pilot, devices.length, { policy, seed, refine: options.refine ?? true });
+  const sched = new Scheduler(pilot, devices.length, { policy, seed, refine: options.refine ?? true, speeds: devices.map((d) => d.speed) });
   const state: DeviceState[] = devices.map(() => ({ resident: -1, prefetched: null, busySeconds: 0, stallSeconds: 0, tasks: 0 }));
   const queue = new EventQueue<{ task: Task; seconds: number }>();
   const finish = new Float64Array(models.length);

@@ -14,8 +14,8 @@ export interface Run {
 }
 
 export interface DriveOptions extends SchedulerOptions {
-  /** Device speeds (default all 1). */
-  speeds?: number[];
+  /** True device speeds (default all 1); the scheduler is not told, it learns them from the measurements. */
+  trueSpeeds?: number[];
   /** Call before each completion is reported; may fail models. */
   onComplete?: (task: Task, sched: Scheduler, now: number) => number[] | void;
   /** Multiply the true durations of a model's tasks (the pilot estimates stay as given). */
@@ -34,7 +34,7 @@ export function drive(models: ModelSpec[], devices: number, o: DriveOptions = {}
       assert.ok(!inFlight.has(t.model), `model ${t.modelId} got a second task in flight (${t.kind}${t.shard})`);
       inFlight.add(t.model);
       const spec = models[t.model];
-      const seconds = (spec.shards[t.shard][t.kind] * (o.slowdown?.[t.modelId] ?? 1)) / (o.speeds?.[d] ?? 1);
+      const seconds = (spec.shards[t.shard][t.kind] * (o.slowdown?.[t.modelId] ?? 1)) / (o.trueSpeeds?.[d] ?? 1);
       log.push({ task: t, start: now, end: now + seconds });
       pending.push({ end: now + seconds, task: t, seconds });
     }

@@ -7,7 +7,7 @@ for (const policy of POLICY_NAMES) {
   test(`${policy}: one task in flight per model, every task once and in order, the run completes`, () => {
     const models = mixedModels();
     for (const devices of [1, 2, 3, 7]) {
-      const run = drive(models, devices, { policy, seed: 3, speeds: [1, 2, 0.5, 1, 1, 1.5, 1] });
+      const run = drive(models, devices, { policy, seed: 3, trueSpeeds: [1, 2, 0.5, 1, 1, 1.5, 1] });
       for (const m of models) {
         const mine = run.log.filter((e) => e.task.modelId === m.id);
         assert.deepEqual(mine.map((e) => label(e.task)), expectedSequence(m), `${policy} on ${devices} devices: order of ${m.id}`);

@@ -3,10 +3,19 @@
  * the LONGEST estimated remaining time. Models that are behind catch up, so all of them finish at about the same time
  * and no device idles at the end. Ready models sit in a max-heap keyed by their not-yet-started work (the key only
  * changes while a model is in flight, i.e. out of the heap), so a decision is O(log models).
+ *
+ * Devices of different speeds (beyond the paper, which assumes identical GPUs): plain LRTF lets a slow device grab
+ * the longest model while a fast one is about to free, and the longest model then crawls to the end on the slow
+ * device (up to 2× the optimum on small instances). So when a model is CRITICAL — finishing it on this device would
+ * take at least as long as all remaining work spread over all devices, i.e. it is about to become the makespan — the
+ * device takes it only if no other device would finish its next task clearly sooner (earliest finish time, as in HEFT
+ * list scheduling): ready models are visited longest first, a critical one is left to the device that would finish
+ * it earliest, and this device takes the first model it may. Mid-run no model is critical and this is plain LRTF
+ * (whose choices the lookahead replays exactly); with identical devices it is always plain LRTF.
  */
 import { BinaryHeap, IndexedMaxHeap } from '../heap.js';
 import type { ModelState } from '../model-state.js';
-import type { Lookahead, Policy } from '../policy.js';
+import type { DeviceView, Lookahead, Policy } from '../policy.js';
 import type { TaskRef } from '../types.js';
 
 /** A model `k` tasks past its cursor, during a lookahead replay, with its key at that point. */
@@ -23,6 +32,9 @@ interface ReplayEvent {
   returns: Virtual | null;
 }
 
+/** Another device must finish a task this much sooner (relative) to be preferred: measurement noise is not speed. */
+const SPEED_TOLERANCE = 0.05;
+
 const longer = (a: Virtual, b: Virtual) => a.key > b.key || (a.key === b.key && a.m.index < b.m.index);
 const sooner = (a: ReplayEvent, b: ReplayEvent) => a.at < b.at || (a.at === b.at && a.order < b.order);
 
@@ -30,8 +42,11 @@ export class ShardedLrtf implements Policy {
   readonly name = 'sharded-lrtf' as const;
   private heap!: IndexedMaxHeap<ModelState>;
 
-  attach(models: readonly ModelState[]): void {
+  private view!: DeviceView;
+
+  attach(models: readonly ModelState[], _devices: number, view: DeviceView): void {
     this.heap = new IndexedMaxHeap<ModelState>(models.length, (m) => m.notStarted);
+    this.view = view;
   }
 
   ready(m: ModelState): void {
@@ -44,8 +59,37 @@ export class ShardedLrtf implements Policy {
 
   finished(): void {}
 
-  pick(): ModelState | null {
-    return this.heap.pop() ?? null;
+  pick(device: number, now: number): ModelState | null {
+    if (this.heap.size === 0) return null;
+    const view = this.view;
+    const mine = view.factor(device);
+    // Fast path: nobody is clearly faster than this device, so earliest-finish cannot overrule LRTF.
+    let fastest = Infinity;
+    for (let d = 0; d < view.count; d++) if (d !== device) fastest = Math.min(fastest, view.factor(d));
+    if (fastest >= mine * (1 - SPEED_TOLERANCE)) return this.heap.pop()!;
+    let speedSum = 0;
+    for (let d = 0; d < view.count; d++) speedSum += 1 / view.factor(d);
+    const horizon = view.remainingWork() / speedSum; // all remaining work spread over every device
+    const claimed = new Set<number>();
+    for (const m of this.heap.descending()) {
+      if (m.notStarted * mine < horizon) {
+        this.heap.remove(m); // not critical here: plain LRTF
+        return m;
+      }
+      const e = m.nextEstimate();
+      let best = device, bestTime = e * mine * (1 - SPEED_TOLERANCE);
+      for (let d = 0; d < view.count; d++) {
+        if (d === device || claimed.has(d) || view.factor(d) >= mine) continue;
+        const t = view.availableAt(d, now) - now + e * view.factor(d);
+        if (t < bestTime) (best = d), (bestTime = t);
+      }
+      if (best === device) {
+        this.heap.remove(m);
+        return m;
+      }
+      claimed.add(best); // that device will want this model when it asks
+    }
+    return null; // every ready model is better off on a faster device: stay free (the scheduler re-offers work)
   }
 
   /**
