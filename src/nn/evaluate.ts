@@ -37,6 +37,10 @@ export async function evaluate(be: Backend, model: Model, weights: Map<string, H
     const params = { value: (n: string) => values.get(n)!, grad: (n: string): never => { throw new Error(`evaluation asked for the gradient of ${n}`); } };
     let sum = 0, count = 0, n = 0;
     for (const b of batches) {
+      for (let i = 0; i < b.tokens.length; i++) {
+        const id = b.tokens[i];
+        if (!(id >= 0 && id < model.vocab)) throw new RangeError(`evaluation: token id ${id} is outside the model's vocabulary (vocab_size ${model.vocab}); was the text tokenized for this model?`);
+      }
       const tokens = be.alloc(b.B * b.T, 'i32'), targets = be.alloc(b.B * b.T, 'i32');
       await be.upload(tokens, b.tokens);
       await be.upload(targets, b.targets);
