@@ -1,5 +1,8 @@
 // upload/download: a memcpy between a host typed array (possibly on a SharedArrayBuffer) and device memory, run on
-// libuv's thread pool so it overlaps with kernels on other buffers. Each returns a Promise.
+// libuv's thread pool so it overlaps with kernels on other buffers. Each returns a Promise of the copy's own duration
+// in seconds (waiting for earlier transfers on the same buffer excluded), which lets the executor report how much
+// copying really overlapped compute.
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -31,11 +34,13 @@ class TransferWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     table_.wait_turn(buf_, ticket_);
+    const auto t0 = std::chrono::steady_clock::now();
     std::memcpy(dst_, src_, bytes_);
+    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     table_.end_transfer(buf_, ticket_);
   }
 
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), seconds_)); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -46,6 +51,7 @@ class TransferWorker : public Napi::AsyncWorker {
   void* dst_;
   const void* src_;
   size_t bytes_;
+  double seconds_ = 0;
   Napi::ObjectReference device_;
   Napi::ObjectReference host_;
 };
@@ -85,7 +91,7 @@ Napi::Value CpuDevice::Transfer(const Napi::CallbackInfo& info, bool to_device) 
   Napi::Env env = info.Env();
   if (n == 0) {
     auto done = Napi::Promise::Deferred::New(env);
-    done.Resolve(env.Undefined());
+    done.Resolve(Napi::Number::New(env, 0));
     return done.Promise();
   }
   // napi_get_typedarray_info's data pointer works for SharedArrayBuffer-backed arrays too (ArrayBuffer::Data()

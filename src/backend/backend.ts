@@ -110,6 +110,12 @@ export interface Backend {
    * (cpu: a libuv thread; webgpu: queue.writeBuffer) do so.
    */
   upload(buf: DeviceBuffer, src: Float32Array | Int32Array, dstOffset?: number): Promise<void>;
+  /**
+   * Optional: `upload` resolving with the copy's own duration in seconds, for backends whose copies run
+   * asynchronously beside kernels (prefetch reports how much copying overlapped compute). Backends without it copy
+   * synchronously, so nothing overlaps.
+   */
+  uploadTimed?(buf: DeviceBuffer, src: Float32Array | Int32Array, dstOffset?: number): Promise<number>;
   /** Copy the device buffer (or `length` elements from `srcOffset`) to host. Writes into `dst` when given. */
   download<T extends Float32Array | Int32Array>(buf: DeviceBuffer, dst?: T, srcOffset?: number, length?: number): Promise<T>;
   /** Wait until every enqueued kernel and transfer has finished. */

@@ -80,9 +80,12 @@ export class CpuBackend implements Backend {
 
   // ---- transfers ----
   async upload(buf: DeviceBuffer, src: Float32Array | Int32Array, dstOffset = 0): Promise<void> {
+    await this.uploadTimed(buf, src, dstOffset);
+  }
+  async uploadTimed(buf: DeviceBuffer, src: Float32Array | Int32Array, dstOffset = 0): Promise<number> {
     // async like js (bad arguments reject); the copy is still enqueued synchronously, before the first await.
     this.alive('upload');
-    await this.track(this.native.upload(this.h(buf), src, dstOffset));
+    return await this.track(this.native.upload(this.h(buf), src, dstOffset));
   }
   async download<T extends Float32Array | Int32Array>(buf: DeviceBuffer, dst?: T, srcOffset = 0, length?: number): Promise<T> {
     this.alive('download');

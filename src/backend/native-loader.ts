@@ -17,7 +17,8 @@ export const CPU_INSTALL_HINT =
 export interface NativeCpuDevice {
   alloc(length: number, dtype: 0 | 1): number;
   free(id: number): void;
-  upload(id: number, src: Float32Array | Int32Array, dstOffset: number): Promise<void>;
+  /** Resolves with the copy's own duration in seconds. */
+  upload(id: number, src: Float32Array | Int32Array, dstOffset: number): Promise<number>;
   download(id: number, dst: Float32Array | Int32Array, srcOffset: number, length: number): Promise<void>;
   dispose(): void;
   liveBuffers(): number;

@@ -22,9 +22,8 @@ interface Prefetch {
   shard: number;
   buffers: Prefetched;
   pending: Promise<unknown>[];
-  startedAt: number;
-  /** When the last copy was seen finished (bounded by the next yield to the event loop). */
-  doneAt: number;
+  /** Seconds the prefetch copies took (measured by the backend), when it can tell. */
+  copySeconds: number;
 }
 
 const port = parentPort!;
@@ -40,7 +39,7 @@ function post(m: FromWorker): void {
 function startPrefetch(modelId: string, shard: number): void {
   const m = models.get(modelId);
   if (!m) return;
-  const p: Prefetch = { modelId, shard, buffers: new Map(), pending: [], startedAt: performance.now(), doneAt: 0 };
+  const p: Prefetch = { modelId, shard, buffers: new Map(), pending: [], copySeconds: 0 };
   for (const param of m.rt.shardParams[shard]) {
     let buf: DeviceBuffer;
     try {
@@ -49,9 +48,9 @@ function startPrefetch(modelId: string, shard: number): void {
       break; // no room: the task will load the rest itself. Prefetch is an optimisation, never a failure.
     }
     p.buffers.set(param.spec.name, buf);
-    p.pending.push(be.upload(buf, m.views.param(param.spec.name)));
+    const src = m.views.param(param.spec.name);
+    p.pending.push(be.uploadTimed ? be.uploadTimed(buf, src).then((s) => void (p.copySeconds += s)) : be.upload(buf, src));
   }
-  void Promise.all(p.pending).then(() => (p.doneAt = performance.now()));
   prefetch = p;
 }
 
@@ -89,11 +88,13 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     throw e;
   }
   const t1 = performance.now();
-  // Copies for the next task that finished while this one ran overlapped it (upper-bounded by the task's length).
+  // The next task's copies were issued before this task's compute and ran beside it on the backend's copy threads:
+  // their measured duration, up to this task's length, overlapped compute. (Backends without timed uploads copy
+  // synchronously: nothing overlapped.)
   let overlap = 0;
-  if (next) {
-    const end = next.doneAt > 0 ? Math.min(next.doneAt, t1) : t1;
-    overlap = Math.max(0, end - Math.max(next.startedAt, t0)) / 1000;
+  if (next && be.uploadTimed) {
+    await Promise.all(next.pending);
+    overlap = Math.min(next.copySeconds, (t1 - t0) / 1000);
   }
   const s = be.stats();
   post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse } });
