@@ -47,6 +47,8 @@ export interface DeviceView {
   factor(device: number): number;
   /** Estimated work not yet started, summed over all models (estimate seconds). */
   remainingWork(): number;
+  /** The model the device runs and will put back in the pool when it frees (null: idle, or its model has no more work). */
+  returns(device: number): ModelState | null;
 }
 
 export interface Policy {

@@ -86,6 +86,11 @@ export class Scheduler {
       availableAt: (d, now) => (this.running[d] ? Math.max(now, this.expectedFinish(d)) : now),
       factor: (d) => this.computeFactor[d],
       remainingWork: () => this.remainingSum,
+      returns: (d) => {
+        const t = this.running[d];
+        const m = t ? this.models[t.model] : null;
+        return m && m.status === 'running' && m.hasWork ? m : null;
+      },
     };
     this.policy.attach(this.models, devices, view);
     this.unfinished = this.models.length;

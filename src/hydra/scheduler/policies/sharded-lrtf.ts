@@ -10,7 +10,8 @@
  * take at least as long as all remaining work spread over all devices, i.e. it is about to become the makespan — the
  * device takes it only if no other device would finish its next task clearly sooner (earliest finish time, as in HEFT
  * list scheduling): ready models are visited longest first, a critical one is left to the device that would finish
- * it earliest, and this device takes the first model it may. Mid-run no model is critical and this is plain LRTF
+ * it earliest (a busy device counts only if the model it will put back is not longer: it would take that one), and
+ * this device takes the first model it may. Mid-run no model is critical and this is plain LRTF
  * (whose choices the lookahead replays exactly); with identical devices it is always plain LRTF.
  */
 import { BinaryHeap, IndexedMaxHeap } from '../heap.js';
@@ -80,6 +81,9 @@ export class ShardedLrtf implements Policy {
       let best = device, bestTime = e * mine * (1 - SPEED_TOLERANCE);
       for (let d = 0; d < view.count; d++) {
         if (d === device || claimed.has(d) || view.factor(d) >= mine) continue;
+        // A device that will put back a longer model than this one takes that model, not this one (LRTF).
+        const own = view.returns(d);
+        if (own && own !== m && (own.notStarted > m.notStarted || (own.notStarted === m.notStarted && own.index < m.index))) continue;
         const t = view.availableAt(d, now) - now + e * view.factor(d);
         if (t < bestTime) (best = d), (bestTime = t);
       }

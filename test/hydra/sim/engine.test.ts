@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { simulate } from '../../../src/hydra/sim/engine.js';
+import { POLICY_NAMES } from '../../../src/hydra/scheduler/types.js';
+import { simModel, work, workload } from './helpers.js';
+
+const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+
+test('one device: the makespan is the sum of all work (every policy), divided by its speed', () => {
+  const models = [simModel('a', 3, 2, 1), simModel('b', 1, 4, 0.5), simModel('c', 2, 3, 2)];
+  const total = models.reduce((a, m) => a + work(m), 0);
+  for (const policy of POLICY_NAMES) {
+    close(simulate(workload(models, [1]), { policy }).makespan, total, policy);
+    close(simulate(workload(models, [2]), { policy }).makespan, total / 2, `${policy} at speed 2`);
+  }
+});
+
+test('perfect splits: D equal models on D devices take one model\'s time; 2D models take twice that', () => {
+  for (const D of [2, 4, 8]) {
+    const one = simModel('x', 3, 2);
+    const models = (k: number) => Array.from({ length: k }, (_, i) => ({ ...one, id: `m${i}` }));
+    const r1 = simulate(workload(models(D), new Array(D).fill(1)));
+    close(r1.makespan, work(one), `${D} models on ${D} devices`);
+    close(r1.utilisation, 1, 'utilisation');
+    close(simulate(workload(models(2 * D), new Array(D).fill(1))).makespan, 2 * work(one), `${2 * D} models on ${D} devices`);
+  }
+});
+
+test('fewer models than devices: at most one task per model in flight bounds the speed-up', () => {
+  const models = Array.from({ length: 2 }, (_, i) => simModel(`m${i}`, 4, 3));
+  const r = simulate(workload(models, [1, 1, 1, 1]));
+  close(r.makespan, work(models[0]), 'two models cannot use four devices');
+  assert.ok(r.utilisation <= 0.5 + 1e-9);
+});
+
+test('transfers: serial without prefetch; overlapped with compute when the peek hint is right', () => {
+  // One model, two shards of 1e9 bytes at 1e9 B/s (1 s per copy), one step: F0 (1 s), FL1 (3 s), B0 (3 s).
+  const w = workload([simModel('a', 2, 1, 1, 1e9)], [1], 1e9);
+  const serial = simulate(w, { prefetch: false });
+  close(serial.makespan, 7 + 3, 'three serial copies');
+  assert.equal(serial.transfers.serial, 3);
+  const overlapped = simulate(w);
+  close(overlapped.makespan, 7 + 1, 'only the first copy is exposed');
+  assert.equal(overlapped.transfers.prefetchHits, 2);
+  close(overlapped.transfers.stallSeconds, 1, 'stall');
+});
+
+test('prefetch needs memory for the running shard and the next one', () => {
+  const m = simModel('a', 2, 1, 1, 1e9);
+  m.shards.forEach((s) => (s.peakBytes = 3e9));
+  close(simulate(workload([m], [1], 1e9, 3.5e9)).makespan, 10, 'no room: serial');
+  close(simulate(workload([m], [1], 1e9, 4e9)).makespan, 8, 'room for both: overlapped');
+});
+
+test('a one-shard model stays resident on its device between steps', () => {
+  const r = simulate(workload([simModel('a', 1, 5, 1, 1e9)], [1], 1e9));
+  assert.equal(r.transfers.resident, 4);
+  close(r.makespan, 1 + 15, 'one copy, five FL0 tasks');
+});
+
+test('a diverging model stops after the failing step; the others finish', () => {
+  const models = [simModel('a', 2, 10), simModel('b', 2, 10), simModel('c', 1, 10)];
+  const r = simulate(workload(models, [1, 1]), { failures: { a: 3 } });
+  const a = r.models.find((m) => m.id === 'a')!;
+  assert.equal(a.status, 'failed');
+  assert.match(a.reason!, /step 3/);
+  assert.deepEqual(r.models.filter((m) => m.status === 'done').map((m) => m.id), ['b', 'c']);
+  assert.equal(r.tasks, 3 * 3 + 2 + 10 * 3 + 10, 'a ran steps 0-2 fully and F0, FL1 of step 3');
+  assert.throws(() => simulate(workload(models, [1]), { failures: { zz: 1 } }), /failures: unknown model 'zz'/);
+});
+
+test('noise is deterministic in the seed, and pilot errors are refined away', () => {
+  const models = Array.from({ length: 6 }, (_, i) => simModel(`m${i}`, 3, 8, 1 + i / 4));
+  const w = workload(models, [1, 1, 1]);
+  assert.equal(simulate(w, { noise: 0.3, seed: 5 }).makespan, simulate(w, { noise: 0.3, seed: 5 }).makespan);
+  assert.notEqual(simulate(w, { noise: 0.3, seed: 5 }).makespan, simulate(w, { noise: 0.3, seed: 6 }).makespan);
+  const refined = simulate(w, { pilotError: 0.8, seed: 1 }).makespan;
+  const blind = simulate(w, { pilotError: 0.8, seed: 1, refine: false }).makespan;
+  assert.ok(refined <= blind, `refined ${refined} vs blind ${blind}`);
+});
+
+test('pipeline keeps one device busy at a time; sharded-lrtf keeps them all busy', () => {
+  const models = Array.from({ length: 8 }, (_, i) => simModel(`m${i}`, 4, 3));
+  const w = workload(models, [1, 1, 1, 1]);
+  assert.ok(simulate(w, { policy: 'pipeline' }).utilisation <= 0.25 + 1e-9);
+  close(simulate(w, { policy: 'sharded-lrtf' }).utilisation, 1, 'sharded-lrtf utilisation');
+});
+
+test('bad workloads are refused with the field named', () => {
+  assert.throws(() => simulate(workload([simModel('a', 1, 1)], [0])), /devices\[0\]\.speed: expected a positive number, got 0/);
+  assert.throws(() => simulate(workload([simModel('a', 1, 1, 1, 5)], [1], 0)), /bandwidth: expected a positive number/);
+  const big = simModel('a', 2, 1, 1, 10);
+  big.shards[1].peakBytes = 100;
+  assert.throws(() => simulate(workload([big], [1], 1, 50)), /models\[0\] \('a'\) shard 1 needs 100 bytes at its peak but device 0 has 50/);
+  assert.throws(() => simulate(workload([simModel('a', 1, 1)], [1]), { noise: 1 }), /noise: expected a number in \[0, 1\)/);
+});

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { loadWorkload, parseBandwidth, parseDevicesFlag, parseWorkload } from '../../../src/hydra/sim/workload-file.js';
+import { PRESETS, paperGrid } from '../../../src/hydra/sim/presets.js';
+
+const GiB = 2 ** 30;
+
+test('a YAML workload: replicated models, uniform and explicit shards, epochs, device forms, sizes and rates', () => {
+  const w = parseWorkload(
+    parseYaml(`
+name: demo
+devices: [{speed: 2, memory: 40GiB}, {count: 2}]
+deviceMemory: 16GiB
+bandwidth: 25GB/s
+models:
+  - id: xl
+    count: 3
+    shards: 4
+    forward: 0.5
+    backward: 1
+    paramBytes: 700MB
+    epochs: 2
+    stepsPerEpoch: 5
+    evalBatches: 2
+  - id: custom
+    shards: [{forward: 0.2, backward: 0.4, paramBytes: 1GB, peakBytes: 3GiB}, {F: 0.1, FL: 0.5, B: 0.3, E: 0.1, paramBytes: 1GB}]
+    steps: 7
+`),
+  );
+  assert.equal(w.name, 'demo');
+  assert.deepEqual(w.devices, [{ speed: 2, memoryBytes: 40 * GiB }, { speed: 1, memoryBytes: 16 * GiB }, { speed: 1, memoryBytes: 16 * GiB }]);
+  assert.equal(w.bandwidth, 25e9);
+  assert.deepEqual(w.models.map((m) => m.id), ['xl-0', 'xl-1', 'xl-2', 'custom']);
+  const xl = w.models[0];
+  assert.equal(xl.shards.length, 4);
+  assert.deepEqual(xl.shards[0], { F: 0.5, FL: 1.5, B: 1.5, E: 0.5, paramBytes: 700e6, peakBytes: 1400e6 });
+  assert.equal(xl.minibatches, 10);
+  assert.equal(xl.stepsPerEpoch, 5);
+  const c = w.models[3];
+  assert.deepEqual(c.shards[1], { F: 0.1, FL: 0.5, B: 0.3, E: 0.1, paramBytes: 1e9, peakBytes: 2e9 });
+  assert.equal(c.shards[0].peakBytes, 3 * GiB);
+  assert.equal(c.minibatches, 7);
+});
+
+test('unknown or contradictory fields are errors that name them', () => {
+  const base = { models: [{ id: 'a', shards: 1, forward: 1, backward: 1, paramBytes: 10, steps: 1 }] };
+  const cases: [unknown, RegExp][] = [
+    [{ ...base, gpus: 4 }, /RangeError: gpus: unknown field \(accepted: name, description, devices, deviceMemory, bandwidth, models\)/],
+    [{ models: [{ ...base.models[0], lr: 1e-4 }] }, /models\[0\]\.lr: unknown field/],
+    [{ models: [{ id: 'a', shards: [{ forward: 1, backward: 1, paramBytes: 1, fwd: 2 }], steps: 1 }] }, /models\[0\]\.shards\[0\]\.fwd: unknown field/],
+    [{ models: [{ ...base.models[0], epochs: 2 }] }, /models\[0\]: give either steps or epochs/],
+    [{ models: [{ id: 'a', shards: 1, forward: 1, backward: 1, paramBytes: 10 }] }, /models\[0\]: needs steps, or epochs and stepsPerEpoch/],
+    [{ models: [{ ...base.models[0], forward: 'fast' }] }, /models\[0\]\.forward: expected a number ≥ 0, got "fast"/],
+    [{ ...base, devices: [1, -2] }, /devices\[1\]\.speed: expected a number > 0, got -2/],
+    [{ ...base, bandwidth: 'quick' }, /bandwidth: expected a size like/],
+    [{ ...base, deviceMemory: 15 }, /shard 0 needs 20 bytes at its peak but device 0 has 15/],
+    [{ models: [] }, /models: expected a non-empty list of models/],
+  ];
+  for (const [doc, re] of cases) assert.throws(() => parseWorkload(doc), re);
+});
+
+test('files: JSON and YAML by extension, presets by name, clear errors otherwise', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-sim-'));
+  const doc = { devices: 2, models: [{ id: 'a', shards: 2, forward: 1, backward: 2, paramBytes: '1MB', steps: 3 }] };
+  writeFileSync(join(dir, 'w.json'), JSON.stringify(doc));
+  writeFileSync(join(dir, 'w.yml'), 'devices: 2\nmodels:\n  - {id: a, shards: 2, forward: 1, backward: 2, paramBytes: 1MB, steps: 3}\n');
+  assert.deepEqual(loadWorkload(join(dir, 'w.json')), { ...loadWorkload(join(dir, 'w.yml')), name: 'w' });
+  assert.equal(loadWorkload('hetero').name, 'hetero');
+  assert.throws(() => loadWorkload(join(dir, 'w.txt')), /expected a preset \(paper-grid, hetero, large, grid48\) or a .json\/.yaml file/);
+  writeFileSync(join(dir, 'bad.json'), '{"models": [');
+  assert.throws(() => loadWorkload(join(dir, 'bad.json')), /bad.json: not valid JSON/);
+  writeFileSync(join(dir, 'typo.yaml'), 'modles: []\n');
+  assert.throws(() => loadWorkload(join(dir, 'typo.yaml')), /typo.yaml: modles: unknown field/);
+});
+
+test('CLI flags: --devices as a count or speeds, --bandwidth with units or inf', () => {
+  assert.deepEqual(parseDevicesFlag('3', 7), [1, 1, 1].map((speed) => ({ speed, memoryBytes: 7 })));
+  assert.deepEqual(parseDevicesFlag('1, 2,0.5', 7).map((d) => d.speed), [1, 2, 0.5]);
+  assert.throws(() => parseDevicesFlag('1,x', 7), /--devices: expected a device count or a list of positive speeds/);
+  assert.equal(parseBandwidth('12GB/s'), 12e9);
+  assert.equal(parseBandwidth('inf'), Infinity);
+  assert.equal(parseBandwidth(5e9), 5e9);
+});
+
+test('presets: the paper grid is 12 GPT-2 XL configurations whose shards fit 16 GiB', () => {
+  const w = paperGrid(8);
+  assert.equal(w.models.length, 12);
+  assert.equal(new Set(w.models.map((m) => m.id)).size, 12);
+  const b16 = w.models.filter((m) => m.id.includes('-b16-'));
+  const b8 = w.models.filter((m) => m.id.includes('-b8-'));
+  assert.equal(b16.length, 6);
+  assert.ok(b16[0].shards.length > b8[0].shards.length, 'a bigger batch needs more, smaller shards');
+  assert.ok(Math.abs(b8[0].minibatches / b16[0].minibatches - 2) < 0.01, 'same tokens per epoch');
+  for (const m of w.models) for (const s of m.shards) assert.ok(s.peakBytes <= 0.8 * 16 * GiB);
+  // Learning rate changes nothing the scheduler sees.
+  assert.deepEqual(b16[0].shards, b16[5].shards);
+  const params = b16[0].shards.reduce((a, s) => a + s.paramBytes, 0) / 4;
+  assert.ok(params > 1.5e9 && params < 1.8e9, `GPT-2 XL parameters (+ tied head counted twice): ${params}`);
+  for (const name of Object.keys(PRESETS)) assert.ok(PRESETS[name]().models.length > 0, name);
+  assert.equal(PRESETS.large().models.length, 1000);
+  assert.equal(PRESETS.large().devices.length, 64);
+});
