@@ -19,7 +19,8 @@ import type { TrainRecipe } from '../optim/recipe.js';
 import { formatBytes } from './units.js';
 
 export class LayerTooLargeError extends Error {
-  constructor(message: string) {
+  /** The smallest device budget that holds the layer (with the prefetch reserve), when a budget is the cause. */
+  constructor(message: string, readonly minBudget?: number) {
     super(message);
     this.name = 'LayerTooLargeError';
   }
@@ -81,16 +82,30 @@ function phantomHost(N: number, nParams: number): HostViews {
 
 export async function partition(req: PartitionRequest): Promise<PartitionPlan> {
   const nLayers = req.profiles.length;
-  let reserve = req.reserve ?? Math.max(...req.profiles.map((p) => p.paramBytes));
+  const plan = (reserve: number, shards: ShardPlan[]): PartitionPlan => ({ key: req.key, arch: describe(req.config), backend: req.backend, B: req.B, T: req.T, budget: req.budget, reserve, shards });
+  // The reserve must hold the next shard's parameters. Start from the largest layer's (a lower bound for any plan)
+  // and grow it to the largest shard's until the cut is self-consistent. Growing it can make a layer that fitted
+  // stop fitting; then cap every shard's parameters at the first reserve instead, which always fits (more shards).
+  const firstReserve = req.reserve ?? Math.max(...req.profiles.map((p) => p.paramBytes));
+  await refuseLayersTooLarge(req, firstReserve, nLayers);
+  let reserve = firstReserve;
   for (let iter = 0; ; iter++) {
-    const shards = await greedyCut(req, reserve, nLayers);
+    let shards: ShardPlan[];
+    try {
+      shards = await greedyCut(req, reserve, nLayers);
+    } catch (e) {
+      if (!(e instanceof LayerTooLargeError) || iter === 0) throw e;
+      return plan(firstReserve, await greedyCut(req, firstReserve, nLayers, firstReserve));
+    }
     const needed = Math.max(...shards.map((s) => s.paramBytes));
-    if (req.reserve !== undefined || needed <= reserve || iter > 20) return { key: req.key, arch: describe(req.config), backend: req.backend, B: req.B, T: req.T, budget: req.budget, reserve, shards };
+    if (req.reserve !== undefined || needed <= reserve) return plan(reserve, shards);
+    if (iter >= 20) return plan(firstReserve, await greedyCut(req, firstReserve, nLayers, firstReserve));
     reserve = needed;
   }
 }
 
-async function greedyCut(req: PartitionRequest, reserve: number, nLayers: number): Promise<ShardPlan[]> {
+/** Greedy: each shard takes layers while its peak plus the reserve fits (and its parameters stay under `paramCap`). */
+async function greedyCut(req: PartitionRequest, reserve: number, nLayers: number, paramCap = Infinity): Promise<ShardPlan[]> {
   const shards: ShardPlan[] = [];
   let from = 0;
   while (from < nLayers) {
@@ -99,7 +114,7 @@ async function greedyCut(req: PartitionRequest, reserve: number, nLayers: number
     refuseIfTooLarge(req, from, peak, reserve);
     while (to < nLayers) {
       const next = await shardPeak(req.config, req.recipe, req.B, req.T, from, to + 1, nLayers);
-      if (Math.max(next.forward, next.train) + reserve > req.budget || next.largest > req.maxBufferBytes) break;
+      if (Math.max(next.forward, next.train) + reserve > req.budget || next.largest > req.maxBufferBytes || next.paramBytes > paramCap) break;
       to++;
       peak = next;
     }
@@ -122,6 +137,20 @@ function shardPlan(req: PartitionRequest, from: number, to: number, peak: ShardP
   };
 }
 
+/**
+ * Every layer must fit alone. Check them all before cutting and name the one that needs the most, so the budget the
+ * error recommends is enough for the whole model, not just for the first layer that failed.
+ */
+async function refuseLayersTooLarge(req: PartitionRequest, reserve: number, nLayers: number): Promise<void> {
+  let worst: { layer: number; peak: ShardPeak } | null = null;
+  for (let i = 0; i < nLayers; i++) {
+    const peak = await shardPeak(req.config, req.recipe, req.B, req.T, i, i + 1, nLayers);
+    if (peak.largest > req.maxBufferBytes) refuseIfTooLarge(req, i, peak, reserve);
+    if (!worst || Math.max(peak.forward, peak.train) > Math.max(worst.peak.forward, worst.peak.train)) worst = { layer: i, peak };
+  }
+  if (worst) refuseIfTooLarge(req, worst.layer, worst.peak, reserve);
+}
+
 function refuseIfTooLarge(req: PartitionRequest, layer: number, peak: ShardPeak, reserve: number): void {
   const p = req.profiles[layer];
   const need = Math.max(peak.forward, peak.train);
@@ -138,6 +167,7 @@ function refuseIfTooLarge(req: PartitionRequest, layer: number, peak: ShardPeak,
         `(parameters ${formatBytes(p.paramBytes)}), plus a prefetch reserve of ${formatBytes(reserve)}, but the device budget is ` +
         `${formatBytes(req.budget)} (${req.budget} bytes). Use a smaller batch_size or n_ctx, or a larger device_memory ` +
         `(at least ${formatBytes(need + reserve)}).`,
+      need + reserve,
     );
   }
 }

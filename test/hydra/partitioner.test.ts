@@ -70,3 +70,33 @@ test('partitioner: a layer that cannot fit alone is refused with the layer, byte
     },
   );
 });
+
+// A model whose LM head (untied, large vocabulary: big logits, big weight) is its largest layer.
+const headHeavy: Gpt2Config = { n_layer: 6, n_head: 2, n_embd: 32, n_ctx: 16, vocab_size: 2000, dropout: 0, tie: false };
+
+for (const [label, cfg] of [['blocks largest', config], ['LM head largest', headHeavy]] as const) {
+  test(`partitioner (${label}): every budget from the refusal's "at least" figure upward gets a plan that fits`, async () => {
+    // Growing the prefetch reserve to the largest shard's parameters used to make a layer that fitted stop fitting,
+    // so a budget the error message had just recommended was refused again.
+    const req = (budget: number) => ({ ...inputs(budget), config: cfg });
+    const toks = tokens.map((x) => x % cfg.vocab_size);
+    let min = 0;
+    await planFor(req(50_000), async () => new JsBackend(), toks, null).then(
+      () => assert.fail('50 000 bytes should be too small'),
+      (e: unknown) => {
+        assert.ok(e instanceof LayerTooLargeError && e.minBudget !== undefined);
+        min = e.minBudget;
+      },
+    );
+    const shardCounts = new Set<number>();
+    for (let budget = min; budget <= min * 3; budget += Math.ceil(min / 20)) {
+      const { plan } = await planFor(req(budget), async () => new JsBackend(), toks, null);
+      shardCounts.add(plan.shards.length);
+      for (const s of plan.shards) {
+        assert.ok(Math.max(s.peakBytes.forward, s.peakBytes.train) + plan.reserve <= budget, `budget ${budget}: shard ${s.from}-${s.to} overflows`);
+        assert.ok(s.paramBytes <= plan.reserve, `budget ${budget}: shard ${s.from}-${s.to} params exceed the prefetch reserve`);
+      }
+    }
+    assert.ok(shardCounts.size >= 2, `the sweep should cross several shard counts, saw ${[...shardCounts]}`);
+  });
+}
