@@ -138,7 +138,7 @@ export class WebGpuBackend implements Backend {
       throw new RangeError(`download: ${n} elements from offset ${srcOffset} exceed a buffer of ${b.length}`);
     }
     const out = (dst ?? (b.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n))) as T;
-    if (out.length < n) throw new RangeError(`download: destination holds ${out.length} elements, ${n} requested`);
+    if (out.length < n) throw new RangeError(`download: host array has ${out.length} elements, ${n} are needed`);
     if (n > 0) {
       const serial = await this.staging.read(b.gpu, srcOffset * 4, n * 4, new Uint8Array(out.buffer, out.byteOffset, n * 4));
       this.completed(serial);
@@ -289,7 +289,7 @@ export class WebGpuBackend implements Backend {
       if (!Number.isInteger(v) || v < 0) throw new RangeError(`${kernel}: ${name} must be a non-negative integer, got ${v}`);
     }
     const a = this.f32(A, kernel, 'A'), b = this.f32(B, kernel, 'B'), c = this.f32(C, kernel, 'C');
-    gemm(this.ctx, { transA, transB, M, N, K, alpha, beta, lda, ldb, ldc, offA, offB, offC, batch, strideA, strideB, strideC }, a, b, c);
+    gemm(this.ctx, { transA, transB, M, N, K, alpha, beta, lda, ldb, ldc, offA, offB, offC, batch, strideA, strideB, strideC }, a, b, c, (bytes) => this.scratch(bytes));
   }
 
   /** An internal buffer outside the budget (small: reduction partials, same-buffer copies); released right after recording. */
@@ -317,7 +317,7 @@ export class WebGpuBackend implements Backend {
   private buf(x: DeviceBuffer, kernel: string, arg: string): GpuBuffer {
     this.alive(kernel);
     if (!(x instanceof GpuBuffer) || x.owner !== this) throw new Error(`${kernel}: '${arg}' is not a buffer of this backend (id ${x?.id})`);
-    if (x.freed) throw new Error(`${kernel}: '${arg}' (buffer id ${x.id}) was freed`);
+    if (x.freed) throw new Error(`${kernel}: '${arg}' is a freed buffer (id ${x.id})`);
     return x;
   }
   private f32(x: DeviceBuffer, kernel: string, arg: string): GpuBuffer {

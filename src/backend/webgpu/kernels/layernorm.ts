@@ -135,7 +135,8 @@ export function layernormBackward(
   const [invCHi, invCLo] = splitF64(1 / C);
   forEachChunk(N, rowsPerChunk(ctx.limits, C, N), (r0, nr) => {
     const rows = { dout: range(dout, r0 * C, nr * C), x: range(x, r0 * C, nr * C), mean: range(mean, r0, nr), rstd: range(rstd, r0, nr) };
-    launch(ctx, dxDef, { dx: range(dx, r0 * C, nr * C), w: range(w, 0, C), ...rows }, { rowStart: r0, C, invCHi, invCLo }, nr);
+    // dw/db first: should dx alias dout, both still read the original dout, as in js.
     launch(ctx, dwdbDef, { dw: range(dw, 0, C), db: range(db, 0, C), ...rows }, { rowStart: r0, rows: nr, C }, Math.ceil(C / COLS));
+    launch(ctx, dxDef, { dx: range(dx, r0 * C, nr * C), w: range(w, 0, C), ...rows }, { rowStart: r0, C, invCHi, invCLo }, nr);
   });
 }
