@@ -1,5 +1,6 @@
 /** The orchestrator's handles on its device workers: start them, send tasks, get reports back as promises. */
 import { Worker } from 'node:worker_threads';
+import { prepareWebGpuEnvironment } from '../backend/webgpu/dawn.js';
 import type { DeviceSpec } from './device-spec.js';
 import type { FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
 
@@ -69,6 +70,8 @@ export class DeviceHandle {
 
 export async function startDevices(spec: DeviceSpec, budget: number): Promise<DeviceHandle[]> {
   const out: DeviceHandle[] = [];
+  // Mesa's EGL reads EGL_PLATFORM with getenv; a worker's process.env is a private copy, so it is set here.
+  if (spec.kind === 'webgpu') prepareWebGpuEnvironment();
   try {
     for (let i = 0; i < spec.count; i++) out.push(await DeviceHandle.start(i, spec, budget));
   } catch (e) {

@@ -35,7 +35,16 @@ export function conformanceBackends(): BackendEntry[] {
     },
     skipReason: cpuSkipReason,
   });
-  return [cpu(1), cpu(2)];
+  const webgpu: BackendEntry = {
+    label: 'webgpu',
+    kind: 'webgpu',
+    async create(opts = {}) {
+      const { createWebGpuBackend } = await import('../../src/backend/webgpu.js');
+      return createWebGpuBackend({ budget: opts.budget });
+    },
+    skipReason: webgpuSkipReason,
+  };
+  return [cpu(1), cpu(2), webgpu];
 }
 
 /**
@@ -49,6 +58,41 @@ async function cpuSkipReason(err: unknown): Promise<string | null> {
   const status = readBuildStatus();
   if (status && !status.ok && status.toolchainMissing) return `cpu addon not built on this machine: ${status.reason ?? 'no toolchain'}`;
   return null;
+}
+
+/**
+ * webgpu may be skipped only when it genuinely cannot run here: the optional `webgpu` package is not installed, or no
+ * adapter was found on a machine without a software GPU (Linux: Mesa's EGL + llvmpipe driver absent). With the
+ * package and Mesa installed (CI, after .ci/run), or with HYDRA_REQUIRE_WEBGPU=1, a missing backend is a failure.
+ */
+export async function webgpuSkipReason(err: unknown): Promise<string | null> {
+  if (process.env.HYDRA_REQUIRE_WEBGPU === '1') return null;
+  if (!(err instanceof BackendUnavailableError)) return null;
+  const { createRequire } = await import('node:module');
+  try {
+    createRequire(import.meta.url).resolve('webgpu');
+  } catch {
+    return `optional package 'webgpu' not installed (npm install webgpu): ${err.message}`;
+  }
+  if (process.platform === 'linux' && !(await hasMesaLlvmpipe())) {
+    return `no GPU adapter and no Mesa llvmpipe (apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri): ${err.message}`;
+  }
+  if (process.platform !== 'linux') return `no WebGPU adapter on this machine: ${err.message}`;
+  return null;
+}
+
+/** Mesa's EGL and the llvmpipe (swrast) DRI driver are installed: the software GPU Dawn's OpenGL ES backend can use. */
+async function hasMesaLlvmpipe(): Promise<boolean> {
+  const { existsSync, readFileSync } = await import('node:fs');
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
+  const lib = (name: string) => {
+    try {
+      if (readFileSync('/etc/ld.so.cache').includes(name)) return true;
+    } catch { /* no cache */ }
+    return dirs.some((d) => existsSync(`${d}/${name}`));
+  };
+  const dri = dirs.some((d) => existsSync(`${d}/dri/swrast_dri.so`) || existsSync(`${d}/dri/llvmpipe_dri.so`)) || lib('libgallium');
+  return lib('libEGL_mesa.so.0') && dri;
 }
 
 // ---- seeded random data (counter-based, so every run and every backend sees the same numbers) ----
