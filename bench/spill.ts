@@ -32,7 +32,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'gpt-mini', config: gpt2Config('gpt2-mini', { dropout: 0, tie: false }), B: 8, T: 256, budget: process.env.MINI_BUDGET ?? '520MiB' },
+  { name: 'gpt-mini', config: gpt2Config('gpt2-mini', { dropout: 0, tie: false }), B: 8, T: 256, budget: process.env.MINI_BUDGET ?? '560MiB' },
   {
     name: 'gpt-wide',
     config: gpt2Config('gpt2-mini', { n_layer: 12, n_head: 8, n_embd: 512, n_ctx: 128, dropout: 0, tie: false }),

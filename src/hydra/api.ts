@@ -61,6 +61,20 @@ export interface TrainOptions {
   prefetchReserve?: number;
   /** Disable prefetching (benchmarks compare). */
   prefetch?: boolean;
+  /**
+   * Where each model's checkpoint lives (`<dir>/<safe model name>.ckpt`). Checkpoints are taken at minibatch
+   * boundaries only, so a resumed model continues bitwise as if never stopped.
+   */
+  checkpointDir?: string;
+  /** Checkpoint every model every this many steps (0, the default: only when the job is stopped). */
+  checkpointEvery?: number;
+  /** Continue every model that has a checkpoint in `checkpointDir` (it must match the task); the rest start afresh. */
+  resume?: boolean;
+  /**
+   * Stop the job: each model finishes the minibatch it is in, is checkpointed (with `checkpointDir`) and ends with
+   * status 'stopped'; models already finished stay 'done' (and are checkpointed as finished).
+   */
+  signal?: AbortSignal;
 }
 
 export type TaskKind = 'F' | 'FL' | 'B' | 'E';
@@ -96,9 +110,10 @@ export type HydraEvent =
   | { type: 'step'; t: number; model: string; step: number; epoch: number; loss: number; gradNorm: number; lr: number }
   | { type: 'eval'; t: number; model: string; epoch: number; loss: number; perplexity: number; tokens: number }
   | { type: 'model-end'; t: number; model: string; status: ModelStatus; reason?: string }
+  | { type: 'checkpoint'; t: number; model: string; step: number; path: string; finished: boolean }
   | { type: 'log'; t: number; message: string };
 
-export type ModelStatus = 'done' | 'diverged' | 'failed';
+export type ModelStatus = 'done' | 'diverged' | 'failed' | 'stopped';
 
 export interface ShardPlan {
   /** Layers [from, to). */

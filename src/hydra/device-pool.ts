@@ -4,6 +4,8 @@ import { prepareWebGpuEnvironment } from '../backend/webgpu/dawn.js';
 import type { DeviceSpec } from './device-spec.js';
 import type { FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
 
+type RunMessage = Extract<ToWorker, { type: 'run' }>;
+
 export class DeviceHandle {
   name = '';
   budget = 0;
@@ -50,12 +52,12 @@ export class DeviceHandle {
     this.worker.postMessage(msg);
   }
 
-  run(modelId: string, task: Extract<ToWorker, { type: 'run' }>['task'], prefetch: { modelId: string; shard: number } | null): Promise<TaskReport> {
+  run(modelId: string, task: RunMessage['task'], paramsVersion: number, prefetch: RunMessage['prefetch']): Promise<TaskReport> {
     if (this.fatal) return Promise.reject(this.fatal);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.send({ type: 'run', id, modelId, task, prefetch });
+      this.send({ type: 'run', id, modelId, task, paramsVersion, prefetch });
     });
   }
 

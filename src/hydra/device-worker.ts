@@ -24,6 +24,8 @@ interface Prefetch {
   pending: Promise<unknown>[];
   /** Seconds the prefetch copies took (measured by the backend), when it can tell. */
   copySeconds: number;
+  /** The shard's parameter version the copies were taken at. */
+  paramsVersion: number;
 }
 
 const port = parentPort!;
@@ -36,10 +38,10 @@ function post(m: FromWorker): void {
   port.postMessage(m);
 }
 
-function startPrefetch(modelId: string, shard: number): void {
+function startPrefetch(modelId: string, shard: number, paramsVersion: number): void {
   const m = models.get(modelId);
   if (!m) return;
-  const p: Prefetch = { modelId, shard, buffers: new Map(), pending: [], copySeconds: 0 };
+  const p: Prefetch = { modelId, shard, buffers: new Map(), pending: [], copySeconds: 0, paramsVersion };
   for (const param of m.rt.shardParams[shard]) {
     let buf: DeviceBuffer;
     try {
@@ -68,7 +70,8 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const m = models.get(msg.modelId);
   if (!m) throw new Error(`model '${msg.modelId}' is not registered on this device`);
   let mine: Prefetched = new Map();
-  if (prefetch && prefetch.modelId === msg.modelId && prefetch.shard === msg.task.shard) {
+  // A prefetch is used only if no step touched the shard's parameters since its copies began.
+  if (prefetch && prefetch.modelId === msg.modelId && prefetch.shard === msg.task.shard && prefetch.paramsVersion === msg.paramsVersion) {
     await Promise.all(prefetch.pending);
     mine = prefetch.buffers;
     prefetch = null;
@@ -76,7 +79,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     dropPrefetch();
   }
   const t0 = performance.now();
-  if (msg.prefetch) startPrefetch(msg.prefetch.modelId, msg.prefetch.shard);
+  if (msg.prefetch) startPrefetch(msg.prefetch.modelId, msg.prefetch.shard, msg.prefetch.paramsVersion);
   const next = prefetch;
   // Prefetched buffers become the task's own; a failing task gives back everything it held.
   const tracked = trackAllocations(be, mine.values());

@@ -2,6 +2,8 @@
  * `train(tasks, options)`: the Hydra orchestrator. Plans every model (pilot pass + partitioner, or a cached plan),
  * puts each model's state in the host tier, starts the devices, and lets the scheduler hand shard tasks of all models
  * to whichever device frees up. Models fail alone: a diverged or failing model is marked and dropped, the rest go on.
+ * With a checkpoint directory, models are checkpointed at minibatch boundaries (every `checkpointEvery` steps, and
+ * when the job is stopped through `signal`), and `resume` continues each model from its checkpoint.
  */
 import type { HostTensor } from '../nn/host-tensor.js';
 import { initModel } from '../nn/init.js';
@@ -18,8 +20,10 @@ import { HostTier } from './host-tier.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { planFor } from './plan.js';
 import { parseBytes } from './units.js';
+import { fsSafeNames } from '../report/names.js';
+import { checkpointPath, loadModelSnapshot, restoreModel, snapshotModel, writeModelSnapshot } from './job-checkpoint.js';
 import { createJobScheduler, type SchedTask } from './job-scheduler.js';
-import { prefetchIsSafe } from './prefetch-safety.js';
+import { prefetchIsSafe, stepsParams } from './prefetch-safety.js';
 
 interface ModelJob {
   index: number;
@@ -35,6 +39,17 @@ interface ModelJob {
   evalCount: number;
   /** The task of this model currently running, if any. */
   inFlight: SchedTask | null;
+  /**
+   * Per shard: how many completed tasks stepped any of its parameters. A prefetch is taken at one version and used
+   * only at the same version, so a step that lands between the copy and the task can never be missed.
+   */
+  paramsVersion: number[];
+  /** Steps already taken when this job started (resumed from a checkpoint), added to the scheduler's minibatch. */
+  startStep: number;
+  /** Its checkpoint file (when the job checkpoints). */
+  checkpoint?: string;
+  /** The last step a checkpoint was taken at (-1: none in this job). */
+  checkpointedAt: number;
 }
 
 export async function train(tasks: TrainTask[], options: TrainOptions): Promise<JobResult> {
@@ -46,6 +61,10 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   const tier = new HostTier(options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : Infinity);
   const policy = options.policy ?? 'sharded-lrtf';
   checkTasks(tasks);
+  const checkpointEvery = options.checkpointEvery ?? 0;
+  if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new RangeError(`checkpointEvery: expected a whole number of steps ≥ 0, got ${checkpointEvery}`);
+  if ((options.resume || checkpointEvery > 0) && !options.checkpointDir) throw new RangeError(`checkpointDir: required with ${options.resume ? 'resume' : 'checkpointEvery'}`);
+  const safeNames = fsSafeNames(tasks.map((t) => t.name));
 
   // ---- plan every model before anything trains: a layer that cannot fit stops the job here ----
   const jobs: ModelJob[] = [];
@@ -63,7 +82,12 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     const rt = buildRuntime(task.model, plan.shards, recipe, B, T);
     const buffers = allocateHostState(rt, tier, task.name);
     const views = viewsOf(buffers);
-    loadWeights(rt, views, task.weights ?? initModel(rt.model, task.seed), task.name);
+    const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeNames.get(task.name)!) : undefined;
+    const resumed = checkpoint && options.resume ? await loadModelSnapshot(checkpoint, task.name, task.model, recipe, B, T) : null;
+    if (resumed) restoreModel(rt, views, resumed, checkpoint!);
+    else loadWeights(rt, views, task.weights ?? initModel(rt.model, task.seed), task.name);
+    const startStep = resumed?.step ?? 0;
+    if (resumed) emit({ type: 'log', t: now(), message: `${task.name}: resumed from ${checkpoint} at step ${startStep}${resumed.progress.finished ? ' (finished)' : ''}` });
     jobs.push({
       index,
       task,
@@ -76,8 +100,16 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       evalSum: 0,
       evalCount: 0,
       inFlight: null,
-      result: { name: task.name, hparams: task.hparams ?? {}, status: 'done', losses: [], evals: [], steps: 0, wallSeconds: 0, deviceSeconds: 0, plan, weights: new Map() },
+      paramsVersion: plan.shards.map(() => 0),
+      startStep,
+      checkpoint,
+      checkpointedAt: resumed ? startStep : -1,
+      result: {
+        name: task.name, hparams: task.hparams ?? {}, status: 'done', losses: resumed?.progress.losses ?? [], evals: resumed?.progress.evals ?? [],
+        steps: startStep, wallSeconds: 0, deviceSeconds: 0, plan, weights: new Map(),
+      },
     });
+    if (resumed?.progress.finished) jobs[jobs.length - 1].result.wallSeconds = now();
   }
 
   // ---- devices, models registered on each (their state is shared memory, nothing is copied) ----
@@ -91,121 +123,173 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
         d.send({ type: 'register', modelId: j.task.name, config: j.task.model, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
       }
     }
-    const sched = createJobScheduler(
-      jobs.map((j) => ({
-        id: j.task.name,
-        plan: j.plan,
-        minibatches: j.totalSteps,
-        stepsPerEpoch: j.task.train.stepsPerEpoch,
-        evalAfter: [...j.evalAfter].sort((a, b) => a - b),
-        evalBatches: j.task.eval?.stepsPerEpoch ?? 0,
-      })),
-      devices.length,
-      policy,
-      options.policySeed ?? 0,
-    );
-    const byName = new Map(jobs.map((j) => [j.task.name, j]));
-    const running = new Map<number, Promise<void>>();
-
-    const finishModel = (j: ModelJob, status: 'done' | 'diverged' | 'failed', reason?: string) => {
-      j.result.status = status;
-      if (reason) j.result.reason = reason;
-      j.result.wallSeconds = now();
-      emit({ type: 'model-end', t: now(), model: j.task.name, status, reason });
+    // Models resumed as finished have nothing left to run.
+    const active = jobs.filter((j) => j.result.wallSeconds === 0);
+    const writes: Promise<void>[] = [];
+    const lastWrite = new Map<ModelJob, Promise<void>>();
+    const progressOf = (j: ModelJob, finished: boolean) => ({ B: j.rt.B, T: j.rt.T, losses: j.result.losses, evals: j.result.evals, finished });
+    /** Checkpoint a model at a boundary: copied now (synchronously), written in the background. */
+    const checkpointModel = (j: ModelJob, step: number, finished: boolean) => {
+      if (!j.checkpoint) return;
+      const snap = snapshotModel(j.rt, j.views, step, progressOf(j, finished));
+      j.checkpointedAt = step;
+      const path = j.checkpoint;
+      // One model's writes go in order (each replaces the file): a slow older write must not land after a newer one.
+      const previous = lastWrite.get(j) ?? Promise.resolve();
+      const write = previous.then(() =>
+        writeModelSnapshot(path, j.task.model, j.rt.recipe, j.task.train.stepsPerEpoch, snap).then(
+          () => emit({ type: 'checkpoint', t: now(), model: j.task.name, step, path, finished }),
+          (e: unknown) => emit({ type: 'log', t: now(), message: `${j.task.name}: writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}` }),
+        ),
+      );
+      lastWrite.set(j, write);
+      writes.push(write);
     };
 
-    const dispatch = (d: DeviceHandle, st: SchedTask) => {
-      const j = byName.get(st.modelId)!;
-      try {
-        prepareInputs(j, st);
-      } catch (e) {
-        // A model whose data fails is dropped alone; the device is offered other work at once.
-        sched.complete(st, 0, now());
-        sched.fail(j.task.name, 'data error');
-        finishModel(j, 'failed', `reading the batch for step ${st.minibatch} failed: ${e instanceof Error ? e.message : String(e)}`);
-        return;
-      }
-      j.inFlight = st;
-      const hint = sched.peek(d.id);
-      const hintJob = hint ? byName.get(hint.modelId) : undefined;
-      const prefetch = hint && hintJob && options.prefetch !== false && prefetchIsSafe(hintJob.rt, hintJob.inFlight, hint) ? { modelId: hint.modelId, shard: hint.shard } : null;
-      const step = st.kind === 'E' ? j.result.steps : st.minibatch;
-      emit({ type: 'task-start', t: now(), device: d.id, model: j.task.name, kind: st.kind, shard: st.shard, step });
-      const p = d
-        .run(j.task.name, { kind: st.kind, shard: st.shard, step }, prefetch)
-        .then((rep) => {
-          j.inFlight = null;
-          busy[d.id] += rep.seconds;
-          highWater[d.id] = Math.max(highWater[d.id], rep.highWater);
-          bytesMoved += rep.outcome.bytesIn + rep.outcome.bytesOut;
-          overlapSeconds += rep.overlapSeconds;
-          j.result.deviceSeconds += rep.seconds;
-          emit({
-            type: 'task-end', t: now(), device: d.id, model: j.task.name, kind: st.kind, shard: st.shard, step,
-            computeSeconds: rep.seconds, bytesIn: rep.outcome.bytesIn, bytesOut: rep.outcome.bytesOut,
-            prefetchedBytes: rep.outcome.prefetchedBytes, overlapSeconds: rep.overlapSeconds,
-          });
-          sched.complete(st, rep.seconds, now());
-          afterTask(j, st, rep.outcome);
-        })
-        .catch((e: unknown) => {
-          j.inFlight = null;
+    if (active.length > 0) {
+      const sched = createJobScheduler(
+        active.map((j) => ({
+          id: j.task.name,
+          plan: j.plan,
+          minibatches: j.totalSteps - j.startStep,
+          stepsPerEpoch: j.task.train.stepsPerEpoch,
+          evalAfter: [...j.evalAfter].filter((p) => p >= j.startStep).map((p) => p - j.startStep).sort((a, b) => a - b),
+          evalBatches: j.task.eval?.stepsPerEpoch ?? 0,
+        })),
+        devices.length,
+        policy,
+        options.policySeed ?? 0,
+      );
+      const byName = new Map(jobs.map((j) => [j.task.name, j]));
+      const running = new Map<number, Promise<void>>();
+
+      const finishModel = (j: ModelJob, status: 'done' | 'diverged' | 'failed' | 'stopped', reason?: string) => {
+        j.result.status = status;
+        if (reason) j.result.reason = reason;
+        j.result.wallSeconds = now();
+        emit({ type: 'model-end', t: now(), model: j.task.name, status, reason });
+      };
+
+      const dispatch = (d: DeviceHandle, st: SchedTask) => {
+        const j = byName.get(st.modelId)!;
+        // The first task of a minibatch: the model is at a boundary (nothing in flight, every parameter stepped).
+        if ((st.kind === 'F' || st.kind === 'FL') && st.shard === 0) {
+          const step = j.startStep + st.minibatch;
+          if (options.signal?.aborted) {
+            checkpointModel(j, step, false);
+            sched.complete(st, 0, now());
+            sched.fail(j.task.name, 'stopped');
+            finishModel(j, 'stopped', `stopped before step ${step}${j.checkpoint ? `; checkpoint ${j.checkpoint}` : ''}`);
+            return;
+          }
+          if (checkpointEvery > 0 && step > j.checkpointedAt && step % checkpointEvery === 0 && step > 0) checkpointModel(j, step, false);
+        }
+        try {
+          prepareInputs(j, st);
+        } catch (e) {
+          // A model whose data fails is dropped alone; the device is offered other work at once.
           sched.complete(st, 0, now());
-          sched.fail(j.task.name, 'task failed');
-          finishModel(j, 'failed', `task ${st.kind}${st.shard} of step ${step} failed on device ${d.id}: ${e instanceof Error ? e.message : String(e)}`);
-        })
-        .finally(() => running.delete(d.id));
-      running.set(d.id, p);
-    };
-
-    const afterTask = (j: ModelJob, st: SchedTask, o: { loss?: number; lossSum?: number; count?: number; gradNorm?: number; lr?: number }) => {
-      const n = j.plan.shards.length;
-      if (st.kind === 'FL') {
-        j.result.losses.push(o.loss!);
-        if (!Number.isFinite(o.loss!)) {
-          sched.fail(j.task.name, 'diverged');
-          finishModel(j, 'diverged', `loss became ${o.loss} at step ${st.minibatch}`);
+          sched.fail(j.task.name, 'data error');
+          finishModel(j, 'failed', `reading the batch for step ${j.startStep + st.minibatch} failed: ${e instanceof Error ? e.message : String(e)}`);
           return;
         }
-      }
-      if ((st.kind === 'B' && st.shard === 0) || (st.kind === 'FL' && n === 1)) {
-        j.result.steps = st.minibatch + 1;
-        const epoch = Math.floor(st.minibatch / j.task.train.stepsPerEpoch);
-        emit({ type: 'step', t: now(), model: j.task.name, step: st.minibatch, epoch, loss: j.result.losses[st.minibatch], gradNorm: o.gradNorm ?? NaN, lr: o.lr ?? NaN });
-        if (!Number.isFinite(o.gradNorm ?? 0)) {
-          sched.fail(j.task.name, 'diverged');
-          finishModel(j, 'diverged', `gradient norm became ${o.gradNorm} at step ${st.minibatch}`);
-          return;
-        }
-      }
-      if (st.kind === 'E' && st.shard === n - 1) {
-        j.evalSum += o.lossSum ?? 0;
-        j.evalCount += o.count ?? 0;
-        if (st.evalBatch === (j.task.eval?.stepsPerEpoch ?? 0) - 1) {
-          const loss = j.evalSum / j.evalCount;
-          const epoch = Math.max(0, Math.ceil(j.result.steps / j.task.train.stepsPerEpoch) - 1);
-          j.result.evals.push({ epoch, loss, perplexity: Math.exp(loss) });
-          emit({ type: 'eval', t: now(), model: j.task.name, epoch, loss, perplexity: Math.exp(loss), tokens: j.evalCount });
-          j.evalSum = 0;
-          j.evalCount = 0;
-        }
-      }
-      if (sched.modelDone(j.task.name) && j.result.status === 'done' && j.result.wallSeconds === 0) finishModel(j, 'done');
-    };
+        j.inFlight = st;
+        const hint = sched.peek(d.id);
+        const hintJob = hint ? byName.get(hint.modelId) : undefined;
+        const prefetch =
+          hint && hintJob && options.prefetch !== false && prefetchIsSafe(hintJob.rt, hintJob.inFlight, hint)
+            ? { modelId: hint.modelId, shard: hint.shard, paramsVersion: hintJob.paramsVersion[hint.shard] }
+            : null;
+        const step = st.kind === 'E' ? j.result.steps : j.startStep + st.minibatch;
+        emit({ type: 'task-start', t: now(), device: d.id, model: j.task.name, kind: st.kind, shard: st.shard, step });
+        const p = d
+          .run(j.task.name, { kind: st.kind, shard: st.shard, step }, j.paramsVersion[st.shard], prefetch)
+          .then((rep) => {
+            j.inFlight = null;
+            bumpParamsVersions(j, st);
+            busy[d.id] += rep.seconds;
+            highWater[d.id] = Math.max(highWater[d.id], rep.highWater);
+            bytesMoved += rep.outcome.bytesIn + rep.outcome.bytesOut;
+            overlapSeconds += rep.overlapSeconds;
+            j.result.deviceSeconds += rep.seconds;
+            emit({
+              type: 'task-end', t: now(), device: d.id, model: j.task.name, kind: st.kind, shard: st.shard, step,
+              computeSeconds: rep.seconds, bytesIn: rep.outcome.bytesIn, bytesOut: rep.outcome.bytesOut,
+              prefetchedBytes: rep.outcome.prefetchedBytes, overlapSeconds: rep.overlapSeconds,
+            });
+            sched.complete(st, rep.seconds, now());
+            afterTask(j, st, rep.outcome);
+          })
+          .catch((e: unknown) => {
+            j.inFlight = null;
+            sched.complete(st, 0, now());
+            sched.fail(j.task.name, 'task failed');
+            finishModel(j, 'failed', `task ${st.kind}${st.shard} of step ${step} failed on device ${d.id}: ${e instanceof Error ? e.message : String(e)}`);
+          })
+          .finally(() => running.delete(d.id));
+        running.set(d.id, p);
+      };
 
-    // ---- the event loop: offer work to every idle device, then wait for any device to finish ----
-    while (!sched.isDone() || running.size > 0) {
-      for (const d of devices) {
-        if (running.has(d.id)) continue;
-        const st = sched.assign(d.id, now());
-        if (st) dispatch(d, st);
+      const afterTask = (j: ModelJob, st: SchedTask, o: { loss?: number; lossSum?: number; count?: number; gradNorm?: number; lr?: number }) => {
+        const n = j.plan.shards.length;
+        const step = j.startStep + st.minibatch;
+        if (st.kind === 'FL') {
+          j.result.losses.push(o.loss!);
+          if (!Number.isFinite(o.loss!)) {
+            sched.fail(j.task.name, 'diverged');
+            finishModel(j, 'diverged', `loss became ${o.loss} at step ${step}`);
+            return;
+          }
+        }
+        if ((st.kind === 'B' && st.shard === 0) || (st.kind === 'FL' && n === 1)) {
+          j.result.steps = step + 1;
+          const epoch = Math.floor(step / j.task.train.stepsPerEpoch);
+          emit({ type: 'step', t: now(), model: j.task.name, step, epoch, loss: j.result.losses[step], gradNorm: o.gradNorm ?? NaN, lr: o.lr ?? NaN });
+          if (!Number.isFinite(o.gradNorm ?? 0)) {
+            sched.fail(j.task.name, 'diverged');
+            finishModel(j, 'diverged', `gradient norm became ${o.gradNorm} at step ${step}`);
+            return;
+          }
+        }
+        if (st.kind === 'E' && st.shard === n - 1) {
+          j.evalSum += o.lossSum ?? 0;
+          j.evalCount += o.count ?? 0;
+          if (st.evalBatch === (j.task.eval?.stepsPerEpoch ?? 0) - 1) {
+            const loss = j.evalSum / j.evalCount;
+            const epoch = Math.max(0, Math.ceil(j.result.steps / j.task.train.stepsPerEpoch) - 1);
+            j.result.evals.push({ epoch, loss, perplexity: Math.exp(loss) });
+            emit({ type: 'eval', t: now(), model: j.task.name, epoch, loss, perplexity: Math.exp(loss), tokens: j.evalCount });
+            j.evalSum = 0;
+            j.evalCount = 0;
+          }
+        }
+        if (sched.modelDone(j.task.name) && j.result.status === 'done' && j.result.wallSeconds === 0) {
+          finishModel(j, 'done');
+          // A checkpointed model ends with a finished checkpoint, so that resuming never retrains it.
+          if (checkpointEvery > 0 || j.checkpointedAt >= 0) checkpointModel(j, j.result.steps, true);
+        }
+      };
+
+      // ---- the event loop: offer work to every idle device, then wait for any device to finish ----
+      while (!sched.isDone() || running.size > 0) {
+        for (const d of devices) {
+          // A task may end without running (its model stopped or its batch failed): then offer the device another.
+          while (!running.has(d.id)) {
+            const st = sched.assign(d.id, now());
+            if (!st) break;
+            dispatch(d, st);
+          }
+        }
+        if (running.size === 0) {
+          if (sched.isDone()) break;
+          throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
+        }
+        await Promise.race(running.values());
       }
-      if (running.size === 0) {
-        if (sched.isDone()) break;
-        throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
-      }
-      await Promise.race(running.values());
     }
+    // A stopped job leaves every finished model checkpointed too, so that the resumed job only trains what is left.
+    if (options.signal?.aborted) for (const j of active) if (j.result.status === 'done' && j.checkpointedAt < j.result.steps) checkpointModel(j, j.result.steps, true);
+    await Promise.all(writes);
   } finally {
     await Promise.all(devices.map((d) => d.stop()));
   }
@@ -229,10 +313,20 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     // flight at that moment, so no device is reading the batch buffers.
     if (st.shard !== 0) return;
     const spe = j.task.train.stepsPerEpoch;
-    const b = st.kind === 'E' ? j.task.eval!.batch(0, st.evalBatch!) : j.task.train.batch(Math.floor(st.minibatch / spe), st.minibatch % spe);
+    const step = j.startStep + st.minibatch;
+    const b = st.kind === 'E' ? j.task.eval!.batch(0, st.evalBatch!) : j.task.train.batch(Math.floor(step / spe), step % spe);
     j.views.tokens().set(b.tokens);
     j.views.targets().set(b.targets);
   }
+}
+
+/** The shards whose parameters a finished task stepped get a new version. */
+function bumpParamsVersions(j: ModelJob, st: SchedTask): void {
+  const stepped = stepsParams(j.rt, st);
+  if (stepped.size === 0) return;
+  j.rt.shardParams.forEach((params, k) => {
+    if (params.some((p) => stepped.has(p.spec.name))) j.paramsVersion[k]++;
+  });
 }
 
 function loadWeights(rt: ModelRuntime, views: HostViews, weights: Map<string, HostTensor>, model: string): void {

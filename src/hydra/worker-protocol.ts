@@ -16,7 +16,18 @@ export interface DeviceInit {
 export type ToWorker =
   | { type: 'register'; modelId: string; config: Gpt2Config; shards: ShardRange[]; recipe: TrainRecipe; B: number; T: number; buffers: HostStateBuffers }
   | { type: 'unregister'; modelId: string }
-  | { type: 'run'; id: number; modelId: string; task: ShardTask; prefetch: { modelId: string; shard: number } | null }
+  | {
+      type: 'run';
+      id: number;
+      modelId: string;
+      task: ShardTask;
+      /**
+       * How many times the task's shard parameters have been stepped so far. A prefetch made at another version is
+       * stale (a step landed after its copy began) and is dropped.
+       */
+      paramsVersion: number;
+      prefetch: { modelId: string; shard: number; paramsVersion: number } | null;
+    }
   | { type: 'shutdown' };
 
 export interface TaskReport {

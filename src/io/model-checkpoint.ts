@@ -21,6 +21,19 @@ export interface ModelCheckpointMeta {
   data: { epoch: number; step: number };
   /** The counter-based RNG needs only its seed: every draw is keyed by (seed, purpose, step, layer, index). */
   rng: { seed: number };
+  /** A Hydra job's record of the model so far (checkpoints written by train()). */
+  progress?: ModelProgress;
+}
+
+export interface ModelProgress {
+  /** Batch shape the model trains with. */
+  B: number;
+  T: number;
+  /** Training loss of every step taken. */
+  losses: number[];
+  evals: { epoch: number; loss: number; perplexity: number }[];
+  /** All its steps and evaluations are done: a resumed job reports it without training it. */
+  finished: boolean;
 }
 
 const PARAM = 'param.';

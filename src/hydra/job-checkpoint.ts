@@ -1,0 +1,92 @@
+/**
+ * Checkpoints of a Hydra job: one file per model (`<dir>/<safe model name>.ckpt`, the checkpoint format of
+ * src/io/checkpoint-file.ts: checksummed, written atomically), taken only at a minibatch boundary — when the model
+ * has no task in flight and every parameter has been stepped — so that with counter-based randomness and pure
+ * batch sources the step index is the whole training position. A job resumed from them continues bitwise as the
+ * uninterrupted job would.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Gpt2Config } from '../nn/gpt2-config.js';
+import type { HostTensor } from '../nn/host-tensor.js';
+import type { TrainRecipe } from '../optim/recipe.js';
+import { stateNames } from '../optim/optimizer.js';
+import { loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '../io/model-checkpoint.js';
+import { canonicalJson } from '../data/token-cache.js';
+import type { ModelRuntime } from './model-runtime.js';
+import type { HostViews } from './host-state.js';
+
+export class CheckpointMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointMismatchError';
+  }
+}
+
+/** A model's training state copied out of the host tier (synchronously: nothing can change it half-way). */
+export interface ModelSnapshot {
+  params: Map<string, HostTensor>;
+  optState: Map<string, HostTensor>;
+  step: number;
+  progress: ModelProgress;
+}
+
+export function snapshotModel(rt: ModelRuntime, views: HostViews, step: number, progress: ModelProgress): ModelSnapshot {
+  const params = new Map<string, HostTensor>(), optState = new Map<string, HostTensor>();
+  for (const p of rt.params) {
+    const shape = [...p.spec.shape];
+    params.set(p.spec.name, { shape, data: Float32Array.from(views.param(p.spec.name)) });
+    for (const s of stateNames(rt.recipe.optimizer)) optState.set(`${s}.${p.spec.name}`, { shape, data: Float32Array.from(views.opt(s, p.spec.name)) });
+  }
+  return { params, optState, step, progress: { ...progress, losses: [...progress.losses], evals: progress.evals.map((e) => ({ ...e })) } };
+}
+
+export async function writeModelSnapshot(path: string, config: Gpt2Config, recipe: TrainRecipe, stepsPerEpoch: number, s: ModelSnapshot): Promise<void> {
+  await saveModelCheckpoint(path, config, s.params, s.optState, {
+    recipe,
+    step: s.step,
+    data: { epoch: Math.floor(s.step / stepsPerEpoch), step: s.step % stepsPerEpoch },
+    rng: { seed: recipe.seed },
+    progress: s.progress,
+  });
+}
+
+export function checkpointPath(dir: string, safeName: string): string {
+  return join(dir, `${safeName}.ckpt`);
+}
+
+/**
+ * The checkpoint of a model, if its file exists, checked against the job: it must have been written for the same
+ * model shape, training recipe and batch shape (otherwise continuing from it would not be this job).
+ */
+export async function loadModelSnapshot(path: string, model: string, config: Gpt2Config, recipe: TrainRecipe, B: number, T: number): Promise<ModelSnapshot | null> {
+  if (!existsSync(path)) return null;
+  const ck = await loadModelCheckpoint(path);
+  const progress = ck.meta.progress;
+  if (!progress) throw new CheckpointMismatchError(`checkpoint ${path} (model '${model}') was not written by a Hydra job: it has no progress record`);
+  const differ = (field: string, was: unknown, now: unknown) =>
+    new CheckpointMismatchError(
+      `checkpoint ${path} does not belong to this job's model '${model}': ${field} was ${canonicalJson(was)} there and is ${canonicalJson(now)} now. ` +
+        `Resume with the configuration that wrote it, or remove the file (or choose another output directory) to start this model afresh.`,
+    );
+  for (const k of Object.keys({ ...config, ...ck.meta.config }) as (keyof Gpt2Config)[]) {
+    if (canonicalJson(ck.meta.config[k]) !== canonicalJson(config[k])) throw differ(`model.${k}`, ck.meta.config[k], config[k]);
+  }
+  for (const k of Object.keys({ ...recipe, ...ck.meta.recipe }) as (keyof TrainRecipe)[]) {
+    if (canonicalJson(ck.meta.recipe[k]) !== canonicalJson(recipe[k])) throw differ(k === 'totalSteps' ? 'the number of steps' : k, ck.meta.recipe[k], recipe[k]);
+  }
+  if (progress.B !== B || progress.T !== T) throw differ('the batch shape (B×T)', `${progress.B}×${progress.T}`, `${B}×${T}`);
+  return { params: ck.params, optState: ck.optState, step: ck.meta.step, progress };
+}
+
+/** Put a snapshot back into the host tier. */
+export function restoreModel(rt: ModelRuntime, views: HostViews, s: ModelSnapshot, path: string): void {
+  for (const p of rt.params) {
+    const put = (name: string, dst: Float32Array, t: HostTensor | undefined) => {
+      if (!t || t.data.length !== dst.length) throw new CheckpointMismatchError(`checkpoint ${path}: tensor '${name}' is ${t ? `${t.data.length} elements` : 'missing'}, the model needs ${dst.length}`);
+      dst.set(t.data);
+    };
+    put(p.spec.name, views.param(p.spec.name), s.params.get(p.spec.name));
+    for (const st of stateNames(rt.recipe.optimizer)) put(`${st}.${p.spec.name}`, views.opt(st, p.spec.name), s.optState.get(`${st}.${p.spec.name}`));
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * A prefetch copies a shard's parameters before its task runs. If a step lands on those parameters in between (a
+ * backward on another device), the copy is stale and must not be used. The device worker keeps the parameter
+ * version a prefetch was taken at and drops it when the task arrives at another version.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDevices } from '../../src/hydra/device-pool.js';
+import { parseDevices } from '../../src/hydra/device-spec.js';
+import { buildRuntime } from '../../src/hydra/model-runtime.js';
+import { allocateHostState, viewsOf } from '../../src/hydra/host-state.js';
+import { HostTier } from '../../src/hydra/host-tier.js';
+import { initModel } from '../../src/nn/init.js';
+import type { ShardPlan } from '../../src/hydra/api.js';
+import type { TrainRecipe } from '../../src/optim/recipe.js';
+import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
+import { TINY } from './helpers.js';
+
+const recipe: TrainRecipe = { optimizer: ADAMW_DEFAULTS, schedule: { warmupSteps: 0, decay: 'constant', minRatio: 0 }, clipNorm: 0, totalSteps: 1, seed: 1 };
+const B = 2, T = 8;
+const layers = TINY.n_layer + 3;
+const shard = (from: number, to: number): ShardPlan => ({ from, to, layerNames: [], paramBytes: 0, inputBytes: 0, peakBytes: { forward: 0, train: 0 }, seconds: { forward: 0, backward: 0 } });
+const shards = [shard(0, 2), shard(2, layers)];
+
+test('device worker: a prefetch taken before a step is dropped; one at the current version is used', async () => {
+  const rt = buildRuntime(TINY, shards, recipe, B, T);
+  const buffers = allocateHostState(rt, new HostTier(), 'm');
+  const views = viewsOf(buffers);
+  for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
+  views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5) % TINY.vocab_size));
+  const [dev] = await startDevices(parseDevices('js:1'), 64 << 20);
+  try {
+    dev.send({ type: 'register', modelId: 'm', config: TINY, shards, recipe, B, T, buffers });
+    const f0 = { kind: 'F' as const, shard: 0, step: 0 };
+    const boundary = () => Float32Array.from(views.act(1));
+
+    // Run F0 while prefetching F0's own parameters for the next task, at version 0.
+    await dev.run('m', f0, 0, { modelId: 'm', shard: 0, paramsVersion: 0 });
+    const before = boundary();
+    // A step lands on shard 0's parameters (as a backward on another device would), then F0 runs at version 1.
+    const wpe = views.param('wpe.weight');
+    for (let i = 0; i < wpe.length; i++) wpe[i] += 0.5;
+    await dev.run('m', f0, 1, { modelId: 'm', shard: 0, paramsVersion: 1 });
+    const after = boundary();
+    assert.notDeepEqual(after, before, 'the stepped parameters must be seen: the stale prefetch was dropped');
+    // Reference: the same task with nothing prefetched.
+    await dev.run('m', f0, 1, null);
+    assert.deepEqual(boundary(), after);
+
+    // Control: at an unchanged version the prefetch (taken at version 1 by the run above) is used — and is current.
+    await dev.run('m', f0, 1, { modelId: 'm', shard: 0, paramsVersion: 1 });
+    await dev.run('m', f0, 1, null);
+    assert.deepEqual(boundary(), after);
+  } finally {
+    await dev.stop();
+  }
+});

@@ -1,0 +1,90 @@
+/**
+ * DESIGN §2 "interrupting a job leaves resumable checkpoints": a job stopped part-way (AbortSignal) checkpoints every
+ * model at a minibatch boundary; the job resumed from those checkpoints ends bitwise where the uninterrupted job
+ * ends — losses of every step and final parameters — with sharded models, dropout, tied weights and clipping.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { train } from '../../src/hydra/train.js';
+import type { HydraEvent, JobResult, TrainOptions } from '../../src/hydra/api.js';
+import { CheckpointMismatchError } from '../../src/hydra/job-checkpoint.js';
+import { tinyTask, syntheticSource } from './helpers.js';
+
+const tasks = [
+  tinyTask('long', { steps: 7, train: syntheticSource(37, 2, 8, 3), eval: syntheticSource(37, 2, 8, 2, 5) }),
+  tinyTask('medium', { seed: 2, steps: 5, clipNorm: 0 }),
+  tinyTask('short', { seed: 3, steps: 2 }),
+];
+const base: TrainOptions = { devices: 'js:2', deviceMemory: 90_000, planDir: null };
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+function assertSameTraining(got: JobResult, want: JobResult, what: string): void {
+  for (const w of want.models) {
+    const g = got.models.find((m) => m.name === w.name)!;
+    assert.equal(g.status, 'done', `${what}: ${w.name}: ${g.status} ${g.reason ?? ''}`);
+    assert.deepEqual(g.losses, w.losses, `${what}: ${w.name}: losses`);
+    assert.deepEqual(g.evals, w.evals, `${what}: ${w.name}: evals`);
+    assert.equal(g.steps, w.steps);
+    for (const [name, t] of w.weights) assert.ok(sameBits(g.weights.get(name)!.data, t.data), `${what}: ${w.name}: parameter ${name} differs`);
+  }
+}
+
+test('train(): a job stopped part-way and resumed from its checkpoints ends bitwise as the uninterrupted job', async () => {
+  const whole = await train(tasks, base);
+  assert.ok(whole.models.every((m) => m.status === 'done'));
+  assert.ok(whole.models[0].plan.shards.length >= 2, 'the long model should be sharded');
+
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-resume-'));
+  const stop = new AbortController();
+  const onEvent = (e: HydraEvent) => {
+    if (e.type === 'step' && e.model === 'long' && e.step === 2) stop.abort();
+  };
+  const first = await train(tasks, { ...base, checkpointDir: dir, signal: stop.signal, onEvent });
+  const long = first.models.find((m) => m.name === 'long')!;
+  assert.equal(long.status, 'stopped');
+  assert.ok(long.steps >= 3 && long.steps < 7, `long stopped after ${long.steps} steps`);
+  assert.match(long.reason!, /stopped before step \d+; checkpoint /);
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.ckpt')).length, 3, 'every model, stopped or finished, has a checkpoint');
+
+  const resumedEvents: HydraEvent[] = [];
+  const second = await train(tasks, { ...base, checkpointDir: dir, resume: true, onEvent: (e) => resumedEvents.push(e) });
+  assertSameTraining(second, whole, `resumed after a stop at ${first.models.map((m) => `${m.name}@${m.steps}`).join(', ')}`);
+  // The resumed job ran only the steps left: none of the stopped model's earlier steps again.
+  const longSteps = resumedEvents.filter((e) => e.type === 'step' && e.model === 'long').map((e) => (e as { step: number }).step);
+  assert.deepEqual(longSteps, Array.from({ length: 7 - long.steps }, (_, i) => long.steps + i));
+  for (const m of first.models.filter((x) => x.status === 'done')) {
+    assert.ok(!resumedEvents.some((e) => e.type === 'task-start' && e.model === m.name), `${m.name} had finished and must not train again`);
+  }
+
+  // Periodic checkpoints (every 2 steps), then a resume of a job that had already finished: nothing runs again.
+  const dir2 = mkdtempSync(join(tmpdir(), 'hydra-resume-'));
+  const periodic = await train(tasks, { ...base, checkpointDir: dir2, checkpointEvery: 2 });
+  assertSameTraining(periodic, whole, 'with periodic checkpoints');
+  const again: HydraEvent[] = [];
+  const done = await train(tasks, { ...base, checkpointDir: dir2, resume: true, onEvent: (e) => again.push(e) });
+  assertSameTraining(done, whole, 'resumed when finished');
+  assert.ok(!again.some((e) => e.type === 'task-start'), 'a finished job resumes without any task');
+});
+
+test('train(): resuming with a checkpoint written for another configuration names the model and the field', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-resume-'));
+  await train(tasks.slice(2), { ...base, checkpointDir: dir, checkpointEvery: 1 });
+  assert.ok(existsSync(join(dir, 'short.ckpt')));
+  const changed = [{ ...tasks[2], optimizer: { ...tasks[2].optimizer, lr: 1e-2 } }];
+  await assert.rejects(
+    () => train(changed, { ...base, checkpointDir: dir, resume: true }),
+    (e: unknown) => {
+      assert.ok(e instanceof CheckpointMismatchError);
+      assert.match(e.message, /model 'short': optimizer was .*"lr":0\.005.* there and is .*"lr":0\.01.* now/);
+      assert.match(e.message, /remove the file/);
+      return true;
+    },
+  );
+  await assert.rejects(() => train(tasks, { ...base, resume: true }), /checkpointDir: required with resume/);
+});
