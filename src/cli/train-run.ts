@@ -39,15 +39,20 @@ export interface TrainRunDeps {
   /** Plain-line progress interval in steps. */
   progressEvery?: number;
   /**
-   * Restore the terminal and close events.jsonl on Ctrl-C / SIGTERM, then exit (130 / 143). Only for the real
-   * command: a handler keeps Node from exiting by itself.
+   * Ctrl-C / SIGTERM stop the job gracefully: every model finishes its minibatch and is checkpointed, results are
+   * written, and the run ends with 130 / 143. A second signal restores the terminal, closes events.jsonl and exits
+   * at once. Only for the real command: a handler keeps Node from exiting by itself.
    */
   handleSignals?: boolean;
+  /** Stops the job like a first Ctrl-C (tests). */
+  signal?: AbortSignal;
 }
 
 export interface TrainRunFlags extends CliOverrides {
   /** Validate and print the models without training. */
   dryRun?: boolean;
+  /** Continue every model from its checkpoint in <out_dir>/checkpoints (models without one start afresh). */
+  resume?: boolean;
 }
 
 export interface TrainRunOutcome {
@@ -55,6 +60,8 @@ export interface TrainRunOutcome {
   job?: BuiltJob;
   result?: JobResult;
   outDir: string;
+  /** The signal that stopped the job (the command exits 130 / 143). */
+  stoppedBy?: NodeJS.Signals;
 }
 
 export async function runTrain(configFile: string, flags: TrainRunFlags, deps: TrainRunDeps): Promise<TrainRunOutcome> {
@@ -82,6 +89,11 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   for (const [T, n] of job.evalBlocks) info(`eval: every model with block size ${T} evaluates the same ${n} held-out blocks (${n * T} tokens)`);
   mkdirSync(config.outDir, { recursive: true });
   const events = new EventsWriter(join(config.outDir, 'events.jsonl'));
+  const checkpointDir = join(config.outDir, 'checkpoints');
+  const show = (p: string) => {
+    const rel = relative(cwd, p);
+    return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
+  };
   const progress = createProgress({ models: job.totals, stream: deps.stderr, mode: deps.progressMode, everySteps: deps.progressEvery });
   const plans = new PlanPrinter((line) => progress.log(line));
   const onEvent = (e: HydraEvent) => {
@@ -90,15 +102,24 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     else progress.onEvent(e);
   };
 
+  const stop = new AbortController();
+  deps.signal?.addEventListener('abort', () => stop.abort());
+  let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (!stoppedBy) {
+      stoppedBy = signal;
+      progress.log(`${signal}: stopping — each model finishes its current step and is checkpointed in ${show(checkpointDir)}; press Ctrl-C again to quit at once`);
+      stop.abort();
+      return;
+    }
     progress.stop();
     events.close();
     deps.stderr.write(`\ninterrupted (${signal}); events so far are in ${events.path}\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   if (deps.handleSignals) {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   }
 
   const startedAt = new Date().toISOString();
@@ -113,6 +134,10 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
       planDir: config.planDir,
       outDir: config.outDir,
       prefetch: config.prefetch,
+      checkpointDir,
+      checkpointEvery: config.checkpointEvery,
+      resume: flags.resume,
+      signal: stop.signal,
       onEvent,
     });
   } finally {
@@ -134,13 +159,13 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   });
 
   deps.stdout.write(`\n${renderResultsTable(result)}\n\n${renderJobSummary(result)}\n\n`);
-  const show = (p: string) => {
-    const rel = relative(cwd, p);
-    return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
-  };
   deps.stdout.write(`wrote ${show(written.resultsJson)}, ${show(written.resultsCsv)}, ${show(events.path)}`);
   deps.stdout.write(written.modelDirs.size > 0 ? `, weights of ${written.modelDirs.size} models in ${show(join(config.outDir, 'models'))}/\n` : '\n');
-  return { config, job, result, outDir: config.outDir };
+  const stopped = result.models.filter((m) => m.status === 'stopped').length;
+  if (stopped > 0) {
+    deps.stdout.write(`stopped: ${stopped} model${stopped === 1 ? '' : 's'} checkpointed in ${show(checkpointDir)}; continue with: hydra train ${show(configFile)} --resume\n`);
+  }
+  return { config, job, result, outDir: config.outDir, stoppedBy };
 }
 
 /** Config errors found after loading (grid combinations, data sizes) still name the file they are about. */

@@ -13,6 +13,7 @@ interface TrainCommandOptions {
   steps?: string;
   dryRun?: boolean;
   progress?: 'bars' | 'lines';
+  resume?: boolean;
 }
 
 export function register(program: Command): void {
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .option('--steps <n>', 'override the training length: exactly n steps per model')
     .option('--progress <mode>', "progress display: 'bars' or 'lines' (default: bars on a terminal, lines otherwise)")
     .option('--dry-run', 'validate the config and list the models without training')
+    .option('--resume', 'continue each model from its checkpoint in <out_dir>/checkpoints (written when a job is stopped, or every checkpoint_every steps)')
     .action(async (configFile: string, o: TrainCommandOptions) => {
       if (o.progress !== undefined && o.progress !== 'bars' && o.progress !== 'lines') {
         throw new Error(`--progress: expected 'bars' or 'lines', got '${String(o.progress)}'`);
@@ -40,6 +42,7 @@ export function register(program: Command): void {
         out: o.out,
         steps: o.steps,
         dryRun: o.dryRun,
+        resume: o.resume,
       };
       const outcome = await runTrain(configFile, flags, {
         train,
@@ -54,6 +57,7 @@ export function register(program: Command): void {
         saveModel: (dir, model, weights) => saveHfGpt2(dir, model, weights),
       });
       // A grid where some models diverge is a normal result; a job where none finished is a failure.
-      if (outcome.result && !outcome.result.models.some((m) => m.status === 'done')) process.exitCode = 1;
+      if (outcome.stoppedBy) process.exitCode = outcome.stoppedBy === 'SIGINT' ? 130 : 143;
+      else if (outcome.result && !outcome.result.models.some((m) => m.status === 'done')) process.exitCode = 1;
     });
 }

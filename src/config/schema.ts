@@ -7,7 +7,7 @@
  */
 import { parseDevices } from '../hydra/device-spec.js';
 import type { PolicyName } from '../hydra/api.js';
-import { boolean, mapping, nonEmptyString, onlyKeys, oneOf, positiveInt, seedInt } from './checks.js';
+import { boolean, mapping, nonEmptyString, nonNegativeInt, onlyKeys, oneOf, positiveInt, seedInt } from './checks.js';
 import { ConfigError, expected, joinPath } from './errors.js';
 import { HPARAM_KEYS, hparamAtPath, hparamSpec, isHKey, sectionFields, type HKey, type HParams, type HValue } from './hparams.js';
 import { resolveConfigPath } from './paths.js';
@@ -56,11 +56,13 @@ export interface TrainConfig {
   /** Absolute. */
   outDir: string;
   prefetch?: boolean;
+  /** Checkpoint every model every this many steps (0: only when the job is stopped). */
+  checkpointEvery: number;
 }
 
 const TOP_LEVEL = [
   'name', 'model', 'init', 'data', 'optimizer', 'schedule', ...sectionFields(''), 'grid', 'steps', 'epochs',
-  'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch',
+  'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'checkpoint_every',
 ];
 const DATA_FIELDS = ['train', 'eval', 'format', 'eval_tokens'];
 /** With init.from the checkpoint fixes the shape; only these model fields may still be set. */
@@ -114,6 +116,7 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
         ? resolveConfigPath(`runs/${name}`, 'out_dir', opts.cwd ?? process.cwd())
         : resolveConfigPath(doc.out_dir, 'out_dir', opts.baseDir),
     prefetch: doc.prefetch === undefined ? undefined : boolean(doc.prefetch, 'prefetch'),
+    checkpointEvery: doc.checkpoint_every === undefined ? 0 : nonNegativeInt(doc.checkpoint_every, 'checkpoint_every'),
   };
 }
 

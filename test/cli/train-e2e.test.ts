@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { runTrain } from '../../src/cli/train-run.js';
 import { train } from '../../src/hydra/train.js';
@@ -96,4 +96,68 @@ test('the hydra binary wires `train`: --dry-run lists models; a bad config exits
   const bad = spawnSync(process.execPath, [main, 'train', badFile], { cwd: dir, encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr.trim(), `hydra: ${badFile}: grid.lr[1]: expected a positive number, got "fast"`);
+});
+
+test('hydra train stopped part-way checkpoints every model; --resume finishes with the uninterrupted results', async () => {
+  const run = async (dir: string, opts: { stopAtFirstStep?: boolean; resume?: boolean } = {}) => {
+    const stop = new AbortController();
+    const trainFn: typeof train = (tasks, o) =>
+      train(tasks, {
+        ...o,
+        onEvent: (e) => {
+          o.onEvent?.(e);
+          if (opts.stopAtFirstStep && e.type === 'step') stop.abort();
+        },
+      });
+    const stdout = sink(), stderr = sink();
+    const outcome = await runTrain(writeJob(dir, { steps: 4 }), { resume: opts.resume }, {
+      train: trainFn, stdout, stderr, cwd: dir, cacheDir: join(dir, 'tokens'), progressMode: 'lines', signal: stop.signal,
+    });
+    return { result: outcome.result!, stdout: stdout.text(), stderr: stderr.text() };
+  };
+  const straight = await run(tempDir());
+
+  const dir = tempDir();
+  const first = await run(dir, { stopAtFirstStep: true });
+  assert.ok(first.result.models.some((m) => m.status === 'stopped'), first.result.models.map((m) => `${m.name} ${m.status}`).join(', '));
+  assert.match(first.stdout, /stopped: \d models? checkpointed in out\/checkpoints; continue with: hydra train job\.yaml --resume/);
+  for (const m of first.result.models) assert.ok(existsSync(join(dir, 'out', 'checkpoints', `${m.name}.ckpt`)), m.name);
+
+  const resumed = await run(dir, { resume: true });
+  assert.match(resumed.stderr, /resumed from .*checkpoints\/lr=0\.01\.ckpt at step \d/);
+  for (const want of straight.result.models) {
+    const got = resumed.result.models.find((m) => m.name === want.name)!;
+    assert.equal(got.status, 'done');
+    assert.deepEqual(got.losses, want.losses, `${want.name}: losses`);
+    assert.deepEqual(got.evals, want.evals, `${want.name}: evals`);
+    for (const [name, t] of want.weights) assert.deepEqual(got.weights.get(name)!.data, t.data, `${want.name}: ${name}`);
+  }
+});
+
+test('the hydra binary: Ctrl-C stops gracefully (checkpoints, results, exit 130) and --resume completes the job', async () => {
+  const dir = tempDir();
+  const file = writeJob(dir, { steps: 40 });
+  const main = join(REPO, 'dist/src/cli/main.js');
+  const child = spawn(process.execPath, [main, 'train', file, '--progress', 'lines'], { cwd: dir });
+  let stdout = '';
+  child.stdout.on('data', (c) => (stdout += String(c)));
+  child.stderr.on('data', () => undefined);
+  const events = join(dir, 'out', 'events.jsonl');
+  // Interrupt once training is under way (the first step event is in events.jsonl).
+  while (!(existsSync(events) && readFileSync(events, 'utf8').includes('"type":"step"'))) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 130, stdout);
+  assert.match(stdout, /continue with: hydra train job\.yaml --resume/);
+  const json = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
+  assert.ok(json.models.some((m: { status: string }) => m.status === 'stopped'));
+
+  const resumed = spawnSync(process.execPath, [main, 'train', file, '--resume', '--progress', 'lines'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resumed from .* at step \d+/);
+  const done = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
+  for (const m of done.models) {
+    assert.equal(m.status, 'done');
+    assert.equal(m.losses.length, 40);
+  }
 });

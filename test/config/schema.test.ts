@@ -69,6 +69,9 @@ test('field types and ranges are checked where they are written', () => {
   rejects(() => parse({ data: { train: 'data/train.txt', format: 'markdown' } }), 'data.format', /one of auto, text, wikitext/);
   rejects(() => parse({ name: '' }), 'name', /non-empty string/);
   rejects(() => parse({ model: 'gpt2' }), 'model', /a mapping of fields/);
+  rejects(() => parse({ checkpoint_every: 2.5 }), 'checkpoint_every', /an integer >= 0, got 2\.5/);
+  assert.equal(parse({ checkpoint_every: 50 }).checkpointEvery, 50);
+  assert.equal(parse().checkpointEvery, 0);
 });
 
 test('required fields: data, model (or init), device_memory', () => {
