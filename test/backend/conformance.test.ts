@@ -9,24 +9,13 @@ import assert from 'node:assert/strict';
 import { DeviceOutOfMemoryError, type Backend, type RngKey } from '../../src/backend/backend.js';
 import { JsBackend } from '../../src/backend/js.js';
 import {
-  assertBitwise, assertClose, conformanceBackends, errorReport, Rand, recordError, runKernel,
-  type Buffers, type HostArray,
+  assertBitwise, conformanceBackends, errorReport, Rand, recordError, runKernel, vsJs,
+  type Buffers,
 } from './helpers.js';
 
 const js = new JsBackend();
 type Op = (be: Backend, b: Buffers) => void;
 
-/** Runs op on js and on `be` with the same inputs; compares `outputs` exactly or within tol. Returns max rel error. */
-async function vsJs(be: Backend, what: string, inputs: Record<string, HostArray>, op: Op, outputs: string[], tol: number | 'exact'): Promise<number> {
-  const want = await runKernel(js, inputs, op, outputs);
-  const got = await runKernel(be, inputs, op, outputs);
-  let worst = 0;
-  for (const o of outputs) {
-    if (tol === 'exact') assertBitwise(`${what} ${o}`, got[o], want[o]);
-    else worst = Math.max(worst, assertClose(`${what} ${o}`, got[o], want[o], tol));
-  }
-  return worst;
-}
 
 function report(t: TestContext, label: string, kernel: string, err: number): void {
   recordError(`${kernel} [${label}]`, err);

@@ -5,6 +5,7 @@
 import type { Backend, DeviceBuffer } from '../../src/backend/backend.js';
 import { BackendUnavailableError } from '../../src/backend/index.js';
 import { hashAt, keyPrefix } from '../../src/backend/rng.js';
+import { JsBackend } from '../../src/backend/js.js';
 
 // ---- backends under test ----
 
@@ -200,4 +201,30 @@ export function assertBitwise(what: string, actual: ArrayLike<number>, expected:
 export const errorReport = new Map<string, number>();
 export function recordError(key: string, err: number): void {
   errorReport.set(key, Math.max(errorReport.get(key) ?? 0, err));
+}
+
+/** Runs op on js and on `be` with the same inputs; compares `outputs` exactly or within tol. Returns max rel error. */
+export async function vsJs(
+  be: Backend, what: string, inputs: Record<string, HostArray>, op: (be: Backend, b: Buffers) => void, outputs: string[], tol: number | 'exact',
+): Promise<number> {
+  const want = await runKernel(jsOracle, inputs, op, outputs);
+  const got = await runKernel(be, inputs, op, outputs);
+  let worst = 0;
+  for (const o of outputs) {
+    if (tol === 'exact') assertBitwise(`${what} ${o}`, got[o], want[o]);
+    else worst = Math.max(worst, assertClose(`${what} ${o}`, got[o], want[o], tol));
+  }
+  return worst;
+}
+const jsOracle = new JsBackend();
+
+/** max |a - b| / max |b|: relative error of the whole tensor, robust to entries near zero. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`relError: lengths ${a.length} and ${b.length} differ`);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / (den || 1);
 }

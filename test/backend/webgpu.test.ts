@@ -11,21 +11,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend } from '../../src/backend/backend.js';
 import { JsBackend } from '../../src/backend/js.js';
-import { assertBitwise, assertClose, Rand, runKernel, webgpuSkipReason, type Buffers, type HostArray } from './helpers.js';
+import { Rand, runKernel, vsJs, webgpuSkipReason, type Buffers } from './helpers.js';
 
 const js = new JsBackend();
 type Op = (be: Backend, b: Buffers) => void;
 
-async function vsJs(be: Backend, what: string, inputs: Record<string, HostArray>, op: Op, outputs: string[], tol: number | 'exact'): Promise<number> {
-  const want = await runKernel(js, inputs, op, outputs);
-  const got = await runKernel(be, inputs, op, outputs);
-  let worst = 0;
-  for (const o of outputs) {
-    if (tol === 'exact') assertBitwise(`${what} ${o}`, got[o], want[o]);
-    else worst = Math.max(worst, assertClose(`${what} ${o}`, got[o], want[o], tol));
-  }
-  return worst;
-}
 
 async function open(opts: { budget?: number; maxBindingBytes?: number } = {}): Promise<Backend | string> {
   try {

@@ -2,6 +2,10 @@
 import type { BatchSource, TrainTask } from '../../src/hydra/api.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { buildGpt2 } from '../../src/nn/gpt2.js';
+import { initModel } from '../../src/nn/init.js';
+import { LocalTrainer } from '../../src/optim/local-trainer.js';
 
 /** Deterministic pseudo-text: batch (epoch, step) is a pure function of its arguments. */
 export function syntheticSource(vocab: number, B: number, T: number, stepsPerEpoch: number, salt = 0): BatchSource {
@@ -34,4 +38,20 @@ export function tinyTask(name: string, opts: Partial<TrainTask> = {}): TrainTask
     seed: 11,
     ...opts,
   };
+}
+
+/** The reference: the task's model trained alone, unsharded, on one backend with LocalTrainer. */
+export async function trainAlone(task: TrainTask, be: Backend) {
+  const model = buildGpt2(task.model);
+  const t = await LocalTrainer.create(be, model, initModel(model, task.seed), {
+    optimizer: task.optimizer, schedule: task.schedule!, clipNorm: task.clipNorm!, totalSteps: task.steps!, seed: task.seed,
+  });
+  const losses: number[] = [];
+  for (let s = 0; s < task.steps!; s++) {
+    const spe = task.train.stepsPerEpoch;
+    losses.push((await t.trainStep({ ...task.train.batch(Math.floor(s / spe), s % spe), B: task.train.B, T: task.train.T })).loss);
+  }
+  const params = await t.exportParams();
+  t.dispose();
+  return { losses, params };
 }

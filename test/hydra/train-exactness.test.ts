@@ -8,25 +8,10 @@ import assert from 'node:assert/strict';
 import { JsBackend } from '../../src/backend/js.js';
 import type { Backend } from '../../src/backend/backend.js';
 import { BackendUnavailableError, createBackend } from '../../src/backend/index.js';
-import { buildGpt2 } from '../../src/nn/gpt2.js';
-import { initModel } from '../../src/nn/init.js';
-import { LocalTrainer } from '../../src/optim/local-trainer.js';
 import { train } from '../../src/hydra/train.js';
-import type { PolicyName, TrainTask } from '../../src/hydra/api.js';
-import { TINY, tinyTask } from './helpers.js';
+import type { PolicyName } from '../../src/hydra/api.js';
+import { TINY, tinyTask, trainAlone } from './helpers.js';
 
-async function alone(task: TrainTask, be: Backend = new JsBackend()) {
-  const model = buildGpt2(task.model);
-  const t = await LocalTrainer.create(be, model, initModel(model, task.seed), {
-    optimizer: task.optimizer, schedule: task.schedule!, clipNorm: task.clipNorm!, totalSteps: task.steps!, seed: task.seed,
-  });
-  const losses: number[] = [];
-  for (let s = 0; s < task.steps!; s++) {
-    const spe = task.train.stepsPerEpoch;
-    losses.push((await t.trainStep({ ...task.train.batch(Math.floor(s / spe), s % spe), B: task.train.B, T: task.train.T })).loss);
-  }
-  return { losses, params: await t.exportParams() };
-}
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -39,7 +24,7 @@ const others = [
   tinyTask('other-c', { seed: 3, model: { ...TINY, tie: false, dropout: 0 } }),
 ];
 
-const reference = alone(focus);
+const reference = trainAlone(focus, new JsBackend());
 
 const POLICIES: PolicyName[] = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'];
 
@@ -65,7 +50,7 @@ test('train(): on cpu:2x1 (two one-thread native devices) sharded + interleaved 
     if (e instanceof BackendUnavailableError) return t.skip(e.message);
     throw e;
   }
-  const ref = await alone(focus, be);
+  const ref = await trainAlone(focus, be);
   be.dispose();
   const result = await train([focus, ...others], { devices: 'cpu:2x1', deviceMemory: 90_000, policy: 'sharded-lrtf', planDir: null });
   const r = result.models.find((m) => m.name === 'focus')!;

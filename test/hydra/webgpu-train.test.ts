@@ -14,37 +14,11 @@ import { createBackend } from '../../src/backend/index.js';
 import { JsBackend } from '../../src/backend/js.js';
 import { buildGpt2 } from '../../src/nn/gpt2.js';
 import { initModel } from '../../src/nn/init.js';
-import { LocalTrainer } from '../../src/optim/local-trainer.js';
 import { train } from '../../src/hydra/train.js';
-import type { TrainTask } from '../../src/hydra/api.js';
-import { webgpuSkipReason } from '../backend/helpers.js';
-import { TINY, tinyTask } from './helpers.js';
+import { relError, webgpuSkipReason } from '../backend/helpers.js';
+import { TINY, tinyTask, trainAlone } from './helpers.js';
 
-async function alone(task: TrainTask, be: Backend) {
-  const model = buildGpt2(task.model);
-  const t = await LocalTrainer.create(be, model, initModel(model, task.seed), {
-    optimizer: task.optimizer, schedule: task.schedule!, clipNorm: task.clipNorm!, totalSteps: task.steps!, seed: task.seed,
-  });
-  const losses: number[] = [];
-  for (let s = 0; s < task.steps!; s++) {
-    const spe = task.train.stepsPerEpoch;
-    losses.push((await t.trainStep({ ...task.train.batch(Math.floor(s / spe), s % spe), B: task.train.B, T: task.train.T })).loss);
-  }
-  const params = await t.exportParams();
-  t.dispose();
-  return { losses, params };
-}
 
-/** max |a - b| / max |b| over the tensor (relative error of the whole tensor, robust to entries near zero). */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -66,9 +40,9 @@ test('train(): webgpu:2, sharded (>= 3 shards) among another model, matches js w
     if (reason === null) throw e;
     return t.skip(reason);
   }
-  const onGpu = await alone(focus, gpu);
+  const onGpu = await trainAlone(focus, gpu);
   gpu.dispose();
-  const onJs = await alone(focus, new JsBackend());
+  const onJs = await trainAlone(focus, new JsBackend());
 
   const t0 = performance.now();
   const result = await train([focus, other], { devices: 'webgpu:2', deviceMemory: 90_000, policy: 'sharded-lrtf', planDir: null });

@@ -13,6 +13,7 @@ import { buildGpt2 } from '../../src/nn/gpt2.js';
 import { LocalTrainer } from '../../src/optim/local-trainer.js';
 import type { TrainRecipe } from '../../src/optim/recipe.js';
 import { goldBackends } from './gold-backends.js';
+import { relError } from '../backend/helpers.js';
 
 const DIR = join('test', 'fixtures', 'gold', 'tiny');
 
@@ -21,16 +22,6 @@ interface Expected {
   train: { lr: number; betas: [number, number]; eps: number; weight_decay: number; clip_norm: number; steps: number; losses: number[] };
 }
 
-/** max |a - b| / max |b|: relative error of the whole tensor, robust to entries near zero. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / (den || 1);
-}
 
 async function fixture() {
   const { config, tensors } = await loadHfGpt2(DIR);
