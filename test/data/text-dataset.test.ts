@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BlockDataset, loadTextDataset, loadTokenStream, loadTrainEval } from '../../src/data/text-dataset.js';
 import { detokenizeWikitext, looksLikeWikitextPath } from '../../src/data/wikitext.js';
 import { gpt2Tokenizer } from '../../src/data/tokenizer.js';
+import { wikitextFile, WIKITEXT_MISSING } from './shared-data.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hydra-textds-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -36,8 +37,10 @@ test('BlockDataset: block i = tokens[i*T, i*T+T), targets shifted by one; floor(
 });
 
 test('wikitext-2 valid/test load out of the box (paths relative to cwd), normalised, then from the token cache', (t) => {
+  const valid = wikitextFile('valid.txt'), testFile = wikitextFile('test.txt');
+  if (!valid || !testFile) return t.skip(WIKITEXT_MISSING);
   const cacheDir = tmp();
-  const files = { train: '../shared/data/wikitext-2/valid.txt', eval: '../shared/data/wikitext-2/test.txt', nCtx: 128 };
+  const files = { train: valid, eval: testFile, nCtx: 128 };
   const first = loadTrainEval(files, { cacheDir });
   assert.ok(first.eval);
   for (const ds of [first.train, first.eval]) {

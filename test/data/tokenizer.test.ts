@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { wikitextFile, WIKITEXT_MISSING } from './shared-data.js';
 import { encodeToUint16, gpt2Tokenizer, GPT2_EOT, GPT2_VOCAB_SIZE, isSafeSplitPoint } from '../../src/data/tokenizer.js';
 
-const WIKI_VALID = '../shared/data/wikitext-2/valid.txt';
 
 test('gpt2 tokenizer: r50k_base ids, vocabulary size and end-of-text', () => {
   const tok = gpt2Tokenizer();
@@ -44,8 +44,10 @@ test('encodeToUint16 in tiny chunks equals whole-string encoding on tricky text'
 });
 
 test('encodeToUint16 on wikitext-2 valid.txt (1.1 MB) equals whole-string encoding and is fast', (t) => {
+  const file = wikitextFile('valid.txt');
+  if (!file) return t.skip(WIKITEXT_MISSING);
   const tok = gpt2Tokenizer();
-  const text = readFileSync(WIKI_VALID, 'utf8');
+  const text = readFileSync(file, 'utf8');
   const t0 = performance.now();
   const chunked = encodeToUint16(tok, text);
   const ms = performance.now() - t0;
