@@ -11,9 +11,9 @@ import { validateGpt2Config } from '../nn/gpt2.js';
 import { validateOptimizer } from '../optim/optimizer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
 import { CONSTANT_LR, validateSchedule } from '../optim/schedule.js';
-import { createBackend } from '../backend/index.js';
+import { BackendUnavailableError, createBackend } from '../backend/index.js';
 import type { HydraEvent, JobResult, ModelResult, PartitionPlan, TrainOptions, TrainTask } from './api.js';
-import { backendKey, parseDevices } from './device-spec.js';
+import { backendKey, parseDevices, type DeviceSpec } from './device-spec.js';
 import { startDevices, type DeviceHandle } from './device-pool.js';
 import { allocateHostState, viewsOf, type HostStateBuffers, type HostViews } from './host-state.js';
 import { HostTier } from './host-tier.js';
@@ -56,7 +56,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   const t0 = performance.now();
   const now = () => (performance.now() - t0) / 1000;
   const emit = (e: HydraEvent) => options.onEvent?.(e);
-  const dev = parseDevices(options.devices);
+  const dev = await usableDevices(parseDevices(options.devices), (message) => emit({ type: 'log', t: now(), message }));
   const budget = parseBytes(options.deviceMemory, 'deviceMemory');
   const tier = new HostTier(options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : Infinity);
   const policy = options.policy ?? 'sharded-lrtf';
@@ -317,6 +317,22 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     const b = st.kind === 'E' ? j.task.eval!.batch(0, st.evalBatch!) : j.task.train.batch(Math.floor(step / spe), step % spe);
     j.views.tokens().set(b.tokens);
     j.views.targets().set(b.targets);
+  }
+}
+
+/**
+ * cpu devices need the native addon; where it could not be built (no compiler) the js backend serves instead, with a
+ * warning that says what to install — the job still runs, slower. Other kinds are used as asked.
+ */
+async function usableDevices(dev: DeviceSpec, warn: (m: string) => void): Promise<DeviceSpec> {
+  if (dev.kind !== 'cpu') return dev;
+  try {
+    (await createBackend('cpu', { threads: dev.threads })).dispose();
+    return dev;
+  } catch (e) {
+    if (!(e instanceof BackendUnavailableError)) throw e;
+    warn(`warning: ${e.message} — running the ${dev.count} device${dev.count === 1 ? '' : 's'} on the slower js backend instead`);
+    return { ...dev, kind: 'js' };
   }
 }
 
