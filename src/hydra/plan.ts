@@ -16,7 +16,7 @@ import { partition } from './partitioner.js';
 import { pilotLayers } from './pilot.js';
 import { formatBytes } from './units.js';
 
-export const PLANNER_VERSION = 1;
+export const PLANNER_VERSION = 2;
 
 export interface PlanInputs {
   config: Gpt2Config;

@@ -171,29 +171,52 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   return out;
 }
 
-/** Chunked optimizer update from host-tier copies: the device holds 4 chunks at a time, whatever the model size. */
+/**
+ * Chunked optimizer update from host-tier copies: the device holds one chunk of the parameter, its gradient and each
+ * optimizer state at a time, whatever the model size. The chunk buffers are allocated once per call and reused (a
+ * fresh allocation per chunk pays the page faults of new memory every time), and each chunk's copies are issued
+ * together, not one after another.
+ */
 async function stepParams(be: Backend, rt: ModelRuntime, host: HostViews, list: ParamPlacement[], step: number, gradScale: number, out: ShardOutcome): Promise<void> {
+  if (list.length === 0) return;
   const names = stateNames(rt.recipe.optimizer);
   const lr = recipeLr(rt.recipe, step);
-  for (const p of list) {
-    const name = p.spec.name;
-    const hp = host.param(name), hg = host.grad(name);
-    const hs = names.map((s) => host.opt(s, name));
-    for (let a = 0; a < p.n; a += UPDATE_CHUNK) {
-      const b = Math.min(p.n, a + UPDATE_CHUNK), n = b - a;
-      const dp = be.alloc(n), dg = be.alloc(n);
-      const ds = hs.map(() => be.alloc(n));
-      await upload(be, dp, hp.subarray(a, b), out);
-      await upload(be, dg, hg.subarray(a, b), out);
-      for (let i = 0; i < ds.length; i++) await upload(be, ds[i], hs[i].subarray(a, b), out);
-      applyUpdate(be, rt.recipe.optimizer, dp, dg, ds, n, { lr, t: step + 1, gradScale, decay: p.spec.decay });
-      await download(be, dp, hp.subarray(a, b), out);
-      for (let i = 0; i < ds.length; i++) await download(be, ds[i], hs[i].subarray(a, b), out);
-      be.free(dp);
-      be.free(dg);
-      for (const d of ds) be.free(d);
+  const size = Math.min(UPDATE_CHUNK, Math.max(...list.map((p) => p.n)));
+  const dp = be.alloc(size), dg = be.alloc(size);
+  const ds = names.map(() => be.alloc(size));
+  try {
+    for (const p of list) {
+      const name = p.spec.name;
+      const hp = host.param(name), hg = host.grad(name);
+      const hs = names.map((s) => host.opt(s, name));
+      for (let a = 0; a < p.n; a += UPDATE_CHUNK) {
+        const b = Math.min(p.n, a + UPDATE_CHUNK), n = b - a;
+        await Promise.all([
+          uploadPart(be, dp, hp.subarray(a, b), out),
+          uploadPart(be, dg, hg.subarray(a, b), out),
+          ...ds.map((d, i) => uploadPart(be, d, hs[i].subarray(a, b), out)),
+        ]);
+        applyUpdate(be, rt.recipe.optimizer, dp, dg, ds, n, { lr, t: step + 1, gradScale, decay: p.spec.decay });
+        await Promise.all([downloadPart(be, dp, hp.subarray(a, b), out), ...ds.map((d, i) => downloadPart(be, d, hs[i].subarray(a, b), out))]);
+      }
     }
+  } finally {
+    be.free(dp);
+    be.free(dg);
+    for (const d of ds) be.free(d);
   }
+}
+
+/** Copies `src` into the first src.length elements of `buf`. */
+async function uploadPart(be: Backend, buf: DeviceBuffer, src: Float32Array, out: ShardOutcome): Promise<void> {
+  await be.upload(buf, src);
+  out.bytesIn += src.byteLength;
+}
+
+/** Fills `dst` from the first dst.length elements of `buf`. */
+async function downloadPart(be: Backend, buf: DeviceBuffer, dst: Float32Array, out: ShardOutcome): Promise<void> {
+  await be.download(buf, dst, 0, dst.length);
+  out.bytesOut += dst.byteLength;
 }
 
 async function upload(be: Backend, buf: DeviceBuffer, src: Float32Array | Int32Array, out: ShardOutcome): Promise<void> {
