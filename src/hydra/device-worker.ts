@@ -56,14 +56,16 @@ function startPrefetch(modelId: string, shard: number, paramsVersion: number): v
   prefetch = p;
 }
 
-function dropPrefetch(): void {
+/**
+ * Free an unused prefetch. Only after its copies have landed (the backend may still be writing into the buffers), and
+ * before anything else is allocated: the plan leaves room for one prefetch beside a task, not two.
+ */
+async function dropPrefetch(): Promise<void> {
   if (!prefetch) return;
   const p = prefetch;
   prefetch = null;
-  // Free only after the copies have landed: the backend may still be writing into these buffers.
-  void Promise.all(p.pending).then(() => {
-    for (const b of p.buffers.values()) be.free(b);
-  });
+  await Promise.allSettled(p.pending);
+  for (const b of p.buffers.values()) be.free(b);
 }
 
 async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
@@ -76,7 +78,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     mine = prefetch.buffers;
     prefetch = null;
   } else {
-    dropPrefetch();
+    await dropPrefetch();
   }
   const t0 = performance.now();
   if (msg.prefetch) startPrefetch(msg.prefetch.modelId, msg.prefetch.shard, msg.prefetch.paramsVersion);
@@ -92,13 +94,10 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   }
   const t1 = performance.now();
   // The next task's copies were issued before this task's compute and ran beside it on the backend's copy threads:
-  // their measured duration, up to this task's length, overlapped compute. (Backends without timed uploads copy
-  // synchronously: nothing overlapped.)
-  let overlap = 0;
-  if (next && be.uploadTimed) {
-    await Promise.all(next.pending);
-    overlap = Math.min(next.copySeconds, (t1 - t0) / 1000);
-  }
+  // the measured duration of those that have landed, up to this task's length, overlapped compute (a lower bound:
+  // copies still running are not counted, and the task does not wait for them). Backends without timed uploads copy
+  // synchronously: nothing overlapped.
+  const overlap = next && be.uploadTimed ? Math.min(next.copySeconds, (t1 - t0) / 1000) : 0;
   const s = be.stats();
   post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse } });
 }
@@ -115,7 +114,7 @@ async function main(): Promise<void> {
           models.set(msg.modelId, { rt: buildRuntime(msg.config, msg.shards, msg.recipe, msg.B, msg.T), views: viewsOf(msg.buffers) });
           break;
         case 'unregister':
-          if (prefetch?.modelId === msg.modelId) dropPrefetch();
+          if (prefetch?.modelId === msg.modelId) await dropPrefetch();
           models.delete(msg.modelId);
           break;
         case 'run':
@@ -126,7 +125,7 @@ async function main(): Promise<void> {
           }
           break;
         case 'shutdown':
-          dropPrefetch();
+          await dropPrefetch();
           await be.sync();
           be.dispose();
           port.close();

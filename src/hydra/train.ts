@@ -196,8 +196,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
         j.inFlight = st;
         const hint = sched.peek(d.id);
         const hintJob = hint ? byName.get(hint.modelId) : undefined;
+        // The running task's plan left room for its own model's largest shard parameters (its reserve), not for any
+        // model's: another model's shard is prefetched beside it only if it fits in that reserve.
         const prefetch =
-          hint && hintJob && options.prefetch !== false && prefetchIsSafe(hintJob.rt, hintJob.inFlight, hint)
+          hint && hintJob && options.prefetch !== false && prefetchIsSafe(hintJob.rt, hintJob.inFlight, hint) &&
+          hintJob.plan.shards[hint.shard].paramBytes <= j.plan.reserve
             ? { modelId: hint.modelId, shard: hint.shard, paramsVersion: hintJob.paramsVersion[hint.shard] }
             : null;
         const step = st.kind === 'E' ? j.result.steps : j.startStep + st.minibatch;

@@ -40,16 +40,17 @@ test('device worker: a prefetch taken before a step is dropped; one at the curre
     // A step lands on shard 0's parameters (as a backward on another device would), then F0 runs at version 1.
     const wpe = views.param('wpe.weight');
     for (let i = 0; i < wpe.length; i++) wpe[i] += 0.5;
-    await dev.run('m', f0, 1, { modelId: 'm', shard: 0, paramsVersion: 1 });
+    const stale = await dev.run('m', f0, 1, { modelId: 'm', shard: 0, paramsVersion: 1 });
+    assert.equal(stale.outcome.prefetchedBytes, 0, 'the stale prefetch must not be used');
     const after = boundary();
     assert.notDeepEqual(after, before, 'the stepped parameters must be seen: the stale prefetch was dropped');
-    // Reference: the same task with nothing prefetched.
-    await dev.run('m', f0, 1, null);
+    // Control: at an unchanged version the prefetch taken by the run above (at version 1) is used — and is current.
+    const current = await dev.run('m', f0, 1, { modelId: 'm', shard: 0, paramsVersion: 1 });
+    assert.ok(current.outcome.prefetchedBytes > 0, 'a prefetch at the current version is used');
     assert.deepEqual(boundary(), after);
-
-    // Control: at an unchanged version the prefetch (taken at version 1 by the run above) is used — and is current.
-    await dev.run('m', f0, 1, { modelId: 'm', shard: 0, paramsVersion: 1 });
-    await dev.run('m', f0, 1, null);
+    // Reference: the same task loading from the host (the pending prefetch, taken at version 1, is refused at 2).
+    const fromHost = await dev.run('m', f0, 2, null);
+    assert.equal(fromHost.outcome.prefetchedBytes, 0);
     assert.deepEqual(boundary(), after);
   } finally {
     await dev.stop();
