@@ -88,7 +88,7 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   const job = blameFile(configFile, () => buildTasks(config, { init, log: info, cacheDir: deps.cacheDir }));
   for (const [T, n] of job.evalBlocks) info(`eval: every model with block size ${T} evaluates the same ${n} held-out blocks (${n * T} tokens)`);
   mkdirSync(config.outDir, { recursive: true });
-  const events = new EventsWriter(join(config.outDir, 'events.jsonl'));
+  const events = new EventsWriter(join(config.outDir, 'events.jsonl'), flags.resume === true);
   const checkpointDir = join(config.outDir, 'checkpoints');
   const show = (p: string) => {
     const rel = relative(cwd, p);
@@ -161,11 +161,28 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   deps.stdout.write(`\n${renderResultsTable(result)}\n\n${renderJobSummary(result)}\n\n`);
   deps.stdout.write(`wrote ${show(written.resultsJson)}, ${show(written.resultsCsv)}, ${show(events.path)}`);
   deps.stdout.write(written.modelDirs.size > 0 ? `, weights of ${written.modelDirs.size} models in ${show(join(config.outDir, 'models'))}/\n` : '\n');
-  const stopped = result.models.filter((m) => m.status === 'stopped').length;
-  if (stopped > 0) {
-    deps.stdout.write(`stopped: ${stopped} model${stopped === 1 ? '' : 's'} checkpointed in ${show(checkpointDir)}; continue with: hydra train ${show(configFile)} --resume\n`);
+  const stopped = result.models.filter((m) => m.status === 'stopped');
+  const saved = stopped.filter((m) => m.checkpoint);
+  if (saved.length > 0) {
+    deps.stdout.write(`stopped: ${saved.length} model${saved.length === 1 ? '' : 's'} checkpointed in ${show(checkpointDir)}; continue with: ${resumeCommand(show(configFile), flags)}\n`);
   }
+  for (const m of stopped.filter((x) => !x.checkpoint)) deps.stdout.write(`stopped without a checkpoint: ${m.name} (${m.reason ?? 'no reason'})\n`);
   return { config, job, result, outDir: config.outDir, stoppedBy };
+}
+
+/** The command that continues a stopped job: the same config and overrides, plus --resume. */
+export function resumeCommand(configFile: string, flags: TrainRunFlags): string {
+  const quote = (v: string) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+  const parts = ['hydra', 'train', quote(configFile)];
+  const add = (flag: string, v: string | number | undefined) => v !== undefined && parts.push(flag, quote(String(v)));
+  add('--devices', flags.devices);
+  add('--device-memory', flags.deviceMemory);
+  add('--host-memory', flags.hostMemory);
+  add('--policy', flags.policy);
+  add('--out', flags.out);
+  add('--steps', flags.steps);
+  parts.push('--resume');
+  return parts.join(' ');
 }
 
 /** Config errors found after loading (grid combinations, data sizes) still name the file they are about. */

@@ -156,6 +156,8 @@ export interface ModelResult {
   plan: PartitionPlan;
   /** Final weights (host tier copies). */
   weights: Map<string, HostTensor>;
+  /** The last checkpoint written for this model in this job (with `checkpointDir`), and its step. */
+  checkpoint?: { path: string; step: number };
 }
 
 export interface JobResult {

@@ -31,12 +31,17 @@ export interface ModelSnapshot {
   progress: ModelProgress;
 }
 
-export function snapshotModel(rt: ModelRuntime, views: HostViews, step: number, progress: ModelProgress): ModelSnapshot {
+/**
+ * `copy`: copy the tensors (the model trains on while the checkpoint is written); without it the snapshot views the
+ * host tier directly, for a model that will not change again (stopped or finished) — no second copy of its state.
+ */
+export function snapshotModel(rt: ModelRuntime, views: HostViews, step: number, progress: ModelProgress, copy: boolean): ModelSnapshot {
   const params = new Map<string, HostTensor>(), optState = new Map<string, HostTensor>();
+  const take = (a: Float32Array) => (copy ? Float32Array.from(a) : a);
   for (const p of rt.params) {
     const shape = [...p.spec.shape];
-    params.set(p.spec.name, { shape, data: Float32Array.from(views.param(p.spec.name)) });
-    for (const s of stateNames(rt.recipe.optimizer)) optState.set(`${s}.${p.spec.name}`, { shape, data: Float32Array.from(views.opt(s, p.spec.name)) });
+    params.set(p.spec.name, { shape, data: take(views.param(p.spec.name)) });
+    for (const s of stateNames(rt.recipe.optimizer)) optState.set(`${s}.${p.spec.name}`, { shape, data: take(views.opt(s, p.spec.name)) });
   }
   return { params, optState, step, progress: { ...progress, losses: [...progress.losses], evals: progress.evals.map((e) => ({ ...e })) } };
 }
@@ -59,7 +64,9 @@ export function checkpointPath(dir: string, safeName: string): string {
  * The checkpoint of a model, if its file exists, checked against the job: it must have been written for the same
  * model shape, training recipe and batch shape (otherwise continuing from it would not be this job).
  */
-export async function loadModelSnapshot(path: string, model: string, config: Gpt2Config, recipe: TrainRecipe, B: number, T: number): Promise<ModelSnapshot | null> {
+export async function loadModelSnapshot(
+  path: string, model: string, config: Gpt2Config, recipe: TrainRecipe, B: number, T: number, stepsPerEpoch: number,
+): Promise<ModelSnapshot | null> {
   if (!existsSync(path)) return null;
   const ck = await loadModelCheckpoint(path);
   const progress = ck.meta.progress;
@@ -76,6 +83,8 @@ export async function loadModelSnapshot(path: string, model: string, config: Gpt
     if (canonicalJson(ck.meta.recipe[k]) !== canonicalJson(recipe[k])) throw differ(k === 'totalSteps' ? 'the number of steps' : k, ck.meta.recipe[k], recipe[k]);
   }
   if (progress.B !== B || progress.T !== T) throw differ('the batch shape (B×T)', `${progress.B}×${progress.T}`, `${B}×${T}`);
+  if (progress.name !== model) throw differ('the model name', progress.name, model);
+  if (progress.stepsPerEpoch !== stepsPerEpoch) throw differ("the training data's batches per epoch", progress.stepsPerEpoch, stepsPerEpoch);
   return { params: ck.params, optState: ck.optState, step: ck.meta.step, progress };
 }
 

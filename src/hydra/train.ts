@@ -22,6 +22,7 @@ import { planFor } from './plan.js';
 import { parseBytes } from './units.js';
 import { fsSafeNames } from '../report/names.js';
 import { checkpointPath, loadModelSnapshot, restoreModel, snapshotModel, writeModelSnapshot } from './job-checkpoint.js';
+import { existsSync, renameSync } from 'node:fs';
 import { createJobScheduler, type SchedTask } from './job-scheduler.js';
 import { prefetchIsSafe, stepsParams } from './prefetch-safety.js';
 
@@ -65,6 +66,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new RangeError(`checkpointEvery: expected a whole number of steps ≥ 0, got ${checkpointEvery}`);
   if ((options.resume || checkpointEvery > 0) && !options.checkpointDir) throw new RangeError(`checkpointDir: required with ${options.resume ? 'resume' : 'checkpointEvery'}`);
   const safeNames = fsSafeNames(tasks.map((t) => t.name));
+  let resumedModels = 0;
 
   // ---- plan every model before anything trains: a layer that cannot fit stops the job here ----
   const jobs: ModelJob[] = [];
@@ -83,8 +85,17 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     const buffers = allocateHostState(rt, tier, task.name);
     const views = viewsOf(buffers);
     const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeNames.get(task.name)!) : undefined;
-    const resumed = checkpoint && options.resume ? await loadModelSnapshot(checkpoint, task.name, task.model, recipe, B, T) : null;
-    if (resumed) restoreModel(rt, views, resumed, checkpoint!);
+    const resumed = checkpoint && options.resume ? await loadModelSnapshot(checkpoint, task.name, task.model, recipe, B, T, task.train.stepsPerEpoch) : null;
+    if (checkpoint && !resumed && existsSync(checkpoint)) {
+      // A fresh run: an earlier run's checkpoint would be resumed later as if it were this run's. Keep it aside.
+      renameSync(checkpoint, `${checkpoint}.prev`);
+      emit({ type: 'log', t: now(), message: `${task.name}: an earlier run's checkpoint was moved to ${checkpoint}.prev (this run starts afresh)` });
+    }
+    if (checkpoint && options.resume && !resumed) emit({ type: 'log', t: now(), message: `${task.name}: no checkpoint at ${checkpoint}; starting from step 0` });
+    if (resumed) {
+      restoreModel(rt, views, resumed, checkpoint!);
+      resumedModels++;
+    }
     else loadWeights(rt, views, task.weights ?? initModel(rt.model, task.seed), task.name);
     const startStep = resumed?.step ?? 0;
     if (resumed) emit({ type: 'log', t: now(), message: `${task.name}: resumed from ${checkpoint} at step ${startStep}${resumed.progress.finished ? ' (finished)' : ''}` });
@@ -112,6 +123,19 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     if (resumed?.progress.finished) jobs[jobs.length - 1].result.wallSeconds = now();
   }
 
+  if (options.resume && resumedModels === 0) {
+    throw new RangeError(`resume: no model of this job has a checkpoint in ${options.checkpointDir} (resuming looks there for <model name>.ckpt; was the job run with another output directory?)`);
+  }
+  // Stopped while planning: nothing has trained, nothing to checkpoint.
+  if (options.signal?.aborted) {
+    for (const j of jobs) {
+      if (j.result.wallSeconds > 0) continue;
+      j.result.status = 'stopped';
+      j.result.reason = `stopped before step ${j.startStep} (while the job was being planned)`;
+      j.result.wallSeconds = now();
+    }
+  }
+
   // ---- devices, models registered on each (their state is shared memory, nothing is copied) ----
   const devices = await startDevices(dev, budget);
   const busy = devices.map(() => 0);
@@ -127,19 +151,33 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     const active = jobs.filter((j) => j.result.wallSeconds === 0);
     const writes: Promise<void>[] = [];
     const lastWrite = new Map<ModelJob, Promise<void>>();
-    const progressOf = (j: ModelJob, finished: boolean) => ({ B: j.rt.B, T: j.rt.T, losses: j.result.losses, evals: j.result.evals, finished });
-    /** Checkpoint a model at a boundary: copied now (synchronously), written in the background. */
-    const checkpointModel = (j: ModelJob, step: number, finished: boolean) => {
+    const progressOf = (j: ModelJob, finished: boolean) => ({
+      name: j.task.name, stepsPerEpoch: j.task.train.stepsPerEpoch, B: j.rt.B, T: j.rt.T, losses: j.result.losses, evals: j.result.evals, finished,
+    });
+    const checkpointErrors = new Map<ModelJob, string>();
+    /**
+     * Checkpoint a model at a boundary, written in the background. A model that trains on is copied now
+     * (synchronously); a stopped or finished one is written straight from the host tier.
+     */
+    const checkpointModel = (j: ModelJob, step: number, finished: boolean, final = finished) => {
       if (!j.checkpoint) return;
-      const snap = snapshotModel(j.rt, j.views, step, progressOf(j, finished));
+      const snap = snapshotModel(j.rt, j.views, step, progressOf(j, finished), !final);
       j.checkpointedAt = step;
       const path = j.checkpoint;
       // One model's writes go in order (each replaces the file): a slow older write must not land after a newer one.
       const previous = lastWrite.get(j) ?? Promise.resolve();
       const write = previous.then(() =>
         writeModelSnapshot(path, j.task.model, j.rt.recipe, j.task.train.stepsPerEpoch, snap).then(
-          () => emit({ type: 'checkpoint', t: now(), model: j.task.name, step, path, finished }),
-          (e: unknown) => emit({ type: 'log', t: now(), message: `${j.task.name}: writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}` }),
+          () => {
+            j.result.checkpoint = { path, step };
+            checkpointErrors.delete(j);
+            emit({ type: 'checkpoint', t: now(), model: j.task.name, step, path, finished });
+          },
+          (e: unknown) => {
+            const why = `writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}`;
+            checkpointErrors.set(j, why);
+            emit({ type: 'log', t: now(), message: `${j.task.name}: ${why}` });
+          },
         ),
       );
       lastWrite.set(j, write);
@@ -176,10 +214,10 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
         if ((st.kind === 'F' || st.kind === 'FL') && st.shard === 0) {
           const step = j.startStep + st.minibatch;
           if (options.signal?.aborted) {
-            checkpointModel(j, step, false);
+            checkpointModel(j, step, false, true);
             sched.complete(st, 0, now());
             sched.fail(j.task.name, 'stopped');
-            finishModel(j, 'stopped', `stopped before step ${step}${j.checkpoint ? `; checkpoint ${j.checkpoint}` : ''}`);
+            finishModel(j, 'stopped', `stopped before step ${step}`);
             return;
           }
           if (checkpointEvery > 0 && step > j.checkpointedAt && step % checkpointEvery === 0 && step > 0) checkpointModel(j, step, false);
@@ -293,6 +331,12 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     // A stopped job leaves every finished model checkpointed too, so that the resumed job only trains what is left.
     if (options.signal?.aborted) for (const j of active) if (j.result.status === 'done' && j.checkpointedAt < j.result.steps) checkpointModel(j, j.result.steps, true);
     await Promise.all(writes);
+    // Say in each stopped model's result whether its checkpoint is really on disk.
+    for (const j of jobs) {
+      if (j.result.status !== 'stopped' || !j.checkpoint || j.checkpointedAt < 0) continue;
+      const error = checkpointErrors.get(j);
+      j.result.reason += error ? `; ${error} — it cannot be resumed from this stop` : `; checkpoint ${j.checkpoint}`;
+    }
   } finally {
     await Promise.all(devices.map((d) => d.stop()));
   }

@@ -26,6 +26,9 @@ export interface ModelCheckpointMeta {
 }
 
 export interface ModelProgress {
+  /** The model's name in the job, and its training data's batches per epoch (a different data file differs here). */
+  name: string;
+  stepsPerEpoch: number;
   /** Batch shape the model trains with. */
   B: number;
   T: number;

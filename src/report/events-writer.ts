@@ -11,9 +11,10 @@ export class EventsWriter {
   private fd: number | null;
   count = 0;
 
-  constructor(readonly path: string) {
+  /** `append`: keep the events already in the file (a resumed job continues the stopped job's record). */
+  constructor(readonly path: string, append = false) {
     mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'w');
+    this.fd = openSync(path, append ? 'a' : 'w');
   }
 
   write(e: HydraEvent): void {

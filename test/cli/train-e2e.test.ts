@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { spawn, spawnSync } from 'node:child_process';
 import { stringify } from 'yaml';
-import { runTrain } from '../../src/cli/train-run.js';
+import { resumeCommand, runTrain } from '../../src/cli/train-run.js';
 import { train } from '../../src/hydra/train.js';
 import { loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
 import { tempDir, writeFile } from '../config/fixtures.js';
@@ -139,14 +139,21 @@ test('the hydra binary: Ctrl-C stops gracefully (checkpoints, results, exit 130)
   const file = writeJob(dir, { steps: 40 });
   const main = join(REPO, 'dist/src/cli/main.js');
   const child = spawn(process.execPath, [main, 'train', file, '--progress', 'lines'], { cwd: dir });
-  let stdout = '';
+  let stdout = '', stderr = '';
   child.stdout.on('data', (c) => (stdout += String(c)));
-  child.stderr.on('data', () => undefined);
+  child.stderr.on('data', (c) => (stderr += String(c)));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r((exitCode = c))));
   const events = join(dir, 'out', 'events.jsonl');
   // Interrupt once training is under way (the first step event is in events.jsonl).
-  while (!(existsSync(events) && readFileSync(events, 'utf8').includes('"type":"step"'))) await new Promise((r) => setTimeout(r, 50));
+  const deadline = Date.now() + 60_000;
+  while (!(existsSync(events) && readFileSync(events, 'utf8').includes('"type":"step"'))) {
+    assert.equal(exitCode, undefined, `hydra exited before its first step:\n${stderr}`);
+    assert.ok(Date.now() < deadline, `no step within 60 s:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const code = await exited;
   assert.equal(code, 130, stdout);
   assert.match(stdout, /continue with: hydra train job\.yaml --resume/);
   const json = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
@@ -160,4 +167,12 @@ test('the hydra binary: Ctrl-C stops gracefully (checkpoints, results, exit 130)
     assert.equal(m.status, 'done');
     assert.equal(m.losses.length, 40);
   }
+});
+
+test('the resume hint repeats the command-line overrides (quoted for the shell) and adds --resume', () => {
+  assert.equal(resumeCommand('job.yaml', {}), 'hydra train job.yaml --resume');
+  assert.equal(
+    resumeCommand('my job.yaml', { out: "runs/it's", steps: 40, devices: 'cpu:2x1', deviceMemory: '512MiB', policy: 'random', hostMemory: '8GiB' }),
+    "hydra train 'my job.yaml' --devices cpu:2x1 --device-memory 512MiB --host-memory 8GiB --policy random --out 'runs/it'\\''s' --steps 40 --resume",
+  );
 });

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../../src/hydra/train.js';
@@ -87,4 +87,49 @@ test('train(): resuming with a checkpoint written for another configuration name
     },
   );
   await assert.rejects(() => train(tasks, { ...base, resume: true }), /checkpointDir: required with resume/);
+});
+
+test('train(): a periodic checkpoint taken mid-way (crash recovery) resumes to the uninterrupted result', async () => {
+  const whole = await train(tasks, base);
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-resume-'));
+  const saved = mkdtempSync(join(tmpdir(), 'hydra-saved-'));
+  // Keep the files as they were when 'long' was checkpointed at step 4, as if the process had died right after.
+  const onEvent = (e: HydraEvent) => {
+    if (e.type === 'checkpoint' && e.model === 'long' && e.step === 4) for (const f of readdirSync(dir)) copyFileSync(join(dir, f), join(saved, f));
+  };
+  await train(tasks, { ...base, checkpointDir: dir, checkpointEvery: 2, onEvent });
+  assert.ok(existsSync(join(saved, 'long.ckpt')));
+  const events: HydraEvent[] = [];
+  const resumed = await train(tasks, { ...base, checkpointDir: saved, resume: true, onEvent: (e) => events.push(e) });
+  assertSameTraining(resumed, whole, 'resumed from periodic checkpoints');
+  assert.ok(events.some((e) => e.type === 'log' && /long: resumed from .* at step 4/.test(e.message)));
+});
+
+test('train(): checkpoint failures, stale checkpoints and empty resumes are reported, not hidden', async () => {
+  // The checkpoint directory cannot be created (a file is in the way): the stopped model says it cannot be resumed.
+  const root = mkdtempSync(join(tmpdir(), 'hydra-resume-'));
+  writeFileSync(join(root, 'file'), 'x');
+  const stop = new AbortController();
+  const r = await train(tasks.slice(2), { ...base, checkpointDir: join(root, 'file', 'ck'), signal: stop.signal, onEvent: (e) => e.type === 'step' && stop.abort() });
+  assert.equal(r.models[0].status, 'stopped');
+  assert.match(r.models[0].reason!, /writing checkpoint .* failed: .* it cannot be resumed from this stop/);
+  assert.equal(r.models[0].checkpoint, undefined);
+
+  // A fresh run moves an earlier run's checkpoint aside instead of leaving it to be resumed later.
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-resume-'));
+  mkdirSync(dir, { recursive: true });
+  await train(tasks.slice(2), { ...base, checkpointDir: dir, checkpointEvery: 1 });
+  const logs: string[] = [];
+  await train(tasks.slice(2), { ...base, checkpointDir: dir, onEvent: (e) => e.type === 'log' && logs.push(e.message) });
+  assert.ok(existsSync(join(dir, 'short.ckpt.prev')) && !existsSync(join(dir, 'short.ckpt')));
+  assert.ok(logs.some((m) => /moved to .*short\.ckpt\.prev/.test(m)));
+
+  // Resuming where there is nothing to resume is an error naming the directory.
+  await assert.rejects(() => train(tasks, { ...base, checkpointDir: mkdtempSync(join(tmpdir(), 'hydra-empty-')), resume: true }), /resume: no model of this job has a checkpoint in /);
+
+  // Other training data (a different number of batches per epoch) is refused.
+  const ck = mkdtempSync(join(tmpdir(), 'hydra-resume-'));
+  await train(tasks.slice(2), { ...base, checkpointDir: ck, checkpointEvery: 1 });
+  const otherData = [{ ...tasks[2], train: syntheticSource(37, 2, 8, 5) }];
+  await assert.rejects(() => train(otherData, { ...base, checkpointDir: ck, resume: true }), /the training data's batches per epoch was 3 there and is 5 now/);
 });
