@@ -79,6 +79,7 @@ async function optimalitySet(hetero: boolean): Promise<{ summary: SetSummary; in
     cheap.set(c, lowerBound(w.models, c.speeds).bound);
   }
   const solved = comps.filter((c) => c.optimal.status === 'optimal');
+  if (solved.length === 0) throw new Error(`optimality study (${hetero ? 'mixed speeds' : 'identical devices'}): no instance was solved to optimality within ${TIME_LIMIT} s; raise TIME_LIMIT`);
   const easy = solved.filter((c) => c.optimal.makespan! <= cheap.get(c)! * (1 + 1e-9));
   const hard = solved.filter((c) => !easy.includes(c));
   const policies: SetSummary['policies'] = {};
