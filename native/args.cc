@@ -58,6 +58,20 @@ DeviceBuffer* Args::buffer(size_t i, const char* name, DType dtype, int64_t need
   return b;
 }
 
+float* Args::host_f32(size_t i, const char* name, int64_t needed) const {
+  if (info_.Length() <= i || !info_[i].IsTypedArray() || info_[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    type_error(std::string(name) + " must be a Float32Array");
+  }
+  Napi::TypedArray a = info_[i].As<Napi::TypedArray>();
+  if (static_cast<int64_t>(a.ElementLength()) < needed) {
+    range_error(std::string(name) + " needs " + std::to_string(needed) + " elements but has " + std::to_string(a.ElementLength()));
+  }
+  // napi_get_typedarray_info's data pointer works for SharedArrayBuffer-backed arrays (the host tier) too.
+  void* raw = nullptr;
+  napi_get_typedarray_info(info_.Env(), a, nullptr, nullptr, &raw, nullptr, nullptr);
+  return static_cast<float*>(raw);
+}
+
 int64_t Args::mul(int64_t a, int64_t b) const {
   int64_t r;
   if (__builtin_mul_overflow(a, b, &r) || static_cast<double>(r) > kMaxSafeInteger) {

@@ -31,6 +31,8 @@ class Args {
   int32_t* i32(size_t i, const char* name, int64_t needed) const {
     return static_cast<int32_t*>(buffer(i, name, DType::I32, needed)->data);
   }
+  // A host Float32Array (possibly on a SharedArrayBuffer) as argument i, with at least `needed` elements.
+  float* host_f32(size_t i, const char* name, int64_t needed) const;
 
   // a * b, refusing results beyond 2^53 (no silent wrap-around in size arithmetic).
   int64_t mul(int64_t a, int64_t b) const;

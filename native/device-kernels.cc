@@ -196,4 +196,29 @@ Napi::Value CpuDevice::Sgd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// adamwHost / sgdHost: the same steps on host Float32Arrays (the host tier), in place: for a cpu device the host is
+// its own memory, so the optimizer needs no copies. Same kernels, so the same bits as adamw / sgd on device buffers.
+Napi::Value CpuDevice::AdamwHost(const Napi::CallbackInfo& info) {
+  ThreadPool& tp = pool("adamwHost");
+  Args a(info, "adamwHost", table_);
+  const int64_t n = a.count(4, "n");
+  AdamWStep h{a.number(5, "lr"), a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"),
+              a.number(9, "weightDecay"), a.number(10, "gradScale"), a.number(11, "biasCorrection1"),
+              a.number(12, "biasCorrection2")};
+  adamw(tp, a.host_f32(0, "param", n), a.host_f32(1, "grad", n), a.host_f32(2, "m", n), a.host_f32(3, "v", n), n, h);
+  return info.Env().Undefined();
+}
+
+Napi::Value CpuDevice::SgdHost(const Napi::CallbackInfo& info) {
+  ThreadPool& tp = pool("sgdHost");
+  Args a(info, "sgdHost", table_);
+  const int64_t n = a.count(3, "n");
+  SgdStep h{a.number(4, "lr"), a.number(5, "momentum"), a.number(6, "weightDecay"), a.number(8, "gradScale"),
+            a.flag(7, "nesterov")};
+  float* momentum = a.is_null(2) ? nullptr : a.host_f32(2, "momentumBuf", n);
+  if (momentum == nullptr && h.momentum != 0) a.range_error("momentum is " + std::to_string(h.momentum) + " but momentumBuf is null");
+  sgd(tp, a.host_f32(0, "param", n), a.host_f32(1, "grad", n), momentum, n, h);
+  return info.Env().Undefined();
+}
+
 }  // namespace hydra

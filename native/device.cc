@@ -29,6 +29,8 @@ Napi::Function CpuDevice::Define(Napi::Env env) {
           InstanceMethod<&CpuDevice::BiasBackward>("biasBackward"),
           InstanceMethod<&CpuDevice::Adamw>("adamw"),
           InstanceMethod<&CpuDevice::Sgd>("sgd"),
+          InstanceMethod<&CpuDevice::AdamwHost>("adamwHost"),
+          InstanceMethod<&CpuDevice::SgdHost>("sgdHost"),
           InstanceMethod<&CpuDevice::EmbeddingForward>("embeddingForward"),
           InstanceMethod<&CpuDevice::EmbeddingBackward>("embeddingBackward"),
           InstanceMethod<&CpuDevice::LayernormForward>("layernormForward"),

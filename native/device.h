@@ -43,6 +43,8 @@ class CpuDevice : public Napi::ObjectWrap<CpuDevice> {
   Napi::Value BiasBackward(const Napi::CallbackInfo& info);
   Napi::Value Adamw(const Napi::CallbackInfo& info);
   Napi::Value Sgd(const Napi::CallbackInfo& info);
+  Napi::Value AdamwHost(const Napi::CallbackInfo& info);
+  Napi::Value SgdHost(const Napi::CallbackInfo& info);
   Napi::Value EmbeddingForward(const Napi::CallbackInfo& info);
   Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info);
   Napi::Value LayernormForward(const Napi::CallbackInfo& info);

@@ -216,4 +216,10 @@ export interface Backend {
   adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, h: AdamWParams): void;
   /** momentumBuf may be null when momentum == 0. */
   sgd(param: DeviceBuffer, grad: DeviceBuffer, momentumBuf: DeviceBuffer | null, n: number, h: SgdParams): void;
+  /**
+   * Optional: the same steps applied in place to host arrays (the host tier), bit for bit as adamw / sgd. Backends
+   * whose device memory is the host's own (cpu, js) offer them so the optimizer step needs no copies; a GPU does not.
+   */
+  adamwHost?(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, h: AdamWParams): void;
+  sgdHost?(param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, n: number, h: SgdParams): void;
 }

@@ -235,6 +235,16 @@ export class CpuBackend implements Backend {
       this.h(param), this.h(grad), momentumBuf ? this.h(momentumBuf) : null, n, h.lr, h.momentum, h.weightDecay, h.nesterov, h.gradScale,
     );
   }
+  adamwHost(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, h: AdamWParams): void {
+    this.alive('adamwHost');
+    const bc1 = 1 - Math.pow(h.beta1, h.t);
+    const bc2 = 1 - Math.pow(h.beta2, h.t);
+    this.native.adamwHost(param, grad, m, v, n, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.gradScale, bc1, bc2);
+  }
+  sgdHost(param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, n: number, h: SgdParams): void {
+    this.alive('sgdHost');
+    this.native.sgdHost(param, grad, momentumBuf, n, h.lr, h.momentum, h.weightDecay, h.nesterov, h.gradScale);
+  }
 }
 
 /** A cpu backend; throws BackendUnavailableError (saying what to install) when the addon is not built. */

@@ -360,28 +360,51 @@ export class JsBackend implements Backend {
 
   // ---- optimizers ----
   adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, h: AdamWParams): void {
-    const p = this.f(param), g = this.f(grad), mm = this.f(m), vv = this.f(v);
-    const bc1 = 1 - Math.pow(h.beta1, h.t);
-    const bc2 = 1 - Math.pow(h.beta2, h.t);
-    for (let i = 0; i < n; i++) {
-      const gi = g[i] * h.gradScale;
-      const mi = (mm[i] = h.beta1 * mm[i] + (1 - h.beta1) * gi);
-      const vi = (vv[i] = h.beta2 * vv[i] + (1 - h.beta2) * gi * gi);
-      const mhat = mi / bc1;
-      const vhat = vi / bc2;
-      p[i] -= h.lr * (mhat / (Math.sqrt(vhat) + h.eps) + h.weightDecay * p[i]);
-    }
+    adamwArrays(this.f(param), this.f(grad), this.f(m), this.f(v), n, h);
   }
   sgd(param: DeviceBuffer, grad: DeviceBuffer, momentumBuf: DeviceBuffer | null, n: number, h: SgdParams): void {
-    const p = this.f(param), g = this.f(grad), buf = momentumBuf ? this.f(momentumBuf) : null;
-    for (let i = 0; i < n; i++) {
-      let d = g[i] * h.gradScale + h.weightDecay * p[i];
-      if (buf && h.momentum !== 0) {
-        const b = (buf[i] = h.momentum * buf[i] + d);
-        d = h.nesterov ? d + h.momentum * b : b;
-      }
-      p[i] -= h.lr * d;
+    sgdArrays(this.f(param), this.f(grad), momentumBuf ? this.f(momentumBuf) : null, n, h);
+  }
+  adamwHost(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, h: AdamWParams): void {
+    checkHost('adamwHost', n, { param, grad, m, v });
+    adamwArrays(param, grad, m, v, n, h);
+  }
+  sgdHost(param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, n: number, h: SgdParams): void {
+    checkHost('sgdHost', n, momentumBuf ? { param, grad, momentumBuf } : { param, grad });
+    sgdArrays(param, grad, momentumBuf, n, h);
+  }
+}
+
+type F32 = Float32Array | Float64Array;
+
+function checkHost(op: string, n: number, arrays: Record<string, Float32Array>): void {
+  for (const [name, a] of Object.entries(arrays)) {
+    if (!(a instanceof Float32Array)) throw new TypeError(`${op}: ${name} must be a Float32Array`);
+    if (a.length < n) throw new RangeError(`${op}: ${name} needs ${n} elements but has ${a.length}`);
+  }
+}
+
+function adamwArrays(p: F32, g: F32, mm: F32, vv: F32, n: number, h: AdamWParams): void {
+  const bc1 = 1 - Math.pow(h.beta1, h.t);
+  const bc2 = 1 - Math.pow(h.beta2, h.t);
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] * h.gradScale;
+    const mi = (mm[i] = h.beta1 * mm[i] + (1 - h.beta1) * gi);
+    const vi = (vv[i] = h.beta2 * vv[i] + (1 - h.beta2) * gi * gi);
+    const mhat = mi / bc1;
+    const vhat = vi / bc2;
+    p[i] -= h.lr * (mhat / (Math.sqrt(vhat) + h.eps) + h.weightDecay * p[i]);
+  }
+}
+
+function sgdArrays(p: F32, g: F32, buf: F32 | null, n: number, h: SgdParams): void {
+  for (let i = 0; i < n; i++) {
+    let d = g[i] * h.gradScale + h.weightDecay * p[i];
+    if (buf && h.momentum !== 0) {
+      const b = (buf[i] = h.momentum * buf[i] + d);
+      d = h.nesterov ? d + h.momentum * b : b;
     }
+    p[i] -= h.lr * d;
   }
 }
 

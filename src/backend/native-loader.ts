@@ -65,6 +65,14 @@ export interface NativeCpuDevice {
     param: number, grad: number, momentumBuf: number | null, n: number, lr: number, momentum: number,
     weightDecay: number, nesterov: boolean, gradScale: number,
   ): void;
+  adamwHost(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, gradScale: number, biasCorrection1: number, biasCorrection2: number,
+  ): void;
+  sgdHost(
+    param: Float32Array, grad: Float32Array, momentumBuf: Float32Array | null, n: number, lr: number, momentum: number,
+    weightDecay: number, nesterov: boolean, gradScale: number,
+  ): void;
 }
 
 export interface NativeCpuAddon {

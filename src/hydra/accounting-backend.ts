@@ -12,7 +12,11 @@ export interface Accounting {
   largestAlloc(): number;
 }
 
-export function accountingBackend(): Accounting {
+/**
+ * `hostUpdates`: whether the real backend steps parameters in the host tier (adamwHost/sgdHost: cpu, js) or streams
+ * them through device memory (webgpu) — the executor allocates differently, so the accounts must follow the same path.
+ */
+export function accountingBackend(hostUpdates: boolean): Accounting {
   const mem = new MemoryAccountant(Infinity, 'accounting');
   let nextId = 1;
   let largest = 0;
@@ -41,6 +45,9 @@ export function accountingBackend(): Accounting {
   const be = new Proxy(core, {
     get(target, prop) {
       if (prop in target) return (target as Record<string | symbol, unknown>)[prop];
+      if ((prop === 'adamwHost' || prop === 'sgdHost') && !hostUpdates) return undefined;
+      // Optional capabilities that change what the executor allocates must be declared above, not defaulted here.
+      if (prop === 'uploadTimed') return undefined;
       return () => {}; // every kernel
     },
   }) as Backend;

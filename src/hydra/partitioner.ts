@@ -39,6 +39,8 @@ export interface PartitionRequest {
   reserve?: number;
   key: string;
   backend: string;
+  /** The backend steps parameters in the host tier (cpu, js) rather than through device memory (webgpu). */
+  hostUpdates: boolean;
 }
 
 /** Peak device bytes of the forward-only and training tasks of shard [from, to). */
@@ -52,7 +54,9 @@ export interface ShardPeak {
 }
 
 /** Peak device bytes of the forward-only and training tasks of shard [from, to). */
-export async function shardPeak(config: Gpt2Config, recipe: TrainRecipe, B: number, T: number, from: number, to: number, nLayers: number): Promise<ShardPeak> {
+export async function shardPeak(
+  config: Gpt2Config, recipe: TrainRecipe, B: number, T: number, from: number, to: number, nLayers: number, hostUpdates: boolean,
+): Promise<ShardPeak> {
   const shards: ShardRange[] = [];
   if (from > 0) shards.push({ from: 0, to: from });
   shards.push({ from, to });
@@ -62,7 +66,7 @@ export async function shardPeak(config: Gpt2Config, recipe: TrainRecipe, B: numb
   const last = k === shards.length - 1;
   const host = phantomHost(B * T, rt.params.length);
   const measure = async (task: ShardTask) => {
-    const acct = accountingBackend();
+    const acct = accountingBackend(hostUpdates);
     await runShardTask(acct.be, rt, host, task);
     return { peak: acct.be.stats().highWater, largest: acct.largestAlloc() };
   };
@@ -110,10 +114,10 @@ async function greedyCut(req: PartitionRequest, reserve: number, nLayers: number
   let from = 0;
   while (from < nLayers) {
     let to = from + 1;
-    let peak = await shardPeak(req.config, req.recipe, req.B, req.T, from, to, nLayers);
+    let peak = await shardPeak(req.config, req.recipe, req.B, req.T, from, to, nLayers, req.hostUpdates);
     refuseIfTooLarge(req, from, peak, reserve);
     while (to < nLayers) {
-      const next = await shardPeak(req.config, req.recipe, req.B, req.T, from, to + 1, nLayers);
+      const next = await shardPeak(req.config, req.recipe, req.B, req.T, from, to + 1, nLayers, req.hostUpdates);
       if (Math.max(next.forward, next.train) + reserve > req.budget || next.largest > req.maxBufferBytes || next.paramBytes > paramCap) break;
       to++;
       peak = next;
@@ -144,7 +148,7 @@ function shardPlan(req: PartitionRequest, from: number, to: number, peak: ShardP
 async function refuseLayersTooLarge(req: PartitionRequest, reserve: number, nLayers: number): Promise<void> {
   let worst: { layer: number; peak: ShardPeak } | null = null;
   for (let i = 0; i < nLayers; i++) {
-    const peak = await shardPeak(req.config, req.recipe, req.B, req.T, i, i + 1, nLayers);
+    const peak = await shardPeak(req.config, req.recipe, req.B, req.T, i, i + 1, nLayers, req.hostUpdates);
     if (peak.largest > req.maxBufferBytes) refuseIfTooLarge(req, i, peak, reserve);
     if (!worst || Math.max(peak.forward, peak.train) > Math.max(worst.peak.forward, worst.peak.train)) worst = { layer: i, peak };
   }

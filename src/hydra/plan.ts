@@ -16,7 +16,12 @@ import { partition } from './partitioner.js';
 import { pilotLayers } from './pilot.js';
 import { formatBytes } from './units.js';
 
-export const PLANNER_VERSION = 2;
+export const PLANNER_VERSION = 3;
+
+/** cpu and js devices step parameters in the host tier in place; webgpu streams them through device memory. */
+export function hostUpdatesFor(backendKey: string): boolean {
+  return !backendKey.startsWith('webgpu');
+}
 
 export interface PlanInputs {
   config: Gpt2Config;
@@ -72,7 +77,7 @@ export async function planFor(i: PlanInputs, pilotBackend: () => Promise<Backend
   } finally {
     be.dispose();
   }
-  const plan = await partition({ config: i.config, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey });
+  const plan = await partition({ config: i.config, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey, hostUpdates: hostUpdatesFor(i.backendKey) });
   if (path && planDir) {
     mkdirSync(planDir, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;

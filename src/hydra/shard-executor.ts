@@ -17,7 +17,7 @@ import { backwardRange, forwardRange } from '../nn/chain.js';
 import type { DeviceParams, RunContext } from '../nn/layer.js';
 import { crossEntropyLoss, crossEntropyLossAndGrad } from '../nn/loss.js';
 import { clipScale, globalNorm } from '../optim/clip.js';
-import { applyUpdate, stateNames } from '../optim/optimizer.js';
+import { applyUpdate, applyUpdateHost, stateNames } from '../optim/optimizer.js';
 import { recipeLr } from '../optim/recipe.js';
 import type { TaskKind } from './api.js';
 import type { HostViews } from './host-state.js';
@@ -181,6 +181,14 @@ async function stepParams(be: Backend, rt: ModelRuntime, host: HostViews, list: 
   if (list.length === 0) return;
   const names = stateNames(rt.recipe.optimizer);
   const lr = recipeLr(rt.recipe, step);
+  // A device whose memory is the host's own (cpu, js) steps the host tier in place: same kernel, no copies.
+  if (be.adamwHost && be.sgdHost) {
+    for (const p of list) {
+      const name = p.spec.name;
+      applyUpdateHost(be, rt.recipe.optimizer, host.param(name), host.grad(name), names.map((s) => host.opt(s, name)), p.n, { lr, t: step + 1, gradScale, decay: p.spec.decay });
+    }
+    return;
+  }
   const size = Math.min(UPDATE_CHUNK, Math.max(...list.map((p) => p.n)));
   const dp = be.alloc(size), dg = be.alloc(size);
   const ds = names.map(() => be.alloc(size));

@@ -53,6 +53,21 @@ export function applyUpdate(be: Backend, cfg: OptimizerConfig, param: DeviceBuff
   }
 }
 
+/**
+ * The same update applied in place to host arrays (the host tier), when the backend can (cpu, js): no copies.
+ * Returns false when it cannot; the caller then streams the arrays through device memory and uses applyUpdate.
+ */
+export function applyUpdateHost(be: Backend, cfg: OptimizerConfig, param: Float32Array, grad: Float32Array, state: Float32Array[], n: number, a: UpdateArgs): boolean {
+  if (!be.adamwHost || !be.sgdHost) return false;
+  const wd = a.decay ? cfg.weightDecay : 0;
+  if (cfg.kind === 'adamw') {
+    be.adamwHost(param, grad, state[0], state[1], n, { lr: a.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: wd, t: a.t, gradScale: a.gradScale });
+  } else {
+    be.sgdHost(param, grad, state[0] ?? null, n, { lr: a.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: wd, gradScale: a.gradScale });
+  }
+  return true;
+}
+
 export function validateOptimizer(cfg: OptimizerConfig, where = 'optimizer'): OptimizerConfig {
   const num = (k: string, v: unknown, ok: (x: number) => boolean, what: string) => {
     if (typeof v !== 'number' || !ok(v)) throw new RangeError(`${where}.${k} must be ${what}, got ${String(v)}`);

@@ -295,6 +295,39 @@ for (const c of created) {
       }
       report(t, label, 'adamw/sgd', err);
     });
+
+    test('optimizers on host arrays (adamwHost, sgdHost): bit for bit the device kernels, on SharedArrayBuffer views too', async () => {
+      if (!be.adamwHost || !be.sgdHost) {
+        // Only a device with memory of its own (a GPU) streams the optimizer through device memory.
+        assert.equal(be.kind, 'webgpu', `${label} should step the host tier in place`);
+        return;
+      }
+      const r = new Rand(15);
+      const shared = (a: Float32Array) => {
+        const out = new Float32Array(new SharedArrayBuffer(a.byteLength));
+        out.set(a);
+        return out;
+      };
+      for (const n of [1, 17, 100003]) {
+        const inputs = { p: r.uniform(n), g: r.uniform(n), m: r.uniform(n, -0.1, 0.1), v: r.uniform(n, 0, 0.01) };
+        const h = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, t: 7, gradScale: 0.5 };
+        const onDevice = await runKernel(be, inputs, (b, x) => b.adamw(x.p, x.g, x.m, x.v, n, h), ['p', 'm', 'v']);
+        const [p, g, m, v] = [inputs.p, inputs.g, inputs.m, inputs.v].map(shared);
+        be.adamwHost(p, g, m, v, n, h);
+        assertBitwise(`adamwHost n=${n} p`, p, onDevice.p);
+        assertBitwise(`adamwHost n=${n} m`, m, onDevice.m);
+        assertBitwise(`adamwHost n=${n} v`, v, onDevice.v);
+        for (const [momentum, nesterov] of [[0, false], [0.9, true]] as const) {
+          const s = { lr: 0.1, momentum, weightDecay: 0.01, nesterov, gradScale: 2 };
+          const dev = await runKernel(be, inputs, (b, x) => b.sgd(x.p, x.g, momentum ? x.m : null, n, s), ['p', 'm']);
+          const [hp, hg, hm] = [inputs.p, inputs.g, inputs.m].map(shared);
+          be.sgdHost(hp, hg, momentum ? hm : null, n, s);
+          assertBitwise(`sgdHost n=${n} momentum=${momentum} p`, hp, dev.p);
+          assertBitwise(`sgdHost n=${n} momentum=${momentum} m`, hm, dev.m);
+        }
+      }
+      assert.throws(() => be.adamwHost!(new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(1), 2, { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0, t: 1, gradScale: 1 }), /v needs 2 elements but has 1/);
+    });
   });
 }
 
