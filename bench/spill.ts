@@ -20,7 +20,7 @@ import { formatPlan } from '../src/hydra/plan.js';
 import { machine, randomTokens, table, writeJson } from './common.js';
 
 const threads = Number(process.env.THREADS ?? 1);
-const steps = Number(process.env.STEPS ?? 5);
+const steps = Number(process.env.STEPS ?? 9);
 
 interface Case {
   name: string;
