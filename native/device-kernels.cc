@@ -171,14 +171,28 @@ Napi::Value CpuDevice::BiasBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+namespace {
+// The step's scalars: arguments 5..12 of adamw / adamwHost, 4..8 of sgd / sgdHost.
+AdamWStep adamw_scalars(const Args& a) {
+  return AdamWStep{a.number(5, "lr"), a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"),
+                   a.number(9, "weightDecay"), a.number(10, "gradScale"), a.number(11, "biasCorrection1"),
+                   a.number(12, "biasCorrection2")};
+}
+SgdStep sgd_scalars(const Args& a) {
+  return SgdStep{a.number(4, "lr"), a.number(5, "momentum"), a.number(6, "weightDecay"), a.number(8, "gradScale"),
+                 a.flag(7, "nesterov")};
+}
+void check_momentum(const Args& a, const float* momentum, const SgdStep& h) {
+  if (momentum == nullptr && h.momentum != 0) a.range_error("momentum is " + std::to_string(h.momentum) + " but momentumBuf is null");
+}
+}  // namespace
+
 // adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, gradScale, biasCorrection1, biasCorrection2)
 Napi::Value CpuDevice::Adamw(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("adamw");
   Args a(info, "adamw", table_);
   const int64_t n = a.count(4, "n");
-  AdamWStep h{a.number(5, "lr"), a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"),
-              a.number(9, "weightDecay"), a.number(10, "gradScale"), a.number(11, "biasCorrection1"),
-              a.number(12, "biasCorrection2")};
+  const AdamWStep h = adamw_scalars(a);
   adamw(tp, a.f32(0, "param", n), a.f32(1, "grad", n), a.f32(2, "m", n), a.f32(3, "v", n), n, h);
   return info.Env().Undefined();
 }
@@ -188,10 +202,9 @@ Napi::Value CpuDevice::Sgd(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("sgd");
   Args a(info, "sgd", table_);
   const int64_t n = a.count(3, "n");
-  SgdStep h{a.number(4, "lr"), a.number(5, "momentum"), a.number(6, "weightDecay"), a.number(8, "gradScale"),
-            a.flag(7, "nesterov")};
+  const SgdStep h = sgd_scalars(a);
   float* momentum = a.is_null(2) ? nullptr : a.f32(2, "momentumBuf", n);
-  if (momentum == nullptr && h.momentum != 0) a.range_error("momentum is " + std::to_string(h.momentum) + " but momentumBuf is null");
+  check_momentum(a, momentum, h);
   sgd(tp, a.f32(0, "param", n), a.f32(1, "grad", n), momentum, n, h);
   return info.Env().Undefined();
 }
@@ -202,9 +215,7 @@ Napi::Value CpuDevice::AdamwHost(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("adamwHost");
   Args a(info, "adamwHost", table_);
   const int64_t n = a.count(4, "n");
-  AdamWStep h{a.number(5, "lr"), a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"),
-              a.number(9, "weightDecay"), a.number(10, "gradScale"), a.number(11, "biasCorrection1"),
-              a.number(12, "biasCorrection2")};
+  const AdamWStep h = adamw_scalars(a);
   adamw(tp, a.host_f32(0, "param", n), a.host_f32(1, "grad", n), a.host_f32(2, "m", n), a.host_f32(3, "v", n), n, h);
   return info.Env().Undefined();
 }
@@ -213,10 +224,9 @@ Napi::Value CpuDevice::SgdHost(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("sgdHost");
   Args a(info, "sgdHost", table_);
   const int64_t n = a.count(3, "n");
-  SgdStep h{a.number(4, "lr"), a.number(5, "momentum"), a.number(6, "weightDecay"), a.number(8, "gradScale"),
-            a.flag(7, "nesterov")};
+  const SgdStep h = sgd_scalars(a);
   float* momentum = a.is_null(2) ? nullptr : a.host_f32(2, "momentumBuf", n);
-  if (momentum == nullptr && h.momentum != 0) a.range_error("momentum is " + std::to_string(h.momentum) + " but momentumBuf is null");
+  check_momentum(a, momentum, h);
   sgd(tp, a.host_f32(0, "param", n), a.host_f32(1, "grad", n), momentum, n, h);
   return info.Env().Undefined();
 }
