@@ -95,8 +95,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     if (resumed) {
       restoreModel(rt, views, resumed, checkpoint!);
       resumedModels++;
+    } else {
+      loadWeights(rt, views, task.weights ?? initModel(rt.model, task.seed), task.name);
     }
-    else loadWeights(rt, views, task.weights ?? initModel(rt.model, task.seed), task.name);
     const startStep = resumed?.step ?? 0;
     if (resumed) emit({ type: 'log', t: now(), message: `${task.name}: resumed from ${checkpoint} at step ${startStep}${resumed.progress.finished ? ' (finished)' : ''}` });
     jobs.push({
