@@ -15,6 +15,7 @@ import { loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '..
 import { canonicalJson } from '../data/token-cache.js';
 import type { ModelRuntime } from './model-runtime.js';
 import type { HostViews } from './host-state.js';
+import type { HydraEvent } from './api.js';
 
 export class CheckpointMismatchError extends Error {
   constructor(message: string) {
@@ -97,5 +98,51 @@ export function restoreModel(rt: ModelRuntime, views: HostViews, s: ModelSnapsho
     };
     put(p.spec.name, views.param(p.spec.name), s.params.get(p.spec.name));
     for (const st of stateNames(rt.recipe.optimizer)) put(`${st}.${p.spec.name}`, views.opt(st, p.spec.name), s.optState.get(`${st}.${p.spec.name}`));
+  }
+}
+
+/**
+ * Writes checkpoints in the background: one model's writes in order (each replaces the file, so a slow older write
+ * must not land after a newer one), different models' side by side. Remembers, per model, whether the last write
+ * failed, so a stopped model's result can say whether it can be resumed.
+ */
+export class CheckpointWriter {
+  private readonly pending: Promise<void>[] = [];
+  private readonly last = new Map<string, Promise<void>>();
+  private readonly errors = new Map<string, string>();
+
+  constructor(
+    private readonly emit: (e: HydraEvent) => void,
+    private readonly now: () => number,
+  ) {}
+
+  write(model: string, path: string, snap: ModelSnapshot, config: Gpt2Config, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): void {
+    const step = snap.step, finished = snap.progress.finished;
+    const write = (this.last.get(model) ?? Promise.resolve()).then(() =>
+      writeModelSnapshot(path, config, recipe, snap.progress.stepsPerEpoch, snap).then(
+        () => {
+          this.errors.delete(model);
+          written({ path, step });
+          this.emit({ type: 'checkpoint', t: this.now(), model, step, path, finished });
+        },
+        (e: unknown) => {
+          const why = `writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}`;
+          this.errors.set(model, why);
+          this.emit({ type: 'log', t: this.now(), message: `${model}: ${why}` });
+        },
+      ),
+    );
+    this.last.set(model, write);
+    this.pending.push(write);
+  }
+
+  /** Wait for every write issued so far. */
+  async flush(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
+  /** Why the model's last checkpoint write failed, if it did. */
+  error(model: string): string | undefined {
+    return this.errors.get(model);
   }
 }

@@ -5,26 +5,24 @@
  * With a checkpoint directory, models are checkpointed at minibatch boundaries (every `checkpointEvery` steps, and
  * when the job is stopped through `signal`), and `resume` continues each model from its checkpoint.
  */
-import type { HostTensor } from '../nn/host-tensor.js';
+import { existsSync, renameSync } from 'node:fs';
 import { initModel } from '../nn/init.js';
-import { validateGpt2Config } from '../nn/gpt2.js';
-import { validateOptimizer } from '../optim/optimizer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
-import { CONSTANT_LR, validateSchedule } from '../optim/schedule.js';
-import { BackendUnavailableError, createBackend } from '../backend/index.js';
+import { CONSTANT_LR } from '../optim/schedule.js';
+import { createBackend } from '../backend/index.js';
+import { fsSafeNames } from '../report/names.js';
 import type { HydraEvent, JobResult, ModelResult, PartitionPlan, TrainOptions, TrainTask } from './api.js';
-import { backendKey, parseDevices, type DeviceSpec } from './device-spec.js';
+import { backendKey, parseDevices } from './device-spec.js';
 import { startDevices, type DeviceHandle } from './device-pool.js';
 import { allocateHostState, viewsOf, type HostStateBuffers, type HostViews } from './host-state.js';
 import { HostTier } from './host-tier.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { planFor } from './plan.js';
 import { parseBytes } from './units.js';
-import { fsSafeNames } from '../report/names.js';
-import { checkpointPath, loadModelSnapshot, restoreModel, snapshotModel, writeModelSnapshot } from './job-checkpoint.js';
-import { existsSync, renameSync } from 'node:fs';
+import { CheckpointWriter, checkpointPath, loadModelSnapshot, restoreModel, snapshotModel } from './job-checkpoint.js';
 import { createJobScheduler, type SchedTask } from './job-scheduler.js';
 import { prefetchIsSafe, stepsParams } from './prefetch-safety.js';
+import { checkTasks, evalPoints, loadWeights, usableDevices } from './train-setup.js';
 
 interface ModelJob {
   index: number;
@@ -150,39 +148,18 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     }
     // Models resumed as finished have nothing left to run.
     const active = jobs.filter((j) => j.result.wallSeconds === 0);
-    const writes: Promise<void>[] = [];
-    const lastWrite = new Map<ModelJob, Promise<void>>();
-    const progressOf = (j: ModelJob, finished: boolean) => ({
-      name: j.task.name, stepsPerEpoch: j.task.train.stepsPerEpoch, B: j.rt.B, T: j.rt.T, losses: j.result.losses, evals: j.result.evals, finished,
-    });
-    const checkpointErrors = new Map<ModelJob, string>();
+    const checkpoints = new CheckpointWriter(emit, now);
     /**
      * Checkpoint a model at a boundary, written in the background. A model that trains on is copied now
      * (synchronously); a stopped or finished one is written straight from the host tier.
      */
     const checkpointModel = (j: ModelJob, step: number, finished: boolean, final = finished) => {
       if (!j.checkpoint) return;
-      const snap = snapshotModel(j.rt, j.views, step, progressOf(j, finished), !final);
       j.checkpointedAt = step;
-      const path = j.checkpoint;
-      // One model's writes go in order (each replaces the file): a slow older write must not land after a newer one.
-      const previous = lastWrite.get(j) ?? Promise.resolve();
-      const write = previous.then(() =>
-        writeModelSnapshot(path, j.task.model, j.rt.recipe, j.task.train.stepsPerEpoch, snap).then(
-          () => {
-            j.result.checkpoint = { path, step };
-            checkpointErrors.delete(j);
-            emit({ type: 'checkpoint', t: now(), model: j.task.name, step, path, finished });
-          },
-          (e: unknown) => {
-            const why = `writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}`;
-            checkpointErrors.set(j, why);
-            emit({ type: 'log', t: now(), message: `${j.task.name}: ${why}` });
-          },
-        ),
-      );
-      lastWrite.set(j, write);
-      writes.push(write);
+      const progress = {
+        name: j.task.name, stepsPerEpoch: j.task.train.stepsPerEpoch, B: j.rt.B, T: j.rt.T, losses: j.result.losses, evals: j.result.evals, finished,
+      };
+      checkpoints.write(j.task.name, j.checkpoint, snapshotModel(j.rt, j.views, step, progress, !final), j.task.model, j.rt.recipe, (written) => (j.result.checkpoint = written));
     };
 
     if (active.length > 0) {
@@ -331,11 +308,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     }
     // A stopped job leaves every finished model checkpointed too, so that the resumed job only trains what is left.
     if (options.signal?.aborted) for (const j of active) if (j.result.status === 'done' && j.checkpointedAt < j.result.steps) checkpointModel(j, j.result.steps, true);
-    await Promise.all(writes);
+    await checkpoints.flush();
     // Say in each stopped model's result whether its checkpoint is really on disk.
     for (const j of jobs) {
       if (j.result.status !== 'stopped' || !j.checkpoint || j.checkpointedAt < 0) continue;
-      const error = checkpointErrors.get(j);
+      const error = checkpoints.error(j.task.name);
       j.result.reason += error ? `; ${error} — it cannot be resumed from this stop` : `; checkpoint ${j.checkpoint}`;
     }
   } finally {
@@ -368,22 +345,6 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   }
 }
 
-/**
- * cpu devices need the native addon; where it could not be built (no compiler) the js backend serves instead, with a
- * warning that says what to install — the job still runs, slower. Other kinds are used as asked.
- */
-async function usableDevices(dev: DeviceSpec, warn: (m: string) => void): Promise<DeviceSpec> {
-  if (dev.kind !== 'cpu') return dev;
-  try {
-    (await createBackend('cpu', { threads: dev.threads })).dispose();
-    return dev;
-  } catch (e) {
-    if (!(e instanceof BackendUnavailableError)) throw e;
-    warn(`warning: ${e.message} — running the ${dev.count} device${dev.count === 1 ? '' : 's'} on the slower js backend instead`);
-    return { ...dev, kind: 'js' };
-  }
-}
-
 /** The shards whose parameters a finished task stepped get a new version. */
 function bumpParamsVersions(j: ModelJob, st: SchedTask): void {
   const stepped = stepsParams(j.rt, st);
@@ -393,40 +354,3 @@ function bumpParamsVersions(j: ModelJob, st: SchedTask): void {
   });
 }
 
-function loadWeights(rt: ModelRuntime, views: HostViews, weights: Map<string, HostTensor>, model: string): void {
-  for (const p of rt.params) {
-    const w = weights.get(p.spec.name);
-    if (!w) throw new Error(`model '${model}': initial weights lack parameter '${p.spec.name}'`);
-    if (w.data.length !== p.n) throw new RangeError(`model '${model}': weight '${p.spec.name}' has ${w.data.length} elements, the model needs ${p.n}`);
-    views.param(p.spec.name).set(w.data);
-  }
-}
-
-/** Eval after every full epoch, and after the last step if it ends mid-epoch. */
-function evalPoints(task: TrainTask, totalSteps: number): Set<number> {
-  const out = new Set<number>();
-  if (!task.eval || task.eval.stepsPerEpoch === 0) return out;
-  const spe = task.train.stepsPerEpoch;
-  for (let s = spe; s <= totalSteps; s += spe) out.add(s - 1);
-  out.add(totalSteps - 1);
-  return out;
-}
-
-function checkTasks(tasks: TrainTask[]): void {
-  if (tasks.length === 0) throw new RangeError('train: no tasks given');
-  const names = new Set<string>();
-  for (const [i, t] of tasks.entries()) {
-    const where = `tasks[${i}] ('${t.name}')`;
-    if (!t.name) throw new RangeError(`tasks[${i}].name: required`);
-    if (names.has(t.name)) throw new RangeError(`${where}: duplicate model name`);
-    names.add(t.name);
-    validateGpt2Config(t.model);
-    validateOptimizer(t.optimizer, `${where}.optimizer`);
-    if (t.schedule) validateSchedule(t.schedule, `${where}.schedule`);
-    if (t.train.T > t.model.n_ctx) throw new RangeError(`${where}: sequence length ${t.train.T} exceeds model.n_ctx ${t.model.n_ctx}`);
-    if (t.train.stepsPerEpoch < 1) throw new RangeError(`${where}.train: no full batch of ${t.train.B}×${t.train.T} tokens in the training data`);
-    if (t.steps !== undefined && !(Number.isInteger(t.steps) && t.steps >= 1)) throw new RangeError(`${where}.steps: expected a positive integer, got ${t.steps}`);
-    if (t.epochs !== undefined && !(Number.isInteger(t.epochs) && t.epochs >= 1)) throw new RangeError(`${where}.epochs: expected a positive integer, got ${t.epochs}`);
-    if (t.eval && (t.eval.B !== t.train.B || t.eval.T !== t.train.T)) throw new RangeError(`${where}.eval: batch shape must equal the training batch shape`);
-  }
-}

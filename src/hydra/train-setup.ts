@@ -1,0 +1,67 @@
+/**
+ * Setting up a job for train(): checking the tasks, choosing usable devices, loading initial weights into the host
+ * tier, and where each model is evaluated.
+ */
+import type { HostTensor } from '../nn/host-tensor.js';
+import { validateGpt2Config } from '../nn/gpt2.js';
+import { validateOptimizer } from '../optim/optimizer.js';
+import { validateSchedule } from '../optim/schedule.js';
+import { BackendUnavailableError, createBackend } from '../backend/index.js';
+import type { TrainTask } from './api.js';
+import type { DeviceSpec } from './device-spec.js';
+import type { HostViews } from './host-state.js';
+import type { ModelRuntime } from './model-runtime.js';
+
+/**
+ * cpu devices need the native addon; where it could not be built (no compiler) the js backend serves instead, with a
+ * warning that says what to install — the job still runs, slower. Other kinds are used as asked.
+ */
+export async function usableDevices(dev: DeviceSpec, warn: (m: string) => void): Promise<DeviceSpec> {
+  if (dev.kind !== 'cpu') return dev;
+  try {
+    (await createBackend('cpu', { threads: dev.threads })).dispose();
+    return dev;
+  } catch (e) {
+    if (!(e instanceof BackendUnavailableError)) throw e;
+    warn(`warning: ${e.message} — running the ${dev.count} device${dev.count === 1 ? '' : 's'} on the slower js backend instead`);
+    return { ...dev, kind: 'js' };
+  }
+}
+
+export function loadWeights(rt: ModelRuntime, views: HostViews, weights: Map<string, HostTensor>, model: string): void {
+  for (const p of rt.params) {
+    const w = weights.get(p.spec.name);
+    if (!w) throw new Error(`model '${model}': initial weights lack parameter '${p.spec.name}'`);
+    if (w.data.length !== p.n) throw new RangeError(`model '${model}': weight '${p.spec.name}' has ${w.data.length} elements, the model needs ${p.n}`);
+    views.param(p.spec.name).set(w.data);
+  }
+}
+
+/** Eval after every full epoch, and after the last step if it ends mid-epoch. */
+export function evalPoints(task: TrainTask, totalSteps: number): Set<number> {
+  const out = new Set<number>();
+  if (!task.eval || task.eval.stepsPerEpoch === 0) return out;
+  const spe = task.train.stepsPerEpoch;
+  for (let s = spe; s <= totalSteps; s += spe) out.add(s - 1);
+  out.add(totalSteps - 1);
+  return out;
+}
+
+export function checkTasks(tasks: TrainTask[]): void {
+  if (tasks.length === 0) throw new RangeError('train: no tasks given');
+  const names = new Set<string>();
+  for (const [i, t] of tasks.entries()) {
+    const where = `tasks[${i}] ('${t.name}')`;
+    if (!t.name) throw new RangeError(`tasks[${i}].name: required`);
+    if (names.has(t.name)) throw new RangeError(`${where}: duplicate model name`);
+    names.add(t.name);
+    validateGpt2Config(t.model);
+    validateOptimizer(t.optimizer, `${where}.optimizer`);
+    if (t.schedule) validateSchedule(t.schedule, `${where}.schedule`);
+    if (t.train.T > t.model.n_ctx) throw new RangeError(`${where}: sequence length ${t.train.T} exceeds model.n_ctx ${t.model.n_ctx}`);
+    if (t.train.stepsPerEpoch < 1) throw new RangeError(`${where}.train: no full batch of ${t.train.B}×${t.train.T} tokens in the training data`);
+    if (t.steps !== undefined && !(Number.isInteger(t.steps) && t.steps >= 1)) throw new RangeError(`${where}.steps: expected a positive integer, got ${t.steps}`);
+    if (t.epochs !== undefined && !(Number.isInteger(t.epochs) && t.epochs >= 1)) throw new RangeError(`${where}.epochs: expected a positive integer, got ${t.epochs}`);
+    if (t.eval && (t.eval.B !== t.train.B || t.eval.T !== t.train.T)) throw new RangeError(`${where}.eval: batch shape must equal the training batch shape`);
+  }
+}
