@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { spawn, spawnSync } from 'node:child_process';
@@ -175,4 +175,10 @@ test('the resume hint repeats the command-line overrides (quoted for the shell) 
     resumeCommand('my job.yaml', { out: "runs/it's", steps: 40, devices: 'cpu:2x1', deviceMemory: '512MiB', policy: 'random', hostMemory: '8GiB' }),
     "hydra train 'my job.yaml' --devices cpu:2x1 --device-memory 512MiB --host-memory 8GiB --policy random --out 'runs/it'\\''s' --steps 40 --resume",
   );
+});
+
+test('the hydra bin is executable after the build (npx hydra runs it directly)', () => {
+  const main = join(REPO, 'dist/src/cli/main.js');
+  assert.match(readFileSync(main, 'utf8'), /^#!\/usr\/bin\/env node\n/);
+  assert.doesNotThrow(() => accessSync(main, constants.X_OK), 'dist/src/cli/main.js must have its executable bit');
 });
