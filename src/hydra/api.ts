@@ -79,25 +79,21 @@ export interface TrainOptions {
 
 export type TaskKind = 'F' | 'FL' | 'B' | 'E';
 
+/** What task-start and task-end both say: which task of which model, on which device, when. */
+export interface TaskEventBase {
+  t: number;
+  device: number;
+  model: string;
+  kind: TaskKind;
+  shard: number;
+  step: number;
+}
+
 export type HydraEvent =
   | { type: 'plan'; model: string; plan: PartitionPlan; reused: boolean }
-  | {
-      type: 'task-start';
-      t: number;
-      device: number;
-      model: string;
-      kind: TaskKind;
-      shard: number;
-      step: number;
-    }
-  | {
+  | ({ type: 'task-start' } & TaskEventBase)
+  | ({
       type: 'task-end';
-      t: number;
-      device: number;
-      model: string;
-      kind: TaskKind;
-      shard: number;
-      step: number;
       /** Seconds computing (excluding waiting for transfers). */
       computeSeconds: number;
       /** Bytes host→device and device→host in this task (including prefetched bytes it used). */
@@ -106,7 +102,7 @@ export type HydraEvent =
       /** Bytes that arrived by prefetch, and the seconds of copying that overlapped compute. */
       prefetchedBytes: number;
       overlapSeconds: number;
-    }
+    } & TaskEventBase)
   | { type: 'step'; t: number; model: string; step: number; epoch: number; loss: number; gradNorm: number; lr: number }
   | { type: 'eval'; t: number; model: string; epoch: number; loss: number; perplexity: number; tokens: number }
   | { type: 'model-end'; t: number; model: string; status: ModelStatus; reason?: string }

@@ -91,33 +91,43 @@ export async function partition(req: PartitionRequest): Promise<PartitionPlan> {
   // and grow it to the largest shard's until the cut is self-consistent. Growing it can make a layer that fitted
   // stop fitting; then cap every shard's parameters at the first reserve instead, which always fits (more shards).
   const firstReserve = req.reserve ?? Math.max(...req.profiles.map((p) => p.paramBytes));
-  await refuseLayersTooLarge(req, firstReserve, nLayers);
+  // A shard's peak does not depend on the reserve: each candidate is dry-run once, whatever the iterations ask.
+  const known = new Map<string, Promise<ShardPeak>>();
+  const peakOf: PeakOf = (from, to) => {
+    const key = `${from}:${to}`;
+    let p = known.get(key);
+    if (!p) known.set(key, (p = shardPeak(req.config, req.recipe, req.B, req.T, from, to, nLayers, req.hostUpdates)));
+    return p;
+  };
+  await refuseLayersTooLarge(req, firstReserve, nLayers, peakOf);
   let reserve = firstReserve;
   for (let iter = 0; ; iter++) {
     let shards: ShardPlan[];
     try {
-      shards = await greedyCut(req, reserve, nLayers);
+      shards = await greedyCut(req, peakOf, reserve, nLayers);
     } catch (e) {
       if (!(e instanceof LayerTooLargeError) || iter === 0) throw e;
-      return plan(firstReserve, await greedyCut(req, firstReserve, nLayers, firstReserve));
+      return plan(firstReserve, await greedyCut(req, peakOf, firstReserve, nLayers, firstReserve));
     }
     const needed = Math.max(...shards.map((s) => s.paramBytes));
     if (req.reserve !== undefined || needed <= reserve) return plan(reserve, shards);
-    if (iter >= 20) return plan(firstReserve, await greedyCut(req, firstReserve, nLayers, firstReserve));
+    if (iter >= 20) return plan(firstReserve, await greedyCut(req, peakOf, firstReserve, nLayers, firstReserve));
     reserve = needed;
   }
 }
 
 /** Greedy: each shard takes layers while its peak plus the reserve fits (and its parameters stay under `paramCap`). */
-async function greedyCut(req: PartitionRequest, reserve: number, nLayers: number, paramCap = Infinity): Promise<ShardPlan[]> {
+type PeakOf = (from: number, to: number) => Promise<ShardPeak>;
+
+async function greedyCut(req: PartitionRequest, peakOf: PeakOf, reserve: number, nLayers: number, paramCap = Infinity): Promise<ShardPlan[]> {
   const shards: ShardPlan[] = [];
   let from = 0;
   while (from < nLayers) {
     let to = from + 1;
-    let peak = await shardPeak(req.config, req.recipe, req.B, req.T, from, to, nLayers, req.hostUpdates);
+    let peak = await peakOf(from, to);
     refuseIfTooLarge(req, from, peak, reserve);
     while (to < nLayers) {
-      const next = await shardPeak(req.config, req.recipe, req.B, req.T, from, to + 1, nLayers, req.hostUpdates);
+      const next = await peakOf(from, to + 1);
       if (Math.max(next.forward, next.train) + reserve > req.budget || next.largest > req.maxBufferBytes || next.paramBytes > paramCap) break;
       to++;
       peak = next;
@@ -145,10 +155,10 @@ function shardPlan(req: PartitionRequest, from: number, to: number, peak: ShardP
  * Every layer must fit alone. Check them all before cutting and name the one that needs the most, so the budget the
  * error recommends is enough for the whole model, not just for the first layer that failed.
  */
-async function refuseLayersTooLarge(req: PartitionRequest, reserve: number, nLayers: number): Promise<void> {
+async function refuseLayersTooLarge(req: PartitionRequest, reserve: number, nLayers: number, peakOf: PeakOf): Promise<void> {
   let worst: { layer: number; peak: ShardPeak } | null = null;
   for (let i = 0; i < nLayers; i++) {
-    const peak = await shardPeak(req.config, req.recipe, req.B, req.T, i, i + 1, nLayers, req.hostUpdates);
+    const peak = await peakOf(i, i + 1);
     if (peak.largest > req.maxBufferBytes) refuseIfTooLarge(req, i, peak, reserve);
     if (!worst || Math.max(peak.forward, peak.train) > Math.max(worst.peak.forward, worst.peak.train)) worst = { layer: i, peak };
   }

@@ -89,8 +89,8 @@ export class LocalTrainer {
     return { tokens, targets };
   }
 
-  /** Forward, backward and one optimizer step. */
-  async trainStep(b: Batch, training = true): Promise<StepResult> {
+  /** Zeroed gradients, then one forward and backward: the loss; the gradients are left in the slots. */
+  private async forwardBackward(b: Batch, training: boolean): Promise<number> {
     const { be, model } = this;
     for (const s of this.slots.values()) be.fill(s.grad, 0);
     const { tokens, targets } = await this.uploadBatch(b);
@@ -101,6 +101,27 @@ export class LocalTrainer {
     be.free(fwd.output);
     be.free(tokens);
     be.free(targets);
+    return loss;
+  }
+
+  /** One forward without dropout or saved tensors; `use` reads the output before it is freed. */
+  private async forwardOnly<R>(b: Batch, use: (output: DeviceBuffer, targets: DeviceBuffer) => Promise<R>): Promise<R> {
+    const { tokens, targets } = await this.uploadBatch(b);
+    const ctx = this.context(b.B, b.T, false, false);
+    const fwd = forwardRange(ctx, this.model.layers, 0, this.model.layers.length, tokens);
+    try {
+      return await use(fwd.output, targets);
+    } finally {
+      this.be.free(fwd.output);
+      this.be.free(tokens);
+      this.be.free(targets);
+    }
+  }
+
+  /** Forward, backward and one optimizer step. */
+  async trainStep(b: Batch, training = true): Promise<StepResult> {
+    const { be, model } = this;
+    const loss = await this.forwardBackward(b, training);
 
     const norms = be.alloc(model.params.length);
     model.params.forEach((p, i) => {
@@ -122,42 +143,19 @@ export class LocalTrainer {
 
   /** Mean loss on a batch without dropout and without touching parameters. */
   async evalLoss(b: Batch): Promise<{ loss: number; count: number }> {
-    const { tokens, targets } = await this.uploadBatch(b);
-    const ctx = this.context(b.B, b.T, false, false);
-    const fwd = forwardRange(ctx, this.model.layers, 0, this.model.layers.length, tokens);
-    const r = await crossEntropyLoss(this.be, fwd.output, targets, b.targets, this.model.vocab);
-    this.be.free(fwd.output);
-    this.be.free(tokens);
-    this.be.free(targets);
-    return r;
+    return this.forwardOnly(b, (output, targets) => crossEntropyLoss(this.be, output, targets, b.targets, this.model.vocab));
   }
 
   /** Logits of a batch (tests and generation). */
   async logits(b: Batch): Promise<Float32Array> {
-    const { tokens, targets } = await this.uploadBatch(b);
-    const ctx = this.context(b.B, b.T, false, false);
-    const fwd = forwardRange(ctx, this.model.layers, 0, this.model.layers.length, tokens);
-    const out = await this.be.download(fwd.output, new Float32Array(fwd.output.length));
-    this.be.free(fwd.output);
-    this.be.free(tokens);
-    this.be.free(targets);
-    return out;
+    return this.forwardOnly(b, (output) => this.be.download(output, new Float32Array(output.length)));
   }
 
   /** Gradients of one forward/backward without stepping (tests). */
   async gradients(b: Batch, training = false): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-    const { be, model } = this;
-    for (const s of this.slots.values()) be.fill(s.grad, 0);
-    const { tokens, targets } = await this.uploadBatch(b);
-    const ctx = this.context(b.B, b.T, training, true);
-    const fwd = forwardRange(ctx, model.layers, 0, model.layers.length, tokens);
-    const { loss } = await crossEntropyLossAndGrad(be, fwd.output, targets, b.targets, model.vocab);
-    backwardRange(ctx, model.layers, 0, model.layers.length, fwd, fwd.output);
-    be.free(fwd.output);
-    be.free(tokens);
-    be.free(targets);
+    const loss = await this.forwardBackward(b, training);
     const grads = new Map<string, Float32Array>();
-    for (const [name, s] of this.slots) grads.set(name, await be.download(s.grad, new Float32Array(s.n)));
+    for (const [name, s] of this.slots) grads.set(name, await this.be.download(s.grad, new Float32Array(s.n)));
     return { loss, grads };
   }
 

@@ -45,3 +45,24 @@ fn ${name}_sum(lx: u32, ly: u32, v: vec2<f32>) -> vec2<f32> {
 }
 `;
 }
+
+/**
+ * `fn max_all(li, v) -> f32`: the maximum of v over the `lanes` invocations of a 1-D workgroup, returned to every
+ * invocation (max is exact, so the order does not matter; the tree is still fixed).
+ */
+export function maxTree(lanes: number): string {
+  return /* wgsl */ `
+var<workgroup> mx: array<f32, ${lanes}>;
+fn max_all(li: u32, v: f32) -> f32 {
+  mx[li] = v;
+  for (var s = ${lanes / 2}u; s > 0u; s = s >> 1u) {
+    workgroupBarrier();
+    if (li < s) { mx[li] = max(mx[li], mx[li + s]); }
+  }
+  workgroupBarrier();
+  let m = mx[0];
+  workgroupBarrier();
+  return m;
+}
+`;
+}

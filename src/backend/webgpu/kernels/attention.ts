@@ -11,7 +11,7 @@ import type { GpuBuffer } from '../buffer-pool.js';
 import { chunkElements, rowsPerChunk } from '../limits.js';
 import { elementPrologue, forEachChunk, launch, range, type KernelContext, type KernelDef } from '../kernel.js';
 import { DF64_WGSL, splitF64 } from '../wgsl-df64.js';
-import { rowTree } from '../wgsl-reduce.js';
+import { maxTree, rowTree } from '../wgsl-reduce.js';
 
 const WG = 256;
 const LANES = 64;
@@ -83,28 +83,13 @@ export function mergeHeads(ctx: KernelContext, merged: GpuBuffer, y: GpuBuffer, 
   }), 1);
 }
 
-const MAX_TREE = /* wgsl */ `
-var<workgroup> mx: array<f32, ${LANES}>;
-fn max_all(li: u32, v: f32) -> f32 {
-  mx[li] = v;
-  for (var s = ${LANES / 2}u; s > 0u; s = s >> 1u) {
-    workgroupBarrier();
-    if (li < s) { mx[li] = max(mx[li], mx[li + s]); }
-  }
-  workgroupBarrier();
-  let m = mx[0];
-  workgroupBarrier();
-  return m;
-}
-`;
-
 const softmaxForwardDef: KernelDef = {
   name: 'causalSoftmaxForward',
   buffers: [{ name: 'att', type: 'f32', write: true }],
   // One workgroup per attention row (r, t); rowStart counts rows of length T.
   params: [['rowStart', 'u32'], ['T', 'u32'], ['scale', 'f32']],
   workgroupSize: [LANES],
-  module: DF64_WGSL + rowTree('red', LANES) + MAX_TREE,
+  module: DF64_WGSL + rowTree('red', LANES) + maxTree(LANES),
   body: `
   if (grp >= P.ngroups) { return; }
   let row = P.rowStart + grp;

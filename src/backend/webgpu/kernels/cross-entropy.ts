@@ -11,7 +11,7 @@ import type { GpuBuffer } from '../buffer-pool.js';
 import { rowsPerChunk } from '../limits.js';
 import { elementPrologue, forEachChunk, launch, range, type KernelContext, type KernelDef } from '../kernel.js';
 import { DF64_WGSL, splitF64 } from '../wgsl-df64.js';
-import { rowTree } from '../wgsl-reduce.js';
+import { maxTree, rowTree } from '../wgsl-reduce.js';
 
 const LANES = 256;
 const WG = 256;
@@ -24,19 +24,7 @@ const forwardDef: KernelDef = {
   ],
   params: [['rowStart', 'u32'], ['V', 'u32']],
   workgroupSize: [LANES],
-  module: `${DF64_WGSL}${rowTree('red', LANES)}
-var<workgroup> mx: array<f32, ${LANES}>;
-fn max_all(li: u32, v: f32) -> f32 {
-  mx[li] = v;
-  for (var s = ${LANES / 2}u; s > 0u; s = s >> 1u) {
-    workgroupBarrier();
-    if (li < s) { mx[li] = max(mx[li], mx[li + s]); }
-  }
-  workgroupBarrier();
-  let m = mx[0];
-  workgroupBarrier();
-  return m;
-}`,
+  module: DF64_WGSL + rowTree('red', LANES) + maxTree(LANES),
   body: `
   if (grp >= P.ngroups) { return; }
   let row = P.rowStart + grp;
