@@ -7,11 +7,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../src/hydra/train.js';
+import { train } from '../src/hydra/job/train.js';
 import type { HydraEvent, JobResult, PolicyName, TrainTask } from '../src/hydra/api.js';
 import { gpt2Config } from '../src/nn/gpt2.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
-import { formatPlan } from '../src/hydra/plan.js';
+import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { machine, randomTokens, table, writeJson } from './common.js';
 
 const STEPS = Number(process.env.STEPS ?? 3);

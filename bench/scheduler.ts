@@ -14,9 +14,9 @@
  */
 import { Scheduler } from '../src/hydra/scheduler/scheduler.js';
 import { POLICY_NAMES, type PolicyName, type Task } from '../src/hydra/scheduler/types.js';
-import { EventQueue } from '../src/hydra/sim/event-queue.js';
-import { large } from '../src/hydra/sim/presets.js';
-import type { Workload } from '../src/hydra/sim/types.js';
+import { EventQueue } from '../src/sim/event-queue.js';
+import { large } from '../src/sim/presets.js';
+import type { Workload } from '../src/sim/types.js';
 import { machine, table, writeJson } from './common.js';
 
 const POLICIES: PolicyName[] = (process.env.POLICIES?.split(',') as PolicyName[] | undefined) ?? [...POLICY_NAMES];

@@ -1,5 +1,5 @@
 /**
- * bench:sim — the scheduler's policies on simulated clusters (src/hydra/sim), three studies in one run:
+ * bench:sim — the scheduler's policies on simulated clusters (src/sim), three studies in one run:
  *
  *   presets      paper-grid, hetero, large, grid48 under every policy: makespan, utilisation, and the ratio to the
  *                lower bound max(work / Σ speed, longest model / fastest speed). These jobs have 10⁴–10⁵ tasks, far
@@ -17,11 +17,11 @@
  * Everything is simulated (deterministic): only the MILP solve times depend on the machine.
  */
 import { POLICY_NAMES, type PolicyName } from '../src/hydra/scheduler/types.js';
-import { simulate } from '../src/hydra/sim/engine.js';
-import { lowerBound } from '../src/hydra/sim/bounds.js';
-import { compareWithOptimal, randomInstance, SMALL, type InstanceComparison } from '../src/hydra/sim/optimality.js';
-import { paperGrid, PRESETS } from '../src/hydra/sim/presets.js';
-import type { Workload } from '../src/hydra/sim/types.js';
+import { simulate } from '../src/sim/engine.js';
+import { lowerBound } from '../src/sim/bounds.js';
+import { compareWithOptimal, randomInstance, SMALL, type InstanceComparison } from '../src/sim/optimality.js';
+import { paperGrid, PRESETS } from '../src/sim/presets.js';
+import type { Workload } from '../src/sim/types.js';
 import { machine, table, writeJson } from './common.js';
 
 const INSTANCES = Number(process.env.INSTANCES ?? 24);

@@ -11,12 +11,12 @@
  * - `gpt-wide` (12 layers, n_embd 512, B 2 × T 128): the blocks carry most of the memory, so a budget just above the
  *   head forces ≥ 4 shards. This is the case the issue's ≥ 4-shard figure is taken from.
  */
-import { train } from '../src/hydra/train.js';
+import { train } from '../src/hydra/job/train.js';
 import type { HydraEvent, TrainTask } from '../src/hydra/api.js';
 import { gpt2Config } from '../src/nn/gpt2.js';
 import type { Gpt2Config } from '../src/nn/gpt2-config.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
-import { formatPlan } from '../src/hydra/plan.js';
+import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { machine, randomTokens, table, writeJson } from './common.js';
 
 const threads = Number(process.env.THREADS ?? 1);

@@ -3,13 +3,13 @@
  * run a single model directly with `LocalTrainer`; simulate clusters with `simulate()`.
  */
 // ---- Hydra: many models at once, sharded and spilled ----
-export { train } from './hydra/train.js';
+export { train } from './hydra/job/train.js';
 export type {
   BatchSource, TrainTask, TrainOptions, PolicyName, HydraEvent, TaskKind, ModelStatus, ModelResult, JobResult, PartitionPlan, ShardPlan,
 } from './hydra/api.js';
-export { LayerTooLargeError } from './hydra/partitioner.js';
+export { LayerTooLargeError } from './hydra/plan/partitioner.js';
 export { parseBytes, formatBytes } from './hydra/units.js';
-export { formatPlan } from './hydra/plan.js';
+export { formatPlan } from './hydra/plan/plan-cache.js';
 
 // ---- backends ----
 export { createBackend, createBackendOrFallback, BackendUnavailableError, type BackendKind, type BackendOptions } from './backend/index.js';
@@ -38,5 +38,5 @@ export { readSafetensors, writeSafetensors, SafetensorsError } from './io/safete
 export { saveModelCheckpoint, loadModelCheckpoint, checkpointTrainer, resumeTrainer } from './io/model-checkpoint.js';
 
 // ---- simulation ----
-export { simulate } from './hydra/sim/engine.js';
-export type { Workload, SimModel, SimResult } from './hydra/sim/types.js';
+export { simulate } from './sim/engine.js';
+export type { Workload, SimModel, SimResult } from './sim/types.js';

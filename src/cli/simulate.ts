@@ -7,16 +7,16 @@ import { writeFileSync } from 'node:fs';
 import { POLICY_NAMES, type PolicyName } from '../hydra/scheduler/types.js';
 import { ModelState } from '../hydra/scheduler/model-state.js';
 import { isPolicyName } from '../hydra/scheduler/policies/index.js';
-import { simulate } from '../hydra/sim/engine.js';
-import { lowerBound, taskChains } from '../hydra/sim/bounds.js';
-import { solveOptimal, type OptimalResult } from '../hydra/sim/milp.js';
-import { scheduleOf } from '../hydra/sim/optimality.js';
-import { ganttSvg } from '../hydra/sim/gantt-svg.js';
-import { formatSeconds, formatTable, resultRows } from '../hydra/sim/report.js';
-import { PRESETS } from '../hydra/sim/presets.js';
-import { loadWorkload, parseBandwidth, parseDevicesFlag } from '../hydra/sim/workload-file.js';
+import { simulate } from '../sim/engine.js';
+import { lowerBound, taskChains } from '../sim/bounds.js';
+import { solveOptimal, type OptimalResult } from '../sim/milp.js';
+import { scheduleOf } from '../sim/optimality.js';
+import { ganttSvg } from '../sim/gantt-svg.js';
+import { formatSeconds, formatTable, resultRows } from '../sim/report.js';
+import { PRESETS } from '../sim/presets.js';
+import { loadWorkload, parseBandwidth, parseDevicesFlag } from '../sim/workload-file.js';
 import { parseBytes } from '../hydra/units.js';
-import type { SimResult, Workload } from '../hydra/sim/types.js';
+import type { SimResult, Workload } from '../sim/types.js';
 
 interface SimulateFlags {
   devices?: string;

@@ -1,7 +1,7 @@
 /** `hydra train CONFIG.(yaml|json)`: train a grid of models described by a config file (see src/config/schema.ts). */
 import type { Command } from 'commander';
 import { loadHfGpt2, saveHfGpt2 } from '../io/hf-gpt2.js';
-import { train } from '../hydra/train.js';
+import { train } from '../hydra/job/train.js';
 import { runTrain, type TrainRunFlags } from './train-run.js';
 
 interface TrainCommandOptions {

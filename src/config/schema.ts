@@ -5,7 +5,7 @@
  * Per-model hyper-parameters (see hparams.ts) live in their sections (model.dropout, optimizer.lr, batch_size, ...)
  * or in `grid`, never both. Everything else describes the job: data, length, devices, budgets, output.
  */
-import { parseDevices } from '../hydra/device-spec.js';
+import { parseDevices } from '../hydra/run/device-spec.js';
 import type { PolicyName } from '../hydra/api.js';
 import { boolean, mapping, nonEmptyString, nonNegativeInt, onlyKeys, oneOf, positiveInt, seedInt } from './checks.js';
 import { ConfigError, expected, joinPath } from './errors.js';

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { spawn, spawnSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { resumeCommand, runTrain } from '../../src/cli/train-run.js';
-import { train } from '../../src/hydra/train.js';
+import { train } from '../../src/hydra/job/train.js';
 import { loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
 import { tempDir, writeFile } from '../config/fixtures.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 test('train(): cpu devices without the addon fall back to js with a warning naming what to install', () => {
-  const train = new URL('../../src/hydra/train.js', import.meta.url).href;
+  const train = new URL('../../src/hydra/job/train.js', import.meta.url).href;
   const helpers = new URL('./helpers.js', import.meta.url).href;
   const script = `
     const { train } = await import(${JSON.stringify(train)});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { train } from '../../src/hydra/train.js';
+import { train } from '../../src/hydra/job/train.js';
 import type { HydraEvent } from '../../src/hydra/api.js';
 import { tinyTask } from './helpers.js';
 

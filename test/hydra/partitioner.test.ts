@@ -7,12 +7,12 @@ import { JsBackend } from '../../src/backend/js.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
 import type { TrainRecipe } from '../../src/optim/recipe.js';
-import { planFor, formatPlan } from '../../src/hydra/plan.js';
-import { LayerTooLargeError } from '../../src/hydra/partitioner.js';
-import { buildRuntime } from '../../src/hydra/model-runtime.js';
-import { HostTier } from '../../src/hydra/host-tier.js';
-import { allocateHostState, viewsOf } from '../../src/hydra/host-state.js';
-import { runShardTask } from '../../src/hydra/shard-executor.js';
+import { planFor, formatPlan } from '../../src/hydra/plan/plan-cache.js';
+import { LayerTooLargeError } from '../../src/hydra/plan/partitioner.js';
+import { buildRuntime } from '../../src/hydra/run/model-runtime.js';
+import { HostTier } from '../../src/hydra/tier/host-tier.js';
+import { allocateHostState, viewsOf } from '../../src/hydra/tier/host-state.js';
+import { runShardTask } from '../../src/hydra/run/shard-executor.js';
 import { initModel } from '../../src/nn/init.js';
 
 const config: Gpt2Config = { n_layer: 4, n_head: 2, n_embd: 32, n_ctx: 16, vocab_size: 97, dropout: 0.1, tie: true };

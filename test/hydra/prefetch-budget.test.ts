@@ -6,9 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { train } from '../../src/hydra/train.js';
+import { train } from '../../src/hydra/job/train.js';
 import type { HydraEvent, TrainTask } from '../../src/hydra/api.js';
-import { LayerTooLargeError } from '../../src/hydra/partitioner.js';
+import { LayerTooLargeError } from '../../src/hydra/plan/partitioner.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { syntheticSource, tinyTask } from './helpers.js';
 

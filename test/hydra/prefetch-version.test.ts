@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDevices } from '../../src/hydra/device-pool.js';
-import { parseDevices } from '../../src/hydra/device-spec.js';
-import { buildRuntime } from '../../src/hydra/model-runtime.js';
-import { allocateHostState, viewsOf } from '../../src/hydra/host-state.js';
-import { HostTier } from '../../src/hydra/host-tier.js';
+import { startDevices } from '../../src/hydra/run/device-pool.js';
+import { parseDevices } from '../../src/hydra/run/device-spec.js';
+import { buildRuntime } from '../../src/hydra/run/model-runtime.js';
+import { allocateHostState, viewsOf } from '../../src/hydra/tier/host-state.js';
+import { HostTier } from '../../src/hydra/tier/host-tier.js';
 import { initModel } from '../../src/nn/init.js';
 import type { ShardPlan } from '../../src/hydra/api.js';
 import type { TrainRecipe } from '../../src/optim/recipe.js';

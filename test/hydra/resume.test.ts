@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train } from '../../src/hydra/train.js';
+import { train } from '../../src/hydra/job/train.js';
 import type { HydraEvent, JobResult, TrainOptions } from '../../src/hydra/api.js';
-import { CheckpointMismatchError } from '../../src/hydra/job-checkpoint.js';
+import { CheckpointMismatchError } from '../../src/hydra/job/job-checkpoint.js';
 import { tinyTask, syntheticSource } from './helpers.js';
 
 const tasks = [

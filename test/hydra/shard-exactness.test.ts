@@ -10,10 +10,10 @@ import { initModel } from '../../src/nn/init.js';
 import { LocalTrainer } from '../../src/optim/local-trainer.js';
 import type { TrainRecipe } from '../../src/optim/recipe.js';
 import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
-import { buildRuntime, type ShardRange } from '../../src/hydra/model-runtime.js';
-import { HostTier } from '../../src/hydra/host-tier.js';
-import { allocateHostState, viewsOf } from '../../src/hydra/host-state.js';
-import { runShardTask } from '../../src/hydra/shard-executor.js';
+import { buildRuntime, type ShardRange } from '../../src/hydra/run/model-runtime.js';
+import { HostTier } from '../../src/hydra/tier/host-tier.js';
+import { allocateHostState, viewsOf } from '../../src/hydra/tier/host-state.js';
+import { runShardTask } from '../../src/hydra/run/shard-executor.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 
 const config: Gpt2Config = { n_layer: 3, n_head: 2, n_embd: 16, n_ctx: 8, vocab_size: 23, dropout: 0.2, tie: true };

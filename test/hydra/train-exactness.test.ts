@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { JsBackend } from '../../src/backend/js.js';
 import type { Backend } from '../../src/backend/backend.js';
 import { BackendUnavailableError, createBackend } from '../../src/backend/index.js';
-import { train } from '../../src/hydra/train.js';
+import { train } from '../../src/hydra/job/train.js';
 import type { PolicyName } from '../../src/hydra/api.js';
 import { TINY, tinyTask, trainAlone } from './helpers.js';
 

@@ -14,7 +14,7 @@ import { createBackend } from '../../src/backend/index.js';
 import { JsBackend } from '../../src/backend/js.js';
 import { buildGpt2 } from '../../src/nn/gpt2.js';
 import { initModel } from '../../src/nn/init.js';
-import { train } from '../../src/hydra/train.js';
+import { train } from '../../src/hydra/job/train.js';
 import { relError, webgpuSkipReason } from '../backend/helpers.js';
 import { TINY, tinyTask, trainAlone } from './helpers.js';
 

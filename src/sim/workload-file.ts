@@ -25,7 +25,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseBytes } from '../units.js';
+import { parseBytes } from '../hydra/units.js';
 import { DEFAULT_BANDWIDTH, DEFAULT_DEVICE_MEMORY, PRESETS } from './presets.js';
 import type { SimDevice, SimModel, SimShard, Workload } from './types.js';
 import { validateWorkload } from './validate-workload.js';

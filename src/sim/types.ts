@@ -1,5 +1,5 @@
 /** The simulator's inputs: a workload (models with a cost model, devices, the host link) and run options. */
-import type { ModelSpec, PolicyName, ShardCost } from '../scheduler/types.js';
+import type { ModelSpec, PolicyName, ShardCost } from '../hydra/scheduler/types.js';
 
 export interface SimShard extends ShardCost {
   /** Device bytes while the shard's heaviest task runs (parameters, gradients, activations, workspace). */

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { solveOptimal, relabelDevices, type ScheduledTask } from '../../../src/hydra/sim/milp.js';
-import { boundFromWork, lowerBound, taskChains } from '../../../src/hydra/sim/bounds.js';
-import { compareWithOptimal, randomInstance, SMALL } from '../../../src/hydra/sim/optimality.js';
+import { solveOptimal, relabelDevices, type ScheduledTask } from '../../src/sim/milp.js';
+import { boundFromWork, lowerBound, taskChains } from '../../src/sim/bounds.js';
+import { compareWithOptimal, randomInstance, SMALL } from '../../src/sim/optimality.js';
 import { simModel } from './helpers.js';
 
 function assertFeasible(chains: number[][], speeds: number[], schedule: ScheduledTask[], makespan: number): void {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { simulate } from '../../../src/hydra/sim/engine.js';
-import { POLICY_NAMES } from '../../../src/hydra/scheduler/types.js';
+import { simulate } from '../../src/sim/engine.js';
+import { POLICY_NAMES } from '../../src/hydra/scheduler/types.js';
 import { simModel, work, workload } from './helpers.js';
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);

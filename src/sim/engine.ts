@@ -12,8 +12,8 @@
  * Gradients going back to the host are assumed to overlap the next task (a separate copy direction), and boundary
  * activations are small next to the parameters; neither is priced.
  */
-import { Scheduler } from '../scheduler/scheduler.js';
-import { KIND_INDEX, type ModelSpec, type Task } from '../scheduler/types.js';
+import { Scheduler } from '../hydra/scheduler/scheduler.js';
+import { KIND_INDEX, type ModelSpec, type Task } from '../hydra/scheduler/types.js';
 import { EventQueue } from './event-queue.js';
 import type { SimOptions, SimResult, TimelineEntry, Workload } from './types.js';
 import { validateWorkload } from './validate-workload.js';

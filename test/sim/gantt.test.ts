@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { simulate } from '../../../src/hydra/sim/engine.js';
-import { ganttSvg } from '../../../src/hydra/sim/gantt-svg.js';
+import { simulate } from '../../src/sim/engine.js';
+import { ganttSvg } from '../../src/sim/gantt-svg.js';
 import { simModel, workload } from './helpers.js';
 
 test('Gantt SVG: a row per device, a rectangle with a tooltip per task, labels, a time axis and a legend', () => {

@@ -6,22 +6,22 @@
  * when the job is stopped through `signal`), and `resume` continues each model from its checkpoint.
  */
 import { existsSync, renameSync } from 'node:fs';
-import { initModel } from '../nn/init.js';
-import type { TrainRecipe } from '../optim/recipe.js';
-import { CONSTANT_LR } from '../optim/schedule.js';
-import { createBackend } from '../backend/index.js';
-import { fsSafeNames } from '../report/names.js';
-import type { HydraEvent, JobResult, ModelResult, PartitionPlan, TrainOptions, TrainTask } from './api.js';
-import { backendKey, parseDevices } from './device-spec.js';
-import { startDevices, type DeviceHandle } from './device-pool.js';
-import { allocateHostState, viewsOf, type HostStateBuffers, type HostViews } from './host-state.js';
-import { HostTier } from './host-tier.js';
-import { buildRuntime, type ModelRuntime } from './model-runtime.js';
-import { planFor } from './plan.js';
-import { parseBytes } from './units.js';
+import { initModel } from '../../nn/init.js';
+import type { TrainRecipe } from '../../optim/recipe.js';
+import { CONSTANT_LR } from '../../optim/schedule.js';
+import { createBackend } from '../../backend/index.js';
+import { fsSafeNames } from '../../report/names.js';
+import type { HydraEvent, JobResult, ModelResult, PartitionPlan, TrainOptions, TrainTask } from '../api.js';
+import { backendKey, parseDevices } from '../run/device-spec.js';
+import { startDevices, type DeviceHandle } from '../run/device-pool.js';
+import { allocateHostState, viewsOf, type HostStateBuffers, type HostViews } from '../tier/host-state.js';
+import { HostTier } from '../tier/host-tier.js';
+import { buildRuntime, type ModelRuntime } from '../run/model-runtime.js';
+import { planFor } from '../plan/plan-cache.js';
+import { parseBytes } from '../units.js';
 import { CheckpointWriter, checkpointPath, loadModelSnapshot, restoreModel, snapshotModel } from './job-checkpoint.js';
 import { createJobScheduler, type SchedTask } from './job-scheduler.js';
-import { prefetchIsSafe, stepsParams } from './prefetch-safety.js';
+import { prefetchIsSafe, stepsParams } from '../run/prefetch-safety.js';
 import { checkTasks, evalPoints, loadWeights, usableDevices } from './train-setup.js';
 
 interface ModelJob {

@@ -4,9 +4,9 @@
  * the scheduler expects next are already being copied in (double buffering), within the partitioner's reserve.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Backend, DeviceBuffer } from '../backend/backend.js';
-import { createBackend } from '../backend/index.js';
-import { viewsOf, type HostViews } from './host-state.js';
+import type { Backend, DeviceBuffer } from '../../backend/backend.js';
+import { createBackend } from '../../backend/index.js';
+import { viewsOf, type HostViews } from '../tier/host-state.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { runShardTask, type Prefetched } from './shard-executor.js';
 import { trackAllocations } from './tracked-backend.js';

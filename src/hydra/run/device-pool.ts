@@ -1,6 +1,6 @@
 /** The orchestrator's handles on its device workers: start them, send tasks, get reports back as promises. */
 import { Worker } from 'node:worker_threads';
-import { prepareWebGpuEnvironment } from '../backend/webgpu/dawn.js';
+import { prepareWebGpuEnvironment } from '../../backend/webgpu/dawn.js';
 import type { DeviceSpec } from './device-spec.js';
 import type { FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
 

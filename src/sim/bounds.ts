@@ -4,8 +4,8 @@
  *   - the longest model's work / the fastest speed (a model's tasks are a chain: one at a time, in order).
  * The bound ignores transfers, so with finite bandwidth it also measures what copying costs.
  */
-import { ModelState } from '../scheduler/model-state.js';
-import type { ModelSpec } from '../scheduler/types.js';
+import { ModelState } from '../hydra/scheduler/model-state.js';
+import type { ModelSpec } from '../hydra/scheduler/types.js';
 
 /** Each model's tasks in order, as seconds on a speed-1 device. */
 export function taskChains(models: readonly ModelSpec[]): number[][] {

@@ -12,15 +12,15 @@
  * unsharded training. Every device allocation goes through the backend's budgeted allocator, and the partitioner
  * predicts this function's peak by running it against an accounting-only backend.
  */
-import type { Backend, DeviceBuffer } from '../backend/backend.js';
-import { backwardRange, forwardRange } from '../nn/chain.js';
-import type { DeviceParams, RunContext } from '../nn/layer.js';
-import { crossEntropyLoss, crossEntropyLossAndGrad } from '../nn/loss.js';
-import { clipScale, globalNorm } from '../optim/clip.js';
-import { applyUpdate, applyUpdateHost, stateNames } from '../optim/optimizer.js';
-import { recipeLr } from '../optim/recipe.js';
-import type { TaskKind } from './api.js';
-import type { HostViews } from './host-state.js';
+import type { Backend, DeviceBuffer } from '../../backend/backend.js';
+import { backwardRange, forwardRange } from '../../nn/chain.js';
+import type { DeviceParams, RunContext } from '../../nn/layer.js';
+import { crossEntropyLoss, crossEntropyLossAndGrad } from '../../nn/loss.js';
+import { clipScale, globalNorm } from '../../optim/clip.js';
+import { applyUpdate, applyUpdateHost, stateNames } from '../../optim/optimizer.js';
+import { recipeLr } from '../../optim/recipe.js';
+import type { TaskKind } from '../api.js';
+import type { HostViews } from '../tier/host-state.js';
 import { gradFinalHere, gradStartsHere, type ModelRuntime, type ParamPlacement } from './model-runtime.js';
 
 export interface ShardTask {

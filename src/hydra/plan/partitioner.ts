@@ -3,20 +3,20 @@
  * reserve, fits the device budget.
  *
  * Exact accounting, not guesses: a candidate shard's peak is obtained by running the real shard executor against an
- * accounting-only backend (src/hydra/accounting-backend.ts), so the plan counts every buffer the run will allocate —
+ * accounting-only backend (src/hydra/plan/accounting-backend.ts), so the plan counts every buffer the run will allocate —
  * parameters, gradient accumulators, boundary activations, each layer's saved tensors and temporaries, the loss, the
- * chunked optimizer update. The pilot pass (src/hydra/pilot.ts) supplies the per-layer times and the per-layer peaks
+ * chunked optimizer update. The pilot pass (src/hydra/plan/pilot.ts) supplies the per-layer times and the per-layer peaks
  * that are printed with the plan.
  */
-import type { PartitionPlan, ShardPlan } from './api.js';
+import type { PartitionPlan, ShardPlan } from '../api.js';
 import { accountingBackend } from './accounting-backend.js';
-import { buildRuntime, type ShardRange } from './model-runtime.js';
-import { runShardTask, type ShardTask } from './shard-executor.js';
-import type { HostViews } from './host-state.js';
+import { buildRuntime, type ShardRange } from '../run/model-runtime.js';
+import { runShardTask, type ShardTask } from '../run/shard-executor.js';
+import type { HostViews } from '../tier/host-state.js';
 import type { LayerProfile } from './pilot.js';
-import type { Gpt2Config } from '../nn/gpt2-config.js';
-import type { TrainRecipe } from '../optim/recipe.js';
-import { formatBytes } from './units.js';
+import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import type { TrainRecipe } from '../../optim/recipe.js';
+import { formatBytes } from '../units.js';
 
 export class LayerTooLargeError extends Error {
   /** The smallest device budget that holds the layer (with the prefetch reserve), when a budget is the cause. */

@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { loadWorkload, parseBandwidth, parseDevicesFlag, parseWorkload } from '../../../src/hydra/sim/workload-file.js';
-import { PRESETS, paperGrid } from '../../../src/hydra/sim/presets.js';
+import { loadWorkload, parseBandwidth, parseDevicesFlag, parseWorkload } from '../../src/sim/workload-file.js';
+import { PRESETS, paperGrid } from '../../src/sim/presets.js';
 
 const GiB = 2 ** 30;
 

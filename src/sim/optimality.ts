@@ -3,7 +3,7 @@
  * bandwidth, since the MILP has no transfers) and solved exactly by the MILP, with the heuristic's schedule as the
  * solver's first incumbent.
  */
-import type { PolicyName } from '../scheduler/types.js';
+import type { PolicyName } from '../hydra/scheduler/types.js';
 import { hashUniform, simulate } from './engine.js';
 import { taskChains } from './bounds.js';
 import { solveOptimal, type OptimalResult, type ScheduledTask } from './milp.js';

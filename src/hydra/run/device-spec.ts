@@ -1,5 +1,5 @@
 /** Device specs: 'cpu:NxT' (N devices of T threads), 'cpu' (= cpu:1x1), 'js:N', 'webgpu:N'. */
-import type { BackendKind } from '../backend/index.js';
+import type { BackendKind } from '../../backend/index.js';
 
 export interface DeviceSpec {
   kind: BackendKind;

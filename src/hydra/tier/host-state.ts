@@ -3,8 +3,8 @@
  * batch and the per-parameter squared gradient norms. Every array is a view on a SharedArrayBuffer, so device
  * workers read and write it in place (no copies through messages); the tier that allocated it keeps the accounts.
  */
-import { stateNames } from '../optim/optimizer.js';
-import type { ModelRuntime } from './model-runtime.js';
+import { stateNames } from '../../optim/optimizer.js';
+import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostTier } from './host-tier.js';
 
 /** Views a shard task reads and writes. */

@@ -3,8 +3,8 @@
  * every kernel is a no-op. Running the real shard executor against it gives the exact peak device bytes of a task
  * without computing anything, so the partitioner's plan and the run-time allocator cannot disagree.
  */
-import type { Backend, DeviceBuffer, DType } from '../backend/backend.js';
-import { MemoryAccountant } from '../backend/memory.js';
+import type { Backend, DeviceBuffer, DType } from '../../backend/backend.js';
+import { MemoryAccountant } from '../../backend/memory.js';
 
 export interface Accounting {
   be: Backend;

@@ -6,15 +6,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend } from '../backend/backend.js';
-import { buildGpt2, describeGpt2 } from '../nn/gpt2.js';
-import type { Gpt2Config } from '../nn/gpt2-config.js';
-import { stateNames } from '../optim/optimizer.js';
-import type { TrainRecipe } from '../optim/recipe.js';
-import type { PartitionPlan } from './api.js';
+import type { Backend } from '../../backend/backend.js';
+import { buildGpt2, describeGpt2 } from '../../nn/gpt2.js';
+import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import { stateNames } from '../../optim/optimizer.js';
+import type { TrainRecipe } from '../../optim/recipe.js';
+import type { PartitionPlan } from '../api.js';
 import { partition } from './partitioner.js';
 import { pilotLayers } from './pilot.js';
-import { formatBytes } from './units.js';
+import { formatBytes } from '../units.js';
 
 export const PLANNER_VERSION = 3;
 

@@ -1,5 +1,5 @@
 /** Small workloads for simulator tests. */
-import type { SimModel, Workload } from '../../../src/hydra/sim/types.js';
+import type { SimModel, Workload } from '../../src/sim/types.js';
 
 export function simModel(id: string, n: number, minibatches: number, f = 1, paramBytes = 0, extra: Partial<SimModel> = {}): SimModel {
   return {

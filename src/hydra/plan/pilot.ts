@@ -3,11 +3,11 @@
  * the time of its forward and backward. Layer by layer, so the pilot itself never needs more device memory than the
  * largest single layer.
  */
-import type { Backend, DeviceBuffer } from '../backend/backend.js';
-import type { DeviceParams, RunContext } from '../nn/layer.js';
-import { initParam } from '../nn/init.js';
-import { numel } from '../nn/layer.js';
-import type { Model } from '../nn/model.js';
+import type { Backend, DeviceBuffer } from '../../backend/backend.js';
+import type { DeviceParams, RunContext } from '../../nn/layer.js';
+import { initParam } from '../../nn/init.js';
+import { numel } from '../../nn/layer.js';
+import type { Model } from '../../nn/model.js';
 
 export interface LayerProfile {
   name: string;

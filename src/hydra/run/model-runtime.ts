@@ -3,11 +3,11 @@
  * training recipe and, for every parameter, which shards use it. Derived once from (config, plan, recipe); a worker
  * builds the same runtime from the same inputs, so no per-task bookkeeping crosses threads.
  */
-import { buildGpt2 } from '../nn/gpt2.js';
-import type { Gpt2Config } from '../nn/gpt2-config.js';
-import { numel, type ParamSpec } from '../nn/layer.js';
-import type { Model } from '../nn/model.js';
-import type { TrainRecipe } from '../optim/recipe.js';
+import { buildGpt2 } from '../../nn/gpt2.js';
+import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import { numel, type ParamSpec } from '../../nn/layer.js';
+import type { Model } from '../../nn/model.js';
+import type { TrainRecipe } from '../../optim/recipe.js';
 
 export interface ShardRange {
   from: number;

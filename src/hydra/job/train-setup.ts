@@ -2,15 +2,15 @@
  * Setting up a job for train(): checking the tasks, choosing usable devices, loading initial weights into the host
  * tier, and where each model is evaluated.
  */
-import type { HostTensor } from '../nn/host-tensor.js';
-import { validateGpt2Config } from '../nn/gpt2.js';
-import { validateOptimizer } from '../optim/optimizer.js';
-import { validateSchedule } from '../optim/schedule.js';
-import { BackendUnavailableError, createBackend } from '../backend/index.js';
-import type { TrainTask } from './api.js';
-import type { DeviceSpec } from './device-spec.js';
-import type { HostViews } from './host-state.js';
-import type { ModelRuntime } from './model-runtime.js';
+import type { HostTensor } from '../../nn/host-tensor.js';
+import { validateGpt2Config } from '../../nn/gpt2.js';
+import { validateOptimizer } from '../../optim/optimizer.js';
+import { validateSchedule } from '../../optim/schedule.js';
+import { BackendUnavailableError, createBackend } from '../../backend/index.js';
+import type { TrainTask } from '../api.js';
+import type { DeviceSpec } from '../run/device-spec.js';
+import type { HostViews } from '../tier/host-state.js';
+import type { ModelRuntime } from '../run/model-runtime.js';
 
 /**
  * cpu devices need the native addon; where it could not be built (no compiler) the js backend serves instead, with a

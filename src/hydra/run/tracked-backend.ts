@@ -2,7 +2,7 @@
  * A view of a backend that remembers the buffers allocated through it and not yet freed, so a task that fails
  * half-way can give back every device byte it held — the next task on that device must not inherit a leak.
  */
-import type { Backend, DeviceBuffer } from '../backend/backend.js';
+import type { Backend, DeviceBuffer } from '../../backend/backend.js';
 
 export interface TrackedBackend {
   be: Backend;

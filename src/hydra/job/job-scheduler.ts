@@ -2,8 +2,8 @@
  * The orchestrator's scheduler: the shared, tensor-free Scheduler of src/hydra/scheduler/ (the simulator drives the
  * same one), fed with each model's partition plan (pilot-measured per-shard times and parameter bytes).
  */
-import type { PartitionPlan, PolicyName } from './api.js';
-import { Scheduler, shardCost, type ModelSpec, type Task } from './scheduler/index.js';
+import type { PartitionPlan, PolicyName } from '../api.js';
+import { Scheduler, shardCost, type ModelSpec, type Task } from '../scheduler/index.js';
 
 export type SchedTask = Task;
 

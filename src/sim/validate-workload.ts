@@ -1,5 +1,5 @@
 /** Checks a workload before simulating it: every number sane, and every shard fits every device. */
-import { validateModels } from '../scheduler/validate.js';
+import { validateModels } from '../hydra/scheduler/validate.js';
 import type { Workload } from './types.js';
 
 export function validateWorkload(w: Workload): void {

@@ -1,8 +1,8 @@
 /** Messages between the orchestrator (main thread) and a device worker. Plain data; SharedArrayBuffers are shared. */
-import type { BackendKind } from '../backend/index.js';
-import type { Gpt2Config } from '../nn/gpt2-config.js';
-import type { TrainRecipe } from '../optim/recipe.js';
-import type { HostStateBuffers } from './host-state.js';
+import type { BackendKind } from '../../backend/index.js';
+import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import type { TrainRecipe } from '../../optim/recipe.js';
+import type { HostStateBuffers } from '../tier/host-state.js';
 import type { ShardRange } from './model-runtime.js';
 import type { ShardOutcome, ShardTask } from './shard-executor.js';
 

@@ -7,15 +7,15 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gpt2Config } from '../nn/gpt2-config.js';
-import type { HostTensor } from '../nn/host-tensor.js';
-import type { TrainRecipe } from '../optim/recipe.js';
-import { stateNames } from '../optim/optimizer.js';
-import { loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '../io/model-checkpoint.js';
-import { canonicalJson } from '../data/token-cache.js';
-import type { ModelRuntime } from './model-runtime.js';
-import type { HostViews } from './host-state.js';
-import type { HydraEvent } from './api.js';
+import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import type { HostTensor } from '../../nn/host-tensor.js';
+import type { TrainRecipe } from '../../optim/recipe.js';
+import { stateNames } from '../../optim/optimizer.js';
+import { loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '../../io/model-checkpoint.js';
+import { canonicalJson } from '../../data/token-cache.js';
+import type { ModelRuntime } from '../run/model-runtime.js';
+import type { HostViews } from '../tier/host-state.js';
+import type { HydraEvent } from '../api.js';
 
 export class CheckpointMismatchError extends Error {
   constructor(message: string) {
