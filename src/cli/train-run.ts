@@ -136,6 +136,7 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
       prefetch: config.prefetch,
       checkpointDir,
       checkpointEvery: config.checkpointEvery,
+      earlyStopping: config.earlyStopping,
       resume: flags.resume,
       signal: stop.signal,
       onEvent,

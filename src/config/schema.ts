@@ -12,6 +12,7 @@ import { ConfigError, expected, joinPath } from './errors.js';
 import { HPARAM_KEYS, hparamAtPath, hparamSpec, isHKey, sectionFields, type HKey, type HParams, type HValue } from './hparams.js';
 import { resolveConfigPath } from './paths.js';
 import { size } from './sizes.js';
+import { validateEarlyStopping, type EarlyStoppingConfig } from '../hydra/scheduler/early-stopping/index.js';
 
 export const POLICIES = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'] as const satisfies readonly PolicyName[];
 /** 'auto': WikiText when the file name says so (e.g. contains 'wikitext'), else plain text. */
@@ -58,11 +59,13 @@ export interface TrainConfig {
   prefetch?: boolean;
   /** Checkpoint every model every this many steps (0: only when the job is stopped). */
   checkpointEvery: number;
+  /** Stop losing models early (ASHA, median rule); `{ kind: 'none' }` by default. */
+  earlyStopping: EarlyStoppingConfig;
 }
 
 const TOP_LEVEL = [
   'name', 'model', 'init', 'data', 'optimizer', 'schedule', ...sectionFields(''), 'grid', 'steps', 'epochs',
-  'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'checkpoint_every',
+  'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'checkpoint_every', 'early_stopping',
 ];
 const DATA_FIELDS = ['train', 'eval', 'format', 'eval_tokens'];
 /** With init.from the checkpoint fixes the shape; only these model fields may still be set. */
@@ -117,6 +120,12 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
         : resolveConfigPath(doc.out_dir, 'out_dir', opts.baseDir),
     prefetch: doc.prefetch === undefined ? undefined : boolean(doc.prefetch, 'prefetch'),
     checkpointEvery: doc.checkpoint_every === undefined ? 0 : nonNegativeInt(doc.checkpoint_every, 'checkpoint_every'),
+    earlyStopping:
+      doc.early_stopping === undefined
+        ? { kind: 'none' }
+        : validateEarlyStopping(doc.early_stopping, 'early_stopping', (path, detail) => {
+            throw new ConfigError(path, detail);
+          }),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Gpt2Config } from '../nn/gpt2-config.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
+import type { EarlyStoppingConfig, StopReason } from './scheduler/early-stopping/types.js';
 
 /** A source of minibatches whose order depends only on (seed, epoch). */
 export interface BatchSource {
@@ -75,6 +76,11 @@ export interface TrainOptions {
    * status 'stopped'; models already finished stay 'done' (and are checkpointed as finished).
    */
   signal?: AbortSignal;
+  /**
+   * Stop losing models early (ASHA or the median rule, judged on the held-out loss at rung boundaries; every task
+   * needs `eval`). Default `{ kind: 'none' }`: every model trains to its end.
+   */
+  earlyStopping?: EarlyStoppingConfig;
 }
 
 export type TaskKind = 'F' | 'FL' | 'B' | 'E';
@@ -107,9 +113,15 @@ export type HydraEvent =
   | { type: 'eval'; t: number; model: string; epoch: number; loss: number; perplexity: number; tokens: number }
   | { type: 'model-end'; t: number; model: string; status: ModelStatus; reason?: string }
   | { type: 'checkpoint'; t: number; model: string; step: number; path: string; finished: boolean }
+  /** An early-stopping decision at a rung: the model goes on to `horizon` steps, or stops (with its reason). */
+  | { type: 'rung'; t: number; model: string; step: number; action: 'continue' | 'stop'; horizon: number; reason?: StopReason }
+  /** A model's host-tier state was released (it stopped early or was stopped by name): bytes freed, bytes still in use. */
+  | { type: 'host-release'; t: number; model: string; bytes: number; inUse: number }
+  | { type: 'model-added'; t: number; model: string }
   | { type: 'log'; t: number; message: string };
 
-export type ModelStatus = 'done' | 'diverged' | 'failed' | 'stopped';
+/** `stopped-early`: ended by early stopping (its reason says the rung, metric and threshold). */
+export type ModelStatus = 'done' | 'diverged' | 'failed' | 'stopped' | 'stopped-early';
 
 export interface ShardPlan {
   /** Layers [from, to). */
@@ -143,7 +155,10 @@ export interface ModelResult {
   reason?: string;
   /** Training loss of every step taken, in order. */
   losses: number[];
-  evals: { epoch: number; loss: number; perplexity: number }[];
+  /** Held-out evaluations in order; `step`: training steps taken when it ran. */
+  evals: { epoch: number; step?: number; loss: number; perplexity: number }[];
+  /** Why early stopping ended this model (status 'stopped-early'). */
+  stoppedEarly?: StopReason;
   steps: number;
   /** Seconds from the job's start to this model's last task. */
   wallSeconds: number;
@@ -163,4 +178,6 @@ export interface JobResult {
   policy: PolicyName;
   bytesMoved: number;
   overlapSeconds: number;
+  /** The host tier's accounts at the end of the job (a released model's state is no longer in use). */
+  hostTier?: { budget: number; inUse: number; highWater: number };
 }

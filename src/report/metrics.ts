@@ -26,10 +26,11 @@ export function rankingLoss(m: Pick<ModelResult, 'losses' | 'evals'>): { loss: n
 
 /**
  * Best first: finished models by ranking loss (evaluated ones before those ranked on training loss, since the two
- * are not comparable), then stopped (unfinished), diverged, failed; ties keep the job's order. Non-finite losses sort last.
+ * are not comparable), then stopped early (fewer steps: not comparable either), stopped (unfinished), diverged,
+ * failed; ties keep the job's order. Non-finite losses sort last.
  */
 export function rankModels<M extends Pick<ModelResult, 'status' | 'losses' | 'evals'>>(models: readonly M[]): M[] {
-  const statusOrder = { done: 0, stopped: 1, diverged: 2, failed: 3 } as const;
+  const statusOrder = { done: 0, 'stopped-early': 1, stopped: 2, diverged: 3, failed: 4 } as const;
   const keyed = models.map((m, i) => ({ m, i, r: rankingLoss(m) }));
   keyed.sort((a, b) => {
     const s = statusOrder[a.m.status] - statusOrder[b.m.status];

@@ -40,7 +40,7 @@ export function renderResultsTable(job: JobSummary): string {
 }
 
 export function renderJobSummary(job: JobSummary): string {
-  const counts = { done: 0, stopped: 0, diverged: 0, failed: 0 };
+  const counts = { done: 0, 'stopped-early': 0, stopped: 0, diverged: 0, failed: 0 };
   for (const m of job.models) counts[m.status]++;
   const statusText = Object.entries(counts)
     .filter(([, n]) => n > 0)

@@ -72,6 +72,13 @@ test('field types and ranges are checked where they are written', () => {
   rejects(() => parse({ checkpoint_every: 2.5 }), 'checkpoint_every', /an integer >= 0, got 2\.5/);
   assert.equal(parse({ checkpoint_every: 50 }).checkpointEvery, 50);
   assert.equal(parse().checkpointEvery, 0);
+  // early_stopping: the same checker as the API's, its errors as ConfigErrors with the field's path.
+  rejects(() => parse({ early_stopping: { kind: 'asha', grace_steps: 0 } }), 'early_stopping.grace_steps', /an integer ≥ 1, got 0/);
+  rejects(() => parse({ early_stopping: { kind: 'asha', grace_steps: 2, eta: 3 } }), 'early_stopping.eta', /unknown field \(value 3\); accepted with kind asha: kind, metric, mode, grace_steps, reduction_factor, max_steps, brackets/);
+  assert.deepEqual(parse().earlyStopping, { kind: 'none' });
+  assert.deepEqual(parse({ early_stopping: { kind: 'asha', grace_steps: 2, reduction_factor: 3 } }).earlyStopping, {
+    kind: 'asha', metric: 'eval_loss', mode: 'min', grace_steps: 2, reduction_factor: 3, brackets: 1,
+  });
 });
 
 test('required fields: data, model (or init), device_memory', () => {

@@ -9,13 +9,21 @@ export interface Indexed {
 export class IndexedMaxHeap<T extends Indexed> {
   private readonly items: T[] = [];
   /** Position of item i in `items`, or -1 when absent. */
-  private readonly pos: Int32Array;
+  private pos: Int32Array;
 
   constructor(
     capacity: number,
     private readonly key: (item: T) => number,
   ) {
     this.pos = new Int32Array(capacity).fill(-1);
+  }
+
+  /** Make room for items with indices below `capacity` (models added to a running job). */
+  grow(capacity: number): void {
+    if (capacity <= this.pos.length) return;
+    const pos = new Int32Array(Math.max(capacity, 2 * this.pos.length)).fill(-1);
+    pos.set(this.pos);
+    this.pos = pos;
   }
 
   get size(): number {

@@ -5,6 +5,10 @@
  * remaining time is computed in O(shards) from per-(phase, shard) estimates, so models with millions of tasks cost
  * nothing until they run. A step's block is the 2n-1 training tasks, followed by the evaluation pass (evalBatches × n
  * E tasks) when an evaluation is due after that step.
+ *
+ * The HORIZON is the step count the model may train to for now: its last step, or — under early stopping — its next
+ * rung, where it holds until a decision extends the horizon (promoted) or ends it (stopped). Remaining work is
+ * counted up to the horizon, so a promotion adds work and a stop removes it, and LRTF re-plans accordingly.
  */
 import { KIND_INDEX, type ModelSpec, type ModelStatus, type TaskKind, type TaskRef } from './types.js';
 
@@ -16,7 +20,10 @@ export class ModelState {
   /** Sorted steps after which an evaluation pass runs. */
   readonly evalSteps: readonly number[];
   private readonly evalSet: ReadonlySet<number>;
-  readonly tasksTotal: number;
+  /** Tasks up to the horizon. */
+  tasksTotal: number;
+  /** Steps the model may run for now (≤ minibatches). */
+  horizon: number;
 
   /** Cursor: the next task not yet handed out. */
   step = 0;
@@ -47,7 +54,8 @@ export class ModelState {
     this.evalBatches = spec.evalBatches ?? 0;
     this.evalSteps = this.evalBatches > 0 ? [...new Set(spec.evalAfter ?? defaultEvalSteps(this.minibatches, this.stepsPerEpoch))].sort((a, b) => a - b) : [];
     this.evalSet = new Set(this.evalSteps);
-    this.tasksTotal = this.minibatches * (2 * n - 1) + this.evalSteps.length * this.evalBatches * n;
+    this.horizon = spec.horizon ?? this.minibatches;
+    this.tasksTotal = this.tasksTo(this.horizon);
     this.estimate = new Float64Array(4 * n);
     this.measuredSum = new Float64Array(4 * n);
     this.measuredCount = new Uint32Array(4 * n);
@@ -66,7 +74,22 @@ export class ModelState {
   }
 
   get hasWork(): boolean {
-    return this.step < this.minibatches;
+    return this.step < this.horizon;
+  }
+
+  /** Move the horizon (a rung decision, or holding at the next rung); the cursor must not be past it. */
+  setHorizon(steps: number): void {
+    if (!Number.isInteger(steps) || steps < this.step || steps > this.minibatches || (steps === this.step && this.pos > 0)) {
+      throw new RangeError(`horizon of '${this.id}': expected a step count in [${this.step}, ${this.minibatches}], got ${steps}`);
+    }
+    this.horizon = steps;
+    this.tasksTotal = this.tasksTo(steps);
+    this.notStarted = this.remainingFromCursor();
+  }
+
+  /** Tasks in the first `steps` steps (their training blocks and the evaluations due after them). */
+  private tasksTo(steps: number): number {
+    return steps * (2 * this.n - 1) + lowerBound(this.evalSteps, steps) * this.evalBatches * this.n;
   }
 
   estimateOf(kind: TaskKind, shard: number): number {
@@ -100,10 +123,10 @@ export class ModelState {
   /** The task `offset` positions after the cursor, or null past the end. O(offset). */
   ahead(offset: number): TaskRef | null {
     let s = this.step, p = this.pos;
-    for (let i = 0; i < offset && s < this.minibatches; i++) {
+    for (let i = 0; i < offset && s < this.horizon; i++) {
       if (++p === this.blockLength(s)) (s++, (p = 0));
     }
-    return s < this.minibatches ? this.taskAt(s, p) : null;
+    return s < this.horizon ? this.taskAt(s, p) : null;
   }
 
   /**
@@ -113,7 +136,7 @@ export class ModelState {
   findAhead(ok: (t: TaskRef) => boolean): TaskRef | null {
     let s = this.step, p = this.pos;
     const limit = this.hasWork ? this.blockLength(s) + 2 * this.n : 0;
-    for (let i = 0; i < limit && s < this.minibatches; i++) {
+    for (let i = 0; i < limit && s < this.horizon; i++) {
       const t = this.taskAt(s, p);
       if (ok(t)) return t;
       if (++p === this.blockLength(s)) (s++, (p = 0));
@@ -178,7 +201,7 @@ export class ModelState {
   /** Estimated seconds of the tasks from `offset` positions after the cursor on (what the key will be then). */
   remainingAfter(offset: number): number {
     let s = this.step, p = this.pos;
-    for (let i = 0; i < offset && s < this.minibatches; i++) {
+    for (let i = 0; i < offset && s < this.horizon; i++) {
       if (++p === this.blockLength(s)) (s++, (p = 0));
     }
     return this.remainingAt(s, p);
@@ -191,7 +214,7 @@ export class ModelState {
   /** Sum of the estimates of every task from (step, pos) on. O(n + log evals). */
   private remainingAt(step: number, pos: number): number {
     const n = this.n;
-    if (step >= this.minibatches) return 0;
+    if (step >= this.horizon) return 0;
     const T = 2 * n - 1;
     let current = 0;
     for (let p = pos; p < T; p++) current += this.trainEstimateAt(p);
@@ -203,8 +226,8 @@ export class ModelState {
         current += (this.evalBatches - b - 1) * (this.evalPassSeconds / this.evalBatches);
       }
     }
-    const laterSteps = this.minibatches - step - 1;
-    const laterEvals = this.evalSteps.length - upperBound(this.evalSteps, step);
+    const laterSteps = this.horizon - step - 1;
+    const laterEvals = lowerBound(this.evalSteps, this.horizon) - upperBound(this.evalSteps, step);
     return current + laterSteps * this.trainStepSeconds + laterEvals * this.evalPassSeconds;
   }
 }
@@ -223,6 +246,17 @@ function upperBound(xs: readonly number[], x: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (xs[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element ≥ x in a sorted array. */
+function lowerBound(xs: readonly number[], x: number): number {
+  let lo = 0, hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -59,7 +59,14 @@ export interface Policy {
   ready(m: ModelState): void;
   /** The model was ready but must not run any more (it failed). */
   withdraw(m: ModelState): void;
-  /** The model has no more work and nothing in flight (done or failed): release whatever is held for it. */
+  /**
+   * The model has no work until an early-stopping decision (held at a rung) and nothing in flight: release what would
+   * keep a device waiting for it (it comes back through `ready`, or ends through `finished`).
+   */
+  held(m: ModelState): void;
+  /** A model joined the running job (index = the previous model count): grow whatever is sized by models. */
+  added(m: ModelState): void;
+  /** The model has no more work and nothing in flight (done, failed or stopped): release whatever is held for it. */
   finished(m: ModelState): void;
   /** Choose a ready model for this free device and drop it from the ready structures, or null if none suits it. */
   pick(device: number, now: number): ModelState | null;

@@ -5,7 +5,9 @@
  *   - `assign(device, now)` when a device is free → its next task, or null if nothing suits it right now;
  *   - `complete(task, seconds, now)` when it finishes → the idle devices to offer work to again;
  *   - `peek(device)` → the task that device will most likely run next (prefetch hint, may be wrong);
- *   - `fail(modelId, reason)` → the model's remaining work is dropped; the others go on.
+ *   - `fail(modelId, reason)` → the model's remaining work is dropped; the others go on;
+ *   - early stopping: a model that reaches its horizon (its next rung) is HELD; `extend(modelId, steps)` promotes it
+ *     (more work), `stop(modelId, reason)` ends it (no more work); `add(spec)` brings a model into a running job.
  * A device that got null is never forgotten: every completion or failure returns ALL idle devices, and the executor
  * calls `assign` for each (the reference Hydra lost a device whose cached choice was empty).
  */
@@ -13,7 +15,7 @@ import { ModelState } from './model-state.js';
 import { createPolicy } from './policies/index.js';
 import type { DeviceForecast, DeviceView, Policy } from './policy.js';
 import type { ModelProgress, ModelSpec, PolicyName, SchedulerEvent, Task, TaskRef } from './types.js';
-import { validateDeviceCount, validateModels } from './validate.js';
+import { validateDeviceCount, validateModel, validateModels } from './validate.js';
 
 export interface SchedulerOptions {
   /** A policy name or a policy object (default 'sharded-lrtf'). */
@@ -34,7 +36,8 @@ export interface SchedulerOptions {
 const SPEED_EMA = 0.2;
 
 export class Scheduler {
-  readonly models: readonly ModelState[];
+  /** Every model, in the order given then added (its index); the policies share this array. */
+  private readonly all: ModelState[];
   readonly deviceCount: number;
   readonly policy: Policy;
   private readonly byId = new Map<string, ModelState>();
@@ -53,7 +56,7 @@ export class Scheduler {
   private remainingSum: number;
   /** Per device: when the task in flight started computing, if the executor said (see `started`). */
   private readonly computeStart: Float64Array;
-  private readonly inFlight: (Task | null)[];
+  private inFlight: (Task | null)[];
   private readonly refine: boolean;
   private readonly listeners: ((e: SchedulerEvent) => void)[] = [];
   private nextSeq = 0;
@@ -63,11 +66,11 @@ export class Scheduler {
   constructor(models: readonly ModelSpec[], devices: number, options: SchedulerOptions = {}) {
     validateModels(models);
     validateDeviceCount(devices);
-    this.models = models.map((spec, i) => new ModelState(i, spec));
-    for (const m of this.models) this.byId.set(m.id, m);
+    this.all = models.map((spec, i) => new ModelState(i, spec));
+    for (const m of this.all) this.byId.set(m.id, m);
     this.deviceCount = devices;
     this.running = new Array<Task | null>(devices).fill(null);
-    this.inFlight = new Array<Task | null>(this.models.length).fill(null);
+    this.inFlight = new Array<Task | null>(this.all.length).fill(null);
     if (options.speeds !== undefined) {
       if (options.speeds.length !== devices || !options.speeds.every((v) => v > 0 && Number.isFinite(v))) {
         throw new RangeError(`speeds: expected ${devices} positive numbers (one per device), got [${options.speeds.join(', ')}]`);
@@ -88,14 +91,66 @@ export class Scheduler {
       remainingWork: () => this.remainingSum,
       returns: (d) => {
         const t = this.running[d];
-        const m = t ? this.models[t.model] : null;
+        const m = t ? this.all[t.model] : null;
         return m && m.status === 'running' && m.hasWork ? m : null;
       },
     };
-    this.policy.attach(this.models, devices, view);
-    this.unfinished = this.models.length;
-    this.remainingSum = this.models.reduce((a, m) => a + m.notStarted, 0);
-    for (const m of this.models) this.policy.ready(m);
+    this.policy.attach(this.all, devices, view);
+    this.unfinished = this.all.length;
+    this.remainingSum = this.all.reduce((a, m) => a + m.notStarted, 0);
+    for (const m of this.all) this.policy.ready(m);
+  }
+
+  get models(): readonly ModelState[] {
+    return this.all;
+  }
+
+  /**
+   * Bring a model into the running job (it goes last in the order). The others' task sequences are untouched.
+   * Returns the idle devices to offer work to.
+   */
+  add(spec: ModelSpec, now = NaN): number[] {
+    validateModel(spec, `add(${JSON.stringify(spec?.id)})`, new Set(this.byId.keys()));
+    const m = new ModelState(this.all.length, spec);
+    this.all.push(m);
+    this.byId.set(m.id, m);
+    this.inFlight.push(null);
+    this.policy.added(m);
+    this.unfinished++;
+    this.remainingSum += m.notStarted;
+    if (m.hasWork) this.policy.ready(m);
+    else m.status = 'held';
+    if (this.listeners.length) this.emit({ type: 'model-added', t: now, modelId: m.id });
+    return this.idleDevices();
+  }
+
+  /**
+   * A held model was promoted: it may now train to `steps` (its next rung or its end). Returns the idle devices.
+   */
+  extend(modelId: string, steps: number, now = NaN): number[] {
+    const m = this.model(modelId);
+    if (m.status !== 'held') throw new Error(`extend: model '${modelId}' is ${m.status}, not held at a rung`);
+    const before = m.notStarted;
+    m.setHorizon(steps);
+    this.remainingSum += m.notStarted - before;
+    if (m.hasWork) {
+      m.status = 'pending';
+      this.policy.ready(m);
+    } else {
+      m.status = 'done';
+      this.policy.finished(m);
+      this.unfinished--;
+      if (this.listeners.length) this.emit({ type: 'model-done', t: now, modelId: m.id });
+    }
+    return this.idleDevices();
+  }
+
+  /**
+   * End a model before its last step (early stopping, or stopped by name): its remaining work is dropped, like a
+   * failure, but it ends 'stopped'. A task of it in flight finishes normally. Stopping an ended model does nothing.
+   */
+  stop(modelId: string, reason: string, now = NaN): number[] {
+    return this.drop(this.model(modelId), 'stopped', reason, now);
   }
 
   on(listener: (e: SchedulerEvent) => void): () => void {
@@ -161,10 +216,10 @@ export class Scheduler {
     }
     this.running[d] = null;
     this.computeStart[d] = NaN;
-    const m = this.models[task.model];
+    const m = this.all[task.model];
     this.inFlight[m.index] = null;
     m.tasksDone++;
-    if (m.status === 'failed') {
+    if (m.status === 'failed' || m.status === 'stopped') {
       this.policy.finished(m);
       this.unfinished--;
     } else {
@@ -188,6 +243,10 @@ export class Scheduler {
       if (m.hasWork) {
         m.status = 'pending';
         this.policy.ready(m);
+      } else if (m.horizon < m.minibatches) {
+        // At a rung: nothing runs until a decision extends or stops it; what the policy holds for it is released.
+        m.status = 'held';
+        this.policy.held(m);
       } else {
         m.status = 'done';
         this.policy.finished(m);
@@ -197,6 +256,7 @@ export class Scheduler {
     if (this.listeners.length) {
       this.emit({ type: 'complete', t: now, device: d, task, seconds });
       if (m.status === 'done') this.emit({ type: 'model-done', t: now, modelId: m.id });
+      if (m.status === 'held') this.emit({ type: 'model-held', t: now, modelId: m.id, step: m.horizon });
     }
     return this.idleDevices(d);
   }
@@ -207,21 +267,25 @@ export class Scheduler {
    * released one). Failing a model that already finished records the failure and drops nothing.
    */
   fail(modelId: string, reason: string, now = NaN): number[] {
-    const m = this.byId.get(modelId);
-    if (!m) throw new RangeError(`fail: unknown model '${modelId}' (known: ${[...this.byId.keys()].slice(0, 5).join(', ')}${this.byId.size > 5 ? ', …' : ''})`);
-    if (m.status === 'failed') return this.idleDevices();
+    return this.drop(this.model(modelId), 'failed', reason, now);
+  }
+
+  private drop(m: ModelState, status: 'failed' | 'stopped', reason: string, now: number): number[] {
+    if (m.status === 'failed' || m.status === 'stopped' || (status === 'stopped' && m.status === 'done')) return this.idleDevices();
     const wasRunning = m.status === 'running';
     const dropped = m.status === 'done' ? 0 : m.tasksTotal - m.tasksDone - (wasRunning ? 1 : 0);
-    if (m.status === 'pending') {
-      this.policy.withdraw(m);
+    if (m.status === 'pending' || m.status === 'held') {
+      if (m.status === 'pending') this.policy.withdraw(m);
       this.policy.finished(m);
       this.unfinished--;
     }
-    m.status = 'failed';
+    m.status = status;
     m.reason = reason;
     this.remainingSum -= m.notStarted;
     m.notStarted = 0;
-    if (this.listeners.length) this.emit({ type: 'model-failed', t: now, modelId, reason, droppedTasks: dropped });
+    if (this.listeners.length) {
+      this.emit(status === 'failed' ? { type: 'model-failed', t: now, modelId: m.id, reason, droppedTasks: dropped } : { type: 'model-stopped', t: now, modelId: m.id, reason, droppedTasks: dropped });
+    }
     return this.idleDevices();
   }
 
@@ -230,7 +294,7 @@ export class Scheduler {
     this.checkDevice(device);
     const mine = this.running[device];
     if (!mine) return this.policy.predict({ device, now: NaN, finish: NaN, order: -1, current: null, others: [] });
-    const m = this.models[mine.model];
+    const m = this.all[mine.model];
     const finish = this.expectedFinish(device);
     return this.policy.predict({
       device,
@@ -249,7 +313,7 @@ export class Scheduler {
   /** Whether a model has nothing left to run and nothing in flight (done or failed). */
   modelDone(modelId: string): boolean {
     const m = this.model(modelId);
-    return (m.status === 'done' || m.status === 'failed') && this.inFlight[m.index] === null;
+    return (m.status === 'done' || m.status === 'failed' || m.status === 'stopped') && this.inFlight[m.index] === null;
   }
 
   /** Devices with no task in flight; `first` (if idle) leads, the rest in id order. */
@@ -271,7 +335,7 @@ export class Scheduler {
   }
 
   progress(now?: number): ModelProgress[] {
-    return this.models.map((m) => this.progressOf(m, now));
+    return this.all.map((m) => this.progressOf(m, now));
   }
 
   modelProgress(modelId: string, now?: number): ModelProgress {
@@ -284,7 +348,7 @@ export class Scheduler {
    */
   etaSeconds(now?: number): number {
     let total = 0, longest = 0;
-    for (const m of this.models) {
+    for (const m of this.all) {
       const r = this.remainingOf(m, now);
       total += r;
       longest = Math.max(longest, r);
@@ -308,7 +372,7 @@ export class Scheduler {
   }
 
   private remainingOf(m: ModelState, now?: number): number {
-    if (m.status === 'done' || m.status === 'failed') return 0;
+    if (m.status === 'done' || m.status === 'failed' || m.status === 'stopped' || m.status === 'held') return 0;
     const t = this.inFlight[m.index];
     const left = t ? Math.max(0, this.expectedFinish(t.device) - (now === undefined ? t.assignedAt : now)) : 0;
     return m.notStarted + left;
@@ -338,7 +402,7 @@ export class Scheduler {
       // Equal expected finishes (identical tasks) resolve first-assigned-first-done, like a FIFO event queue.
       const at = this.expectedFinish(e);
       if (at < finish || (at === finish && t.seq < mine.seq)) {
-        const m = this.models[t.model];
+        const m = this.all[t.model];
         out.push({ device: e, at, order: t.seq, returns: m.status === 'running' && m.hasWork ? m : null, factor: this.wallFactor[e] });
       }
     }
@@ -347,7 +411,7 @@ export class Scheduler {
 
   private model(modelId: string): ModelState {
     const m = this.byId.get(modelId);
-    if (!m) throw new RangeError(`unknown model '${modelId}'`);
+    if (!m) throw new RangeError(`unknown model '${modelId}' (known: ${[...this.byId.keys()].slice(0, 5).join(', ')}${this.byId.size > 5 ? ', …' : ''})`);
     return m;
   }
 

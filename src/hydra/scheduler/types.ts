@@ -47,6 +47,11 @@ export interface ModelSpec {
    * full epoch and after the last step of training.
    */
   evalAfter?: number[];
+  /**
+   * Steps the model may run before it holds for a decision (early stopping: its first rung); default minibatches.
+   * `Scheduler.extend` moves it on, `Scheduler.stop` ends the model.
+   */
+  horizon?: number;
 }
 
 /** A task's identity (what a peek returns). */
@@ -74,7 +79,11 @@ export interface Task extends TaskRef {
   assignedAt: number;
 }
 
-export type ModelStatus = 'pending' | 'running' | 'done' | 'failed';
+/**
+ * pending: ready for a device · running: a task in flight · held: at its horizon, waiting for a decision (early
+ * stopping) · done · failed · stopped: ended before its last step (early stopping, or stopped by name).
+ */
+export type ModelStatus = 'pending' | 'running' | 'held' | 'done' | 'failed' | 'stopped';
 
 export interface ModelProgress {
   id: string;
@@ -94,7 +103,10 @@ export type SchedulerEvent =
   | { type: 'assign'; t: number; device: number; task: Task }
   | { type: 'complete'; t: number; device: number; task: Task; seconds: number }
   | { type: 'model-done'; t: number; modelId: string }
-  | { type: 'model-failed'; t: number; modelId: string; reason: string; droppedTasks: number };
+  | { type: 'model-failed'; t: number; modelId: string; reason: string; droppedTasks: number }
+  | { type: 'model-held'; t: number; modelId: string; step: number }
+  | { type: 'model-stopped'; t: number; modelId: string; reason: string; droppedTasks: number }
+  | { type: 'model-added'; t: number; modelId: string };
 
 export const KIND_INDEX: Record<TaskKind, number> = { F: 0, FL: 1, B: 2, E: 3 };
 export const KINDS: readonly TaskKind[] = ['F', 'FL', 'B', 'E'];

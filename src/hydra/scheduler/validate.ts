@@ -22,8 +22,12 @@ export function validateModels(models: readonly ModelSpec[]): void {
   // (Array.isArray on a readonly array would widen the elements to any, hence the unknown detour.)
   if (!Array.isArray(models as unknown) || models.length === 0) fail('models', 'a non-empty list of models', models);
   const ids = new Set<string>();
-  models.forEach((m: ModelSpec, i: number) => {
-    const at = `models[${i}]`;
+  models.forEach((m: ModelSpec, i: number) => validateModel(m, `models[${i}]`, ids));
+}
+
+/** One model's spec; `ids` holds the ids already taken (the new one is added). */
+export function validateModel(m: ModelSpec, at: string, ids: Set<string>): void {
+  {
     if (typeof m.id !== 'string' || m.id === '') fail(`${at}.id`, 'a non-empty string', m.id);
     if (ids.has(m.id)) fail(`${at}.id`, 'a unique model id', m.id);
     ids.add(m.id);
@@ -32,6 +36,10 @@ export function validateModels(models: readonly ModelSpec[]): void {
     integerAtLeast(m.minibatches, 1, `${at}.minibatches`);
     if (m.stepsPerEpoch !== undefined) integerAtLeast(m.stepsPerEpoch, 1, `${at}.stepsPerEpoch`);
     if (m.evalBatches !== undefined) integerAtLeast(m.evalBatches, 0, `${at}.evalBatches`);
+    if (m.horizon !== undefined) {
+      integerAtLeast(m.horizon, 1, `${at}.horizon`);
+      if (m.horizon > m.minibatches) fail(`${at}.horizon`, `a step count ≤ minibatches (${m.minibatches})`, m.horizon);
+    }
     if (m.evalAfter !== undefined) {
       if (!Array.isArray(m.evalAfter as unknown)) fail(`${at}.evalAfter`, 'a list of step indices', m.evalAfter);
       m.evalAfter.forEach((s, j) => {
@@ -39,7 +47,7 @@ export function validateModels(models: readonly ModelSpec[]): void {
         if (s >= m.minibatches) fail(`${at}.evalAfter[${j}]`, `a step index < minibatches (${m.minibatches})`, s);
       });
     }
-  });
+  }
 }
 
 export function validateDeviceCount(n: unknown): void {

@@ -33,7 +33,7 @@ export function drive(models: ModelSpec[], devices: number, o: DriveOptions = {}
       if (!t) continue;
       assert.ok(!inFlight.has(t.model), `model ${t.modelId} got a second task in flight (${t.kind}${t.shard})`);
       inFlight.add(t.model);
-      const spec = models[t.model];
+      const spec = sched.models[t.model].spec; // (models added while running are not in `models`)
       const seconds = (spec.shards[t.shard][t.kind] * (o.slowdown?.[t.modelId] ?? 1)) / (o.trueSpeeds?.[d] ?? 1);
       log.push({ task: t, start: now, end: now + seconds });
       pending.push({ end: now + seconds, task: t, seconds });

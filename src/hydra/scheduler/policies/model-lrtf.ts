@@ -6,6 +6,7 @@
 import { IndexedMaxHeap } from '../heap.js';
 import type { ModelState } from '../model-state.js';
 import type { Lookahead, Policy } from '../policy.js';
+import { grown } from './grow.js';
 import type { TaskRef } from '../types.js';
 
 export class ModelLrtf implements Policy {
@@ -46,6 +47,17 @@ export class ModelLrtf implements Policy {
     const d = this.ownedBy[m.index];
     if (d >= 0) this.owner[d] = -1;
     this.ownedBy[m.index] = -1;
+  }
+
+  /** A held model gives its device back (another model may need it to reach the rung it waits on). */
+  held(m: ModelState): void {
+    this.finished(m);
+  }
+
+  added(m: ModelState): void {
+    this.unassigned.grow(m.index + 1);
+    this.ownedBy = grown(this.ownedBy, m.index + 1, -1);
+    this.isReady = grown(this.isReady, m.index + 1, 0);
   }
 
   pick(device: number): ModelState | null {

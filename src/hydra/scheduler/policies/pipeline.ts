@@ -7,6 +7,7 @@
  */
 import type { ModelState } from '../model-state.js';
 import type { Lookahead, Policy } from '../policy.js';
+import { grown } from './grow.js';
 import type { TaskRef } from '../types.js';
 
 export function pipelineDevice(shard: number, shards: number, devices: number): number {
@@ -41,6 +42,14 @@ export class Pipeline implements Policy {
     this.isReady[m.index] = 0;
     this.isFinished[m.index] = 1;
     while (this.current < this.models.length && this.isFinished[this.current]) this.current++;
+  }
+
+  /** One model at a time, in order: the models before a held one have all ended, so its decision is immediate. */
+  held(): void {}
+
+  added(m: ModelState): void {
+    this.isReady = grown(this.isReady, m.index + 1, 0);
+    this.isFinished = grown(this.isFinished, m.index + 1, 0);
   }
 
   pick(device: number): ModelState | null {

@@ -4,6 +4,7 @@
  */
 import type { ModelState } from '../model-state.js';
 import type { Policy } from '../policy.js';
+import { grown } from './grow.js';
 
 export class RandomPolicy implements Policy {
   readonly name = 'random' as const;
@@ -40,6 +41,12 @@ export class RandomPolicy implements Policy {
   }
 
   finished(): void {}
+
+  held(): void {}
+
+  added(m: ModelState): void {
+    this.slot = grown(this.slot, m.index + 1, -1);
+  }
 
   pick(): ModelState | null {
     if (this.readySet.length === 0) return null;

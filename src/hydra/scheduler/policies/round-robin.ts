@@ -4,6 +4,7 @@
  */
 import type { ModelState } from '../model-state.js';
 import type { Lookahead, Policy } from '../policy.js';
+import { grown } from './grow.js';
 import type { TaskRef } from '../types.js';
 
 export class RoundRobin implements Policy {
@@ -45,6 +46,28 @@ export class RoundRobin implements Policy {
     if (this.last === i) this.last = p;
     this.nextOf[i] = this.prevOf[i] = -1;
     this.live--;
+  }
+
+  held(): void {}
+
+  /** The new model joins the cycle just before the first live one (it is last in the order). */
+  added(m: ModelState): void {
+    const i = m.index;
+    this.isReady = grown(this.isReady, i + 1, 0);
+    this.nextOf = grown(this.nextOf, i + 1, -1);
+    this.prevOf = grown(this.prevOf, i + 1, -1);
+    const first = this.firstLive();
+    if (first < 0) {
+      this.nextOf[i] = this.prevOf[i] = i;
+      this.last = i;
+    } else {
+      const p = this.prevOf[first];
+      this.nextOf[p] = i;
+      this.prevOf[i] = p;
+      this.nextOf[i] = first;
+      this.prevOf[first] = i;
+    }
+    this.live++;
   }
 
   pick(): ModelState | null {

@@ -60,6 +60,12 @@ export class ShardedLrtf implements Policy {
 
   finished(): void {}
 
+  held(): void {}
+
+  added(m: ModelState): void {
+    this.heap.grow(m.index + 1);
+  }
+
   pick(device: number, now: number): ModelState | null {
     if (this.heap.size === 0) return null;
     const view = this.view;
