@@ -21,6 +21,7 @@
         "native/device-kernels-nn.cc",
         "native/gemm.cc",
         "native/gemm-peak.cc",
+        "native/init-normal.cc",
         "native/thread-pool.cc",
         "native/kernels-elementwise.cc",
         "native/kernels-embedding.cc",

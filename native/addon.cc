@@ -5,6 +5,7 @@
 
 #include "device.h"
 #include "gemm-peak.h"
+#include "init-normal.h"
 #include "sgemm.h"
 
 namespace {
@@ -13,6 +14,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   hydra::blas_init();
   exports.Set("CpuDevice", hydra::CpuDevice::Define(env));
   exports.Set("measureSgemmGflops", Napi::Function::New<hydra::MeasureSgemmGflops>(env, "measureSgemmGflops"));
+  exports.Set("initNormal", Napi::Function::New<hydra::InitNormal>(env, "initNormal"));
+  exports.Set("normalLogCos", Napi::Function::New<hydra::NormalLogCos>(env, "normalLogCos"));
   exports.Set("blas", Napi::String::New(env, hydra::blas_name()));
   return exports;
 }

@@ -18,7 +18,7 @@ export type { Backend, DeviceBuffer } from './backend/backend.js';
 // ---- models ----
 export { gpt2Config, buildGpt2, describeGpt2, validateGpt2Config, GPT2_PRESETS, type Gpt2Config } from './nn/gpt2.js';
 export { paramCount, type Model } from './nn/model.js';
-export { initModel } from './nn/init.js';
+export { initModel, initParamsInto } from './nn/init.js';
 export { evaluate, type EvalBatch, type EvalResult } from './nn/evaluate.js';
 export type { HostTensor } from './nn/host-tensor.js';
 

@@ -78,6 +78,13 @@ export interface NativeCpuDevice {
 export interface NativeCpuAddon {
   CpuDevice: new (threads: number) => NativeCpuDevice;
   measureSgemmGflops(n: number, threads: number): number;
+  /**
+   * Writes std × normalAt(prefix, i) into each dst on `threads` threads off the JavaScript thread; resolves, per job,
+   * with the indices the caller must recompute with the reference (native/init-normal.cc says why).
+   */
+  initNormal(jobs: { dst: Float32Array; std: number; prefix: number }[], threads: number): Promise<Uint32Array[]>;
+  /** log(1 - u) and cos(2πu) as initNormal computes them (for the test that compares them with Math.log/Math.cos). */
+  normalLogCos(u: Float64Array, logOut: Float64Array, cosOut: Float64Array): void;
   blas: 'openblas' | 'builtin';
 }
 

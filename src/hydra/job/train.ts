@@ -6,7 +6,7 @@
  * when the job is stopped through `signal`), and `resume` continues each model from its checkpoint.
  */
 import { existsSync, renameSync } from 'node:fs';
-import { initModel } from '../../nn/init.js';
+import { initParamsInto } from '../../nn/init.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import { CONSTANT_LR } from '../../optim/schedule.js';
 import { createBackend } from '../../backend/index.js';
@@ -94,7 +94,8 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       restoreModel(rt, views, resumed, checkpoint!);
       resumedModels++;
     } else {
-      loadWeights(rt, views, task.weights ?? initModel(rt.model, task.seed), task.name);
+      if (task.weights) loadWeights(rt, views, task.weights, task.name);
+      else await initParamsInto(rt.params.map((p) => p.spec), task.seed, (spec) => views.param(spec.name));
     }
     const startStep = resumed?.step ?? 0;
     if (resumed) emit({ type: 'log', t: now(), message: `${task.name}: resumed from ${checkpoint} at step ${startStep}${resumed.progress.finished ? ' (finished)' : ''}` });

@@ -5,7 +5,7 @@
  */
 import type { Backend, DeviceBuffer } from '../../backend/backend.js';
 import type { DeviceParams, RunContext } from '../../nn/layer.js';
-import { initParam } from '../../nn/init.js';
+import { initParamsInto } from '../../nn/init.js';
 import { numel } from '../../nn/layer.js';
 import type { Model } from '../../nn/model.js';
 
@@ -30,7 +30,9 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
     for (const name of layer.uses) {
       const spec = specs.get(name)!;
       const v = be.alloc(numel(spec.shape));
-      await be.upload(v, initParam(spec, seed).data);
+      const init = new Float32Array(numel(spec.shape));
+      await initParamsInto([spec], seed, () => init);
+      await be.upload(v, init);
       const g = be.alloc(numel(spec.shape));
       be.fill(g, 0);
       values.set(name, v);
