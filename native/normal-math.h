@@ -1,6 +1,6 @@
 // Vectorisable double-precision log and cos for the Box-Muller initialisation (native/init-normal.cc). They are not
 // the functions V8 calls for Math.log and Math.cos, and need not be: their relative error against those is below
-// 2^-46 over every input the generator can produce (2^24 values each; test/backend/init-native.test.ts checks them
+// 2^-46 over every input the generator can produce (2^24 values each; test/nn/init-native.test.ts checks them
 // all), and init-normal.cc hands every element whose float32 rounding that much error could change back to the
 // JavaScript reference. Only +, *, /, comparisons, selects and bit casts: GCC turns loops over them into SIMD.
 #pragma once
