@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../src/hydra/job/train.js';
 import type { HydraEvent, JobResult, PolicyName, TrainTask } from '../src/hydra/api.js';
-import { gpt2Config } from '../src/nn/gpt2.js';
+import { gpt2Arch, gpt2Config } from '../src/nn/gpt2.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { machine, randomTokens, table, writeJson } from './common.js';
@@ -27,7 +27,7 @@ function grid(): TrainTask[] {
   const out: TrainTask[] = [];
   for (const B of BATCHES) {
     for (const lr of LRS) {
-      out.push({ name: `bs=${B},lr=${lr}`, model: config, optimizer: { ...ADAMW_DEFAULTS, lr }, clipNorm: 1, train: randomTokens(config.vocab_size, B, T, 1000, B), steps: STEPS, seed: 0, hparams: { lr, batch_size: B } });
+      out.push({ name: `bs=${B},lr=${lr}`, model: gpt2Arch(config), optimizer: { ...ADAMW_DEFAULTS, lr }, clipNorm: 1, train: randomTokens(config.vocab_size, B, T, 1000, B), steps: STEPS, seed: 0, hparams: { lr, batch_size: B } });
     }
   }
   return out;

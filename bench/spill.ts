@@ -13,7 +13,7 @@
  */
 import { train } from '../src/hydra/job/train.js';
 import type { HydraEvent, TrainTask } from '../src/hydra/api.js';
-import { gpt2Config } from '../src/nn/gpt2.js';
+import { gpt2Arch, gpt2Config } from '../src/nn/gpt2.js';
 import type { Gpt2Config } from '../src/nn/gpt2-config.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { formatPlan } from '../src/hydra/plan/plan-cache.js';
@@ -43,7 +43,7 @@ const CASES: Case[] = [
 ];
 
 function task(c: Case): TrainTask {
-  return { name: c.name, model: c.config, optimizer: { ...ADAMW_DEFAULTS, lr: 3e-4, weightDecay: 0.1 }, clipNorm: 1, train: randomTokens(c.config.vocab_size, c.B, c.T, 100), steps, seed: 1 };
+  return { name: c.name, model: gpt2Arch(c.config), optimizer: { ...ADAMW_DEFAULTS, lr: 3e-4, weightDecay: 0.1 }, clipNorm: 1, train: randomTokens(c.config.vocab_size, c.B, c.T, 100), steps, seed: 1 };
 }
 
 async function run(c: Case, deviceMemory: string) {

@@ -16,8 +16,12 @@ export { createBackend, createBackendOrFallback, BackendUnavailableError, type B
 export type { Backend, DeviceBuffer } from './backend/backend.js';
 
 // ---- models ----
-export { gpt2Config, buildGpt2, describeGpt2, validateGpt2Config, GPT2_PRESETS, type Gpt2Config } from './nn/gpt2.js';
-export { paramCount, type Model } from './nn/model.js';
+export { gpt2Config, gpt2Arch, gpt2Family, buildGpt2, describeGpt2, validateGpt2Config, GPT2_PRESETS, type Gpt2Config } from './nn/gpt2.js';
+export type { ArchSpec, ModelFamily } from './nn/family.js';
+export { registerFamily, getFamily, familyNames, loadFamily, resolveArch, buildArch, describeArch } from './nn/families.js';
+export { paramCount, collectParams, type Model } from './nn/model.js';
+export type { Layer, ParamSpec, RunContext, DeviceParams, InitRule } from './nn/layer.js';
+export { gradCheckLayer, type GradCheckOptions, type GradCheckResult } from './nn/gradcheck.js';
 export { initModel, initParamsInto } from './nn/init.js';
 export { evaluate, type EvalBatch, type EvalResult } from './nn/evaluate.js';
 export type { HostTensor } from './nn/host-tensor.js';

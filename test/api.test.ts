@@ -1,7 +1,7 @@
 /** The package entry: what the README's API section shows works as written, through `dist/src/index.js`. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { train, gpt2Config, ADAMW_DEFAULTS, gpt2Tokenizer, LayerTooLargeError, type BatchSource, type TrainTask } from '../src/index.js';
+import { train, gpt2Arch, ADAMW_DEFAULTS, gpt2Tokenizer, LayerTooLargeError, type BatchSource, type TrainTask } from '../src/index.js';
 
 test('public API: two GPT-2s trained at once through train(), sharded, learn a fixed text', async () => {
   const tok = gpt2Tokenizer();
@@ -14,7 +14,7 @@ test('public API: two GPT-2s trained at once through train(), sharded, learn a f
     stepsPerEpoch: 1,
     batch: () => ({ tokens: Int32Array.from(ids.slice(0, B * T)), targets: Int32Array.from(ids.slice(1, B * T + 1)) }),
   };
-  const model = gpt2Config('gpt2-tiny', { n_ctx: T, vocab_size: 512, dropout: 0 });
+  const model = gpt2Arch('gpt2-tiny', { n_ctx: T, vocab_size: 512, dropout: 0 });
   const tasks: TrainTask[] = [3e-3, 1e-3].map((lr) => ({ name: `lr=${lr}`, model, optimizer: { ...ADAMW_DEFAULTS, lr }, train: data, steps: 6, seed: 0 }));
   const r = await train(tasks, { devices: 'js:2', deviceMemory: '900KiB', planDir: null });
   for (const m of r.models) {

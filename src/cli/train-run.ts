@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { HydraEvent, JobResult, TrainOptions, TrainTask } from '../hydra/api.js';
 import { describeGpt2 } from '../nn/gpt2.js';
+import { describeArch } from '../nn/families.js';
 import { ConfigError } from '../config/errors.js';
 import { loadTrainConfig } from '../config/load.js';
 import { applyOverrides, type CliOverrides } from '../config/overrides.js';
@@ -31,7 +32,7 @@ export interface TrainRunDeps {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   /** Load init.from (loadHfGpt2); needed only when the config has init. */
   loadInit?: (dir: string) => Promise<InitWeights & { warnings?: string[] }>;
-  /** Save a model's final weights into dir (saveHfGpt2). Absent: no weights are written. */
+  /** Save a model's final weights into dir (saveModelWeights: its family's HF layout). Absent: no weights are written. */
   saveModel?: (dir: string, model: TrainTask['model'], weights: JobResult['models'][number]['weights']) => Promise<void>;
   cwd?: string;
   cacheDir?: string;
@@ -80,7 +81,7 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   info(describeJob(config));
   if (flags.dryRun) {
     for (const v of blameFile(configFile, () => expandGrid(config, init?.config))) {
-      deps.stdout.write(`${v.name}: ${formatHparams(v.hparams)}; ${describeGpt2(v.spec.model)}, B=${v.spec.batchSize} T=${v.spec.blockSize}, ${v.spec.optimizer.kind} lr=${v.spec.optimizer.lr}\n`);
+      deps.stdout.write(`${v.name}: ${formatHparams(v.hparams)}; ${describeArch(v.spec.model)}, B=${v.spec.batchSize} T=${v.spec.blockSize}, ${v.spec.optimizer.kind} lr=${v.spec.optimizer.lr}\n`);
     }
     return { config, outDir: config.outDir };
   }

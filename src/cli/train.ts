@@ -1,6 +1,7 @@
 /** `hydra train CONFIG.(yaml|json)`: train a grid of models described by a config file (see src/config/schema.ts). */
 import type { Command } from 'commander';
-import { loadHfGpt2, saveHfGpt2 } from '../io/hf-gpt2.js';
+import { loadHfGpt2 } from '../io/hf-gpt2.js';
+import { saveModelWeights } from '../io/hf-families.js';
 import { train } from '../hydra/job/train.js';
 import { runTrain, type TrainRunFlags } from './train-run.js';
 
@@ -54,7 +55,7 @@ export function register(program: Command): void {
           const m = await loadHfGpt2(dir);
           return { config: m.config, tensors: m.tensors, warnings: m.warnings };
         },
-        saveModel: (dir, model, weights) => saveHfGpt2(dir, model, weights),
+        saveModel: saveModelWeights,
       });
       // A grid where some models diverge is a normal result; a job where none finished is a failure.
       if (outcome.stoppedBy) process.exitCode = outcome.stoppedBy === 'SIGINT' ? 130 : 143;

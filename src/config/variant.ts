@@ -6,6 +6,7 @@
  */
 import { gpt2Config, validateGpt2Config } from '../nn/gpt2.js';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
+import type { ArchSpec } from '../nn/family.js';
 import { ADAMW_DEFAULTS, SGD_DEFAULTS, validateOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { validateSchedule, type LrSchedule } from '../optim/schedule.js';
 import { ConfigError } from './errors.js';
@@ -15,7 +16,7 @@ import { hparamSpec, type HKey, type HParams } from './hparams.js';
 export const GPT2_TOKENIZER_VOCAB = 50257;
 
 export interface ModelSpec {
-  model: Gpt2Config;
+  model: ArchSpec;
   optimizer: OptimizerConfig;
   /** Absent: constant learning rate (the engine's default). */
   schedule?: LrSchedule;
@@ -38,17 +39,17 @@ const SGD_ONLY: HKey[] = ['momentum', 'nesterov'];
 
 export function resolveModelSpec(v: HParams, ctx: ResolveContext = {}): ModelSpec {
   const where = (k: HKey) => ctx.origin?.[k] ?? hparamSpec(k).path;
-  const model = resolveShape(v, ctx.initShape, where);
+  const shape = resolveShape(v, ctx.initShape, where);
   const optimizer = resolveOptimizer(v, where);
-  const blockSize = (v.block_size as number | undefined) ?? model.n_ctx;
-  if (blockSize > model.n_ctx) {
-    throw new ConfigError(where('block_size'), `block_size ${blockSize} exceeds the model's n_ctx ${model.n_ctx} (its position table); use block_size <= ${model.n_ctx}`);
+  const blockSize = (v.block_size as number | undefined) ?? shape.n_ctx;
+  if (blockSize > shape.n_ctx) {
+    throw new ConfigError(where('block_size'), `block_size ${blockSize} exceeds the model's n_ctx ${shape.n_ctx} (its position table); use block_size <= ${shape.n_ctx}`);
   }
   if (v.batch_size === undefined) {
     throw new ConfigError('batch_size', 'required field missing: sequences per minibatch, e.g. batch_size: 8 (or grid: { batch_size: [8, 4] })');
   }
   return {
-    model,
+    model: { family: 'gpt2', config: shape },
     optimizer,
     schedule: resolveSchedule(v),
     clipNorm: (v.clip_norm as number | undefined) ?? 0,

@@ -2,7 +2,7 @@
  * The public shape of a Hydra job: what `train(tasks, options)` takes, what it returns and the events it emits.
  * The CLI, progress bars, result files and the dashboard consume exactly these types.
  */
-import type { Gpt2Config } from '../nn/gpt2-config.js';
+import type { ArchSpec } from '../nn/family.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
@@ -21,8 +21,12 @@ export interface BatchSource {
 export interface TrainTask {
   /** Unique name of the model in the job (e.g. 'lr=3e-4,bs=8'). */
   name: string;
-  model: Gpt2Config;
-  /** Initial weights (e.g. a pretrained GPT-2); default: GPT-2 init from `seed`. */
+  /**
+   * The model as plain data: a family name and its config (e.g. `gpt2Arch('gpt2-mini')`, or your own family's spec —
+   * see src/nn/family.ts). Device workers rebuild the model from it.
+   */
+  model: ArchSpec;
+  /** Initial weights (e.g. a pretrained GPT-2); default: each parameter's init rule, seeded by `seed`. */
   weights?: Map<string, HostTensor>;
   optimizer: OptimizerConfig;
   schedule?: LrSchedule;

@@ -4,8 +4,8 @@
  * position. Resuming from one continues exactly as the uninterrupted run would.
  */
 import type { Backend } from '../backend/backend.js';
-import { buildGpt2 } from '../nn/gpt2.js';
-import type { Gpt2Config } from '../nn/gpt2-config.js';
+import type { ArchSpec } from '../nn/family.js';
+import { buildArch, loadFamily } from '../nn/families.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import { LocalTrainer } from '../optim/local-trainer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
@@ -13,7 +13,10 @@ import { CheckpointError, readCheckpoint, writeCheckpoint } from './checkpoint-f
 
 export interface ModelCheckpointMeta {
   kind: 'hydra-model';
-  config: Gpt2Config;
+  /** The model's family (absent in checkpoints written before families existed: GPT-2), config and module. */
+  family?: string;
+  config: object;
+  module?: string;
   recipe: TrainRecipe;
   /** Optimizer steps taken; the next step's index. */
   step: number;
@@ -41,11 +44,18 @@ export interface ModelProgress {
 
 const PARAM = 'param.';
 
-export async function saveModelCheckpoint(path: string, config: Gpt2Config, params: Map<string, HostTensor>, optState: Map<string, HostTensor>, meta: Omit<ModelCheckpointMeta, 'kind' | 'config'>): Promise<void> {
+type ArchFields = 'family' | 'config' | 'module';
+
+export async function saveModelCheckpoint(path: string, arch: ArchSpec, params: Map<string, HostTensor>, optState: Map<string, HostTensor>, meta: Omit<ModelCheckpointMeta, 'kind' | ArchFields>): Promise<void> {
   const tensors = new Map<string, HostTensor>();
   for (const [n, t] of params) tensors.set(PARAM + n, t);
   for (const [n, t] of optState) tensors.set(`opt.${n}`, t);
-  await writeCheckpoint(path, { tensors, meta: { kind: 'hydra-model', config, ...meta } satisfies ModelCheckpointMeta });
+  await writeCheckpoint(path, { tensors, meta: { kind: 'hydra-model', ...arch, ...meta } satisfies ModelCheckpointMeta });
+}
+
+/** The model a checkpoint was written for. */
+export function checkpointArch(meta: ModelCheckpointMeta): ArchSpec {
+  return { family: meta.family ?? 'gpt2', config: meta.config, ...(meta.module ? { module: meta.module } : {}) };
 }
 
 export interface LoadedModelCheckpoint {
@@ -66,14 +76,16 @@ export async function loadModelCheckpoint(path: string): Promise<LoadedModelChec
 }
 
 /** Save a LocalTrainer's whole training state. */
-export async function checkpointTrainer(path: string, t: LocalTrainer, config: Gpt2Config, data: { epoch: number; step: number }): Promise<void> {
-  await saveModelCheckpoint(path, config, await t.exportParams(), await t.exportOptimizerState(), { recipe: t.recipe, step: t.step, data, rng: { seed: t.recipe.seed } });
+export async function checkpointTrainer(path: string, t: LocalTrainer, arch: ArchSpec, data: { epoch: number; step: number }): Promise<void> {
+  await saveModelCheckpoint(path, arch, await t.exportParams(), await t.exportOptimizerState(), { recipe: t.recipe, step: t.step, data, rng: { seed: t.recipe.seed } });
 }
 
 /** A LocalTrainer in exactly the state the checkpoint recorded. */
 export async function resumeTrainer(path: string, be: Backend): Promise<{ trainer: LocalTrainer; meta: ModelCheckpointMeta }> {
   const ck = await loadModelCheckpoint(path);
-  const trainer = await LocalTrainer.create(be, buildGpt2(ck.meta.config), ck.params, ck.meta.recipe);
+  const arch = checkpointArch(ck.meta);
+  await loadFamily(arch);
+  const trainer = await LocalTrainer.create(be, buildArch(arch), ck.params, ck.meta.recipe);
   await trainer.importOptimizerState(ck.optState, ck.meta.step);
   return { trainer, meta: ck.meta };
 }

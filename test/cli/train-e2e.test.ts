@@ -11,7 +11,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { resumeCommand, runTrain } from '../../src/cli/train-run.js';
 import { train } from '../../src/hydra/job/train.js';
-import { loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
+import { loadHfGpt2 } from '../../src/io/hf-gpt2.js';
+import { saveModelWeights } from '../../src/io/hf-families.js';
 import { tempDir, writeFile } from '../config/fixtures.js';
 
 const REPO = new URL('../../../', import.meta.url).pathname;
@@ -51,7 +52,7 @@ test('hydra train with the real engine writes results, events and loadable weigh
   const stdout = sink(), stderr = sink();
   const outcome = await runTrain(file, {}, {
     train, stdout, stderr, cwd: dir, cacheDir: join(dir, 'tokens'), progressMode: 'lines',
-    saveModel: (d, model, weights) => saveHfGpt2(d, model, weights),
+    saveModel: saveModelWeights,
   });
   const out = join(dir, 'out');
   const result = outcome.result!;

@@ -46,7 +46,7 @@ test('hydra train with the injected engine: tasks built from the config, files a
   const saved: string[] = [];
   const outcome = await runTrain(file, {}, {
     train: fakeTrain(calls), stdout, stderr, cwd: dir, cacheDir: join(dir, 'tok-cache'),
-    saveModel: async (d, model, weights) => void saved.push(`${d}:${model.n_ctx}:${weights.size}`),
+    saveModel: async (d, model, weights) => void saved.push(`${d}:${(model.config as { n_ctx: number }).n_ctx}:${weights.size}`),
   });
   const [call] = calls;
   // tasks
@@ -78,7 +78,7 @@ test('hydra train with the injected engine: tasks built from the config, files a
   assert.equal(json.config.name, 'fake-job');
   assert.deepEqual(json.config.grid[0], { key: 'lr', values: [1e-3, 1e-2, 5] });
   const spec = json.models.find((m: { name: string }) => m.name === 'lr=0.01,bs=2').spec;
-  assert.deepEqual([spec.batchSize, spec.blockSize, spec.optimizer.lr, spec.model.n_layer], [2, 16, 0.01, 2]);
+  assert.deepEqual([spec.batchSize, spec.blockSize, spec.optimizer.lr, (spec.model.config as { n_layer: number }).n_layer], [2, 16, 0.01, 2]);
   assert.equal(readFileSync(join(outDir, 'results.csv'), 'utf8').trimEnd().split('\n').length, 7);
   assert.equal(saved.length, 4, 'weights of the 4 finished models (not the diverged ones)');
   assert.ok(saved.includes(`${join(outDir, 'models', 'lr=0.01,bs=4')}:16:1`));
@@ -144,7 +144,7 @@ test('init.from: shape and weights come from the checkpoint, dropout from the co
   });
   assert.match(stderr.text(), /init: .*ckpt: gpt2\(n_layer=1,n_head=2,n_embd=8,n_ctx=16/);
   const [a, b] = calls[0].tasks;
-  assert.deepEqual(a.model, { ...shape, dropout: 0 });
+  assert.deepEqual(a.model, { family: 'gpt2', config: { ...shape, dropout: 0 } });
   assert.ok(a.weights && a.weights === b.weights, 'one loaded copy shared by every model');
   assert.equal(a.weights.get('wte.weight')?.shape.join('x'), '50257x8');
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cartesian, expandGrid, formatHValue, gridSize, variantName } from '../../src/config/grid.js';
 import type { TrainConfig } from '../../src/config/schema.js';
+import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 
 type GridInput = Pick<TrainConfig, 'name' | 'base' | 'grid'>;
 const base: TrainConfig['base'] = { preset: 'gpt2-tiny', n_ctx: 16 };
@@ -22,7 +23,7 @@ test('expandGrid builds lr × batch_size models named after the varying keys', (
   assert.equal(vs[3].spec.optimizer.lr, 1e-4);
   assert.equal(vs[3].spec.batchSize, 4);
   assert.equal(vs[3].spec.blockSize, 16);
-  assert.equal(vs[3].spec.model.n_ctx, 16);
+  assert.equal((vs[3].spec.model.config as Gpt2Config).n_ctx, 16);
 });
 
 test('keys with one value stay in hparams but not in the name; a single combination takes the job name', () => {
@@ -51,8 +52,8 @@ test('grid over model, optimizer and schedule keys reaches the right config fiel
   assert.equal(vs.length, 32);
   const last = vs[31];
   assert.equal(last.name, 'dropout=0.2,L=3,wd=0.1,warmup=5,clip=1');
-  assert.equal(last.spec.model.dropout, 0.2);
-  assert.equal(last.spec.model.n_layer, 3);
+  assert.equal((last.spec.model.config as Gpt2Config).dropout, 0.2);
+  assert.equal((last.spec.model.config as Gpt2Config).n_layer, 3);
   assert.equal(last.spec.optimizer.weightDecay, 0.1);
   assert.deepEqual(last.spec.schedule, { warmupSteps: 5, decay: 'constant', minRatio: 0 });
   assert.equal(last.spec.clipNorm, 1);
@@ -67,7 +68,7 @@ test('defaults: AdamW defaults, no schedule, clipping off, seed 0, block size = 
   assert.equal(v.spec.clipNorm, 0);
   assert.equal(v.spec.seed, 0);
   assert.equal(v.spec.blockSize, 16);
-  assert.deepEqual(v.spec.model, { n_layer: 2, n_head: 2, n_embd: 64, n_ctx: 16, vocab_size: 50257, dropout: 0.1, tie: true });
+  assert.deepEqual(v.spec.model, { family: 'gpt2', config: { n_layer: 2, n_head: 2, n_embd: 64, n_ctx: 16, vocab_size: 50257, dropout: 0.1, tie: true } });
 });
 
 test('formatHValue writes numbers as people do', () => {

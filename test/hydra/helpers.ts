@@ -3,7 +3,8 @@ import type { BatchSource, TrainTask } from '../../src/hydra/api.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
 import type { Backend } from '../../src/backend/backend.js';
-import { buildGpt2 } from '../../src/nn/gpt2.js';
+import { gpt2Arch } from '../../src/nn/gpt2.js';
+import { buildArch, loadFamily, resolveArch } from '../../src/nn/families.js';
 import { initModel } from '../../src/nn/init.js';
 import { LocalTrainer } from '../../src/optim/local-trainer.js';
 
@@ -29,7 +30,7 @@ export const TINY: Gpt2Config = { n_layer: 3, n_head: 2, n_embd: 16, n_ctx: 8, v
 export function tinyTask(name: string, opts: Partial<TrainTask> = {}): TrainTask {
   return {
     name,
-    model: TINY,
+    model: gpt2Arch(TINY),
     optimizer: { ...ADAMW_DEFAULTS, lr: 5e-3 },
     schedule: { warmupSteps: 1, decay: 'linear', minRatio: 0.1 },
     clipNorm: 0.1,
@@ -42,7 +43,8 @@ export function tinyTask(name: string, opts: Partial<TrainTask> = {}): TrainTask
 
 /** The reference: the task's model trained alone, unsharded, on one backend with LocalTrainer. */
 export async function trainAlone(task: TrainTask, be: Backend) {
-  const model = buildGpt2(task.model);
+  await loadFamily(task.model);
+  const model = buildArch(resolveArch(task.model));
   const t = await LocalTrainer.create(be, model, initModel(model, task.seed), {
     optimizer: task.optimizer, schedule: task.schedule!, clipNorm: task.clipNorm!, totalSteps: task.steps!, seed: task.seed,
   });
@@ -54,4 +56,9 @@ export async function trainAlone(task: TrainTask, be: Backend) {
   const params = await t.exportParams();
   t.dispose();
   return { losses, params };
+}
+
+/** Bitwise equality of two float arrays (NaNs and signed zeros included). */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }

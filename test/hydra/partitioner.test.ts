@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsBackend } from '../../src/backend/js.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
+import { buildGpt2 } from '../../src/nn/gpt2.js';
 import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
 import type { TrainRecipe } from '../../src/optim/recipe.js';
 import { planFor, formatPlan } from '../../src/hydra/plan/plan-cache.js';
@@ -19,7 +20,7 @@ const config: Gpt2Config = { n_layer: 4, n_head: 2, n_embd: 32, n_ctx: 16, vocab
 const recipe: TrainRecipe = { optimizer: ADAMW_DEFAULTS, schedule: { warmupSteps: 0, decay: 'constant', minRatio: 0 }, clipNorm: 1, totalSteps: 2, seed: 1 };
 const B = 2, T = 16;
 const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 13) % 97);
-const inputs = (budget: number) => ({ config, recipe, B, T, budget, backendKey: 'js', maxBufferBytes: Infinity });
+const inputs = (budget: number) => ({ model: buildGpt2(config), recipe, B, T, budget, backendKey: 'js', maxBufferBytes: Infinity });
 
 test('partitioner: a small budget forces several shards and the plan never exceeds the budget at run time', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hydra-plan-'));
@@ -31,7 +32,7 @@ test('partitioner: a small budget forces several shards and the plan never excee
 
   // Run every task of two steps on a device with exactly that budget; the measured peak of each task must equal
   // the plan's prediction (exact accounting) and stay within budget - reserve.
-  const rt = buildRuntime(config, plan.shards, recipe, B, T);
+  const rt = buildRuntime(buildGpt2(config), plan.shards, recipe, B, T);
   const views = viewsOf(allocateHostState(rt, new HostTier(), 'm'));
   for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
   views.tokens().set(tokens);
@@ -78,7 +79,7 @@ for (const [label, cfg] of [['blocks largest', config], ['LM head largest', head
   test(`partitioner (${label}): every budget from the refusal's "at least" figure upward gets a plan that fits`, async () => {
     // Growing the prefetch reserve to the largest shard's parameters used to make a layer that fitted stop fitting,
     // so a budget the error message had just recommended was refused again.
-    const req = (budget: number) => ({ ...inputs(budget), config: cfg });
+    const req = (budget: number) => ({ ...inputs(budget), model: buildGpt2(cfg) });
     const toks = tokens.map((x) => x % cfg.vocab_size);
     let min = 0;
     await planFor(req(50_000), async () => new JsBackend(), toks, null).then(

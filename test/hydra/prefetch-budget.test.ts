@@ -10,12 +10,13 @@ import { train } from '../../src/hydra/job/train.js';
 import type { HydraEvent, TrainTask } from '../../src/hydra/api.js';
 import { LayerTooLargeError } from '../../src/hydra/plan/partitioner.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
+import { gpt2Arch } from '../../src/nn/gpt2.js';
 import { syntheticSource, tinyTask } from './helpers.js';
 
 const model: Gpt2Config = { n_layer: 4, n_head: 2, n_embd: 32, n_ctx: 16, vocab_size: 97, dropout: 0, tie: true };
 const tasks: TrainTask[] = [
-  tinyTask('big-batch', { model, train: syntheticSource(97, 8, 16, 4), steps: 3 }),
-  tinyTask('small-batch', { model, seed: 2, train: syntheticSource(97, 1, 16, 4), steps: 3 }),
+  tinyTask('big-batch', { model: gpt2Arch(model), train: syntheticSource(97, 8, 16, 4), steps: 3 }),
+  tinyTask('small-batch', { model: gpt2Arch(model), seed: 2, train: syntheticSource(97, 1, 16, 4), steps: 3 }),
 ];
 
 test('train(): a prefetch never pushes another model\'s running task over the device budget', async () => {

@@ -11,6 +11,7 @@ import { buildRuntime } from '../../src/hydra/run/model-runtime.js';
 import { allocateHostState, viewsOf } from '../../src/hydra/tier/host-state.js';
 import { HostTier } from '../../src/hydra/tier/host-tier.js';
 import { initModel } from '../../src/nn/init.js';
+import { buildGpt2, gpt2Arch } from '../../src/nn/gpt2.js';
 import type { ShardPlan } from '../../src/hydra/api.js';
 import type { TrainRecipe } from '../../src/optim/recipe.js';
 import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
@@ -23,14 +24,14 @@ const shard = (from: number, to: number): ShardPlan => ({ from, to, layerNames: 
 const shards = [shard(0, 2), shard(2, layers)];
 
 test('device worker: a prefetch taken before a step is dropped; one at the current version is used', async () => {
-  const rt = buildRuntime(TINY, shards, recipe, B, T);
+  const rt = buildRuntime(buildGpt2(TINY), shards, recipe, B, T);
   const buffers = allocateHostState(rt, new HostTier(), 'm');
   const views = viewsOf(buffers);
   for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
   views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5) % TINY.vocab_size));
   const [dev] = await startDevices(parseDevices('js:1'), 64 << 20);
   try {
-    dev.send({ type: 'register', modelId: 'm', config: TINY, shards, recipe, B, T, buffers });
+    dev.send({ type: 'register', modelId: 'm', arch: gpt2Arch(TINY), shards, recipe, B, T, buffers });
     const f0 = { kind: 'F' as const, shard: 0, step: 0 };
     const boundary = () => Float32Array.from(views.act(1));
 

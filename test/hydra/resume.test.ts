@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { train } from '../../src/hydra/job/train.js';
 import type { HydraEvent, JobResult, TrainOptions } from '../../src/hydra/api.js';
 import { CheckpointMismatchError } from '../../src/hydra/job/job-checkpoint.js';
-import { tinyTask, syntheticSource } from './helpers.js';
+import { tinyTask, syntheticSource, sameBits } from './helpers.js';
 
 const tasks = [
   tinyTask('long', { steps: 7, train: syntheticSource(37, 2, 8, 3), eval: syntheticSource(37, 2, 8, 2, 5) }),
@@ -20,9 +20,6 @@ const tasks = [
 ];
 const base: TrainOptions = { devices: 'js:2', deviceMemory: 90_000, planDir: null };
 
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
 
 function assertSameTraining(got: JobResult, want: JobResult, what: string): void {
   for (const w of want.models) {

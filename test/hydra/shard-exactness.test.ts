@@ -40,7 +40,7 @@ async function trainAlone(r: TrainRecipe, steps: number) {
 
 async function trainSharded(r: TrainRecipe, steps: number, shards: ShardRange[]) {
   const be = new JsBackend();
-  const rt = buildRuntime(config, shards, r, B, T);
+  const rt = buildRuntime(buildGpt2(config), shards, r, B, T);
   const tier = new HostTier();
   const views = viewsOf(allocateHostState(rt, tier, 'm'));
   for (const [name, t] of initModel(rt.model, r.seed)) views.param(name).set(t.data);

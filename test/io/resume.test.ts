@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { JsBackend } from '../../src/backend/js.js';
 import { BlockDataset } from '../../src/data/text-dataset.js';
 import { Loader } from '../../src/data/loader.js';
-import { buildGpt2 } from '../../src/nn/gpt2.js';
+import { buildGpt2, gpt2Arch } from '../../src/nn/gpt2.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { initModel } from '../../src/nn/init.js';
 import { LocalTrainer } from '../../src/optim/local-trainer.js';
@@ -36,7 +36,7 @@ test('a checkpoint resumed after k steps continues exactly as the uninterrupted 
   const losses: number[] = [];
   for (let s = 0; s < k; s++) losses.push(await stepOnce(first));
   const path = join(mkdtempSync(join(tmpdir(), 'hydra-ck-')), 'model.ckpt');
-  await checkpointTrainer(path, first, config, loader.position(first.step));
+  await checkpointTrainer(path, first, gpt2Arch(config), loader.position(first.step));
   first.dispose();
 
   const { trainer, meta } = await resumeTrainer(path, new JsBackend());

@@ -12,6 +12,7 @@ import { numel, type Layer, type RunContext } from '../../src/nn/layer.js';
 import type { Model } from '../../src/nn/model.js';
 import { backwardRange, forwardRange } from '../../src/nn/chain.js';
 import { crossEntropyLoss, crossEntropyLossAndGrad } from '../../src/nn/loss.js';
+import { gradCheckLayer } from '../../src/nn/gradcheck.js';
 
 const B = 2, T = 5;
 const EPS = 1e-5;
@@ -66,26 +67,6 @@ function randomInput(s: Setup, layer: Layer, seed: number): DeviceBuffer {
   return x;
 }
 
-/** objective(layer) = sum(forward(x) * R) */
-function objective(s: Setup, layer: Layer, x: DeviceBuffer, R: Float64Array): number {
-  const y = layer.forward(s.ctx(false), x);
-  const v = s.be.view(y);
-  let f = 0;
-  for (let i = 0; i < R.length; i++) f += v[i] * R[i];
-  s.be.free(y);
-  return f;
-}
-
-function numeric(f: () => number, arr: Float32Array | Float64Array | Int32Array, i: number): number {
-  const old = arr[i];
-  arr[i] = old + EPS;
-  const fp = f();
-  arr[i] = old - EPS;
-  const fm = f();
-  arr[i] = old;
-  return (fp - fm) / (2 * EPS);
-}
-
 function assertClose(analytic: number, num: number, what: string): void {
   const err = Math.abs(analytic - num) / Math.max(1e-3, Math.abs(analytic) + Math.abs(num));
   assert.ok(err < TOL, `${what}: analytic ${analytic} vs numeric ${num} (relative error ${err.toExponential(2)})`);
@@ -98,33 +79,11 @@ function sample(n: number, k: number, seed: number): number[] {
 }
 
 function checkLayer(tie: boolean, layerName: string): void {
-  const s = setup(tie, 0.25);
-  const layer = s.model.layers.find((l) => l.name === layerName)!;
-  const x = randomInput(s, layer, 11);
-  const outLen = layer.outputLength(B, T);
-  const rnd = lcg(13);
-  const R = Float64Array.from({ length: outLen }, () => rnd() - 0.5);
-
-  // analytic
-  for (const g of s.grads.values()) s.be.fill(g, 0);
-  const ctx = s.ctx(true);
-  const y = layer.forward(ctx, x);
-  const dy = s.be.alloc(outLen);
-  s.be.view(dy).set(R);
-  const dx = layer.backward(ctx, x, dy);
-  s.be.free(y);
-  assert.equal(ctx.saved.size, 0, 'backward must release what forward saved');
-
-  const f = () => objective(s, layer, x, R);
-  if (dx) {
-    const dxv = s.be.view(dx);
-    for (const i of sample(B * T * 8, 12, 1)) assertClose(dxv[i], numeric(f, s.be.view(x), i), `${layerName} dx[${i}]`);
-  }
-  for (const name of layer.uses) {
-    const gv = s.be.view(s.grads.get(name)!);
-    const pv = s.be.view(s.values.get(name)!);
-    for (const i of sample(pv.length, 10, name.length)) assertClose(gv[i], numeric(f, pv, i), `${layerName} d${name}[${i}]`);
-  }
+  const { model } = setup(tie, 0.25);
+  const layer = model.layers.find((l) => l.name === layerName)!;
+  const r = gradCheckLayer(layer, { params: model.params, B, T, inputLength: B * T * 8, vocab: 11, eps: EPS, tol: TOL, samples: 12 });
+  assert.deepEqual(r.failures, []);
+  assert.ok(r.checked >= 12, `${r.checked} elements checked`);
 }
 
 for (const name of ['embed', 'h.0', 'ln_f', 'lm_head']) {

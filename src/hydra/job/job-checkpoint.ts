@@ -7,11 +7,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import type { ArchSpec } from '../../nn/family.js';
 import type { HostTensor } from '../../nn/host-tensor.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import { stateNames } from '../../optim/optimizer.js';
-import { loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '../../io/model-checkpoint.js';
+import { checkpointArch, loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '../../io/model-checkpoint.js';
 import { canonicalJson } from '../../data/token-cache.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostViews } from '../tier/host-state.js';
@@ -47,8 +47,8 @@ export function snapshotModel(rt: ModelRuntime, views: HostViews, step: number, 
   return { params, optState, step, progress: { ...progress, losses: [...progress.losses], evals: progress.evals.map((e) => ({ ...e })) } };
 }
 
-export async function writeModelSnapshot(path: string, config: Gpt2Config, recipe: TrainRecipe, stepsPerEpoch: number, s: ModelSnapshot): Promise<void> {
-  await saveModelCheckpoint(path, config, s.params, s.optState, {
+export async function writeModelSnapshot(path: string, arch: ArchSpec, recipe: TrainRecipe, stepsPerEpoch: number, s: ModelSnapshot): Promise<void> {
+  await saveModelCheckpoint(path, arch, s.params, s.optState, {
     recipe,
     step: s.step,
     data: { epoch: Math.floor(s.step / stepsPerEpoch), step: s.step % stepsPerEpoch },
@@ -66,7 +66,7 @@ export function checkpointPath(dir: string, safeName: string): string {
  * model shape, training recipe and batch shape (otherwise continuing from it would not be this job).
  */
 export async function loadModelSnapshot(
-  path: string, model: string, config: Gpt2Config, recipe: TrainRecipe, B: number, T: number, stepsPerEpoch: number,
+  path: string, model: string, arch: ArchSpec, recipe: TrainRecipe, B: number, T: number, stepsPerEpoch: number,
 ): Promise<ModelSnapshot | null> {
   if (!existsSync(path)) return null;
   const ck = await loadModelCheckpoint(path);
@@ -77,8 +77,11 @@ export async function loadModelSnapshot(
       `checkpoint ${path} does not belong to this job's model '${model}': ${field} was ${canonicalJson(was)} there and is ${canonicalJson(now)} now. ` +
         `Resume with the configuration that wrote it, or remove the file (or choose another output directory) to start this model afresh.`,
     );
-  for (const k of Object.keys({ ...config, ...ck.meta.config }) as (keyof Gpt2Config)[]) {
-    if (canonicalJson(ck.meta.config[k]) !== canonicalJson(config[k])) throw differ(`model.${k}`, ck.meta.config[k], config[k]);
+  const was = checkpointArch(ck.meta);
+  if (was.family !== arch.family) throw differ('model.family', was.family, arch.family);
+  const wasConfig = was.config as Record<string, unknown>, config = arch.config as Record<string, unknown>;
+  for (const k of Object.keys({ ...config, ...wasConfig })) {
+    if (canonicalJson(wasConfig[k]) !== canonicalJson(config[k])) throw differ(`model.${k}`, wasConfig[k], config[k]);
   }
   for (const k of Object.keys({ ...recipe, ...ck.meta.recipe }) as (keyof TrainRecipe)[]) {
     if (canonicalJson(ck.meta.recipe[k]) !== canonicalJson(recipe[k])) throw differ(k === 'totalSteps' ? 'the number of steps' : k, ck.meta.recipe[k], recipe[k]);
@@ -116,10 +119,10 @@ export class CheckpointWriter {
     private readonly now: () => number,
   ) {}
 
-  write(model: string, path: string, snap: ModelSnapshot, config: Gpt2Config, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): void {
+  write(model: string, path: string, snap: ModelSnapshot, arch: ArchSpec, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): void {
     const step = snap.step, finished = snap.progress.finished;
     const write = (this.last.get(model) ?? Promise.resolve()).then(() =>
-      writeModelSnapshot(path, config, recipe, snap.progress.stepsPerEpoch, snap).then(
+      writeModelSnapshot(path, arch, recipe, snap.progress.stepsPerEpoch, snap).then(
         () => {
           this.errors.delete(model);
           written({ path, step });

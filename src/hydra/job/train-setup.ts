@@ -3,7 +3,9 @@
  * tier, and where each model is evaluated.
  */
 import type { HostTensor } from '../../nn/host-tensor.js';
-import { validateGpt2Config } from '../../nn/gpt2.js';
+import type { ArchSpec } from '../../nn/family.js';
+import { buildArch, loadFamily, resolveArch } from '../../nn/families.js';
+import type { Model } from '../../nn/model.js';
 import { validateOptimizer } from '../../optim/optimizer.js';
 import { validateSchedule } from '../../optim/schedule.js';
 import { BackendUnavailableError, createBackend } from '../../backend/index.js';
@@ -47,21 +49,33 @@ export function evalPoints(task: TrainTask, totalSteps: number): Set<number> {
   return out;
 }
 
-export function checkTasks(tasks: TrainTask[]): void {
+/** Each task's model: its spec checked and completed, and the chain built from it (in this thread). */
+export interface TaskModel {
+  arch: ArchSpec;
+  model: Model;
+}
+
+/** Check every task; returns each one's model. */
+export async function checkTasks(tasks: TrainTask[]): Promise<TaskModel[]> {
   if (tasks.length === 0) throw new RangeError('train: no tasks given');
   const names = new Set<string>();
+  const out: TaskModel[] = [];
   for (const [i, t] of tasks.entries()) {
     const where = `tasks[${i}] ('${t.name}')`;
     if (!t.name) throw new RangeError(`tasks[${i}].name: required`);
     if (names.has(t.name)) throw new RangeError(`${where}: duplicate model name`);
     names.add(t.name);
-    validateGpt2Config(t.model);
+    await loadFamily(t.model, `${where}.model`);
+    const arch = resolveArch(t.model, `${where}.model`);
+    const model = buildArch(arch);
+    out.push({ arch, model });
     validateOptimizer(t.optimizer, `${where}.optimizer`);
     if (t.schedule) validateSchedule(t.schedule, `${where}.schedule`);
-    if (t.train.T > t.model.n_ctx) throw new RangeError(`${where}: sequence length ${t.train.T} exceeds model.n_ctx ${t.model.n_ctx}`);
+    if (t.train.T > model.nCtx) throw new RangeError(`${where}: sequence length ${t.train.T} exceeds the model's context ${model.nCtx}`);
     if (t.train.stepsPerEpoch < 1) throw new RangeError(`${where}.train: no full batch of ${t.train.B}×${t.train.T} tokens in the training data`);
     if (t.steps !== undefined && !(Number.isInteger(t.steps) && t.steps >= 1)) throw new RangeError(`${where}.steps: expected a positive integer, got ${t.steps}`);
     if (t.epochs !== undefined && !(Number.isInteger(t.epochs) && t.epochs >= 1)) throw new RangeError(`${where}.epochs: expected a positive integer, got ${t.epochs}`);
     if (t.eval && (t.eval.B !== t.train.B || t.eval.T !== t.train.T)) throw new RangeError(`${where}.eval: batch shape must equal the training batch shape`);
   }
+  return out;
 }

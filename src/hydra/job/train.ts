@@ -6,6 +6,7 @@
  * when the job is stopped through `signal`), and `resume` continues each model from its checkpoint.
  */
 import { existsSync, renameSync } from 'node:fs';
+import type { ArchSpec } from '../../nn/family.js';
 import { initParamsInto } from '../../nn/init.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import { CONSTANT_LR } from '../../optim/schedule.js';
@@ -27,6 +28,7 @@ import { checkTasks, evalPoints, loadWeights, usableDevices } from './train-setu
 interface ModelJob {
   index: number;
   task: TrainTask;
+  arch: ArchSpec;
   rt: ModelRuntime;
   views: HostViews;
   buffers: HostStateBuffers;
@@ -59,7 +61,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   const budget = parseBytes(options.deviceMemory, 'deviceMemory');
   const tier = new HostTier(options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : Infinity);
   const policy = options.policy ?? 'sharded-lrtf';
-  checkTasks(tasks);
+  const taskModels = await checkTasks(tasks);
   const checkpointEvery = options.checkpointEvery ?? 0;
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new RangeError(`checkpointEvery: expected a whole number of steps ≥ 0, got ${checkpointEvery}`);
   if ((options.resume || checkpointEvery > 0) && !options.checkpointDir) throw new RangeError(`checkpointDir: required with ${options.resume ? 'resume' : 'checkpointEvery'}`);
@@ -72,18 +74,19 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     const { B, T } = task.train;
     const totalSteps = task.steps ?? (task.epochs ?? 1) * task.train.stepsPerEpoch;
     const recipe: TrainRecipe = { optimizer: task.optimizer, schedule: task.schedule ?? CONSTANT_LR, clipNorm: task.clipNorm ?? 0, totalSteps, seed: task.seed };
+    const { arch, model } = taskModels[index];
     const { plan, reused } = await planFor(
-      { config: task.model, recipe, B, T, budget, backendKey: backendKey(dev), maxBufferBytes: Infinity, reserve: options.prefetchReserve },
+      { model, recipe, B, T, budget, backendKey: backendKey(dev), maxBufferBytes: Infinity, reserve: options.prefetchReserve },
       () => createBackend(dev.kind, { threads: dev.threads }),
       task.train.batch(0, 0).tokens,
       options.planDir === undefined ? '.hydra/plans' : options.planDir,
     );
     emit({ type: 'plan', model: task.name, plan, reused });
-    const rt = buildRuntime(task.model, plan.shards, recipe, B, T);
+    const rt = buildRuntime(model, plan.shards, recipe, B, T);
     const buffers = allocateHostState(rt, tier, task.name);
     const views = viewsOf(buffers);
     const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeNames.get(task.name)!) : undefined;
-    const resumed = checkpoint && options.resume ? await loadModelSnapshot(checkpoint, task.name, task.model, recipe, B, T, task.train.stepsPerEpoch) : null;
+    const resumed = checkpoint && options.resume ? await loadModelSnapshot(checkpoint, task.name, arch, recipe, B, T, task.train.stepsPerEpoch) : null;
     if (checkpoint && !resumed && existsSync(checkpoint)) {
       // A fresh run: an earlier run's checkpoint would be resumed later as if it were this run's. Keep it aside.
       renameSync(checkpoint, `${checkpoint}.prev`);
@@ -102,6 +105,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     jobs.push({
       index,
       task,
+      arch,
       rt,
       views,
       buffers,
@@ -144,7 +148,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   try {
     for (const d of devices) {
       for (const j of jobs) {
-        d.send({ type: 'register', modelId: j.task.name, config: j.task.model, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
+        d.send({ type: 'register', modelId: j.task.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
       }
     }
     // Models resumed as finished have nothing left to run.
@@ -160,7 +164,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       const progress = {
         name: j.task.name, stepsPerEpoch: j.task.train.stepsPerEpoch, B: j.rt.B, T: j.rt.T, losses: j.result.losses, evals: j.result.evals, finished,
       };
-      checkpoints.write(j.task.name, j.checkpoint, snapshotModel(j.rt, j.views, step, progress, !final), j.task.model, j.rt.recipe, (written) => (j.result.checkpoint = written));
+      checkpoints.write(j.task.name, j.checkpoint, snapshotModel(j.rt, j.views, step, progress, !final), j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
     };
 
     if (active.length > 0) {

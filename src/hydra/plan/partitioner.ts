@@ -14,7 +14,7 @@ import { buildRuntime, type ShardRange } from '../run/model-runtime.js';
 import { runShardTask, type ShardTask } from '../run/shard-executor.js';
 import type { HostViews } from '../tier/host-state.js';
 import type { LayerProfile } from './pilot.js';
-import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import type { Model } from '../../nn/model.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import { formatBytes } from '../units.js';
 
@@ -27,7 +27,7 @@ export class LayerTooLargeError extends Error {
 }
 
 export interface PartitionRequest {
-  config: Gpt2Config;
+  model: Model;
   recipe: TrainRecipe;
   B: number;
   T: number;
@@ -54,14 +54,13 @@ export interface ShardPeak {
 }
 
 /** Peak device bytes of the forward-only and training tasks of shard [from, to). */
-export async function shardPeak(
-  config: Gpt2Config, recipe: TrainRecipe, B: number, T: number, from: number, to: number, nLayers: number, hostUpdates: boolean,
-): Promise<ShardPeak> {
+export async function shardPeak(model: Model, recipe: TrainRecipe, B: number, T: number, from: number, to: number, hostUpdates: boolean): Promise<ShardPeak> {
+  const nLayers = model.layers.length;
   const shards: ShardRange[] = [];
   if (from > 0) shards.push({ from: 0, to: from });
   shards.push({ from, to });
   if (to < nLayers) shards.push({ from: to, to: nLayers });
-  const rt = buildRuntime(config, shards, recipe, B, T);
+  const rt = buildRuntime(model, shards, recipe, B, T);
   const k = from > 0 ? 1 : 0;
   const last = k === shards.length - 1;
   const host = phantomHost(B * T, rt.params.length);
@@ -86,7 +85,7 @@ function phantomHost(N: number, nParams: number): HostViews {
 
 export async function partition(req: PartitionRequest): Promise<PartitionPlan> {
   const nLayers = req.profiles.length;
-  const plan = (reserve: number, shards: ShardPlan[]): PartitionPlan => ({ key: req.key, arch: describe(req.config), backend: req.backend, B: req.B, T: req.T, budget: req.budget, reserve, shards });
+  const plan = (reserve: number, shards: ShardPlan[]): PartitionPlan => ({ key: req.key, arch: req.model.arch, backend: req.backend, B: req.B, T: req.T, budget: req.budget, reserve, shards });
   // The reserve must hold the next shard's parameters. Start from the largest layer's (a lower bound for any plan)
   // and grow it to the largest shard's until the cut is self-consistent. Growing it can make a layer that fitted
   // stop fitting; then cap every shard's parameters at the first reserve instead, which always fits (more shards).
@@ -96,7 +95,7 @@ export async function partition(req: PartitionRequest): Promise<PartitionPlan> {
   const peakOf: PeakOf = (from, to) => {
     const key = `${from}:${to}`;
     let p = known.get(key);
-    if (!p) known.set(key, (p = shardPeak(req.config, req.recipe, req.B, req.T, from, to, nLayers, req.hostUpdates)));
+    if (!p) known.set(key, (p = shardPeak(req.model, req.recipe, req.B, req.T, from, to, req.hostUpdates)));
     return p;
   };
   await refuseLayersTooLarge(req, firstReserve, nLayers, peakOf);
@@ -145,7 +144,7 @@ function shardPlan(req: PartitionRequest, from: number, to: number, peak: ShardP
     to,
     layerNames: layers.map((l) => l.name),
     paramBytes: peak.paramBytes,
-    inputBytes: from === 0 ? req.B * req.T * 4 : req.B * req.T * req.config.n_embd * 4,
+    inputBytes: (from === 0 ? req.B * req.T : req.model.layers[from - 1].outputLength(req.B, req.T)) * 4,
     peakBytes: { forward: peak.forward, train: peak.train },
     seconds: { forward: sum(layers.map((l) => l.forwardSeconds)), backward: sum(layers.map((l) => l.backwardSeconds)) },
   };
@@ -184,10 +183,6 @@ function refuseIfTooLarge(req: PartitionRequest, layer: number, peak: ShardPeak,
       need + reserve,
     );
   }
-}
-
-function describe(c: Gpt2Config): string {
-  return `gpt2(n_layer=${c.n_layer},n_head=${c.n_head},n_embd=${c.n_embd},n_ctx=${c.n_ctx},vocab=${c.vocab_size},tie=${c.tie})`;
 }
 
 function sum(xs: number[]): number {

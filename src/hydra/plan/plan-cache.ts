@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../backend/backend.js';
-import { buildGpt2, describeGpt2 } from '../../nn/gpt2.js';
-import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import type { Model } from '../../nn/model.js';
 import { stateNames } from '../../optim/optimizer.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import type { PartitionPlan } from '../api.js';
@@ -16,7 +15,7 @@ import { partition } from './partitioner.js';
 import { pilotLayers } from './pilot.js';
 import { formatBytes } from '../units.js';
 
-export const PLANNER_VERSION = 3;
+export const PLANNER_VERSION = 4;
 
 /** cpu and js devices step parameters in the host tier in place; webgpu streams them through device memory. */
 export function hostUpdatesFor(backendKey: string): boolean {
@@ -24,7 +23,7 @@ export function hostUpdatesFor(backendKey: string): boolean {
 }
 
 export interface PlanInputs {
-  config: Gpt2Config;
+  model: Model;
   recipe: TrainRecipe;
   B: number;
   T: number;
@@ -35,11 +34,17 @@ export interface PlanInputs {
   reserve?: number;
 }
 
+/**
+ * The model enters the key by what its bytes and times depend on: its `arch` (which leaves out what changes neither,
+ * like dropout) and the chain itself — each layer's kind, output size and parameters — so that a user's own layer
+ * whose shapes change gets a new plan even if its arch string does not.
+ */
 export function planKey(i: PlanInputs): string {
-  const { dropout: _dropout, ...shape } = i.config; // dropout changes neither bytes nor cut points
   const material = JSON.stringify({
     v: PLANNER_VERSION,
-    arch: shape,
+    arch: i.model.arch,
+    layers: i.model.layers.map((l) => [l.name, l.constructor.name, l.inputDType, l.outputLength(i.B, i.T), l.uses]),
+    params: i.model.params.map((p) => [p.name, p.shape]),
     B: i.B,
     T: i.T,
     dtype: 'f32',
@@ -73,11 +78,11 @@ export async function planFor(i: PlanInputs, pilotBackend: () => Promise<Backend
   const be = await pilotBackend();
   let profiles;
   try {
-    profiles = await pilotLayers(be, buildGpt2(i.config), sampleTokens, i.B, i.T, i.recipe.seed);
+    profiles = await pilotLayers(be, i.model, sampleTokens, i.B, i.T, i.recipe.seed);
   } finally {
     be.dispose();
   }
-  const plan = await partition({ config: i.config, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey, hostUpdates: hostUpdatesFor(i.backendKey) });
+  const plan = await partition({ model: i.model, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey, hostUpdates: hostUpdatesFor(i.backendKey) });
   if (path && planDir) {
     mkdirSync(planDir, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
@@ -102,5 +107,3 @@ export function formatPlan(plan: PartitionPlan): string {
   });
   return lines.join('\n');
 }
-
-export { describeGpt2 };

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Backend, DeviceBuffer } from '../../backend/backend.js';
 import { createBackend } from '../../backend/index.js';
+import { buildArch, loadFamily } from '../../nn/families.js';
 import { viewsOf, type HostViews } from '../tier/host-state.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { runShardTask, type Prefetched } from './shard-executor.js';
@@ -111,11 +112,13 @@ async function main(): Promise<void> {
     queue = queue.then(async () => {
       switch (msg.type) {
         case 'register':
-          models.set(msg.modelId, { rt: buildRuntime(msg.config, msg.shards, msg.recipe, msg.B, msg.T), views: viewsOf(msg.buffers) });
-          break;
-        case 'unregister':
-          if (prefetch?.modelId === msg.modelId) await dropPrefetch();
-          models.delete(msg.modelId);
+          try {
+            await loadFamily(msg.arch);
+            models.set(msg.modelId, { rt: buildRuntime(buildArch(msg.arch), msg.shards, msg.recipe, msg.B, msg.T), views: viewsOf(msg.buffers) });
+          } catch (e) {
+            // The main thread built the same model a moment ago; a worker that cannot is unusable for every model.
+            post({ type: 'fatal', message: `registering model '${msg.modelId}' failed: ${e instanceof Error ? e.message : String(e)}` });
+          }
           break;
         case 'run':
           try {

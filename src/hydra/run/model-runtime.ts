@@ -1,10 +1,8 @@
 /**
  * What a device needs to know about a model to run any of its shard tasks: the layer chain, the cut points, the
- * training recipe and, for every parameter, which shards use it. Derived once from (config, plan, recipe); a worker
- * builds the same runtime from the same inputs, so no per-task bookkeeping crosses threads.
+ * training recipe and, for every parameter, which shards use it. Derived once from (model, plan, recipe); a worker
+ * builds the same model from the same ArchSpec and so the same runtime, so no per-task bookkeeping crosses threads.
  */
-import { buildGpt2 } from '../../nn/gpt2.js';
-import type { Gpt2Config } from '../../nn/gpt2-config.js';
 import { numel, type ParamSpec } from '../../nn/layer.js';
 import type { Model } from '../../nn/model.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
@@ -24,22 +22,20 @@ export interface ParamPlacement {
 }
 
 export interface ModelRuntime {
-  config: Gpt2Config;
   model: Model;
   shards: ShardRange[];
   recipe: TrainRecipe;
   B: number;
   T: number;
-  /** Elements of a boundary activation (B*T*C). */
-  boundaryLength: number;
+  /** Elements of the activation entering shard k (the output of layer `from - 1`); 0 for shard 0, whose input is tokens. */
+  boundaryLength: number[];
   params: ParamPlacement[];
   byName: Map<string, ParamPlacement>;
   /** Parameters used by each shard, canonical order. */
   shardParams: ParamPlacement[][];
 }
 
-export function buildRuntime(config: Gpt2Config, shards: ShardRange[], recipe: TrainRecipe, B: number, T: number): ModelRuntime {
-  const model = buildGpt2(config);
+export function buildRuntime(model: Model, shards: ShardRange[], recipe: TrainRecipe, B: number, T: number): ModelRuntime {
   checkShards(shards, model.layers.length);
   const shardOfLayer = new Array<number>(model.layers.length);
   shards.forEach((s, k) => {
@@ -56,7 +52,8 @@ export function buildRuntime(config: Gpt2Config, shards: ShardRange[], recipe: T
   });
   for (const p of params) p.shards.sort((a, b) => a - b);
   const shardParams = shards.map((_, k) => params.filter((p) => p.shards.includes(k)));
-  return { config, model, shards, recipe, B, T, boundaryLength: B * T * config.n_embd, params, byName, shardParams };
+  const boundaryLength = shards.map((s) => (s.from === 0 ? 0 : model.layers[s.from - 1].outputLength(B, T)));
+  return { model, shards, recipe, B, T, boundaryLength, params, byName, shardParams };
 }
 
 function checkShards(shards: ShardRange[], nLayers: number): void {

@@ -97,7 +97,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     input = be.alloc(N, 'i32');
     await upload(be, input, host.tokens(), out);
   } else {
-    input = be.alloc(rt.boundaryLength);
+    input = be.alloc(rt.boundaryLength[shard]);
     await upload(be, input, host.act(shard), out);
   }
   const ctx: RunContext = { be, params, B: rt.B, T: rt.T, training: kind !== 'E', keepForBackward: train, seed: rt.recipe.seed, step: task.step, saved: new Map() };
@@ -131,13 +131,13 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     dy = fwd.output; // the logits buffer now holds dlogits
   } else {
     be.free(fwd.output);
-    dy = be.alloc(rt.boundaryLength);
-    await upload(be, dy, host.dact(), out);
+    dy = be.alloc(rt.boundaryLength[shard + 1]);
+    await upload(be, dy, host.dact(shard + 1), out);
   }
   const dx = backwardRange(ctx, rt.model.layers, from, to, fwd, dy);
   be.free(dy);
   if (dx) {
-    await download(be, dx, host.dact(), out);
+    await download(be, dx, host.dact(shard), out);
     be.free(dx);
   }
   be.free(input);

@@ -1,6 +1,6 @@
 /** Messages between the orchestrator (main thread) and a device worker. Plain data; SharedArrayBuffers are shared. */
 import type { BackendKind } from '../../backend/index.js';
-import type { Gpt2Config } from '../../nn/gpt2-config.js';
+import type { ArchSpec } from '../../nn/family.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import type { HostStateBuffers } from '../tier/host-state.js';
 import type { ShardRange } from './model-runtime.js';
@@ -14,8 +14,8 @@ export interface DeviceInit {
 }
 
 export type ToWorker =
-  | { type: 'register'; modelId: string; config: Gpt2Config; shards: ShardRange[]; recipe: TrainRecipe; B: number; T: number; buffers: HostStateBuffers }
-  | { type: 'unregister'; modelId: string }
+  /** The worker rebuilds the model from its spec (importing the spec's module for a family it does not know yet). */
+  | { type: 'register'; modelId: string; arch: ArchSpec; shards: ShardRange[]; recipe: TrainRecipe; B: number; T: number; buffers: HostStateBuffers }
   | {
       type: 'run';
       id: number;

@@ -14,8 +14,11 @@ export interface HostViews {
   opt(state: string, name: string): Float32Array;
   /** Activation entering shard k (k ≥ 1). */
   act(k: number): Float32Array;
-  /** Gradient of the boundary between the running shard and the next (read as dy, overwritten with dx). */
-  dact(): Float32Array;
+  /**
+   * Gradient of the activation entering shard k (k ≥ 1): one buffer for every boundary, of the largest one's size,
+   * read as the running shard's dy (k + 1) and overwritten with its dx (k).
+   */
+  dact(k: number): Float32Array;
   tokens(): Int32Array;
   targets(): Int32Array;
   /** Squared gradient norm per canonical parameter index, written where each gradient becomes final. */
@@ -45,22 +48,17 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
     for (const s of stateNames(rt.recipe.optimizer)) opt[`${s}.${p.spec.name}`] = f32(p.n, `optimizer ${s} of ${p.spec.name}`);
   }
   // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens).
-  const acts = rt.shards.map((_, k) => (k === 0 ? new SharedArrayBuffer(0) : f32(rt.boundaryLength, `boundary activation ${k}`)));
+  const acts = rt.shards.map((_, k) => (k === 0 ? new SharedArrayBuffer(0) : f32(rt.boundaryLength[k], `boundary activation ${k}`)));
   return {
     params,
     grads,
     opt,
     acts,
-    dact: f32(rt.boundaryLength, 'boundary gradient'),
+    dact: f32(Math.max(0, ...rt.boundaryLength), 'boundary gradient'),
     tokens: f32(rt.B * rt.T, 'batch tokens'),
     targets: f32(rt.B * rt.T, 'batch targets'),
     sumsq: tier.alloc(rt.params.length * 8, `${owner}: squared norms`),
   };
-}
-
-export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
-  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq];
-  for (const b of all) tier.release(b);
 }
 
 export function viewsOf(s: HostStateBuffers): HostViews {
@@ -72,12 +70,14 @@ export function viewsOf(s: HostStateBuffers): HostViews {
     return v;
   };
   const tokens = new Int32Array(s.tokens), targets = new Int32Array(s.targets), sumsq = new Float64Array(s.sumsq);
+  // The boundary gradient seen at boundary k has that boundary's length (acts[k]'s).
+  const dacts = s.acts.map((a) => new Float32Array(s.dact, 0, a.byteLength / 4));
   return {
     param: (n) => f(s.params[n], `parameter '${n}'`),
     grad: (n) => f(s.grads[n], `gradient '${n}'`),
     opt: (st, n) => f(s.opt[`${st}.${n}`], `optimizer state '${st}.${n}'`),
     act: (k) => f(s.acts[k], `boundary activation ${k}`),
-    dact: () => f(s.dact, 'boundary gradient'),
+    dact: (k) => dacts[k] ?? f(undefined, `boundary gradient ${k}`),
     tokens: () => tokens,
     targets: () => targets,
     sumsq: () => sumsq,
