@@ -14,6 +14,7 @@ export class TransformerBlock implements Layer {
   readonly inputDType = 'f32' as const;
   readonly ownParams: ParamSpec[];
   readonly uses: string[];
+  readonly shapeKey: string;
   private readonly p: (s: string) => string;
 
   constructor(
@@ -41,6 +42,7 @@ export class TransformerBlock implements Layer {
       w('mlp.c_proj.weight', [4 * C, C], residStd), zeros('mlp.c_proj.bias', C),
     ];
     this.uses = this.ownParams.map((s) => s.name);
+    this.shapeKey = `block(C=${C},NH=${NH},dropout=${dropout})`;
   }
 
   outputLength(B: number, T: number): number {

@@ -56,6 +56,12 @@ export type SavedTensors = Record<string, DeviceBuffer | number>;
 export interface Layer {
   /** Human name for plans and errors, e.g. 'embed', 'h.3', 'ln_f', 'lm_head'. */
   readonly name: string;
+  /**
+   * Layers of one model with equal shapeKeys allocate the same buffers and run the same kernels on the same sizes
+   * (they differ only in parameter names and position): the pilot pass measures one of them and the partitioner
+   * dry-runs a run of them once. Absent: the layer is measured on its own.
+   */
+  readonly shapeKey?: string;
   /** Position in the model's chain (keys dropout masks). Set by the model builder. */
   readonly index: number;
   /** Parameters this layer owns (declares). */

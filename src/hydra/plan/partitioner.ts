@@ -90,10 +90,11 @@ export async function partition(req: PartitionRequest): Promise<PartitionPlan> {
   // and grow it to the largest shard's until the cut is self-consistent. Growing it can make a layer that fitted
   // stop fitting; then cap every shard's parameters at the first reserve instead, which always fits (more shards).
   const firstReserve = req.reserve ?? Math.max(...req.profiles.map((p) => p.paramBytes));
-  // A shard's peak does not depend on the reserve: each candidate is dry-run once, whatever the iterations ask.
+  // A shard's peak does not depend on the reserve: each candidate is dry-run once, whatever the iterations ask; and
+  // candidates made of the same run of layer shapes (h.3-h.8 and h.9-h.14) are one dry run.
   const known = new Map<string, Promise<ShardPeak>>();
   const peakOf: PeakOf = (from, to) => {
-    const key = `${from}:${to}`;
+    const key = layerRunKey(req.profiles, from, to);
     let p = known.get(key);
     if (!p) known.set(key, (p = shardPeak(req.model, req.recipe, req.B, req.T, from, to, req.hostUpdates)));
     return p;
@@ -183,6 +184,16 @@ function refuseIfTooLarge(req: PartitionRequest, layer: number, peak: ShardPeak,
       need + reserve,
     );
   }
+}
+
+/**
+ * What a dry run of shard [from, to) depends on: whether it holds the first layer and the last (the tokens, the
+ * loss, and the tied weight's two users), and its layers' shapes. Layers whose pilot profile carries no shape are
+ * told apart by position.
+ */
+export function layerRunKey(profiles: LayerProfile[], from: number, to: number): string {
+  const shapes = profiles.slice(from, to).map((p, i) => (p.shape === undefined ? `#${from + i}` : JSON.stringify(p.shape)));
+  return `${from === 0 ? 'first' : ''}|${to === profiles.length ? 'last' : ''}|${shapes.join(',')}`;
 }
 
 function sum(xs: number[]): number {

@@ -1,16 +1,18 @@
 /**
  * The pilot pass: run each layer alone on a real device with a real batch, reading the allocator's exact peak and
  * the time of its forward and backward. Layer by layer, so the pilot itself never needs more device memory than the
- * largest single layer.
+ * largest single layer. Layers with the same shapeKey (GPT-2's identical blocks) are measured once: the first is
+ * run, the others reuse its profile, so the pilot costs what is distinct in the model, not its depth.
  */
 import type { Backend, DeviceBuffer } from '../../backend/backend.js';
-import type { DeviceParams, RunContext } from '../../nn/layer.js';
-import { initParamsInto } from '../../nn/init.js';
+import type { DeviceParams, Layer, RunContext } from '../../nn/layer.js';
 import { numel } from '../../nn/layer.js';
 import type { Model } from '../../nn/model.js';
 
 export interface LayerProfile {
   name: string;
+  /** The layer's shapeKey when measurements were shared: equal keys, equal costs (the partitioner reuses dry runs). */
+  shape?: string;
   paramBytes: number;
   /** Peak bytes above the layer's parameters+input during forward (keep) and backward, from the allocator. */
   forwardPeakBytes: number;
@@ -19,20 +21,39 @@ export interface LayerProfile {
   backwardSeconds: number;
 }
 
-export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array, B: number, T: number, seed: number, repeats = 1): Promise<LayerProfile[]> {
+export interface PilotOptions {
+  /** Runs per layer; the fastest counts (default 1). */
+  repeats?: number;
+  /** Measure a layer whose shapeKey was already measured once only (default true; false measures every layer). */
+  reuse?: boolean;
+  /** Called before each layer that is measured. */
+  onLayer?: (layer: Layer, index: number) => void;
+}
+
+export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array, B: number, T: number, seed: number, options: PilotOptions = {}): Promise<LayerProfile[]> {
+  const { repeats = 1, reuse = true } = options;
   const specs = new Map(model.params.map((p) => [p.name, p]));
   const profiles: LayerProfile[] = [];
+  const measured = new Map<string, LayerProfile>();
   let x: DeviceBuffer = be.alloc(B * T, 'i32');
   await be.upload(x, tokens);
-  for (const layer of model.layers) {
+  for (const [index, layer] of model.layers.entries()) {
+    const shape = reuse ? layer.shapeKey : undefined;
+    const same = shape === undefined ? undefined : measured.get(shape);
+    // The current input stands in for the skipped layer's output when it has the output's size (a block's does).
+    if (same && x.dtype === 'f32' && x.length === layer.outputLength(B, T)) {
+      profiles.push({ ...same, name: layer.name });
+      continue;
+    }
+    options.onLayer?.(layer, index);
     const values = new Map<string, DeviceBuffer>(), grads = new Map<string, DeviceBuffer>();
     let paramBytes = 0;
     for (const name of layer.uses) {
       const spec = specs.get(name)!;
       const v = be.alloc(numel(spec.shape));
-      const init = new Float32Array(numel(spec.shape));
-      await initParamsInto([spec], seed, () => init);
-      await be.upload(v, init);
+      // Costs and bytes do not depend on parameter values (no kernel branches on data), so a constant of the init's
+      // scale serves: filled on the device, with no initialisation or copy of e.g. a 50 M-element embedding.
+      be.fill(v, spec.init.kind === 'normal' ? spec.init.std : spec.init.kind === 'ones' ? 1 : 0);
       const g = be.alloc(numel(spec.shape));
       be.fill(g, 0);
       values.set(name, v);
@@ -67,7 +88,12 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
       if (next) be.free(next);
       next = y;
     }
-    profiles.push({ name: layer.name, paramBytes, forwardPeakBytes: fwdPeak, backwardPeakBytes: bwdPeak, forwardSeconds: fwdS, backwardSeconds: bwdS });
+    const profile: LayerProfile = { name: layer.name, paramBytes, forwardPeakBytes: fwdPeak, backwardPeakBytes: bwdPeak, forwardSeconds: fwdS, backwardSeconds: bwdS };
+    if (shape !== undefined) {
+      profile.shape = shape;
+      measured.set(shape, profile);
+    }
+    profiles.push(profile);
     for (const b of [...values.values(), ...grads.values()]) be.free(b);
     be.free(x);
     x = next!;
