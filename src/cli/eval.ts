@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { createBackendOrFallback, type BackendKind } from '../backend/index.js';
 import { loadTokenStream, BlockDataset } from '../data/text-dataset.js';
-import { loadHfGpt2 } from '../io/hf-gpt2.js';
+import { expectedGpt2Shapes, loadHfGpt2 } from '../io/hf-gpt2.js';
+import { firstNonFinite } from '../io/host-tensor.js';
 import { buildGpt2, describeGpt2 } from '../nn/gpt2.js';
 import { evaluate, type EvalBatch } from '../nn/evaluate.js';
 
@@ -38,6 +39,9 @@ export function register(program: Command): void {
     .action(async (o: EvalOptions) => {
       const { config, tensors, warnings } = await loadHfGpt2(o.model);
       for (const w of warnings) console.log(`note: ${w}`);
+      // A diverged model's weights would evaluate to 'loss NaN' and look like a result: refuse them, naming where.
+      const bad = firstNonFinite(new Map([...expectedGpt2Shapes(config).keys()].map((n) => [n, tensors.get(n)!])));
+      if (bad) throw new Error(`${o.model}: tensor '${bad.name}' holds ${bad.value} at element ${bad.index}; the weights are not finite (a diverged model?), refusing to evaluate`);
       const nCtx = o.nCtx ? positiveInt(o.nCtx, '--n-ctx') : config.n_ctx;
       if (nCtx > config.n_ctx) throw new RangeError(`--n-ctx ${nCtx} exceeds the model's n_ctx ${config.n_ctx}`);
       const B = positiveInt(o.batch, '--batch');
@@ -65,6 +69,7 @@ export function register(program: Command): void {
         const t0 = performance.now();
         const r = await evaluate(be, buildGpt2({ ...config, dropout: 0 }), tensors, batches());
         const s = (performance.now() - t0) / 1000;
+        if (!Number.isFinite(r.loss)) throw new Error(`${o.model}: the loss on ${o.data} is ${r.loss} (over ${r.tokens} tokens) although every weight is finite; the model overflows on this data`);
         console.log(`eval: tokens ${r.tokens}, loss ${r.loss.toFixed(4)}, perplexity ${r.perplexity.toFixed(2)} (${s.toFixed(1)} s, ${(r.tokens / s).toFixed(0)} tokens/s)`);
       } finally {
         be.dispose();

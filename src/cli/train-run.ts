@@ -1,9 +1,10 @@
 /**
  * `hydra train CONFIG` end to end, with the engine and output streams injected so tests can drive it with a fake
- * engine: load + validate the config, build the tasks, stream events to events.jsonl and the progress display,
- * then print the ranked results and write results.json, results.csv and each model's weights.
+ * engine: load + validate the config and the output directory, lock the output directory (moving an earlier run's
+ * files aside unless resuming), build the tasks, stream events to events.jsonl and the progress display, then print
+ * the ranked results and write results.json, results.csv and each model's weights — results first, so a full disk
+ * costs weights, never results. Whatever could not be written is listed at the end (`writeFailures`).
  */
-import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { HydraEvent, JobResult, TrainOptions, TrainTask } from '../hydra/api.js';
 import { describeGpt2 } from '../nn/gpt2.js';
@@ -19,7 +20,11 @@ import { formatBytes } from '../report/format.js';
 import { PlanPrinter } from '../report/plan-summary.js';
 import { createProgress } from '../report/progress.js';
 import { formatHparams, renderJobSummary, renderResultsTable } from '../report/results-table.js';
-import { writeResults } from '../report/write-results.js';
+import { describeFailure, writeResults } from '../report/write-results.js';
+import { sweepStaleTemps } from '../data/atomic-write.js';
+import { prepareOutDir, validateOutDir } from '../io/out-dir.js';
+import { movePreviousRun } from '../io/previous-run.js';
+import { lockOutDir } from '../io/run-lock.js';
 import { buildTasks, type BuiltJob, type InitWeights } from './train-tasks.js';
 
 export type TrainFn = (tasks: TrainTask[], options: TrainOptions) => Promise<JobResult>;
@@ -63,12 +68,17 @@ export interface TrainRunOutcome {
   outDir: string;
   /** The signal that stopped the job (the command exits 130 / 143). */
   stoppedBy?: NodeJS.Signals;
+  /** What could not be written (each names the file and why); non-empty: the command exits non-zero. */
+  writeFailures: string[];
 }
 
 export async function runTrain(configFile: string, flags: TrainRunFlags, deps: TrainRunDeps): Promise<TrainRunOutcome> {
   const cwd = deps.cwd ?? process.cwd();
   const info = (line: string) => deps.stderr.write(`${line}\n`);
   const config = loadTrainConfig(configFile, { cwd, transform: (raw) => applyOverrides(raw, flags, cwd) });
+  // Before anything slow: a bad output directory (a file, read-only, under /proc) fails now, not after planning.
+  const outField = flags.out !== undefined ? '--out' : 'out_dir';
+  validateOutDir(config.outDir, outField);
 
   let init: (InitWeights & { warnings?: string[] }) | undefined;
   if (config.initFrom) {
@@ -83,18 +93,35 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     for (const v of blameFile(configFile, () => expandGrid(config, init?.config))) {
       deps.stdout.write(`${v.name}: ${formatHparams(v.hparams)}; ${describeArch(v.spec.model)}, B=${v.spec.batchSize} T=${v.spec.blockSize}, ${v.spec.optimizer.kind} lr=${v.spec.optimizer.lr}\n`);
     }
-    return { config, outDir: config.outDir };
+    return { config, outDir: config.outDir, writeFailures: [] };
   }
 
-  const job = blameFile(configFile, () => buildTasks(config, { init, log: info, cacheDir: deps.cacheDir }));
-  for (const [T, n] of job.evalBlocks) info(`eval: every model with block size ${T} evaluates the same ${n} held-out blocks (${n * T} tokens)`);
-  mkdirSync(config.outDir, { recursive: true });
-  const events = new EventsWriter(join(config.outDir, 'events.jsonl'), flags.resume === true);
-  const checkpointDir = join(config.outDir, 'checkpoints');
+  prepareOutDir(config.outDir, outField);
+  const lock = lockOutDir(config.outDir, `hydra train ${configFile}${flags.resume ? ' --resume' : ''}`);
+  try {
+    return await runLocked(configFile, flags, deps, config, init);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRunDeps, config: TrainConfig, init: InitWeights | undefined): Promise<TrainRunOutcome> {
+  const cwd = deps.cwd ?? process.cwd();
+  const info = (line: string) => deps.stderr.write(`${line}\n`);
   const show = (p: string) => {
     const rel = relative(cwd, p);
     return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
   };
+  for (const p of sweepStaleTemps(config.outDir)) info(`removed ${show(p)}, a partial file left by an interrupted run`);
+  if (!flags.resume) {
+    const moved = movePreviousRun(config.outDir);
+    if (moved) info(`${show(config.outDir)} held an earlier run: moved its ${moved.entries.join(', ')} to ${show(moved.dir)} (to continue that run instead, move them back and use --resume)`);
+  }
+
+  const job = blameFile(configFile, () => buildTasks(config, { init, log: info, cacheDir: deps.cacheDir }));
+  for (const [T, n] of job.evalBlocks) info(`eval: every model with block size ${T} evaluates the same ${n} held-out blocks (${n * T} tokens)`);
+  const events = new EventsWriter(join(config.outDir, 'events.jsonl'), flags.resume === true);
+  const checkpointDir = join(config.outDir, 'checkpoints');
   const progress = createProgress({ models: job.totals, stream: deps.stderr, mode: deps.progressMode, everySteps: deps.progressEvery });
   const plans = new PlanPrinter((line) => progress.log(line));
   const onEvent = (e: HydraEvent) => {
@@ -149,8 +176,11 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     events.close();
   }
 
+  // The table first: it needs no disk.
+  deps.stdout.write(`\n${renderResultsTable(result)}\n\n${renderJobSummary(result)}\n\n`);
   const modelConfigs = new Map(job.tasks.map((t) => [t.name, t.model]));
   const saveModel = deps.saveModel;
+  const problems = events.failure ? [events.failure] : [];
   const written = await writeResults(config.outDir, result, {
     name: config.name,
     config,
@@ -158,10 +188,11 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     finishedAt: new Date().toISOString(),
     specs: new Map(job.variants.map((v) => [v.name, v.spec])),
     saveModel: saveModel ? (dir, m) => saveModel(dir, modelConfigs.get(m.name)!, m.weights) : undefined,
+    problems,
   });
 
-  deps.stdout.write(`\n${renderResultsTable(result)}\n\n${renderJobSummary(result)}\n\n`);
-  deps.stdout.write(`wrote ${show(written.resultsJson)}, ${show(written.resultsCsv)}, ${show(events.path)}`);
+  const files = [written.resultsJson, written.resultsCsv, events.failure ? null : events.path].filter((p): p is string => p !== null);
+  deps.stdout.write(files.length > 0 ? `wrote ${files.map(show).join(', ')}` : 'wrote no results files');
   deps.stdout.write(written.modelDirs.size > 0 ? `, weights of ${written.modelDirs.size} models in ${show(join(config.outDir, 'models'))}/\n` : '\n');
   const stopped = result.models.filter((m) => m.status === 'stopped');
   const saved = stopped.filter((m) => m.checkpoint);
@@ -169,7 +200,23 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     deps.stdout.write(`stopped: ${saved.length} model${saved.length === 1 ? '' : 's'} checkpointed in ${show(checkpointDir)}; continue with: ${resumeCommand(show(configFile), flags)}\n`);
   }
   for (const m of stopped.filter((x) => !x.checkpoint)) deps.stdout.write(`stopped without a checkpoint: ${m.name} (${m.reason ?? 'no reason'})\n`);
-  return { config, job, result, outDir: config.outDir, stoppedBy };
+  const writeFailures = [...problems, ...written.failures.map(describeFailure)];
+  if (writeFailures.length > 0) {
+    const kept = written.resultsJson ? `the results are in ${show(written.resultsJson)}` : 'no results file could be written: the table above is the only record';
+    deps.stderr.write(`\nnot everything could be written (${kept}):\n${writeFailures.map((f) => `  - ${f}\n`).join('')}`);
+  }
+  return { config, job, result, outDir: config.outDir, stoppedBy, writeFailures };
+}
+
+/**
+ * The exit status of `hydra train`: 130 / 143 when stopped by a signal; 1 when no model finished, or when results,
+ * weights or events could not all be written (listed by runTrain); 0 otherwise — a grid where some models diverge is
+ * a normal result.
+ */
+export function exitStatus(outcome: TrainRunOutcome): number {
+  if (outcome.stoppedBy) return outcome.stoppedBy === 'SIGINT' ? 130 : 143;
+  if (outcome.result && !outcome.result.models.some((m) => m.status === 'done')) return 1;
+  return outcome.writeFailures.length > 0 ? 1 : 0;
 }
 
 /** The command that continues a stopped job: the same config and overrides, plus --resume. */

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadHfGpt2 } from '../io/hf-gpt2.js';
 import { saveModelWeights } from '../io/hf-families.js';
 import { train } from '../hydra/job/train.js';
-import { runTrain, type TrainRunFlags } from './train-run.js';
+import { exitStatus, runTrain, type TrainRunFlags } from './train-run.js';
 
 interface TrainCommandOptions {
   devices?: string;
@@ -57,8 +57,6 @@ export function register(program: Command): void {
         },
         saveModel: saveModelWeights,
       });
-      // A grid where some models diverge is a normal result; a job where none finished is a failure.
-      if (outcome.stoppedBy) process.exitCode = outcome.stoppedBy === 'SIGINT' ? 130 : 143;
-      else if (outcome.result && !outcome.result.models.some((m) => m.status === 'done')) process.exitCode = 1;
+      process.exitCode = exitStatus(outcome);
     });
 }

@@ -25,6 +25,8 @@ export function readConfigData(file: string): unknown {
     const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
     throw new ConfigError('', `${file}: ${ext === '.json' ? 'JSON' : 'YAML'} syntax error${where}: ${e.message.split('\n')[0]}`);
   }
+  // An empty file (or one of only comments) parses to null; say so here, where the file's name is known.
+  if (doc.contents === null) throw new ConfigError('', `${file}: the config file is empty (expected a mapping of fields such as name, model, data)`);
   return doc.toJS();
 }
 

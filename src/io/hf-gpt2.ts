@@ -9,13 +9,13 @@
  * `lm_head.weight` only when the head is untied, and metadata {format: 'pt'} (transformers refuses safetensors files
  * without it).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { gpt2ConfigFromHf, gpt2ConfigToHf, HfGpt2Error, type HfConfigOptions } from './hf-gpt2-config.js';
 import type { HostTensor } from './host-tensor.js';
-import { readSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorEntry } from './safetensors.js';
 
 export { HfGpt2Error } from './hf-gpt2-config.js';
 
@@ -47,14 +47,22 @@ function listed(names: string[], limit = 12): string {
 
 /** Throws one HfGpt2Error listing every missing, unexpected and mis-shaped tensor. */
 export function validateGpt2Tensors(config: Gpt2Config, tensors: Map<string, HostTensor>, source: string): void {
-  const expected = expectedGpt2Shapes(config);
-  const missing = [...expected.keys()].filter((k) => !tensors.has(k));
-  const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
-  const misShaped: string[] = [];
+  const bad: string[] = [];
   for (const [name, t] of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== n) bad.push(`${name}: data has ${t.data.length} elements for shape [${t.shape.join(', ')}]`);
+  }
+  validateGpt2Shapes(config, new Map([...tensors].map(([k, t]) => [k, t.shape])), source, bad);
+}
+
+/** The same check on names and shapes alone (from file headers, before any tensor is read). */
+function validateGpt2Shapes(config: Gpt2Config, shapes: Map<string, readonly number[]>, source: string, misShaped: string[] = []): void {
+  const expected = expectedGpt2Shapes(config);
+  const missing = [...expected.keys()].filter((k) => !shapes.has(k));
+  const unexpected = [...shapes.keys()].filter((k) => !expected.has(k));
+  for (const [name, shape] of shapes) {
     const want = expected.get(name);
-    if (want && !sameShape(t.shape, want)) misShaped.push(`${name} [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
-    else if (want && t.data.length !== want.reduce((a, b) => a * b, 1)) misShaped.push(`${name}: data has ${t.data.length} elements for shape [${want.join(', ')}]`);
+    if (want && !sameShape(shape, want)) misShaped.push(`${name} [${shape.join(', ')}], expected [${want.join(', ')}]`);
   }
   if (missing.length + unexpected.length + misShaped.length === 0) return;
   const parts = [`${source}: tensors do not match GPT-2 (n_layer=${config.n_layer}, n_embd=${config.n_embd}, n_ctx=${config.n_ctx}, vocab_size=${config.vocab_size}, tie=${config.tie})`];
@@ -71,6 +79,25 @@ function isAttentionBuffer(name: string): boolean {
 
 const stripPrefix = (name: string): string => (name.startsWith(PREFIX) ? name.slice(PREFIX.length) : name);
 
+/**
+ * A file named by a sharded checkpoint's index, resolved and refused unless it lies inside the model directory
+ * (following symbolic links): a hostile index must not make us open, or quote, any other file.
+ */
+function fileInModelDir(dir: string, name: unknown, index: string): string {
+  if (typeof name !== 'string' || name === '') throw new HfGpt2Error(`${index}: weight_map values must be file names, got ${JSON.stringify(name)?.slice(0, 80)}`);
+  const shown = JSON.stringify(name.length > 120 ? `${name.slice(0, 117)}...` : name);
+  const outside = (from: string, p: string) => {
+    const rel = relative(from, p);
+    return rel === '' || rel.startsWith('..') || isAbsolute(rel);
+  };
+  const path = resolve(dir, name);
+  if (outside(resolve(dir), path)) throw new HfGpt2Error(`${index}: weight_map names ${shown}, which is outside the model directory ${dir}; refused`);
+  if (existsSync(path) && outside(realpathSync(dir), realpathSync(path))) {
+    throw new HfGpt2Error(`${index}: weight_map names ${shown}, a link to ${realpathSync(path)} outside the model directory ${dir}; refused`);
+  }
+  return path;
+}
+
 function weightFiles(dir: string): string[] {
   const single = join(dir, 'model.safetensors');
   if (existsSync(single)) return [single];
@@ -82,8 +109,8 @@ function weightFiles(dir: string): string[] {
     } catch (err) {
       throw new HfGpt2Error(`${index}: not valid JSON (${(err as Error).message})`);
     }
-    if (map === null || typeof map !== 'object') throw new HfGpt2Error(`${index}: missing 'weight_map' object`);
-    return [...new Set(Object.values(map as Record<string, string>))].sort().map((f) => join(dir, f));
+    if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new HfGpt2Error(`${index}: missing 'weight_map' object`);
+    return [...new Set(Object.values(map as Record<string, unknown>))].map((f) => fileInModelDir(dir, f, index)).sort();
   }
   const bin = existsSync(join(dir, 'pytorch_model.bin')) ? ' (found pytorch_model.bin: re-save it with safe_serialization=True)' : '';
   throw new HfGpt2Error(`${dir}: no model.safetensors or model.safetensors.index.json${bin}`);
@@ -117,15 +144,29 @@ export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Prom
     throw new HfGpt2Error(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
   const { config, warnings } = gpt2ConfigFromHf(json, configPath, options);
+  // Headers first: names and shapes are checked before any tensor is read, so a file with unexpected or mis-shaped
+  // tensors (or a huge one the model does not use) is refused without reading its data.
+  const files = weightFiles(dir);
+  const shapes = new Map<string, readonly number[]>();
+  let headShape: readonly number[] | undefined;
+  for (const file of files) {
+    for (const e of (await readSafetensorsHeader(file)).entries) {
+      if (isAttentionBuffer(e.name)) continue;
+      const name = stripPrefix(e.name);
+      if (shapes.has(name) || (name === 'lm_head.weight' && headShape)) throw new HfGpt2Error(`${file}: tensor '${name}' appears twice (with and without '${PREFIX}'?)`);
+      if (name === 'lm_head.weight' && config.tie) headShape = e.shape;
+      else shapes.set(name, e.shape);
+    }
+  }
+  validateGpt2Shapes(config, shapes, dir);
   const tensors = new Map<string, HostTensor>();
   let lmHead: HostTensor | undefined;
-  for (const file of weightFiles(dir)) {
+  for (const file of files) {
     const wanted = (e: TensorEntry): boolean => !isAttentionBuffer(e.name);
     const allocate = options.allocate ? (e: TensorEntry, n: number) => options.allocate!(stripPrefix(e.name), n) : undefined;
     const contents = await readSafetensors(file, { filter: wanted, allocate });
     for (const [rawName, t] of contents.tensors) {
       const name = stripPrefix(rawName);
-      if (tensors.has(name) || (name === 'lm_head.weight' && lmHead)) throw new HfGpt2Error(`${file}: tensor '${name}' appears twice (with and without '${PREFIX}'?)`);
       if (name === 'lm_head.weight' && config.tie) lmHead = t;
       else tensors.set(name, t);
     }

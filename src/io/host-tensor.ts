@@ -22,3 +22,12 @@ export function checkHostTensor(name: string, t: HostTensor): HostTensor {
   if (t.data.length !== n) throw new RangeError(`tensor '${name}': shape [${t.shape.join(', ')}] has ${n} elements, data has ${t.data.length}`);
   return t;
 }
+
+/** The first tensor (in the map's order) holding a NaN or ±Infinity, with the element's index and value. */
+export function firstNonFinite(tensors: ReadonlyMap<string, HostTensor>): { name: string; index: number; value: number } | null {
+  for (const [name, t] of tensors) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return { name, index: i, value: d[i] };
+  }
+  return null;
+}

@@ -15,12 +15,15 @@
  * The writer writes F32 only, tensors in sorted-name order, contiguous, the header padded with spaces so the buffer
  * starts 8-byte aligned (hence every F32 tensor can be viewed in place).
  *
- * Large files: the async reader reads each tensor straight into its own Float32Array (one copy, from the kernel),
- * so files of any size load without a second full-size buffer.
+ * Large files: offsets are 64-bit end to end (JavaScript numbers, exact to 2^53). The async reader reads each F32
+ * tensor straight into its own Float32Array (one copy, from the kernel) in reads of at most 1 GiB (Node's fs binding
+ * aborts the process on a read of 2 GiB or more), and widens other dtypes through a bounded scratch buffer, so
+ * files and tensors of any size the machine can hold load without a second full-size buffer. A tensor that cannot
+ * be allocated is an error naming the file, the tensor and its size.
  */
 import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { writeFileAtomic } from '../data/atomic-write.js';
+import { MAX_IO_BYTES, writeFileAtomic } from '../data/atomic-write.js';
 import { decodeBF16, decodeF16 } from './float16.js';
 import { checkHostTensor, shapeSize, type HostTensor } from './host-tensor.js';
 
@@ -37,6 +40,14 @@ export class SafetensorsError extends Error {
   constructor(readonly file: string, readonly problem: string) {
     super(`${file}: invalid safetensors file: ${problem}`);
     this.name = 'SafetensorsError';
+  }
+}
+
+/** A tensor too large for this process's memory (the file itself may be fine). */
+export class TensorMemoryError extends Error {
+  constructor(readonly file: string, readonly tensor: string, detail: string) {
+    super(`${file}: tensor '${tensor}' ${detail}`);
+    this.name = 'TensorMemoryError';
   }
 }
 
@@ -70,7 +81,10 @@ export interface ReadOptions {
   filter?: (entry: TensorEntry) => boolean;
   /** Where to put a tensor (e.g. host-tier shared memory); must return a Float32Array of `elements`. */
   allocate?: (entry: TensorEntry, elements: number) => Float32Array;
-  /** Sees every tensor's raw bytes in file order, read or not (for checksums over the whole buffer). */
+  /**
+   * Sees every tensor's raw bytes in file order, read or not (for checksums over the whole buffer); a large tensor
+   * arrives in several consecutive pieces.
+   */
   onRawBytes?: (entry: TensorEntry, bytes: Uint8Array) => void;
 }
 
@@ -200,7 +214,7 @@ type FileHandle = Awaited<ReturnType<typeof open>>;
 async function readExactly(fh: FileHandle, target: Uint8Array, position: number, file: string): Promise<void> {
   let done = 0;
   while (done < target.byteLength) {
-    const { bytesRead } = await fh.read(target, done, target.byteLength - done, position + done);
+    const { bytesRead } = await fh.read(target, done, Math.min(target.byteLength - done, MAX_IO_BYTES), position + done);
     if (bytesRead === 0) throw new SafetensorsError(file, `file ended early at byte ${position + done} (truncated or changed while reading)`);
     done += bytesRead;
   }
@@ -217,6 +231,9 @@ async function readHeaderFrom(fh: FileHandle, file: string): Promise<Safetensors
   return { file, headerLength, dataStart, ...parseHeaderJson(headerBytes, size - dataStart, file) };
 }
 
+/** Scratch bytes for widening F16/BF16/F64 tensors: a whole-tensor scratch buffer of a huge tensor would not fit. */
+const SCRATCH_BYTES = 64 * 1024 * 1024;
+
 /** Read a safetensors file: every (accepted) tensor into its own Float32Array. */
 export async function readSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsContents> {
   requireLittleEndian();
@@ -228,16 +245,27 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
       const wanted = options.filter ? options.filter(e) : true;
       if (!wanted && !options.onRawBytes) continue;
       if (wanted) readableOrThrow(path, e);
-      const n = shapeSize(e.shape);
-      const out = wanted ? allocateFor(path, e, n, options) : null;
-      // F32 goes straight into the destination; other dtypes through a scratch buffer.
-      const raw = out && e.dtype === 'F32' ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength) : new Uint8Array(e.end - e.begin);
-      await readExactly(fh, raw, header.dataStart + e.begin, path);
-      options.onRawBytes?.(e, raw);
-      if (out) {
-        if (e.dtype !== 'F32') decodeInto(e.dtype, raw, out);
-        tensors.set(e.name, { shape: e.shape, data: out });
+      const out = wanted ? allocateFor(path, e, shapeSize(e.shape), options) : null;
+      const at = header.dataStart + e.begin, bytes = e.end - e.begin;
+      if (out && e.dtype === 'F32') {
+        // F32 goes straight into the destination.
+        const raw = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+        await readExactly(fh, raw, at, path);
+        options.onRawBytes?.(e, raw);
+      } else {
+        // Other dtypes (and tensors only checksummed) through a bounded scratch buffer, whole elements at a time.
+        const width = DTYPE_BYTES[e.dtype];
+        const scratch = new Uint8Array(Math.min(bytes, SCRATCH_BYTES - (SCRATCH_BYTES % width)));
+        let done = 0;
+        do {
+          const piece = scratch.subarray(0, Math.min(scratch.byteLength, bytes - done));
+          await readExactly(fh, piece, at + done, path);
+          options.onRawBytes?.(e, piece); // an empty tensor too, once
+          if (out) decodeInto(e.dtype, piece, out.subarray(done / width, (done + piece.byteLength) / width));
+          done += piece.byteLength;
+        } while (done < bytes);
       }
+      if (out) tensors.set(e.name, { shape: e.shape, data: out });
     }
     return { metadata: header.metadata, tensors };
   } finally {
@@ -246,7 +274,13 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
 }
 
 function allocateFor(file: string, e: TensorEntry, n: number, options: ReadOptions): Float32Array {
-  const out = options.allocate ? options.allocate(e, n) : new Float32Array(n);
+  let out: Float32Array;
+  try {
+    out = options.allocate ? options.allocate(e, n) : new Float32Array(n);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new TensorMemoryError(file, e.name, `(${e.dtype} [${e.shape.join(', ')}], ${n * 4} bytes as float32) cannot be held in memory: ${err.message}`);
+  }
   if (!(out instanceof Float32Array) || out.length !== n) throw new SafetensorsError(file, `tensor '${e.name}': allocate() must return a Float32Array of ${n} elements`);
   return out;
 }

@@ -61,3 +61,19 @@ test('CLI overrides replace file fields; bad flags are blamed on the flag', () =
   assert.throws(() => applyOverrides(raw, { steps: 'ten' }), /--steps: expected a positive integer, got "ten"/);
   assert.throws(() => applyOverrides(raw, { steps: '0' }), /--steps: expected a positive integer, got 0/);
 });
+
+test('an empty config file (or one of only comments) is an error naming the file', () => {
+  const dir = tempDir();
+  for (const text of ['', '# nothing here\n']) {
+    const file = writeFile(join(dir, 'empty.yaml'), text);
+    assert.throws(() => loadTrainConfig(file), (e: unknown) => e instanceof Error && e.message === `${file}: the config file is empty (expected a mapping of fields such as name, model, data)`);
+  }
+});
+
+test('an impossibly large size (device_memory: 1e400TB is Infinity) is refused at validation', () => {
+  const dir = tempDir();
+  for (const v of ['1e400TB', 1e400, '1e20TB']) {
+    const file = writeFile(join(dir, 'big.yaml'), stringify({ ...baseConfig(dir), device_memory: v }));
+    assert.throws(() => loadTrainConfig(file), (e: unknown) => e instanceof ConfigError && /big\.yaml: device_memory: expected a size like .* \(at most 8 PiB\), got/.test(e.message), String(v));
+  }
+});

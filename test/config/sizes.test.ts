@@ -15,10 +15,10 @@ test('sizes accept binary and decimal units and plain byte counts', () => {
 });
 
 test('bad sizes name the field, the value and the accepted forms', () => {
-  for (const bad of ['lots', '64 parsecs', '-1MiB', 0, -5, '', true, null, [64]]) {
+  for (const bad of ['lots', '64 parsecs', '-1MiB', 0, -5, '', true, null, [64], '1e400TB', 1e400, '9000TiB', 2 ** 60]) {
     assert.throws(
       () => size(bad, 'device_memory'),
-      (e: unknown) => e instanceof ConfigError && e.path === 'device_memory' && /expected a size like '64MiB', '2GiB', '500MB' or a positive byte count, got/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && e.path === 'device_memory' && /expected a size like '64MiB', '2GiB', '500MB' or a positive byte count \(at most 8 PiB\), got/.test(e.message),
       `value ${JSON.stringify(bad)}`,
     );
   }

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { train } from '../../src/hydra/job/train.js';
 import type { HydraEvent, TrainTask } from '../../src/hydra/api.js';
 import { LayerTooLargeError } from '../../src/hydra/plan/partitioner.js';
+import { layerFloor, modelBytes } from '../../src/hydra/plan/memory-check.js';
+import { buildArch } from '../../src/nn/families.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { gpt2Arch } from '../../src/nn/gpt2.js';
 import { syntheticSource, tinyTask } from './helpers.js';
@@ -21,8 +23,10 @@ const tasks: TrainTask[] = [
 
 test('train(): a prefetch never pushes another model\'s running task over the device budget', async () => {
   let min = 0;
-  await train(tasks, { devices: 'js:1', deviceMemory: 10_000, planDir: null }).then(
-    () => assert.fail('10 kB should be too small'),
+  // At the analytic floor (a lower bound, checked before planning) the pilot runs and the partitioner names the minimum.
+  const floor = Math.max(...tasks.flatMap((t) => modelBytes(t.name, buildArch(t.model), t.train.B, t.train.T, 2).layers.map(layerFloor)));
+  await train(tasks, { devices: 'js:1', deviceMemory: floor, planDir: null }).then(
+    () => assert.fail('the analytic floor should be too small'),
     (e: unknown) => {
       assert.ok(e instanceof LayerTooLargeError && e.minBudget !== undefined);
       min = e.minBudget;

@@ -5,12 +5,15 @@ import { join } from 'node:path';
 import { EventsWriter } from '../../src/report/events-writer.js';
 import { tempDir } from '../config/fixtures.js';
 
-test('events.jsonl is written line by line as events happen, not at close', () => {
+test('events.jsonl is written as events happen (buffered for a moment), not only at close', async () => {
   const path = join(tempDir(), 'sub/events.jsonl');
-  const w = new EventsWriter(path);
+  const w = new EventsWriter(path, false, 20);
   w.write({ type: 'log', t: 0, message: 'first' });
+  await new Promise((r) => setTimeout(r, 60));
   assert.equal(readFileSync(path, 'utf8'), '{"type":"log","t":0,"message":"first"}\n', 'visible before close');
+  w.flush();
   w.write({ type: 'step', t: 1.5, model: 'm', step: 0, epoch: 0, loss: NaN, gradNorm: 2, lr: 1e-3 });
+  w.flush();
   const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
   assert.equal(lines[1].loss, null, 'non-finite numbers become null');

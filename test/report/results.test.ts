@@ -47,7 +47,8 @@ test('writeResults writes results.json (no weights, with config), results.csv an
     },
   });
   assert.deepEqual(saved.sort(), ['lr=1e-3,bs=2', 'lr=1e-4,bs=2', 'lr=5e-4,bs=2'].map((n) => `${join(dir, 'models', n)}|${n}|1`).sort());
-  const json = JSON.parse(readFileSync(w.resultsJson, 'utf8'));
+  assert.deepEqual(w.failures, []);
+  const json = JSON.parse(readFileSync(w.resultsJson!, 'utf8'));
   assert.equal(json.format, 'hydra-results');
   assert.equal(json.name, 'unit');
   assert.deepEqual(json.config, { name: 'unit', grid: [{ key: 'lr', values: [1] }] });
@@ -65,7 +66,7 @@ test('writeResults writes results.json (no weights, with config), results.csv an
   const diverged = json.models.find((m: { name: string }) => m.name === 'lr=1e-2,bs=2');
   assert.deepEqual(diverged.losses, [10, null], 'NaN is written as null');
   assert.equal(diverged.weightsDir, undefined);
-  assert.ok(existsSync(w.resultsCsv));
+  assert.ok(existsSync(w.resultsCsv!));
   assert.equal(job.models[0].weights.size, 1, 'the caller\'s result keeps its weights');
 });
 

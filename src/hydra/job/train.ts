@@ -19,6 +19,8 @@ import { allocateHostState, viewsOf, type HostStateBuffers, type HostViews } fro
 import { HostTier } from '../tier/host-tier.js';
 import { buildRuntime, type ModelRuntime } from '../run/model-runtime.js';
 import { planFor } from '../plan/plan-cache.js';
+import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
+import { stateNames } from '../../optim/optimizer.js';
 import { parseBytes } from '../units.js';
 import { CheckpointWriter, checkpointPath, loadModelSnapshot, restoreModel, snapshotModel } from './job-checkpoint.js';
 import { createJobScheduler, type SchedTask } from './job-scheduler.js';
@@ -62,6 +64,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   const tier = new HostTier(options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : Infinity);
   const policy = options.policy ?? 'sharded-lrtf';
   const taskModels = await checkTasks(tasks);
+  // Bytes known from shapes alone, against the limits, before any pilot pass runs.
+  checkMemoryBudgets(
+    tasks.map((t, i) => modelBytes(t.name, taskModels[i].model, t.train.B, t.train.T, stateNames(t.optimizer).length)),
+    { device: budget, host: tier.budget },
+  );
   const checkpointEvery = options.checkpointEvery ?? 0;
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new RangeError(`checkpointEvery: expected a whole number of steps ≥ 0, got ${checkpointEvery}`);
   if ((options.resume || checkpointEvery > 0) && !options.checkpointDir) throw new RangeError(`checkpointDir: required with ${options.resume ? 'resume' : 'checkpointEvery'}`);
