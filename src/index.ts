@@ -4,6 +4,11 @@
  */
 // ---- Hydra: many models at once, sharded and spilled ----
 export { train } from './hydra/job/train.js';
+export { startTraining, type TrainingJob } from './hydra/job/job-control.js';
+export {
+  createEarlyStopper, validateEarlyStopping, describeStop, EarlyStopper,
+  type EarlyStoppingConfig, type AshaConfig, type MedianConfig, type StopReason, type RungDecision,
+} from './hydra/scheduler/early-stopping/index.js';
 export type {
   BatchSource, TrainTask, TrainOptions, PolicyName, HydraEvent, TaskKind, ModelStatus, ModelResult, JobResult, PartitionPlan, ShardPlan,
 } from './hydra/api.js';

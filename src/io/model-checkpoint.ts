@@ -37,7 +37,7 @@ export interface ModelProgress {
   T: number;
   /** Training loss of every step taken. */
   losses: number[];
-  evals: { epoch: number; loss: number; perplexity: number }[];
+  evals: { epoch: number; step?: number; loss: number; perplexity: number }[];
   /** All its steps and evaluations are done: a resumed job reports it without training it. */
   finished: boolean;
 }

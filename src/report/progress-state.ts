@@ -57,7 +57,7 @@ export class ProgressState {
   }
 
   describeStatus(m: ModelProgress): string {
-    if (m.status === 'diverged' || m.status === 'failed' || m.status === 'stopped') return m.reason ? `${m.status}: ${m.reason}` : m.status;
+    if (m.status === 'diverged' || m.status === 'failed' || m.status === 'stopped' || m.status === 'stopped-early') return m.reason ? `${m.status}: ${m.reason}` : m.status;
     return m.status;
   }
 

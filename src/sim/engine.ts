@@ -13,7 +13,9 @@
  * activations are small next to the parameters; neither is priced.
  */
 import { Scheduler } from '../hydra/scheduler/scheduler.js';
+import { defaultEvalSteps } from '../hydra/scheduler/model-state.js';
 import { KIND_INDEX, type ModelSpec, type Task } from '../hydra/scheduler/types.js';
+import { createEarlyStopper, describeStop, type EarlyStopper } from '../hydra/scheduler/early-stopping/index.js';
 import { EventQueue } from './event-queue.js';
 import type { SimOptions, SimResult, TimelineEntry, Workload } from './types.js';
 import { validateWorkload } from './validate-workload.js';
@@ -37,7 +39,9 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
   const pilotError = options.pilotError ?? 0;
   if (!(noise >= 0 && noise < 1)) throw new RangeError(`noise: expected a number in [0, 1), got ${noise}`);
   if (!(pilotError >= 0 && pilotError < 1)) throw new RangeError(`pilotError: expected a number in [0, 1), got ${pilotError}`);
-  const { models, devices, bandwidth } = workload;
+  const { devices, bandwidth } = workload;
+  const stopper = options.earlyStopping ? createEarlyStopper(options.earlyStopping.rule) : null;
+  const models = stopper ? workload.models.map((m, i) => withRungs(m, i, stopper)) : workload.models;
   for (const id of Object.keys(options.failures ?? {})) {
     if (!models.some((m) => m.id === id)) throw new RangeError(`failures: unknown model '${id}'`);
   }
@@ -99,6 +103,14 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     }
   };
 
+  const decide = (decisions: ReturnType<EarlyStopper['report']>, now: number) => {
+    for (const d of decisions) {
+      const id = models[d.model].id;
+      if (d.action === 'stop') sched.stop(id, describeStop(d.reason!), now);
+      else sched.extend(id, d.horizon, now);
+    }
+  };
+
   offer(sched.idleDevices(), 0);
   // Devices finishing at the same instant all free before any is given work, as they would on real hardware: the
   // first one served must not be offered work while the others still look busy (it would skew the lookahead too).
@@ -114,13 +126,16 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
       const failAt = options.failures?.[task.modelId];
       if (failAt === task.minibatch && task.kind === 'FL' && !sched.modelDone(task.modelId)) {
         sched.fail(task.modelId, `loss became NaN at step ${failAt} (simulated)`, now);
+        if (stopper) decide(stopper.end(task.model), now);
       }
+      const m = sched.models[task.model];
+      if (stopper && m.status === 'held') decide(stopper.report(task.model, m.horizon, options.earlyStopping!.curve(task.model, m.horizon)), now);
     }
     const idle = sched.idleDevices();
     offer([...freed, ...idle.filter((d) => !freed.has(d))], now);
   }
   if (!sched.isDone()) {
-    const stuck = sched.progress().filter((p) => p.status !== 'done' && p.status !== 'failed').map((p) => p.id);
+    const stuck = sched.progress().filter((p) => p.status !== 'done' && p.status !== 'failed' && p.status !== 'stopped').map((p) => p.id);
     throw new Error(`simulation stalled with every device idle; unfinished models: ${stuck.slice(0, 5).join(', ')} (scheduler bug)`);
   }
 
@@ -162,6 +177,14 @@ function noiseFactor(t: Task, noise: number, seed: number): number {
   if (noise === 0) return 1;
   const u = hashUniform(seed, 1, t.model, KIND_INDEX[t.kind], t.shard, t.minibatch, t.evalBatch ?? -1);
   return 1 + noise * (2 * u - 1);
+}
+
+/** The model with its first rung as horizon and an evaluation pass after each rung's last step. */
+function withRungs<M extends ModelSpec>(m: M, index: number, stopper: EarlyStopper): M {
+  const horizon = stopper.add(index, m.minibatches);
+  if (!m.evalBatches) return { ...m, horizon };
+  const evals = m.evalAfter ?? defaultEvalSteps(m.minibatches, m.stepsPerEpoch ?? m.minibatches);
+  return { ...m, horizon, evalAfter: [...new Set([...evals, ...stopper.rungsOf(index).map((r) => r - 1)])].sort((a, b) => a - b) };
 }
 
 function perturb(m: ModelSpec, index: number, e: number, seed: number): ModelSpec {

@@ -1,5 +1,6 @@
 /** The simulator's inputs: a workload (models with a cost model, devices, the host link) and run options. */
 import type { ModelSpec, PolicyName, ShardCost } from '../hydra/scheduler/types.js';
+import type { EarlyStoppingConfig } from '../hydra/scheduler/early-stopping/types.js';
 
 export interface SimShard extends ShardCost {
   /** Device bytes while the shard's heaviest task runs (parameters, gradients, activations, workspace). */
@@ -41,6 +42,11 @@ export interface SimOptions {
   failures?: Record<string, number>;
   /** Keep every task's timing (for Gantt charts; memory grows with the task count). */
   timeline?: boolean;
+  /**
+   * Early stopping on synthetic learning curves: `curve(model, step)` is model `model`'s held-out loss after `step`
+   * steps (a pure function). Rung evaluations are added to each model's evaluation passes (and priced).
+   */
+  earlyStopping?: { rule: EarlyStoppingConfig; curve: (model: number, step: number) => number };
 }
 
 export interface TimelineEntry {

@@ -14,10 +14,16 @@ export interface SchedModelInput {
   stepsPerEpoch: number;
   evalAfter: number[];
   evalBatches: number;
+  /** Steps it may run before an early-stopping decision (default: all). */
+  horizon?: number;
 }
 
 export function createJobScheduler(models: SchedModelInput[], devices: number, policy: PolicyName, seed: number): Scheduler {
-  const specs: ModelSpec[] = models.map((m) => ({
+  return new Scheduler(models.map(schedSpec), devices, { policy, seed });
+}
+
+export function schedSpec(m: SchedModelInput): ModelSpec {
+  return {
     id: m.id,
     // Pilot times of zero (a very fast layer on a coarse clock) would make every model look finished.
     shards: m.plan.shards.map((s) => shardCost(Math.max(s.seconds.forward, 1e-6), Math.max(s.seconds.backward, 1e-6), s.paramBytes)),
@@ -25,6 +31,6 @@ export function createJobScheduler(models: SchedModelInput[], devices: number, p
     stepsPerEpoch: m.stepsPerEpoch,
     evalBatches: m.evalBatches,
     evalAfter: m.evalBatches > 0 ? m.evalAfter : undefined,
-  }));
-  return new Scheduler(specs, devices, { policy, seed });
+    horizon: m.horizon,
+  };
 }

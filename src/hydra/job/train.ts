@@ -15,7 +15,7 @@ import { fsSafeNames } from '../../report/names.js';
 import type { HydraEvent, JobResult, ModelResult, PartitionPlan, TrainOptions, TrainTask } from '../api.js';
 import { backendKey, parseDevices } from '../run/device-spec.js';
 import { startDevices, type DeviceHandle } from '../run/device-pool.js';
-import { allocateHostState, viewsOf, type HostStateBuffers, type HostViews } from '../tier/host-state.js';
+import { allocateHostState, releaseHostState, viewsOf, type HostStateBuffers, type HostViews } from '../tier/host-state.js';
 import { HostTier } from '../tier/host-tier.js';
 import { buildRuntime, type ModelRuntime } from '../run/model-runtime.js';
 import { planFor } from '../plan/plan-cache.js';
@@ -23,9 +23,12 @@ import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
 import { stateNames } from '../../optim/optimizer.js';
 import { parseBytes } from '../units.js';
 import { CheckpointWriter, checkpointPath, loadModelSnapshot, restoreModel, snapshotModel } from './job-checkpoint.js';
-import { createJobScheduler, type SchedTask } from './job-scheduler.js';
+import { createJobScheduler, schedSpec, type SchedModelInput, type SchedTask } from './job-scheduler.js';
+import type { JobControl } from './job-control.js';
 import { prefetchIsSafe, stepsParams } from '../run/prefetch-safety.js';
-import { checkTasks, evalPoints, loadWeights, usableDevices } from './train-setup.js';
+import { checkTasks, evalPoints, loadWeights, usableDevices, type TaskModel } from './train-setup.js';
+import { JobEarlyStopping } from './job-early-stopping.js';
+import { describeStop, type RungDecision } from '../scheduler/early-stopping/index.js';
 
 interface ModelJob {
   index: number;
@@ -53,9 +56,29 @@ interface ModelJob {
   checkpoint?: string;
   /** The last step a checkpoint was taken at (-1: none in this job). */
   checkpointedAt: number;
+  /** Early stopping: the step count it may train to before a decision (global steps). */
+  horizon: number;
+  /** Its host-tier state was released (stopped early or by name): its weights are already in the result. */
+  released: boolean;
+  /** Stop it by name at its next minibatch boundary. */
+  stopRequested: boolean;
 }
 
-export async function train(tasks: TrainTask[], options: TrainOptions): Promise<JobResult> {
+/** What the scheduler needs of a model (its steps counted from where this job starts it). */
+function schedInput(j: ModelJob): SchedModelInput {
+  return {
+    id: j.task.name,
+    plan: j.plan,
+    minibatches: j.totalSteps - j.startStep,
+    stepsPerEpoch: j.task.train.stepsPerEpoch,
+    evalAfter: [...j.evalAfter].filter((p) => p >= j.startStep).map((p) => p - j.startStep).sort((a, b) => a - b),
+    evalBatches: j.task.eval?.stepsPerEpoch ?? 0,
+    horizon: Math.min(j.horizon, j.totalSteps) - j.startStep,
+  };
+}
+
+/** `control`: requests of a running job's handle (job-control.ts: add a model, stop one by name). */
+export async function train(tasks: TrainTask[], options: TrainOptions, control?: JobControl): Promise<JobResult> {
   const t0 = performance.now();
   const now = () => (performance.now() - t0) / 1000;
   const emit = (e: HydraEvent) => options.onEvent?.(e);
@@ -74,14 +97,13 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   if ((options.resume || checkpointEvery > 0) && !options.checkpointDir) throw new RangeError(`checkpointDir: required with ${options.resume ? 'resume' : 'checkpointEvery'}`);
   const safeNames = fsSafeNames(tasks.map((t) => t.name));
   let resumedModels = 0;
+  const stopping = JobEarlyStopping.create(options.earlyStopping, tasks);
 
-  // ---- plan every model before anything trains: a layer that cannot fit stops the job here ----
-  const jobs: ModelJob[] = [];
-  for (const [index, task] of tasks.entries()) {
+  /** Plan a model, give it its host-tier state and its weights (initial or from its checkpoint). */
+  const setUpModel = async (index: number, task: TrainTask, safeName: string, { arch, model }: TaskModel): Promise<ModelJob> => {
     const { B, T } = task.train;
     const totalSteps = task.steps ?? (task.epochs ?? 1) * task.train.stepsPerEpoch;
     const recipe: TrainRecipe = { optimizer: task.optimizer, schedule: task.schedule ?? CONSTANT_LR, clipNorm: task.clipNorm ?? 0, totalSteps, seed: task.seed };
-    const { arch, model } = taskModels[index];
     const { plan, reused } = await planFor(
       { model, recipe, B, T, budget, backendKey: backendKey(dev), maxBufferBytes: Infinity, reserve: options.prefetchReserve },
       () => createBackend(dev.kind, { threads: dev.threads }),
@@ -92,7 +114,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     const rt = buildRuntime(model, plan.shards, recipe, B, T);
     const buffers = allocateHostState(rt, tier, task.name);
     const views = viewsOf(buffers);
-    const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeNames.get(task.name)!) : undefined;
+    const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeName) : undefined;
     const resumed = checkpoint && options.resume ? await loadModelSnapshot(checkpoint, task.name, arch, recipe, B, T, task.train.stepsPerEpoch) : null;
     if (checkpoint && !resumed && existsSync(checkpoint)) {
       // A fresh run: an earlier run's checkpoint would be resumed later as if it were this run's. Keep it aside.
@@ -108,8 +130,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       else await initParamsInto(rt.params.map((p) => p.spec), task.seed, (spec) => views.param(spec.name));
     }
     const startStep = resumed?.step ?? 0;
+    const rungs = stopping?.add(index, totalSteps) ?? [];
     if (resumed) emit({ type: 'log', t: now(), message: `${task.name}: resumed from ${checkpoint} at step ${startStep}${resumed.progress.finished ? ' (finished)' : ''}` });
-    jobs.push({
+    return {
       index,
       task,
       arch,
@@ -118,7 +141,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       buffers,
       plan,
       totalSteps,
-      evalAfter: evalPoints(task, totalSteps),
+      evalAfter: new Set([...evalPoints(task, totalSteps), ...rungs.map((r) => r - 1)]),
       evalSum: 0,
       evalCount: 0,
       inFlight: null,
@@ -126,12 +149,34 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       startStep,
       checkpoint,
       checkpointedAt: resumed ? startStep : -1,
+      horizon: rungs[0] ?? totalSteps,
+      released: false,
+      stopRequested: false,
       result: {
         name: task.name, hparams: task.hparams ?? {}, status: 'done', losses: resumed?.progress.losses ?? [], evals: resumed?.progress.evals ?? [],
-        steps: startStep, wallSeconds: 0, deviceSeconds: 0, plan, weights: new Map(),
+        steps: startStep, wallSeconds: resumed?.progress.finished ? now() : 0, deviceSeconds: 0, plan, weights: new Map(),
       },
-    });
-    if (resumed?.progress.finished) jobs[jobs.length - 1].result.wallSeconds = now();
+    };
+  };
+
+  // ---- plan every model before anything trains: a layer that cannot fit stops the job here ----
+  const jobs: ModelJob[] = [];
+  for (const [index, task] of tasks.entries()) jobs.push(await setUpModel(index, task, safeNames.get(task.name)!, taskModels[index]));
+  for (const t of tasks) control?.names.add(t.name);
+
+  // A resumed job replays the rung results its checkpoints kept: every earlier decision, and who waits where.
+  if (stopping && resumedModels > 0) {
+    const recorded = jobs.flatMap((j) => j.result.evals.filter((e) => e.step !== undefined && e.step <= j.startStep && stopping.isRung(j.index, e.step)).map((e) => ({ index: j.index, step: e.step!, loss: e.loss })));
+    for (const d of stopping.replay(recorded)) {
+      const j = jobs[d.model];
+      if (d.action === 'continue') j.horizon = d.horizon;
+      else {
+        j.result.status = 'stopped-early';
+        j.result.stoppedEarly = d.reason;
+        j.result.reason = describeStop(d.reason!);
+        j.result.wallSeconds = now();
+      }
+    }
   }
 
   if (options.resume && resumedModels === 0) {
@@ -153,11 +198,10 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
   const highWater = devices.map(() => 0);
   let bytesMoved = 0, overlapSeconds = 0;
   try {
-    for (const d of devices) {
-      for (const j of jobs) {
-        d.send({ type: 'register', modelId: j.task.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
-      }
-    }
+    const register = (j: ModelJob) => {
+      for (const d of devices) d.send({ type: 'register', modelId: j.task.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
+    };
+    for (const j of jobs) register(j);
     // Models resumed as finished have nothing left to run.
     const active = jobs.filter((j) => j.result.wallSeconds === 0);
     const checkpoints = new CheckpointWriter(emit, now);
@@ -176,14 +220,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
 
     if (active.length > 0) {
       const sched = createJobScheduler(
-        active.map((j) => ({
-          id: j.task.name,
-          plan: j.plan,
-          minibatches: j.totalSteps - j.startStep,
-          stepsPerEpoch: j.task.train.stepsPerEpoch,
-          evalAfter: [...j.evalAfter].filter((p) => p >= j.startStep).map((p) => p - j.startStep).sort((a, b) => a - b),
-          evalBatches: j.task.eval?.stepsPerEpoch ?? 0,
-        })),
+        active.map(schedInput),
         devices.length,
         policy,
         options.policySeed ?? 0,
@@ -191,11 +228,43 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
       const byName = new Map(jobs.map((j) => [j.task.name, j]));
       const running = new Map<number, Promise<void>>();
 
-      const finishModel = (j: ModelJob, status: 'done' | 'diverged' | 'failed' | 'stopped', reason?: string) => {
+      const finishModel = (j: ModelJob, status: ModelResult['status'], reason?: string) => {
         j.result.status = status;
         if (reason) j.result.reason = reason;
         j.result.wallSeconds = now();
         emit({ type: 'model-end', t: now(), model: j.task.name, status, reason });
+        // Models waiting at a rung for this one are judged without it. A job stopped by its signal does not count:
+        // its resumed run must take the decisions the uninterrupted job would have.
+        if (stopping && status !== 'stopped' && status !== 'stopped-early') applyDecisions(stopping.ended(j.index));
+      };
+
+      /** Early-stopping decisions: a promoted model trains on to its next horizon; a stopped one ends here. */
+      const applyDecisions = (decisions: RungDecision[]) => {
+        for (const d of decisions) {
+          const j = jobs[d.model];
+          emit({ type: 'rung', t: now(), model: j.task.name, step: d.step, action: d.action, horizon: d.horizon, reason: d.reason });
+          if (d.action === 'continue') {
+            j.horizon = d.horizon;
+            sched.extend(j.task.name, d.horizon - j.startStep, now());
+            continue;
+          }
+          sched.stop(j.task.name, 'stopped early', now());
+          j.result.stoppedEarly = d.reason;
+          finishModel(j, 'stopped-early', describeStop(d.reason!));
+          // Its curve stays in the result; its state is checkpointed (a copy: the host tier is released next).
+          if (j.checkpoint) checkpointModel(j, j.result.steps, true, false);
+          releaseModel(j);
+        }
+      };
+
+      /** Free a model's host-tier state: its final weights go to the result first; the devices forget the model. */
+      const releaseModel = (j: ModelJob) => {
+        for (const p of j.rt.params) j.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(j.views.param(p.spec.name)) });
+        for (const d of devices) d.send({ type: 'unregister', modelId: j.task.name });
+        const before = tier.stats().inUse;
+        releaseHostState(j.buffers, tier);
+        j.released = true;
+        emit({ type: 'host-release', t: now(), model: j.task.name, bytes: before - tier.stats().inUse, inUse: tier.stats().inUse });
       };
 
       const dispatch = (d: DeviceHandle, st: SchedTask) => {
@@ -208,6 +277,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
             sched.complete(st, 0, now());
             sched.fail(j.task.name, 'stopped');
             finishModel(j, 'stopped', `stopped before step ${step}`);
+            return;
+          }
+          if (j.stopRequested) {
+            sched.complete(st, 0, now());
+            stopByName(j);
             return;
           }
           if (checkpointEvery > 0 && step > j.checkpointedAt && step % checkpointEvery === 0 && step > 0) checkpointModel(j, step, false);
@@ -288,10 +362,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
           if (st.evalBatch === (j.task.eval?.stepsPerEpoch ?? 0) - 1) {
             const loss = j.evalSum / j.evalCount;
             const epoch = Math.max(0, Math.ceil(j.result.steps / j.task.train.stepsPerEpoch) - 1);
-            j.result.evals.push({ epoch, loss, perplexity: Math.exp(loss) });
+            j.result.evals.push({ epoch, step: j.result.steps, loss, perplexity: Math.exp(loss) });
             emit({ type: 'eval', t: now(), model: j.task.name, epoch, loss, perplexity: Math.exp(loss), tokens: j.evalCount });
             j.evalSum = 0;
             j.evalCount = 0;
+            if (stopping?.isRung(j.index, j.result.steps)) applyDecisions(stopping.atRung(j.index, j.result.steps, loss));
           }
         }
         if (sched.modelDone(j.task.name) && j.result.status === 'done' && j.result.wallSeconds === 0) {
@@ -299,6 +374,55 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
           // A checkpointed model ends with a finished checkpoint, so that resuming never retrains it.
           if (checkpointEvery > 0 || j.checkpointedAt >= 0) checkpointModel(j, j.result.steps, true);
         }
+      };
+
+      /** A model stopped by name, at a boundary: checkpointed, its state released; rungs waiting for it go on. */
+      const stopByName = (j: ModelJob) => {
+        if (j.checkpoint) checkpointModel(j, j.result.steps, false);
+        sched.stop(j.task.name, 'stopped by name', now());
+        finishModel(j, 'stopped', `stopped by name at step ${j.result.steps}`);
+        releaseModel(j);
+        if (stopping) applyDecisions(stopping.ended(j.index));
+      };
+
+      /** Requests of the job's handle: new models join (planned while the devices work on), named ones stop. */
+      const serveControl = async (c: JobControl) => {
+        for (const name of c.takeStops()) {
+          const j = byName.get(name)!;
+          if (j.result.wallSeconds > 0 || j.stopRequested) continue; // already over, or already asked
+          j.stopRequested = true;
+          if (sched.modelProgress(name).status === 'held') stopByName(j); // at a boundary now
+        }
+        for (const a of c.takeAdds()) {
+          try {
+            if (byName.has(a.task?.name)) throw new RangeError(`add: a model named '${a.task.name}' is already in this job`);
+            const [taskModel] = await checkTasks([a.task]);
+            if (stopping) JobEarlyStopping.check(a.task);
+            const j = await setUpModel(jobs.length, a.task, fsSafeNames([...jobs.map((x) => x.task.name), a.task.name]).get(a.task.name)!, taskModel);
+            jobs.push(j);
+            byName.set(j.task.name, j);
+            c.names.add(j.task.name);
+            register(j);
+            if (j.result.wallSeconds === 0) {
+              active.push(j);
+              sched.add(schedSpec(schedInput(j)), now());
+            }
+            emit({ type: 'model-added', t: now(), model: j.task.name });
+            a.resolve();
+          } catch (e) {
+            a.reject(e);
+          }
+        }
+      };
+
+      const stopHeldModels = (): boolean => {
+        const held = active.filter((j) => sched.modelProgress(j.task.name).status === 'held');
+        for (const j of held) {
+          checkpointModel(j, j.result.steps, false, true);
+          sched.stop(j.task.name, 'stopped', now());
+          finishModel(j, 'stopped', `stopped at step ${j.result.steps} (waiting at an early-stopping rung)`);
+        }
+        return held.length > 0;
       };
 
       // ---- the event loop: offer work to every idle device, then wait for any device to finish ----
@@ -313,9 +437,12 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
         }
         if (running.size === 0) {
           if (sched.isDone()) break;
+          // Stopped while models wait at a rung: they are at a boundary; checkpoint them as they are.
+          if (options.signal?.aborted && stopHeldModels()) continue;
           throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
         }
-        await Promise.race(running.values());
+        if (control?.pending) await serveControl(control);
+        else await Promise.race(control ? [...running.values(), control.wakeup()] : running.values());
       }
     }
     // A stopped job leaves every finished model checkpointed too, so that the resumed job only trains what is left.
@@ -333,7 +460,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
 
   const makespan = now();
   for (const j of jobs) {
-    for (const p of j.rt.params) j.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(j.views.param(p.spec.name)) });
+    if (!j.released) for (const p of j.rt.params) j.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(j.views.param(p.spec.name)) });
     if (j.result.wallSeconds === 0) j.result.wallSeconds = makespan;
   }
   return {
@@ -343,6 +470,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions): Promise<
     policy,
     bytesMoved,
     overlapSeconds,
+    hostTier: tier.stats(),
   };
 
   function prepareInputs(j: ModelJob, st: SchedTask): void {

@@ -120,6 +120,10 @@ async function main(): Promise<void> {
             post({ type: 'fatal', message: `registering model '${msg.modelId}' failed: ${e instanceof Error ? e.message : String(e)}` });
           }
           break;
+        case 'unregister':
+          if (prefetch?.modelId === msg.modelId) await dropPrefetch();
+          models.delete(msg.modelId);
+          break;
         case 'run':
           try {
             await run(msg);

@@ -16,6 +16,8 @@ export interface DeviceInit {
 export type ToWorker =
   /** The worker rebuilds the model from its spec (importing the spec's module for a family it does not know yet). */
   | { type: 'register'; modelId: string; arch: ArchSpec; shards: ShardRange[]; recipe: TrainRecipe; B: number; T: number; buffers: HostStateBuffers }
+  /** The model ended early (its host state is released): drop its runtime, views and any prefetch of it. */
+  | { type: 'unregister'; modelId: string }
   | {
       type: 'run';
       id: number;

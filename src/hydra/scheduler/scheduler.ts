@@ -98,7 +98,10 @@ export class Scheduler {
     this.policy.attach(this.all, devices, view);
     this.unfinished = this.all.length;
     this.remainingSum = this.all.reduce((a, m) => a + m.notStarted, 0);
-    for (const m of this.all) this.policy.ready(m);
+    for (const m of this.all) {
+      if (m.hasWork) this.policy.ready(m);
+      else m.status = 'held'; // resumed while waiting at a rung
+    }
   }
 
   get models(): readonly ModelState[] {

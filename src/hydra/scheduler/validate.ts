@@ -37,7 +37,7 @@ export function validateModel(m: ModelSpec, at: string, ids: Set<string>): void 
     if (m.stepsPerEpoch !== undefined) integerAtLeast(m.stepsPerEpoch, 1, `${at}.stepsPerEpoch`);
     if (m.evalBatches !== undefined) integerAtLeast(m.evalBatches, 0, `${at}.evalBatches`);
     if (m.horizon !== undefined) {
-      integerAtLeast(m.horizon, 1, `${at}.horizon`);
+      integerAtLeast(m.horizon, 0, `${at}.horizon`);
       if (m.horizon > m.minibatches) fail(`${at}.horizon`, `a step count ≤ minibatches (${m.minibatches})`, m.horizon);
     }
     if (m.evalAfter !== undefined) {

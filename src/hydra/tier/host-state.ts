@@ -61,6 +61,12 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
   };
 }
 
+/** Give a model's state back to its tier (a model stopped early or by name); its views must not be used after. */
+export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
+  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq];
+  for (const b of all) tier.release(b);
+}
+
 export function viewsOf(s: HostStateBuffers): HostViews {
   const cacheF = new Map<SharedArrayBuffer, Float32Array>();
   const f = (b: SharedArrayBuffer | undefined, what: string): Float32Array => {
