@@ -26,6 +26,7 @@ import { prepareOutDir, validateOutDir } from '../io/out-dir.js';
 import { movePreviousRun } from '../io/previous-run.js';
 import { lockOutDir } from '../io/run-lock.js';
 import { buildTasks, type BuiltJob, type InitWeights } from './train-tasks.js';
+import { JobWatch, type DashboardFlag } from '../dashboard/job-watch.js';
 
 export type TrainFn = (tasks: TrainTask[], options: TrainOptions) => Promise<JobResult>;
 
@@ -59,6 +60,8 @@ export interface TrainRunFlags extends CliOverrides {
   dryRun?: boolean;
   /** Continue every model from its checkpoint in <out_dir>/checkpoints (models without one start afresh). */
   resume?: boolean;
+  /** Serve the live dashboard while the job runs. */
+  dashboard?: DashboardFlag;
 }
 
 export interface TrainRunOutcome {
@@ -126,6 +129,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
   const plans = new PlanPrinter((line) => progress.log(line));
   const onEvent = (e: HydraEvent) => {
     events.write(e);
+    watch.publish(e);
     if (e.type === 'plan') plans.onPlan(e.model, e.plan, e.reused);
     else progress.onEvent(e);
   };
@@ -145,6 +149,16 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
     deps.stderr.write(`\ninterrupted (${signal}); events so far are in ${events.path}\n`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
+  // The dashboard's stop button takes Ctrl-C's path (and the job exits as for Ctrl-C).
+  const watch = await JobWatch.start(config.outDir, {
+    format: 'hydra-job', name: config.name, devices: config.devices, deviceMemory: config.deviceMemory, policy: config.policy,
+    models: job.totals.map((t, i) => ({ name: t.name, hparams: job.variants[i].hparams, totalSteps: t.totalSteps })),
+  }, flags.dashboard, () => {
+    if (stoppedBy) return;
+    progress.log('dashboard: stop pressed');
+    onSignal('SIGINT');
+  });
+  if (watch.url) info(`dashboard: ${watch.url}`);
   if (deps.handleSignals) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -174,6 +188,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
     process.removeListener('SIGTERM', onSignal);
     progress.stop();
     events.close();
+    await watch.close();
   }
 
   // The table first: it needs no disk.
@@ -191,7 +206,8 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
     problems,
   });
 
-  const files = [written.resultsJson, written.resultsCsv, events.failure ? null : events.path].filter((p): p is string => p !== null);
+  const report = watch.writeReport(info);
+  const files = [written.resultsJson, written.resultsCsv, events.failure ? null : events.path, report ?? null].filter((p): p is string => p !== null);
   deps.stdout.write(files.length > 0 ? `wrote ${files.map(show).join(', ')}` : 'wrote no results files');
   deps.stdout.write(written.modelDirs.size > 0 ? `, weights of ${written.modelDirs.size} models in ${show(join(config.outDir, 'models'))}/\n` : '\n');
   const stopped = result.models.filter((m) => m.status === 'stopped');

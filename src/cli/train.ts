@@ -4,6 +4,7 @@ import { loadHfGpt2 } from '../io/hf-gpt2.js';
 import { saveModelWeights } from '../io/hf-families.js';
 import { train } from '../hydra/job/train.js';
 import { exitStatus, runTrain, type TrainRunFlags } from './train-run.js';
+import { parseDashboardFlag } from '../dashboard/job-watch.js';
 
 interface TrainCommandOptions {
   devices?: string;
@@ -15,6 +16,8 @@ interface TrainCommandOptions {
   dryRun?: boolean;
   progress?: 'bars' | 'lines';
   resume?: boolean;
+  dashboard?: string | boolean;
+  dashboardHost?: string;
 }
 
 export function register(program: Command): void {
@@ -31,6 +34,8 @@ export function register(program: Command): void {
     .option('--progress <mode>', "progress display: 'bars' or 'lines' (default: bars on a terminal, lines otherwise)")
     .option('--dry-run', 'validate the config and list the models without training')
     .option('--resume', 'continue each model from its checkpoint in <out_dir>/checkpoints (written when a job is stopped, or every checkpoint_every steps)')
+    .option('--dashboard [port]', 'serve a live dashboard of the job on 127.0.0.1 (default port 7700; 0: any free port)')
+    .option('--dashboard-host <addr>', 'bind the dashboard to this address instead (then every request needs the token it prints)')
     .action(async (configFile: string, o: TrainCommandOptions) => {
       if (o.progress !== undefined && o.progress !== 'bars' && o.progress !== 'lines') {
         throw new Error(`--progress: expected 'bars' or 'lines', got '${String(o.progress)}'`);
@@ -44,6 +49,7 @@ export function register(program: Command): void {
         steps: o.steps,
         dryRun: o.dryRun,
         resume: o.resume,
+        dashboard: parseDashboardFlag(o.dashboard, o.dashboardHost),
       };
       const outcome = await runTrain(configFile, flags, {
         train,

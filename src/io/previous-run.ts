@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What a run writes into its output directory (the lock file excepted). */
-export const RUN_ENTRIES = ['results.json', 'results.csv', 'events.jsonl', 'models', 'checkpoints'] as const;
+export const RUN_ENTRIES = ['results.json', 'results.csv', 'events.jsonl', 'models', 'checkpoints', 'job.json', 'report.html'] as const;
 
 export interface MovedRun {
   /** Where the earlier run's files now are. */

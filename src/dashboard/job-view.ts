@@ -1,0 +1,261 @@
+/**
+ * What the dashboard and the report show, folded from the job's HydraEvent stream (the events events.jsonl records)
+ * and the job's description (job.json). One reducer for the live page, `hydra dashboard RUN_DIR` and report.html:
+ * the browser bundle runs this same code, so every view of a job shows the same numbers. No Node imports.
+ */
+import type { HydraEvent, ModelStatus, PartitionPlan, TaskKind } from '../hydra/api.js';
+import type { JobMeta } from './job-meta.js';
+
+export interface EvalPoint {
+  /** Steps the model had taken when it was evaluated. */
+  step: number;
+  epoch: number;
+  loss: number;
+  perplexity: number;
+}
+
+export interface ModelView {
+  name: string;
+  index: number;
+  hparams: Record<string, string | number | boolean>;
+  /** Steps the model will take (from job.json), when known. */
+  totalSteps?: number;
+  status: 'waiting' | 'running' | ModelStatus;
+  reason?: string;
+  /** Training loss of every step event, in step order (index = step). */
+  losses: number[];
+  /** Job time (s) of every step event. */
+  stepTimes: number[];
+  evals: EvalPoint[];
+  plan?: PartitionPlan;
+  /** Job time of the model's first task (it starts when the scheduler first picks it). */
+  startedAt?: number;
+  deviceSeconds: number;
+}
+
+export interface TaskView {
+  device: number;
+  model: number;
+  kind: TaskKind;
+  shard: number;
+  step: number;
+  /** Job time the device took the task, began computing (after waiting for copies) and ended. */
+  assigned: number;
+  start: number;
+  end: number;
+  bytesIn: number;
+  bytesOut: number;
+  prefetchedBytes: number;
+  overlapSeconds: number;
+}
+
+export interface JobView {
+  meta?: JobMeta;
+  models: ModelView[];
+  byName: Map<string, ModelView>;
+  /** Finished tasks, one per task-end event. */
+  tasks: TaskView[];
+  /** Tasks started and not yet ended, by device. */
+  running: Map<number, { model: number; kind: TaskKind; shard: number; step: number; assigned: number }>;
+  /** Devices seen in task events (0..n-1). */
+  deviceCount: number;
+  /** Latest job time seen. */
+  now: number;
+  /** Events folded so far. */
+  eventCount: number;
+  logs: { t: number; message: string }[];
+  checkpoints: number;
+  /**
+   * A resumed job appends its events to the stopped job's file, with its clock starting again at 0: later segments
+   * are shifted to follow the earlier ones.
+   */
+  offset: number;
+}
+
+export function emptyView(meta?: JobMeta): JobView {
+  const view: JobView = { meta, models: [], byName: new Map(), tasks: [], running: new Map(), deviceCount: 0, now: 0, eventCount: 0, logs: [], checkpoints: 0, offset: 0 };
+  for (const m of meta?.models ?? []) modelOf(view, m.name);
+  return view;
+}
+
+function modelOf(view: JobView, name: string): ModelView {
+  let m = view.byName.get(name);
+  if (!m) {
+    const known = view.meta?.models.find((x) => x.name === name);
+    m = { name, index: view.models.length, hparams: known?.hparams ?? {}, totalSteps: known?.totalSteps, status: 'waiting', losses: [], stepTimes: [], evals: [], deviceSeconds: 0 };
+    view.models.push(m);
+    view.byName.set(name, m);
+  }
+  return m;
+}
+
+export function applyEvent(view: JobView, e: HydraEvent): void {
+  view.eventCount++;
+  if (e.type === 'plan') {
+    // A plan after tasks ran starts a resumed job's segment: its clock restarts.
+    if (view.tasks.length > 0 && view.running.size === 0 && view.offset < view.now) view.offset = view.now;
+    const m = modelOf(view, e.model);
+    m.plan = e.plan;
+    m.status = 'waiting';
+    m.reason = undefined;
+    return;
+  }
+  const t = e.t + view.offset;
+  view.now = Math.max(view.now, t);
+  switch (e.type) {
+    case 'task-start': {
+      const m = modelOf(view, e.model);
+      if (m.status === 'waiting') m.status = 'running';
+      m.startedAt ??= t;
+      view.deviceCount = Math.max(view.deviceCount, e.device + 1);
+      view.running.set(e.device, { model: m.index, kind: e.kind, shard: e.shard, step: e.step, assigned: t });
+      return;
+    }
+    case 'task-end': {
+      const m = modelOf(view, e.model);
+      const started = view.running.get(e.device);
+      view.running.delete(e.device);
+      view.deviceCount = Math.max(view.deviceCount, e.device + 1);
+      const assigned = started && started.model === m.index ? started.assigned : t - e.computeSeconds;
+      view.tasks.push({
+        device: e.device, model: m.index, kind: e.kind, shard: e.shard, step: e.step,
+        assigned, start: Math.max(assigned, t - e.computeSeconds), end: t,
+        bytesIn: e.bytesIn, bytesOut: e.bytesOut, prefetchedBytes: e.prefetchedBytes, overlapSeconds: e.overlapSeconds,
+      });
+      m.deviceSeconds += e.computeSeconds;
+      return;
+    }
+    case 'step': {
+      const m = modelOf(view, e.model);
+      // A model retrained from an earlier step (resumed without a checkpoint) replaces its later points.
+      if (e.step < m.losses.length) {
+        m.losses.length = e.step;
+        m.stepTimes.length = e.step;
+        m.evals = m.evals.filter((v) => v.step <= e.step);
+      }
+      // events.jsonl writes a non-finite loss as null.
+      m.losses[e.step] = e.loss ?? Number.NaN;
+      m.stepTimes[e.step] = t;
+      return;
+    }
+    case 'eval': {
+      const m = modelOf(view, e.model);
+      m.evals.push({ step: m.losses.length, epoch: e.epoch, loss: e.loss ?? Number.NaN, perplexity: e.perplexity ?? Number.NaN });
+      return;
+    }
+    case 'model-end': {
+      const m = modelOf(view, e.model);
+      m.status = e.status;
+      m.reason = e.reason;
+      return;
+    }
+    case 'checkpoint':
+      view.checkpoints++;
+      return;
+    case 'log':
+      view.logs.push({ t, message: e.message });
+      return;
+  }
+}
+
+export function buildView(events: Iterable<HydraEvent>, meta?: JobMeta): JobView {
+  const view = emptyView(meta);
+  for (const e of events) applyEvent(view, e);
+  return view;
+}
+
+/** Per-model figures for the table. */
+export interface ModelFigures {
+  steps: number;
+  lastLoss?: number;
+  lastEval?: EvalPoint;
+  /** Training tokens per second of job time since the model's first task. */
+  tokensPerSecond?: number;
+  /** Seconds until the model finishes at its pace over its last (up to) 10 steps. */
+  etaSeconds?: number;
+}
+
+const PACE_WINDOW = 10;
+
+export function modelFigures(m: ModelView, now: number): ModelFigures {
+  const steps = m.losses.length;
+  const f: ModelFigures = { steps, lastLoss: steps > 0 ? m.losses[steps - 1] : undefined, lastEval: m.evals.at(-1) };
+  if (steps > 0 && m.plan && m.startedAt !== undefined) {
+    const span = m.stepTimes[steps - 1] - m.startedAt;
+    if (span > 0) f.tokensPerSecond = (steps * m.plan.B * m.plan.T) / span;
+  }
+  if (m.status === 'running' && m.totalSteps !== undefined && steps > 0) {
+    const last = steps - 1, from = Math.max(0, last - PACE_WINDOW);
+    const perStep = last > from ? (m.stepTimes[last] - m.stepTimes[from]) / (last - from) : m.stepTimes[0] - (m.startedAt ?? 0);
+    f.etaSeconds = Math.max(0, (m.totalSteps - steps) * perStep - (now - m.stepTimes[last]));
+  } else if (m.status !== 'running' && m.status !== 'waiting') f.etaSeconds = 0;
+  return f;
+}
+
+/**
+ * The job's ETA: the latest of its models' (models share the devices, so each model's own pace already includes
+ * the others'); undefined while a model has no pace yet.
+ */
+export function jobEta(view: JobView): number | undefined {
+  let eta = 0;
+  for (const m of view.models) {
+    if (m.status !== 'running' && m.status !== 'waiting') continue;
+    const f = modelFigures(m, view.now).etaSeconds;
+    if (f === undefined) return undefined;
+    eta = Math.max(eta, f);
+  }
+  return eta;
+}
+
+/** A model's smoothed curve: TensorBoard's exponential moving average, debiased so the first points are not pulled to 0. */
+export function smooth(values: readonly number[], weight: number): number[] {
+  const out: number[] = [];
+  let acc = 0, n = 0;
+  for (const v of values) {
+    if (!Number.isFinite(v)) {
+      out.push(v);
+      continue;
+    }
+    acc = acc * weight + (1 - weight) * v;
+    n++;
+    out.push(weight === 0 ? v : acc / (1 - weight ** n));
+  }
+  return out;
+}
+
+/**
+ * Device memory over time as the planner sees it: while a task runs, its shard's exact planned peak (training peak
+ * for FL/B, forward peak for F/E), else 0. Aligned for one chart: the times where any device changes, and each
+ * device's bytes from that time on.
+ */
+export function memorySeries(view: JobView): { times: number[]; devices: number[][] } {
+  const peak = (model: number, kind: TaskKind, shard: number) => {
+    const s = view.models[model]?.plan?.shards[shard];
+    return s ? (kind === 'F' || kind === 'E' ? s.peakBytes.forward : s.peakBytes.train) : 0;
+  };
+  const changes: { t: number; device: number; bytes: number }[] = [];
+  for (const t of view.tasks) changes.push({ t: t.assigned, device: t.device, bytes: peak(t.model, t.kind, t.shard) }, { t: t.end, device: t.device, bytes: 0 });
+  for (const [device, r] of view.running) changes.push({ t: r.assigned, device, bytes: peak(r.model, r.kind, r.shard) });
+  // At equal times an end sorts before a start, so back-to-back tasks do not read as 0 in between.
+  changes.sort((a, b) => a.t - b.t || a.bytes - b.bytes);
+  const current = new Array<number>(view.deviceCount).fill(0);
+  const out = { times: [0], devices: current.map(() => [0]) };
+  for (const c of changes) {
+    current[c.device] = c.bytes;
+    if (out.times[out.times.length - 1] === c.t) for (let d = 0; d < current.length; d++) out.devices[d][out.times.length - 1] = current[d];
+    else {
+      out.times.push(c.t);
+      for (let d = 0; d < current.length; d++) out.devices[d].push(current[d]);
+    }
+  }
+  out.times.push(view.now);
+  for (let d = 0; d < current.length; d++) out.devices[d].push(current[d]);
+  return out;
+}
+
+/** Hyper-parameters that differ between models: the table's columns (the others are the same for every model). */
+export function varyingHparams(models: readonly ModelView[]): string[] {
+  const keys = new Set<string>();
+  for (const m of models) for (const k of Object.keys(m.hparams)) keys.add(k);
+  return [...keys].filter((k) => new Set(models.map((m) => String(m.hparams[k]))).size > 1);
+}

@@ -1,0 +1,163 @@
+/**
+ * The dashboard's HTTP server (node:http): the page, the job's events as server-sent events, the run directory's
+ * files, and the stop action.
+ *
+ * Safe by default: it binds 127.0.0.1. Bound to any other address, every request must carry the random token printed
+ * once at start (`?token=` or the `x-hydra-token` header), since anyone who can reach the port could otherwise read
+ * the run and stop it. The stop action requires the token always (so another local user's page cannot stop the job),
+ * and files are served only from inside the run directory.
+ *
+ *   GET  /                 the page, with the events so far embedded
+ *   GET  /events?from=N    server-sent events from index N (the SSE id; a reconnect resumes after Last-Event-ID)
+ *   GET  /files/<path>     a file of the run directory (results.json, results.csv, events.jsonl, report.html, ...)
+ *   POST /stop             stop the job as Ctrl-C does (only inside `hydra train --dashboard`)
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { EventHub } from './event-hub.js';
+import type { JobMeta } from './job-meta.js';
+import { pageHtml } from './page-html.js';
+
+export interface DashboardServerOptions {
+  runDir: string;
+  hub: EventHub;
+  /** The job's description (re-read per page: job.json may appear after the server starts). */
+  meta: () => JobMeta | undefined;
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (0: any free port). */
+  port: number;
+  /** Stop the job; absent when the server only watches a run directory. */
+  onStop?: () => void;
+}
+
+export interface DashboardServer {
+  /** The page's address, with the token. */
+  url: string;
+  token: string;
+  /** Ends every event stream (the page keeps its last picture) and closes the server. */
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const TYPES: Record<string, string> = {
+  '.json': 'application/json', '.jsonl': 'application/x-ndjson', '.csv': 'text/csv', '.html': 'text/html', '.svg': 'image/svg+xml', '.txt': 'text/plain',
+};
+
+export async function startDashboardServer(o: DashboardServerOptions): Promise<DashboardServer> {
+  const host = o.host ?? '127.0.0.1';
+  const token = randomBytes(16).toString('hex');
+  const tokenBytes = Buffer.from(token);
+  const everyRequestNeedsToken = !isLoopback(host);
+  const runDir = realpathSync(o.runDir);
+  const streams = new Set<ServerResponse>();
+
+  const hasToken = (req: IncomingMessage, url: URL) => {
+    const given = Buffer.from(String(req.headers['x-hydra-token'] ?? url.searchParams.get('token') ?? ''));
+    return given.length === tokenBytes.length && timingSafeEqual(given, tokenBytes);
+  };
+  const send = (res: ServerResponse, status: number, text: string) => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (everyRequestNeedsToken && !hasToken(req, url)) {
+      return send(res, 401, 'this dashboard is bound to a non-loopback address and needs its token: open the URL it printed when it started');
+    }
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/') {
+      const html = pageHtml({ mode: 'live', meta: o.meta(), events: o.hub.events, canStop: o.onStop !== undefined, generatedAt: new Date().toISOString() });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+      return;
+    }
+    if (req.method === 'GET' && path === '/events') return streamEvents(req, res, url);
+    if (path === '/stop') {
+      if (req.method !== 'POST') return send(res, 405, 'stop: use POST');
+      if (!hasToken(req, url)) return send(res, 403, 'stop needs the dashboard token: open the URL it printed when it started');
+      if (!o.onStop) return send(res, 409, 'this dashboard watches a run directory; stop the job where it runs (Ctrl-C)');
+      o.onStop();
+      return send(res, 202, 'stopping');
+    }
+    if (req.method === 'GET' && path.startsWith('/files/')) return serveFile(req.url ?? '', res);
+    send(res, 404, `not found: ${path}`);
+  });
+
+  function streamEvents(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const last = Number(req.headers['last-event-id']);
+    const from = Number.isInteger(last) && last >= 0 ? last + 1 : Math.max(0, Math.floor(Number(url.searchParams.get('from')) || 0));
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write('retry: 2000\n\n');
+    const sendEvent = (e: unknown, i: number) => res.write(`id: ${i}\ndata: ${JSON.stringify(e)}\n\n`);
+    for (let i = from; i < o.hub.events.length; i++) sendEvent(o.hub.events[i], i);
+    const end = () => {
+      res.end('event: end\ndata: {}\n\n');
+      streams.delete(res);
+    };
+    if (o.hub.ended) return end();
+    streams.add(res);
+    const unsubscribe = o.hub.subscribe({ event: sendEvent, end });
+    res.on('close', () => {
+      unsubscribe();
+      streams.delete(res);
+    });
+  }
+
+  /** A file inside the run directory; '..', absolute paths and links leading outside are refused. */
+  function serveFile(rawUrl: string, res: ServerResponse): void {
+    // The raw path, not the URL parser's (which removes '..' segments before we could see them).
+    const raw = rawUrl.split('?')[0].slice('/files/'.length);
+    let rel: string;
+    try {
+      rel = decodeURIComponent(raw);
+    } catch {
+      return send(res, 400, 'bad path encoding');
+    }
+    if (rel === '' || isAbsolute(rel) || rel.split(/[\\/]/).some((part) => part === '..') || rel.includes('\0')) {
+      return send(res, 403, `refused: '${rel}' is not a path inside the run directory`);
+    }
+    let file: string;
+    try {
+      file = realpathSync(resolve(runDir, rel));
+    } catch {
+      return send(res, 404, `not found: ${rel}`);
+    }
+    const inside = relative(runDir, file);
+    if (inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside) || !statSync(file).isFile()) {
+      return send(res, 403, `refused: '${rel}' is not a file inside the run directory`);
+    }
+    const ext = /\.[a-z]+$/i.exec(file)?.[0].toLowerCase() ?? '';
+    res.writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'x-content-type-options': 'nosniff' });
+    createReadStream(file).pipe(res);
+  }
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(o.port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}/?token=${token}`,
+    token,
+    close: async () => {
+      o.hub.end();
+      for (const s of streams) s.end();
+      await new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeIdleConnections();
+        // A browser's keep-alive connection that was busy a moment ago: give its last bytes a second, then cut it.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      });
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * report.html in a real browser: written at the end of a job (the fake engine: 4 models, one diverging), opened from
+ * disk, it renders the numbers of results.json and events.jsonl, marks the diverged model with its reason, and makes
+ * no network request at all.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { runTrain } from '../../src/cli/train-run.js';
+import { formatLoss } from '../../src/report/format.js';
+import { tempDir, writeFile } from '../config/fixtures.js';
+import { fakeTrain } from '../cli/fake-engine.js';
+import { launchBrowser, openPage, readPage } from './browser.js';
+
+const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+
+test('report.html opened from disk shows results.json\'s numbers, every step and task, the diverged reason, and fetches nothing', async () => {
+  const dir = tempDir();
+  const text = 'The quick brown fox jumps over the lazy dog. '.repeat(60) + '\n';
+  writeFile(join(dir, 'data/train.txt'), text);
+  writeFile(join(dir, 'data/eval.txt'), text);
+  const file = writeFile(join(dir, 'job.yaml'), stringify({
+    name: 'report-test', model: { preset: 'gpt2-tiny', n_ctx: 16 }, data: { train: 'data/train.txt', eval: 'data/eval.txt' },
+    grid: { lr: [1e-3, 1e-2, 5], batch_size: [2] }, steps: 6, devices: 'js:2', device_memory: '64MiB', out_dir: 'out',
+  }));
+  await runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, cacheDir: join(dir, 'tokens') });
+  const out = join(dir, 'out');
+  const reportFile = join(out, 'report.html');
+  assert.ok(existsSync(reportFile), 'every job ends with report.html');
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { models: { name: string; status: string; reason?: string; losses: (number | null)[]; finalTrainLoss: number | null; finalEvalLoss?: number }[] };
+  const events = readFileSync(join(out, 'events.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; model?: string; loss?: number });
+
+  const browser = await launchBrowser();
+  try {
+    const { page, requests, errors } = await openPage(browser, pathToFileURL(reportFile).href);
+    const shown = await readPage(page);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(requests, [pathToFileURL(reportFile).href], 'the report loads nothing but itself');
+
+    assert.deepEqual(Object.keys(shown.rows).sort(), results.models.map((m) => m.name).sort());
+    for (const m of results.models) {
+      const row = shown.rows[m.name];
+      const steps = events.filter((e) => e.type === 'step' && e.model === m.name);
+      assert.equal(row.status.split('\n')[0], m.status);
+      assert.equal(shown.curvePoints[m.name], steps.length, `${m.name}: one curve point per step`);
+      assert.deepEqual(shown.losses[m.name], steps.map((e) => e.loss), `${m.name}: the losses of events.jsonl`);
+      if (m.status === 'done') {
+        assert.equal(row.loss, formatLoss(m.finalTrainLoss!), `${m.name}: last loss as in results.json`);
+        assert.equal(row['eval-loss'], formatLoss(m.finalEvalLoss));
+        assert.deepEqual(shown.losses[m.name], m.losses);
+      } else {
+        // A diverged model's last loss in results.json is the non-finite one (null); the page shows its last finite
+        // loss and the reason, which names the non-finite value.
+        assert.equal(m.status, 'diverged');
+        assert.deepEqual(shown.losses[m.name], m.losses.slice(0, -1));
+        assert.ok(m.reason && row.status.includes(m.reason), `${m.name}: the reason is shown (${row.status})`);
+      }
+    }
+    assert.equal(shown.bars, events.filter((e) => e.type === 'task-end').length, 'one timeline bar per task');
+    assert.match(shown.header, /2 done, 1 diverged/);
+    assert.match(await page.locator('#log').innerText(), /lr=5 diverged: loss became NaN/);
+  } finally {
+    await browser.close();
+  }
+});
