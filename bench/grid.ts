@@ -3,6 +3,9 @@
  * GPT-2 small enough for this machine, fixed steps, on cpu:2x1 (two one-thread devices) under every policy, against
  * the usual practice: the same grid one model after another with both cores given to each model (cpu:1x2,
  * unsharded). All runs in one process, side by side.
+ *
+ * `npm run bench:grid -- --dashboard`: every Hydra run also feeds a live dashboard server with one connected reader
+ * (bench/dashboard-load.ts), to compare the makespans with and without it; results go to bench/results/grid-dashboard.json.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +16,7 @@ import { gpt2Arch, gpt2Config } from '../src/nn/gpt2.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { machine, randomTokens, table, writeJson } from './common.js';
+import { startBenchDashboard } from './dashboard-load.js';
 
 const STEPS = Number(process.env.STEPS ?? 3);
 const BUDGET = process.env.BUDGET ?? '290MiB';
@@ -21,6 +25,7 @@ const T = 64;
 const LRS = [3e-4, 1e-4, 5e-5, 6e-5, 1e-5, 2e-5];
 const BATCHES = [16, 8];
 const POLICIES: PolicyName[] = (process.env.POLICIES?.split(',') as PolicyName[] | undefined) ?? ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'];
+const DASHBOARD = process.argv.includes('--dashboard');
 const planDir = mkdtempSync(join(tmpdir(), 'hydra-grid-plans-'));
 
 function grid(): TrainTask[] {
@@ -42,7 +47,15 @@ function summary(name: string, r: JobResult, setup: number) {
 /** train() plus the seconds before its first task started (plan lookup, weight init, worker start-up). */
 async function timedTrain(tasks: TrainTask[], options: Parameters<typeof train>[1]): Promise<{ r: JobResult; setup: number }> {
   let setup = -1;
-  const r = await train(tasks, { ...options, onEvent: (e: HydraEvent) => void (e.type === 'task-start' && setup < 0 && (setup = e.t)) });
+  const dashboard = DASHBOARD ? await startBenchDashboard() : undefined;
+  const r = await train(tasks, {
+    ...options,
+    onEvent: (e: HydraEvent) => {
+      if (e.type === 'task-start' && setup < 0) setup = e.t;
+      dashboard?.publish(e);
+    },
+  });
+  if (dashboard) console.log(`  dashboard streamed ${(await dashboard.close()).bytesStreamed} bytes of events`);
   return { r, setup };
 }
 
@@ -80,8 +93,9 @@ console.log(table(runs.map((r) => ({ ...r, makespan_s: r.makespan_s.toFixed(1), 
 if (ratio !== null && trainingRatio !== null) {
   console.log(`sharded-lrtf makespan / one-after-another = ${ratio.toFixed(3)} (speed-up ${(1 / ratio).toFixed(2)}x); without set-up ${trainingRatio.toFixed(3)} (${(1 / trainingRatio).toFixed(2)}x)`);
 }
-writeJson('bench/results/grid.json', {
+writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.json', {
   runs,
+  dashboard: DASHBOARD,
   ratio_sharded_lrtf_to_sequential: ratio,
   ratio_without_setup: trainingRatio,
   // Same arithmetic everywhere: each model's losses are identical under every policy (exactness).

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EventHub, tailEventsFile } from '../dashboard/event-hub.js';
 import { readJobMeta } from '../dashboard/job-meta.js';
-import { DEFAULT_DASHBOARD_PORT, parseDashboardFlag } from '../dashboard/job-watch.js';
+import { DEFAULT_DASHBOARD_PORT, parsePort } from '../dashboard/job-watch.js';
 import { startDashboardServer } from '../dashboard/server.js';
 
 export function register(program: Command): void {
@@ -17,10 +17,13 @@ export function register(program: Command): void {
     .action(async (dir: string, o: { port?: string; host?: string }) => {
       const runDir = resolve(dir);
       if (!existsSync(join(runDir, 'events.jsonl'))) throw new Error(`dashboard: ${join(runDir, 'events.jsonl')} does not exist (is ${dir} the out_dir of a hydra train job?)`);
-      const flag = parseDashboardFlag(o.port ?? true, o.host)!;
+      const port = o.port === undefined ? DEFAULT_DASHBOARD_PORT : parsePort(o.port, '--port');
       const hub = new EventHub();
       const stopTail = tailEventsFile(join(runDir, 'events.jsonl'), hub);
-      const server = await startDashboardServer({ runDir, hub, meta: () => readJobMeta(runDir), host: flag.host, port: flag.port });
+      const server = await startDashboardServer({ runDir, hub, meta: () => readJobMeta(runDir), host: o.host, port }).catch((e: unknown) => {
+        stopTail();
+        throw e;
+      });
       process.stderr.write(`dashboard of ${dir}: ${server.url}\n(Ctrl-C to quit)\n`);
       const quit = () => {
         stopTail();

@@ -248,8 +248,11 @@ export function memorySeries(view: JobView): { times: number[]; devices: number[
       for (let d = 0; d < current.length; d++) out.devices[d].push(current[d]);
     }
   }
-  out.times.push(view.now);
-  for (let d = 0; d < current.length; d++) out.devices[d].push(current[d]);
+  // Hold the last values up to now, so the chart's time axis ends with the job's.
+  if (view.now > out.times[out.times.length - 1]) {
+    out.times.push(view.now);
+    for (let d = 0; d < current.length; d++) out.devices[d].push(current[d]);
+  }
   return out;
 }
 

@@ -23,9 +23,13 @@ export function parseDashboardFlag(value: string | boolean | undefined, host: st
     if (host !== undefined) throw new Error('--dashboard-host: only with --dashboard');
     return undefined;
   }
-  const port = value === true ? DEFAULT_DASHBOARD_PORT : Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--dashboard: expected a port number 0–65535 (0: any free port), got '${String(value)}'`);
-  return { port, host: host ?? '127.0.0.1' };
+  return { port: value === true ? DEFAULT_DASHBOARD_PORT : parsePort(value, '--dashboard'), host: host ?? '127.0.0.1' };
+}
+
+export function parsePort(value: string, flag: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new Error(`${flag}: expected a port number 0–65535 (0: any free port), got '${value}'`);
+  return port;
 }
 
 export class JobWatch {

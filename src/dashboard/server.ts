@@ -50,6 +50,20 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.jsonl': 'application/x-ndjson', '.csv': 'text/csv', '.html': 'text/html', '.svg': 'image/svg+xml', '.txt': 'text/plain',
 };
 
+function decodePath(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a request path has a '..' segment, literally or percent-encoded (or cannot be decoded at all). */
+function climbs(rawPath: string): boolean {
+  const decoded = decodePath(rawPath);
+  return decoded === undefined || decoded.split(/[\\/]/).includes('..');
+}
+
 export async function startDashboardServer(o: DashboardServerOptions): Promise<DashboardServer> {
   const host = o.host ?? '127.0.0.1';
   const token = randomBytes(16).toString('hex');
@@ -71,6 +85,9 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     if (everyRequestNeedsToken && !hasToken(req, url)) {
       return send(res, 401, 'this dashboard is bound to a non-loopback address and needs its token: open the URL it printed when it started');
     }
+    // The raw path, not the URL parser's, which silently drops '..' segments: a path that climbs is refused outright.
+    const rawPath = (req.url ?? '/').split('?')[0];
+    if (climbs(rawPath)) return send(res, 403, `refused: '..' in ${rawPath}`);
     const path = url.pathname;
     if (req.method === 'GET' && path === '/') {
       const html = pageHtml({ mode: 'live', meta: o.meta(), events: o.hub.events, canStop: o.onStop !== undefined, generatedAt: new Date().toISOString() });
@@ -85,7 +102,7 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
       o.onStop();
       return send(res, 202, 'stopping');
     }
-    if (req.method === 'GET' && path.startsWith('/files/')) return serveFile(req.url ?? '', res);
+    if (req.method === 'GET' && path.startsWith('/files/')) return serveFile(rawPath.slice('/files/'.length), res);
     send(res, 404, `not found: ${path}`);
   });
 
@@ -109,18 +126,11 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     });
   }
 
-  /** A file inside the run directory; '..', absolute paths and links leading outside are refused. */
-  function serveFile(rawUrl: string, res: ServerResponse): void {
-    // The raw path, not the URL parser's (which removes '..' segments before we could see them).
-    const raw = rawUrl.split('?')[0].slice('/files/'.length);
-    let rel: string;
-    try {
-      rel = decodeURIComponent(raw);
-    } catch {
-      return send(res, 400, 'bad path encoding');
-    }
-    if (rel === '' || isAbsolute(rel) || rel.split(/[\\/]/).some((part) => part === '..') || rel.includes('\0')) {
-      return send(res, 403, `refused: '${rel}' is not a path inside the run directory`);
+  /** A file inside the run directory ('..' was refused above); absolute paths and links leading outside are refused. */
+  function serveFile(raw: string, res: ServerResponse): void {
+    const rel = decodePath(raw);
+    if (rel === undefined || rel === '' || isAbsolute(rel) || rel.includes('\0')) {
+      return send(res, 403, `refused: '${raw}' is not a path inside the run directory`);
     }
     let file: string;
     try {
