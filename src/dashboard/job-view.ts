@@ -4,6 +4,7 @@
  * the browser bundle runs this same code, so every view of a job shows the same numbers. No Node imports.
  */
 import type { HydraEvent, ModelStatus, PartitionPlan, TaskKind } from '../hydra/api.js';
+import { describeStop } from '../hydra/scheduler/early-stopping/types.js';
 import type { JobMeta } from './job-meta.js';
 
 export interface EvalPoint {
@@ -154,6 +155,15 @@ export function applyEvent(view: JobView, e: HydraEvent): void {
       return;
     case 'log':
       view.logs.push({ t, message: e.message });
+      return;
+    case 'rung':
+      // Continuing past a rung is the normal course; a stop is worth a line (its model-end carries the status).
+      if (e.action === 'stop') view.logs.push({ t, message: `${e.model}: ${e.reason ? describeStop(e.reason) : `stopped early at step ${e.step}`}` });
+      return;
+    case 'model-added':
+      modelOf(view, e.model);
+      return;
+    case 'host-release':
       return;
   }
 }
