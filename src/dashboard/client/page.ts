@@ -57,7 +57,7 @@ function start(): void {
     stopButton.hidden = false;
     stopButton.addEventListener('click', async () => {
       stopButton.disabled = true;
-      const res = await fetch(`stop${token ? `?token=${encodeURIComponent(token)}` : ''}`, { method: 'POST', headers: { 'x-hydra-token': token } });
+      const res = await fetch('stop', { method: 'POST', headers: { 'x-hydra-token': token } });
       el('stop-status').textContent = res.ok ? 'stopping: each model finishes its step and is checkpointed' : `stop refused: ${await res.text()}`;
       if (!res.ok) stopButton.disabled = false;
     });
