@@ -266,6 +266,21 @@ export function memorySeries(view: JobView): { times: number[]; devices: number[
   return out;
 }
 
+/**
+ * The loss axis ignores outliers (as TensorBoard does by default), so one diverging model's huge losses do not
+ * flatten every other curve (they run off the top instead): it spans the lowest value up to the highest within a
+ * fence above the 90th percentile (three times its distance from the lowest).
+ */
+export function lossRange(series: readonly (number | null)[][]): [number, number] | null {
+  const v = series.flat().filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const lo = v[0], q = v[Math.floor(0.9 * (v.length - 1))];
+  const fence = q + 3 * (q - lo);
+  const hi = v.filter((x) => x <= fence).at(-1)!;
+  const pad = Math.max((hi - lo) * 0.05, Math.abs(hi) * 1e-3, 1e-9);
+  return [lo - pad, hi + pad];
+}
+
 /** Hyper-parameters that differ between models: the table's columns (the others are the same for every model). */
 export function varyingHparams(models: readonly ModelView[]): string[] {
   const keys = new Set<string>();

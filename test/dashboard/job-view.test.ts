@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HydraEvent, PartitionPlan } from '../../src/hydra/api.js';
-import { buildView, jobEta, memorySeries, modelFigures, smooth, varyingHparams } from '../../src/dashboard/job-view.js';
+import { buildView, jobEta, lossRange, memorySeries, modelFigures, smooth, varyingHparams } from '../../src/dashboard/job-view.js';
 import type { JobMeta } from '../../src/dashboard/job-meta.js';
 import { renderTable, renderTimeline } from '../../src/dashboard/client/render-html.js';
 
@@ -84,4 +84,14 @@ test('smoothing: debiased exponential moving average; weight 0 is the raw curve'
   const s = smooth([2, 2, 2], 0.9);
   for (const v of s) assert.ok(Math.abs(v - 2) < 1e-12, 'a constant curve stays constant (no pull towards 0)');
   assert.equal(smooth([1, Number.NaN, 1], 0.5).length, 3);
+});
+
+test('the loss axis leaves a diverging model\'s outliers out, and keeps every value of a well-behaved few', () => {
+  const normal = Array.from({ length: 40 }, (_, i) => 10 - i / 40);
+  const [lo, hi] = lossRange([normal, [10, 1e6, 1e12]])!;
+  assert.ok(lo < 9.03 && lo > 8.9 && hi > 10 && hi < 10.2, `${lo}..${hi}`);
+  const evals = [8.29, 8.53, 9.78, 9.88, 10.19, 10.33];
+  const [lo2, hi2] = lossRange([evals])!;
+  assert.ok(lo2 < 8.29 && hi2 > 10.33, `${lo2}..${hi2}`);
+  assert.equal(lossRange([[null, null]]), null);
 });

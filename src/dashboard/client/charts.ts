@@ -5,26 +5,29 @@
  */
 import uPlot from 'uplot';
 import { formatBytes } from '../../report/format.js';
-import { memorySeries, smooth, type JobView } from '../job-view.js';
+import { lossRange, memorySeries, smooth, type JobView } from '../job-view.js';
 import { modelColour } from '../timeline-svg.js';
 
 type Data = (number | null)[][];
 
-// uPlot draws null as a gap; a non-finite loss (and, on the log scale, a non-positive one) cannot be drawn.
-const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) && v > 0 ? v : null);
+// uPlot draws null as a gap; a non-finite loss cannot be drawn.
+const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
 
 class Chart {
   plot: uPlot | null = null;
   private key = '';
 
-  constructor(private readonly root: HTMLElement, private readonly options: (width: number) => Omit<uPlot.Options, 'width' | 'series'>) {}
+  /** The y range to show (null: uPlot's own). */
+  yRange: [number, number] | null = null;
+
+  constructor(private readonly root: HTMLElement, private readonly options: (chart: Chart) => Omit<uPlot.Options, 'width' | 'series'>) {}
 
   set(key: string, series: uPlot.Series[], data: Data): void {
     const width = Math.max(400, this.root.clientWidth - 10);
     if (!this.plot || key !== this.key || Math.abs(this.plot.width - width) > 20) {
       this.plot?.destroy();
       this.key = key;
-      this.plot = new uPlot({ ...this.options(width), width, series: [{}, ...series] }, data as uPlot.AlignedData, this.root);
+      this.plot = new uPlot({ ...this.options(this), width, series: [{}, ...series] }, data as uPlot.AlignedData, this.root);
     } else this.plot.setData(data as uPlot.AlignedData);
   }
 }
@@ -35,14 +38,13 @@ export class Charts {
   readonly memory: Chart;
 
   constructor(lossEl: HTMLElement, evalsEl: HTMLElement, memoryEl: HTMLElement) {
-    // Losses on a log scale (TensorBoard's option): a diverging model does not flatten everyone else's curve.
-    const base = (title: string, x: string, y: string, yValues?: (v: number) => string, log = false) => (_width: number) => ({
+    const base = (title: string, x: string, y: string, yValues?: (v: number) => string, robust = false) => (chart: Chart) => ({
       title, height: 300,
-      scales: { x: { time: false }, ...(log ? { y: { distr: 3 as const } } : {}) },
+      scales: { x: { time: false }, ...(robust ? { y: { range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => chart.yRange ?? [min, max] } } : {}) },
       axes: [{ label: x }, { label: y, size: 70, ...(yValues ? { values: (_u: uPlot, vs: number[]) => vs.map(yValues) } : {}) }],
     });
-    this.loss = new Chart(lossEl, base('training loss (log scale)', 'step', 'loss', undefined, true));
-    this.evals = new Chart(evalsEl, base('eval loss (log scale)', 'step', 'loss', undefined, true));
+    this.loss = new Chart(lossEl, base('training loss', 'step', 'loss', undefined, true));
+    this.evals = new Chart(evalsEl, base('eval loss', 'step', 'loss', undefined, true));
     this.memory = new Chart(memoryEl, base('device memory (planned peak of the running shard)', 'job time (s)', 'bytes', formatBytes));
   }
 
@@ -56,10 +58,12 @@ export class Charts {
       return xs.map((i) => finiteOrNull(s[i]));
     })];
     const line = (i: number, label: string): uPlot.Series => ({ label, stroke: modelColour(i), width: 1.5, spanGaps: false });
+    this.loss.yRange = lossRange(lossData.slice(1));
     this.loss.set(`loss:${names.join('\n')}`, view.models.map((m) => line(m.index, m.name)), lossData);
 
     const evalSteps = [...new Set(view.models.flatMap((m) => m.evals.map((e) => e.step)))].sort((a, b) => a - b);
     const evalData: Data = [evalSteps, ...view.models.map((m) => evalSteps.map((s) => finiteOrNull(m.evals.find((e) => e.step === s)?.loss)))];
+    this.evals.yRange = lossRange(evalData.slice(1));
     this.evals.set(`evals:${names.join('\n')}`, view.models.map((m) => ({ ...line(m.index, m.name), spanGaps: true, points: { show: true, size: 7 } })), evalData);
 
     const mem = memorySeries(view);
