@@ -157,7 +157,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
     if (stoppedBy) return;
     progress.log('dashboard: stop pressed');
     onSignal('SIGINT');
-  });
+  }, info);
   if (watch.url) info(`dashboard: ${watch.url}`);
   if (deps.handleSignals) {
     process.on('SIGINT', onSignal);

@@ -40,8 +40,13 @@ export class JobWatch {
   ) {}
 
   /** Call after events.jsonl is opened (a resumed job's earlier events are in it). */
-  static async start(runDir: string, meta: JobMeta, dashboard: DashboardFlag | undefined, onStop: () => void): Promise<JobWatch> {
-    writeJobMeta(runDir, meta);
+  static async start(runDir: string, meta: JobMeta, dashboard: DashboardFlag | undefined, onStop: () => void, warn: (line: string) => void): Promise<JobWatch> {
+    try {
+      writeJobMeta(runDir, meta);
+    } catch (e) {
+      // The job does not need it (the dashboard then lacks hyper-parameters and ETAs): training goes on.
+      warn(`warning: job.json not written: ${e instanceof Error ? e.message : String(e)}`);
+    }
     if (!dashboard) return new JobWatch(runDir, null, null);
     const hub = new EventHub(readEventsFile(join(runDir, 'events.jsonl')));
     try {
