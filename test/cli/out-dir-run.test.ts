@@ -87,7 +87,7 @@ test('a fresh run in a used out_dir moves the whole earlier run aside and says w
   await runTrain(file, {}, again.d);
   const [stamp] = readdirSync(join(out, 'previous'));
   const prev = join(out, 'previous', stamp);
-  assert.match(again.stderr.text(), new RegExp(`out held an earlier run: moved its results.json, results.csv, events.jsonl, models, checkpoints to out/previous/${stamp} \\(to continue that run instead, move them back and use --resume\\)`));
+  assert.match(again.stderr.text(), new RegExp(`out held an earlier run: moved its results.json, results.csv, events.jsonl, models, checkpoints, job.json, report.html to out/previous/${stamp} \\(to continue that run instead, move them back and use --resume\\)`));
   assert.equal(readFileSync(join(prev, 'results.json'), 'utf8'), oldResults);
   assert.equal(readFileSync(join(prev, 'models', 'old', 'model.safetensors'), 'utf8'), 'old weights');
   assert.equal(readFileSync(join(prev, 'checkpoints', 'j.ckpt'), 'utf8'), 'old checkpoint');
