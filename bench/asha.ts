@@ -5,7 +5,7 @@
  * (lowest held-out loss after the last step). A survivor of ASHA trains bitwise as in the full grid, so "the same
  * best model" means the same name and the same loss, to the bit.
  *
- * Sizes: STEPS (default 40), GRACE (4), ETA (3), EVAL_TOKENS (1024), DEVICES (cpu:2x1).
+ * Sizes: STEPS (default 30), GRACE (3), ETA (3), EVAL_TOKENS (1024), DEVICES (cpu:2x1).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +18,8 @@ import { buildTasks } from '../src/cli/train-tasks.js';
 import { wikitextFile, WIKITEXT_MISSING } from '../test/data/shared-data.js';
 import { machine, table, writeJson } from './common.js';
 
-const STEPS = Number(process.env.STEPS ?? 40);
-const GRACE = Number(process.env.GRACE ?? 4);
+const STEPS = Number(process.env.STEPS ?? 30);
+const GRACE = Number(process.env.GRACE ?? 3);
 const ETA = Number(process.env.ETA ?? 3);
 const DEVICES = process.env.DEVICES ?? 'cpu:2x1';
 const trainFile = wikitextFile('valid.txt'), evalFile = wikitextFile('test.txt');
