@@ -4,7 +4,7 @@
  * the same losses and final parameters as the same model trained alone and unsharded with LocalTrainer. Dropout on,
  * tied embedding, global-norm clipping. The model's tasks must really have been spread over both devices (except
  * under model-lrtf, which by definition keeps a model on the device that took it), so that "moved between devices"
- * is tested rather than left to timing.
+ * is tested rather than left to timing: a job that kept it on one device is rerun, up to ATTEMPTS jobs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,23 +49,31 @@ const references = {
   })(),
 };
 
+/** Jobs per policy at most: which device takes a task depends on timing, so a job may keep the model on one device. */
+const ATTEMPTS = 4;
+
 for (const [kind, devices] of [['js', 'js:2'], ['cpu', 'cpu:2x1']] as const) {
   for (const policy of POLICIES) {
     test(`train(): sharded on ${devices} among 3 other models under ${policy} is bitwise equal to training alone`, async (t) => {
       const ref = await references[kind];
       if (typeof ref === 'string') return t.skip(ref);
-      const ranOn = new Set<number>();
-      const result = await train([focus, ...others], {
-        devices, deviceMemory: 90_000, policy, policySeed: 7, planDir: null,
-        onEvent: (e) => e.type === 'task-start' && e.model === 'focus' && ranOn.add(e.device),
-      });
-      const r = result.models.find((m) => m.name === 'focus')!;
-      for (const m of result.models) assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
-      assert.ok(r.plan.shards.length >= 3, `expected >= 3 shards, got ${r.plan.shards.length}`);
-      if (policy === 'model-lrtf') assert.equal(ranOn.size, 1, 'model-lrtf keeps a model on one device');
-      else assert.equal(ranOn.size, 2, `focus's tasks ran on devices ${[...ranOn]} only: it never moved between devices`);
-      assert.deepEqual(r.losses, ref.losses);
-      for (const [name, p] of ref.params) assert.ok(sameBits(p.data, r.weights.get(name)!.data), `parameter ${name} differs`);
+      const moves = policy !== 'model-lrtf';
+      // Every job must be bitwise equal; jobs are rerun (with another policy seed) until one moved the model.
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        const ranOn = new Set<number>();
+        const result = await train([focus, ...others], {
+          devices, deviceMemory: 90_000, policy, policySeed: 7 + attempt, planDir: null,
+          onEvent: (e) => e.type === 'task-start' && e.model === 'focus' && ranOn.add(e.device),
+        });
+        const r = result.models.find((m) => m.name === 'focus')!;
+        for (const m of result.models) assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
+        assert.ok(r.plan.shards.length >= 3, `expected >= 3 shards, got ${r.plan.shards.length}`);
+        assert.deepEqual(r.losses, ref.losses);
+        for (const [name, p] of ref.params) assert.ok(sameBits(p.data, r.weights.get(name)!.data), `parameter ${name} differs`);
+        if (!moves) return assert.equal(ranOn.size, 1, 'model-lrtf keeps a model on one device');
+        if (ranOn.size === 2) return t.diagnostic(`the model moved between devices in job ${attempt + 1}`);
+      }
+      assert.fail(`in ${ATTEMPTS} jobs the model's tasks never ran on both devices: moving between devices was not tested`);
     });
   }
 }
