@@ -12,6 +12,7 @@ import { buildRuntime } from '../../src/hydra/run/model-runtime.js';
 import { allocateHostState, viewsOf } from '../../src/hydra/tier/host-state.js';
 import { HostTier } from '../../src/hydra/tier/host-tier.js';
 import { initModel } from '../../src/nn/init.js';
+import { buildGpt2, gpt2Arch } from '../../src/nn/gpt2.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import type { ShardPlan, TrainOptions } from '../../src/hydra/api.js';
 import type { TrainRecipe } from '../../src/optim/recipe.js';
@@ -49,7 +50,7 @@ test('device worker: a prefetch that does not fit beside the running task is cou
   const B = 2, T = 8;
   const shard = (from: number, to: number): ShardPlan => ({ from, to, layerNames: [], paramBytes: 0, inputBytes: 0, peakBytes: { forward: 0, train: 0 }, seconds: { forward: 0, backward: 0 } });
   const shards = [shard(0, 1), shard(1, 2), shard(2, 4)];
-  const rt = buildRuntime(config, shards, recipe, B, T);
+  const rt = buildRuntime(buildGpt2(config), shards, recipe, B, T);
   const buffers = allocateHostState(rt, new HostTier(), 'm');
   const views = viewsOf(buffers);
   for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
@@ -58,7 +59,7 @@ test('device worker: a prefetch that does not fit beside the running task is cou
   assert.ok(embedBytes > budget, 'shard 0 does not fit the budget');
   const [dev] = await startDevices(parseDevices('js:1'), budget);
   try {
-    dev.send({ type: 'register', modelId: 'm', config, shards, recipe, B, T, buffers });
+    dev.send({ type: 'register', modelId: 'm', arch: gpt2Arch(config), shards, recipe, B, T, buffers });
     const report = await dev.run('m', { kind: 'F', shard: 1, step: 0 }, 0, { modelId: 'm', shard: 0, paramsVersion: 0 });
     assert.equal(report.prefetch.failures, 1, 'the prefetch that did not fit is counted');
     assert.ok(report.prefetch.copiedBytes < embedBytes, 'it was cut short');
