@@ -47,3 +47,28 @@ export function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/** Median and range of repeated measurements: what every bench reports for a figure it measured more than once. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  runs: number[];
+}
+
+export function spread(xs: number[]): Spread {
+  if (xs.length === 0) throw new RangeError('spread: no measurements');
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs };
+}
+
+/** "1.23 (1.10–1.31)": the median and the range of the runs. */
+export function formatSpread(s: Spread, digits = 2): string {
+  return s.runs.length > 1 ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})` : s.median.toFixed(digits);
+}
+
+/** Repetitions of a bench's measurement (env REPEATS, default 3): each headline figure is a median over them. */
+export function repeats(): number {
+  const n = Number(process.env.REPEATS ?? 3);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`REPEATS: expected a whole number ≥ 1, got ${process.env.REPEATS}`);
+  return n;
+}

@@ -6,16 +6,26 @@
  *
  * `npm run bench:grid -- --dashboard`: every Hydra run also feeds a live dashboard server with one connected reader
  * (bench/dashboard-load.ts), to compare the makespans with and without it; results go to bench/results/grid-dashboard.json.
+ *
+ * Two one-after-another baselines: `resident` — each model whole on one 2-thread cpu backend, trained by LocalTrainer
+ * (no host tier, no copies: what the usual practice pays) — and `train() cpu:1x2` — the same through train() at
+ * 16 GiB (one shard, but parameters copied in and gradients out every task). The whole comparison is repeated
+ * REPEATS times (default 3), interleaved; figures are the median and the range over the repetitions. Every run's
+ * losses are compared with the resident baseline's (exactness: they must be bitwise equal).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../src/hydra/job/train.js';
 import type { HydraEvent, JobResult, PolicyName, TrainTask } from '../src/hydra/api.js';
-import { gpt2Arch, gpt2Config } from '../src/nn/gpt2.js';
+import { buildGpt2, gpt2Arch, gpt2Config } from '../src/nn/gpt2.js';
+import { createCpuBackend } from '../src/backend/cpu.js';
+import { initModel } from '../src/nn/init.js';
+import { LocalTrainer } from '../src/optim/local-trainer.js';
+import { CONSTANT_LR } from '../src/optim/schedule.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { formatPlan } from '../src/hydra/plan/plan-cache.js';
-import { machine, randomTokens, table, writeJson } from './common.js';
+import { formatSpread, machine, randomTokens, repeats, spread, table, writeJson, type Spread } from './common.js';
 import { startBenchDashboard } from './dashboard-load.js';
 
 const STEPS = Number(process.env.STEPS ?? 3);
@@ -27,6 +37,7 @@ const BATCHES = [16, 8];
 const POLICIES: PolicyName[] = (process.env.POLICIES?.split(',') as PolicyName[] | undefined) ?? ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'];
 const DASHBOARD = process.argv.includes('--dashboard');
 const planDir = mkdtempSync(join(tmpdir(), 'hydra-grid-plans-'));
+const REPEATS = repeats();
 
 function grid(): TrainTask[] {
   const out: TrainTask[] = [];
@@ -36,12 +47,6 @@ function grid(): TrainTask[] {
     }
   }
   return out;
-}
-
-function summary(name: string, r: JobResult, setup: number) {
-  const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
-  const shards = [...new Set(r.models.map((m) => m.plan.shards.length))].join('/');
-  return { run: name, makespan_s: r.makespanSeconds, setup_s: setup, utilisation: util, shards, bytes_moved: r.bytesMoved, overlap_s: r.overlapSeconds, failed: r.models.filter((m) => m.status !== 'done').length };
 }
 
 /** train() plus the seconds before its first task started (plan lookup, weight init, worker start-up). */
@@ -59,47 +64,100 @@ async function timedTrain(tasks: TrainTask[], options: Parameters<typeof train>[
   return { r, setup };
 }
 
+/** One model whole on a 2-thread cpu backend (LocalTrainer): seconds with and without set-up, and its losses. */
+async function resident(t: TrainTask): Promise<{ seconds: number; setup: number; losses: number[] }> {
+  const t0 = performance.now();
+  const be = createCpuBackend({ threads: 2 });
+  const model = buildGpt2(config);
+  const trainer = await LocalTrainer.create(be, model, initModel(model, t.seed), { optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm!, totalSteps: STEPS, seed: t.seed });
+  const setup = (performance.now() - t0) / 1000;
+  const losses: number[] = [];
+  try {
+    for (let s = 0; s < STEPS; s++) losses.push((await trainer.trainStep({ ...t.train.batch(0, s), B: t.train.B, T: t.train.T })).loss);
+  } finally {
+    trainer.dispose();
+    be.dispose();
+  }
+  return { seconds: (performance.now() - t0) / 1000, setup, losses };
+}
+
 // Plan once up front, for both set-ups (the pilot passes are not part of any run's makespan below).
 const warm = await train([grid()[0], grid()[6]].map((t) => ({ ...t, steps: 1 })), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
 for (const m of warm.models) console.log(formatPlan(m.plan));
 for (const t of [grid()[0], grid()[6]]) await train([{ ...t, steps: 1 }], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
 
-const runs: ReturnType<typeof summary>[] = [];
-const losses: Record<string, number[][]> = {};
-for (const policy of POLICIES) {
-  const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy });
-  runs.push(summary(policy, r, setup));
-  losses[policy] = r.models.map((m) => m.losses);
-  console.log(`${policy}: makespan ${r.makespanSeconds.toFixed(1)} s`);
+const RESIDENT = 'one-after-another, resident (LocalTrainer, 2 threads)';
+const SEQUENTIAL = 'one-after-another, train() cpu:1x2 unsharded';
+interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number }
+const samples = new Map<string, Sample[]>();
+const add = (run: string, x: Sample) => samples.set(run, [...(samples.get(run) ?? []), x]);
+let bitwise = true;
+const same = (a: number[][], b: number[][]) => JSON.stringify(a) === JSON.stringify(b);
+for (let rep = 0; rep < REPEATS; rep++) {
+  // The true baseline first: its losses are the reference every other run must equal.
+  const ref: number[][] = [];
+  let total = 0, setupTotal = 0;
+  for (const t of grid()) {
+    const r = await resident(t);
+    total += r.seconds;
+    setupTotal += r.setup;
+    ref.push(r.losses);
+  }
+  add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0 });
+  for (const policy of POLICIES) {
+    const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy });
+    const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
+    add(policy, {
+      makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
+      shards: [...new Set(r.models.map((m) => m.plan.shards.length))].join('/'), failed: r.models.filter((m) => m.status !== 'done').length,
+    });
+    bitwise &&= same(r.models.map((m) => m.losses), ref);
+    console.log(`repetition ${rep + 1}/${REPEATS}: ${policy} makespan ${r.makespanSeconds.toFixed(1)} s`);
+  }
+  let sequential = 0, seqSetup = 0, seqBytes = 0;
+  const seqLosses: number[][] = [];
+  for (const t of grid()) {
+    const { r, setup } = await timedTrain([t], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
+    sequential += r.makespanSeconds;
+    seqSetup += setup;
+    seqBytes += r.bytesMoved;
+    seqLosses.push(r.models[0].losses);
+  }
+  bitwise &&= same(seqLosses, ref);
+  add(SEQUENTIAL, { makespan: sequential, training: sequential - seqSetup, bytes: seqBytes, overlap: 0, utilisation: 1, shards: '1', failed: 0 });
+  console.log(`repetition ${rep + 1}/${REPEATS}: resident one-after-another ${total.toFixed(1)} s, train() one-after-another ${sequential.toFixed(1)} s`);
 }
-// The usual practice: one model after another, both cores for each, unsharded.
-let sequential = 0, seqSetup = 0;
-const seqLosses: number[][] = [];
-let seqBytes = 0;
-for (const t of grid()) {
-  const { r, setup } = await timedTrain([t], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
-  sequential += r.makespanSeconds;
-  seqSetup += setup;
-  seqBytes += r.bytesMoved;
-  seqLosses.push(r.models[0].losses);
-}
-runs.push({ run: 'one-after-another (cpu:1x2, unsharded)', makespan_s: sequential, setup_s: seqSetup, utilisation: 1, shards: '1', bytes_moved: seqBytes, overlap_s: 0, failed: 0 });
-const lrtf = runs.find((r) => r.run === 'sharded-lrtf');
-const ratio = lrtf ? lrtf.makespan_s / sequential : null;
-// The fair comparison: without set-up (weight init is the same work in both; the sequential runs also start a worker
-// 12 times, which Hydra does once).
-const trainingRatio = lrtf ? (lrtf.makespan_s - lrtf.setup_s) / (sequential - seqSetup) : null;
-console.log(table(runs.map((r) => ({ ...r, makespan_s: r.makespan_s.toFixed(1), setup_s: r.setup_s.toFixed(1), utilisation: r.utilisation.toFixed(2), overlap_s: r.overlap_s.toFixed(2) }))));
-if (ratio !== null && trainingRatio !== null) {
-  console.log(`sharded-lrtf makespan / one-after-another = ${ratio.toFixed(3)} (speed-up ${(1 / ratio).toFixed(2)}x); without set-up ${trainingRatio.toFixed(3)} (${(1 / trainingRatio).toFixed(2)}x)`);
-}
+
+// Ratios are taken within each repetition (the runs of one repetition ran back to back), then summarised.
+const ratio = (run: string, base: string, key: 'makespan' | 'training'): Spread | null => {
+  const a = samples.get(run), b = samples.get(base);
+  return a && b ? spread(a.map((x, i) => x[key] / b[i][key])) : null;
+};
+const runs = [...samples].map(([run, xs]) => ({
+  run,
+  makespan_s: spread(xs.map((x) => x.makespan)),
+  training_s: spread(xs.map((x) => x.training)),
+  speed_vs_resident: ratio(RESIDENT, run, 'makespan'),
+  speed_vs_train_sequential: ratio(SEQUENTIAL, run, 'makespan'),
+  bytes_moved: xs[0].bytes,
+  overlap_s: spread(xs.map((x) => x.overlap)),
+  utilisation: spread(xs.map((x) => x.utilisation)),
+  shards: xs[0].shards,
+  failed: Math.max(...xs.map((x) => x.failed)),
+}));
+console.log(table(runs.map((r) => ({
+  run: r.run, makespan_s: formatSpread(r.makespan_s, 1), training_s: formatSpread(r.training_s, 1),
+  'speed vs resident': r.speed_vs_resident ? formatSpread(r.speed_vs_resident) : '-', 'speed vs train() sequential': r.speed_vs_train_sequential ? formatSpread(r.speed_vs_train_sequential) : '-',
+  moved_GB: (r.bytes_moved / 1e9).toFixed(2), utilisation: formatSpread(r.utilisation),
+}))));
+console.log(`(speed = baseline makespan / this run's makespan, > 1 is faster; median (min–max) over ${REPEATS} interleaved repetitions; every run's losses bitwise equal to the resident baseline's: ${bitwise})`);
+const head = runs.find((r) => r.run === 'sharded-lrtf');
 writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.json', {
-  runs,
   dashboard: DASHBOARD,
-  ratio_sharded_lrtf_to_sequential: ratio,
-  ratio_without_setup: trainingRatio,
-  // Same arithmetic everywhere: each model's losses are identical under every policy (exactness).
-  losses_identical_across_policies: POLICIES.every((p) => JSON.stringify(losses[p]) === JSON.stringify(losses[POLICIES[0]])),
+  headline: head && { speed_vs_resident: head.speed_vs_resident, speed_vs_train_sequential: head.speed_vs_train_sequential, training_speed_vs_resident: ratio(RESIDENT, 'sharded-lrtf', 'training') },
+  runs,
+  repeats: REPEATS,
+  losses_bitwise_equal_to_resident: bitwise,
   model: `${config.n_layer} layers, ${config.n_head} heads, n_embd ${config.n_embd}, n_ctx ${config.n_ctx}, vocab ${config.vocab_size}, tied, dropout ${config.dropout}`,
   grid: { batch_sizes: BATCHES, lrs: LRS, steps: STEPS, tokens_per_sample: T },
   device_budget: BUDGET,

@@ -10,17 +10,20 @@
  *   per task  complete + assign + peek of the device that freed: all the scheduler work one task costs.
  *
  * Every policy, on identical devices (the paper's setting) and on mixed speeds {1, 1.5, 2} (which takes
- * Sharded-LRTF's speed-aware path near the end of the run). One untimed warm-up run per case first (JIT).
+ * Sharded-LRTF's speed-aware path near the end of the run). One untimed warm-up run per case first (JIT), then
+ * REPEATS timed runs (default 3): each figure is the median over a run's tasks, reported as the median and range over
+ * the runs. The 50 µs limit is judged on the per-task figure — what train() pays on every dispatch.
  */
 import { Scheduler } from '../src/hydra/scheduler/scheduler.js';
 import { POLICY_NAMES, type PolicyName, type Task } from '../src/hydra/scheduler/types.js';
 import { EventQueue } from '../src/sim/event-queue.js';
 import { large } from '../src/sim/presets.js';
 import type { Workload } from '../src/sim/types.js';
-import { machine, table, writeJson } from './common.js';
+import { formatSpread, machine, repeats, spread, table, writeJson, type Spread } from './common.js';
 
 const POLICIES: PolicyName[] = (process.env.POLICIES?.split(',') as PolicyName[] | undefined) ?? [...POLICY_NAMES];
 const LIMIT_US = 50;
+const REPEATS = repeats();
 
 interface Stats {
   count: number;
@@ -115,41 +118,43 @@ const mixed: Workload = { ...identical, name: 'large-mixed-speeds', devices: ide
 const tasks = run(identical, 'round-robin').assign.count;
 console.log(`large: ${identical.models.length} models, ${identical.devices.length} devices, ${tasks} tasks; timer overhead ${(timerOverheadNs() / 1000).toFixed(3)} µs per reading pair`);
 
-const results: Record<string, Record<string, Timings>> = {};
+type Summary = Record<'assign' | 'complete' | 'peek' | 'perTask', { median_us: Spread; p99_us: Spread }> & { makespan: number };
+const results: Record<string, Record<string, Summary>> = {};
 const rows: Record<string, string | number>[] = [];
 for (const w of [identical, mixed]) {
   results[w.name] = {};
   for (const policy of POLICIES) {
     run(w, policy); // warm-up
-    const r = run(w, policy);
+    const rs: Timings[] = [];
+    for (let k = 0; k < REPEATS; k++) rs.push(run(w, policy));
+    const of = (key: 'assign' | 'complete' | 'peek' | 'perTask') => ({ median_us: spread(rs.map((r) => r[key].median_us)), p99_us: spread(rs.map((r) => r[key].p99_us)) });
+    const r: Summary = { assign: of('assign'), complete: of('complete'), peek: of('peek'), perTask: of('perTask'), makespan: rs[0].makespan };
     results[w.name][policy] = r;
-    const f = (x: number) => x.toFixed(2);
     rows.push({
       devices: w.name === identical.name ? '64 × speed 1' : '64 × {1,1.5,2}',
       policy,
-      'assign median µs': f(r.assign.median_us),
-      'assign p99 µs': f(r.assign.p99_us),
-      'complete median µs': f(r.complete.median_us),
-      'peek median µs': f(r.peek.median_us),
-      'peek p99 µs': f(r.peek.p99_us),
-      'per task median µs': f(r.perTask.median_us),
-      'per task p99 µs': f(r.perTask.p99_us),
+      'assign median µs': formatSpread(r.assign.median_us),
+      'complete median µs': formatSpread(r.complete.median_us),
+      'peek median µs': formatSpread(r.peek.median_us),
+      'per task median µs': formatSpread(r.perTask.median_us),
+      'per task p99 µs': formatSpread(r.perTask.p99_us, 1),
     });
   }
 }
 console.log(table(rows));
+console.log(`(median (min–max) over ${REPEATS} runs of the whole workload)`);
 const head = results[identical.name]['sharded-lrtf'];
+const met = head ? head.perTask.median_us.median <= LIMIT_US : null;
 if (head) {
-  const ok = head.assign.median_us <= LIMIT_US;
-  console.log(`sharded-lrtf, 1000 models × 64 devices: median decision (assign) ${head.assign.median_us.toFixed(2)} µs, p99 ${head.assign.p99_us.toFixed(2)} µs; ` + `with completion and prefetch hint ${head.perTask.median_us.toFixed(2)} µs median — limit ${LIMIT_US} µs: ${ok ? 'met' : 'NOT met'}`);
+  console.log(`sharded-lrtf, 1000 models × 64 devices: per task (complete + assign + peek) median ${formatSpread(head.perTask.median_us)} µs — limit ${LIMIT_US} µs: ${met ? 'met' : 'NOT met'}; the decision alone (assign) ${formatSpread(head.assign.median_us)} µs`);
 }
 writeJson('bench/results/scheduler.json', {
   workload: { name: identical.name, models: identical.models.length, devices: identical.devices.length, tasks, description: identical.description },
   limit_us: LIMIT_US,
-  headline: head && { policy: 'sharded-lrtf', decision_median_us: head.assign.median_us, decision_p99_us: head.assign.p99_us, per_task_median_us: head.perTask.median_us, per_task_p99_us: head.perTask.p99_us, met: head.assign.median_us <= LIMIT_US },
-  method: 'each Scheduler call timed alone with process.hrtime.bigint() in a bare event loop over the whole run (one untimed warm-up run first); timer overhead not subtracted',
+  headline: head && { policy: 'sharded-lrtf', per_task_median_us: head.perTask.median_us, per_task_p99_us: head.perTask.p99_us, decision_median_us: head.assign.median_us, met },
+  repeats: REPEATS,
+  method: 'each Scheduler call timed alone with process.hrtime.bigint() in a bare event loop over the whole run (one untimed warm-up run, then REPEATS timed runs); per task = complete + assign + peek of the device that freed; timer overhead not subtracted',
   timer_overhead_us: timerOverheadNs() / 1000,
   results,
   machine: machine(),
-  note: 'shared 2-core machine: absolute times are noisy, medians are stable',
 });

@@ -2,7 +2,8 @@
  * bench:step — one training step (forward, backward, AdamW) of GPT-mini (vocab 50257, n_ctx 256, 4 layers, 4 heads,
  * n_embd 256, batch 8, untied, dropout 0) on the cpu backend and, in the same run, the identical model and step in
  * PyTorch (bench/step_torch.py under Debian's /usr/bin/python3), at 1 and 2 threads each. Warm-up, then the median of
- * STEPS steps. The ceiling is the machine's sgemm rate, measured here in the same run.
+ * STEPS steps. The ceiling is the machine's sgemm rate, measured here in the same run. The comparison is repeated
+ * REPEATS times (default 3), hydra and PyTorch interleaved; figures are the median and the range over repetitions.
  */
 import { spawnSync } from 'node:child_process';
 import { createCpuBackend, cpuBlas, measureSgemmGflops } from '../src/backend/cpu.js';
@@ -10,10 +11,11 @@ import { buildGpt2, gpt2Config } from '../src/nn/gpt2.js';
 import { initModel } from '../src/nn/init.js';
 import { LocalTrainer } from '../src/optim/local-trainer.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
-import { machine, median, randomTokens, table, writeJson } from './common.js';
+import { formatSpread, machine, median, randomTokens, repeats, spread, table, writeJson } from './common.js';
 
 const STEPS = Number(process.env.STEPS ?? 5);
 const WARMUP = Number(process.env.WARMUP ?? 1);
+const REPEATS = repeats();
 const config = gpt2Config('gpt2-mini', { dropout: 0, tie: false });
 const B = 8, T = 256;
 const tokensPerStep = B * T;
@@ -67,44 +69,49 @@ function torchStep(threads: number): { tokens_per_s: number; step_s_median: numb
 const flops = stepFlops();
 const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown> = {};
-for (const threads of [1, 2]) {
-  const peak = measureSgemmGflops(2048, threads);
-  const h = await hydraStep(threads);
-  const p = torchStep(threads);
-  const hydraTps = tokensPerStep / h.median;
-  const torchTps = 'error' in p ? null : p.tokens_per_s;
+const samples = new Map<number, { hydra: number[]; torch: number[]; ratio: number[]; peak: number[]; steps: number[][]; losses: number[]; torchError?: string }>();
+for (let rep = 0; rep < REPEATS; rep++) {
+  for (const threads of [1, 2]) {
+    const x = samples.get(threads) ?? { hydra: [], torch: [], ratio: [], peak: [], steps: [], losses: [] };
+    samples.set(threads, x);
+    x.peak.push(measureSgemmGflops(2048, threads));
+    const h = await hydraStep(threads);
+    const p = torchStep(threads);
+    const hydraTps = tokensPerStep / h.median;
+    x.hydra.push(hydraTps);
+    x.steps.push(h.all);
+    x.losses = [h.firstLoss, h.lastLoss];
+    if ('error' in p) x.torchError = p.error;
+    else {
+      x.torch.push(p.tokens_per_s);
+      x.ratio.push(hydraTps / p.tokens_per_s);
+    }
+    console.log(`repetition ${rep + 1}/${REPEATS}, ${threads} thread(s): hydra ${hydraTps.toFixed(0)} tokens/s, PyTorch ${'error' in p ? 'not measured' : p.tokens_per_s.toFixed(0)}`);
+  }
+}
+for (const [threads, x] of samples) {
+  const hydra = spread(x.hydra), torch = x.torch.length ? spread(x.torch) : null, ratio = x.ratio.length ? spread(x.ratio) : null, peak = spread(x.peak);
+  const gflops = spread(x.hydra.map((tps) => (flops * tps) / tokensPerStep / 1e9));
   rows.push({
     threads,
-    'hydra tokens/s': hydraTps.toFixed(0),
-    'pytorch tokens/s': torchTps === null ? 'not measured' : torchTps.toFixed(0),
-    ratio: torchTps === null ? '-' : (hydraTps / torchTps).toFixed(2),
-    'hydra GFLOP/s': (flops / h.median / 1e9).toFixed(1),
-    'sgemm peak GFLOP/s': peak.toFixed(1),
+    'hydra tokens/s': formatSpread(hydra, 0),
+    'pytorch tokens/s': torch ? formatSpread(torch, 0) : 'not measured',
+    ratio: ratio ? formatSpread(ratio) : '-',
+    'hydra GFLOP/s': formatSpread(gflops, 1),
+    'sgemm peak GFLOP/s': formatSpread(peak, 1),
   });
   results[`threads_${threads}`] = {
-    hydra_tokens_per_s: hydraTps,
-    hydra_step_s: h.all,
-    pytorch_tokens_per_s: torchTps,
-    pytorch: p,
-    ratio: torchTps === null ? null : hydraTps / torchTps,
-    gflops: flops / h.median / 1e9,
-    sgemm_peak_gflops: peak,
-    loss_first: h.firstLoss,
-    loss_last: h.lastLoss,
+    hydra_tokens_per_s: hydra, hydra_step_s: x.steps, pytorch_tokens_per_s: torch, pytorch_error: x.torchError, ratio, gflops, sgemm_peak_gflops: peak,
+    loss_first: x.losses[0], loss_last: x.losses[1],
   };
-  if ('error' in p) console.log(`PyTorch: not measured (${p.error})`);
+  if (x.torchError) console.log(`PyTorch: not measured (${x.torchError})`);
 }
-console.log(`GPT-mini training step, batch ${B}×${T}, ${(flops / 1e9).toFixed(1)} GFLOP/step, cpu backend (${cpuBlas()}), median of ${STEPS} after ${WARMUP} warm-up`);
+console.log(`GPT-mini training step, batch ${B}×${T}, ${(flops / 1e9).toFixed(1)} GFLOP/step, cpu backend (${cpuBlas()}), median of ${STEPS} steps after ${WARMUP} warm-up, per repetition; median (min–max) over ${REPEATS} repetitions`);
 console.log(table(rows));
-const two = results.threads_2 as { hydra_tokens_per_s: number; pytorch_tokens_per_s: number | null; ratio: number | null; gflops: number; sgemm_peak_gflops: number };
 writeJson('bench/results/step.json', {
-  hydra_tokens_per_s: two.hydra_tokens_per_s,
-  pytorch_tokens_per_s: two.pytorch_tokens_per_s,
-  ratio: two.ratio,
-  gflops: two.gflops,
-  sgemm_peak_gflops: two.sgemm_peak_gflops,
-  flops_per_step: flops,
   by_threads: results,
+  repeats: REPEATS,
+  flops_per_step: flops,
   model: 'gpt2-mini: vocab 50257, n_ctx 256, n_layer 4, n_head 4, n_embd 256, untied, dropout 0; batch 8; AdamW',
   blas: cpuBlas(),
   machine: machine(),

@@ -1,6 +1,8 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's test runner. Node 20's runner does not expand
 // globs, so the list is made here. Extra arguments filter by substring: `node scripts/run-tests.mjs backend`.
-import { readdirSync, statSync } from 'node:fs';
+// A compiled test whose source (test/**/*.test.ts) is gone is stale: it is not run, and the run says so (`npm test`
+// cleans dist/ first, so this matters only for a focused run after a plain `npm run build`).
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -15,7 +17,12 @@ function walk(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = walk('dist/test')
+const compiled = walk('dist/test');
+const source = (f) => f.replace(/^dist[\\/]/, '').replace(/\.js$/, '.ts');
+const stale = compiled.filter((f) => !existsSync(source(f)));
+if (stale.length > 0) console.error(`run-tests: not running ${stale.length} compiled test(s) whose source is gone: ${stale.join(', ')}`);
+const files = compiled
+  .filter((f) => !stale.includes(f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 if (files.length === 0) {

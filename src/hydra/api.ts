@@ -106,10 +106,10 @@ export type HydraEvent =
       type: 'task-end';
       /** Seconds computing (excluding waiting for transfers). */
       computeSeconds: number;
-      /** Bytes host→device and device→host in this task (including prefetched bytes it used). */
+      /** Bytes this task copied host→device and device→host itself (prefetched bytes are not among them). */
       bytesIn: number;
       bytesOut: number;
-      /** Bytes that arrived by prefetch, and the seconds of copying that overlapped compute. */
+      /** Bytes of this task's parameters that arrived by prefetch, and seconds of the next prefetch's copying that overlapped its compute. */
       prefetchedBytes: number;
       overlapSeconds: number;
     } & TaskEventBase)
@@ -175,12 +175,30 @@ export interface ModelResult {
   checkpoint?: { path: string; step: number };
 }
 
+/**
+ * A device's prefetch counters since it started. Cumulative, so the last report of a device (its 'stopped' message)
+ * holds its totals, and every prefetch is counted once: copiedBytes = usedBytes + droppedBytes once the device stops.
+ */
+export interface PrefetchTotals {
+  /** Bytes copied host→device ahead of the task the scheduler expected next. */
+  copiedBytes: number;
+  /** Of those, bytes handed to the task they were copied for. */
+  usedBytes: number;
+  /** Bytes freed unused: stale (a step landed since the copy), not the task that came, or left when the device stopped. */
+  droppedBytes: number;
+  /** Prefetches cut short because they did not fit beside the running task (its task loads the rest itself). */
+  failures: number;
+}
+
 export interface JobResult {
   models: ModelResult[];
   makespanSeconds: number;
   devices: { id: number; busySeconds: number; utilisation: number; highWater: number; budget: number }[];
   policy: PolicyName;
+  /** Every byte copied between the host tier and the devices: the tasks' own copies and every prefetched copy. */
   bytesMoved: number;
+  /** Prefetched copies, summed over the devices (included in bytesMoved): copied = used + dropped. */
+  prefetch: PrefetchTotals;
   overlapSeconds: number;
   /** The host tier's accounts at the end of the job (a released model's state is no longer in use). */
   hostTier?: { budget: number; inUse: number; highWater: number };

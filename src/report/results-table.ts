@@ -56,5 +56,8 @@ export function renderJobSummary(job: JobSummary): string {
   }
   const overlapShare = job.makespanSeconds > 0 ? ` (${formatPercent(job.overlapSeconds / job.makespanSeconds)} of the makespan)` : '';
   lines.push(`  moved ${formatBytes(job.bytesMoved)} between host and devices; ${formatSeconds(job.overlapSeconds)} of copying overlapped compute${overlapShare}`);
+  const p = job.prefetch;
+  const failures = p.failures > 0 ? `; ${p.failures} prefetch${p.failures === 1 ? '' : 'es'} did not fit beside the running task` : '';
+  lines.push(`  prefetched ${formatBytes(p.copiedBytes)} (${formatBytes(p.usedBytes)} used, ${formatBytes(p.droppedBytes)} dropped)${failures}`);
   return lines.join('\n');
 }

@@ -296,11 +296,11 @@ for (const c of created) {
       report(t, label, 'adamw/sgd', err);
     });
 
-    test('optimizers on host arrays (adamwHost, sgdHost): bit for bit the device kernels, on SharedArrayBuffer views too', async () => {
+    test('optimizers on host arrays (adamwHost, sgdHost): bit for bit the device kernels, on SharedArrayBuffer views too', async (t) => {
       if (!be.adamwHost || !be.sgdHost) {
         // Only a device with memory of its own (a GPU) streams the optimizer through device memory.
         assert.equal(be.kind, 'webgpu', `${label} should step the host tier in place`);
-        return;
+        return t.skip(`${label} has no host-array optimizer: it streams parameters and moments through device memory`);
       }
       const r = new Rand(15);
       const shared = (a: Float32Array) => {

@@ -50,9 +50,10 @@ export function conformanceBackends(): BackendEntry[] {
 
 /**
  * The cpu addon may be missing only when the install script found no toolchain (and said so in
- * build/hydra-native.json). A missing build, or a failed build with a toolchain present, is a failure.
+ * build/hydra-native.json). A missing build, or a failed build with a toolchain present, is a failure; with
+ * HYDRA_REQUIRE_CPU=1 (CI) any unavailability is.
  */
-async function cpuSkipReason(err: unknown): Promise<string | null> {
+export async function cpuSkipReason(err: unknown): Promise<string | null> {
   if (process.env.HYDRA_REQUIRE_CPU === '1') return null;
   if (!(err instanceof BackendUnavailableError)) return null;
   const { readBuildStatus } = await import('../../src/backend/native-loader.js');

@@ -63,6 +63,7 @@ export function fakeTrain(calls: FakeCall[] = []) {
       devices: [0, 1].map((id) => ({ id, busySeconds: t / 2, utilisation: 0.5, highWater: 1000, budget: 1 << 26 })),
       policy: options.policy ?? 'sharded-lrtf',
       bytesMoved: 1234,
+      prefetch: { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 },
       overlapSeconds: 0,
     };
   };

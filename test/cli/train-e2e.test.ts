@@ -135,10 +135,15 @@ test('hydra train stopped part-way checkpoints every model; --resume finishes wi
   }
 });
 
-test('the hydra binary: Ctrl-C stops gracefully (checkpoints, results, exit 130) and --resume completes the job', async () => {
+test('the hydra binary: Ctrl-C stops gracefully (checkpoints, results, exit 130) and --resume ends bitwise as an uninterrupted run', async () => {
   const dir = tempDir();
   const file = writeJob(dir, { steps: 40 });
   const main = join(REPO, 'dist/src/cli/main.js');
+  // The same job run by the binary without interruption, alongside: the reference the resumed job must equal.
+  const straightDir = tempDir();
+  const straight = new Promise<number | null>((r) =>
+    spawn(process.execPath, [main, 'train', writeJob(straightDir, { steps: 40 }), '--progress', 'lines'], { cwd: straightDir, stdio: 'ignore' }).on('exit', r),
+  );
   const child = spawn(process.execPath, [main, 'train', file, '--progress', 'lines'], { cwd: dir });
   let stdout = '', stderr = '';
   child.stdout.on('data', (c) => (stdout += String(c)));
@@ -163,10 +168,21 @@ test('the hydra binary: Ctrl-C stops gracefully (checkpoints, results, exit 130)
   const resumed = spawnSync(process.execPath, [main, 'train', file, '--resume', '--progress', 'lines'], { cwd: dir, encoding: 'utf8' });
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, /resumed from .* at step \d+/);
-  const done = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
-  for (const m of done.models) {
+  assert.equal(await straight, 0, 'the uninterrupted run succeeds');
+  type Saved = { name: string; status: string; losses: number[]; evals: unknown[]; weightsDir: string };
+  const models = (d: string) => (JSON.parse(readFileSync(join(d, 'out', 'results.json'), 'utf8')) as { models: Saved[] }).models;
+  const want = models(straightDir);
+  const done = models(dir);
+  assert.deepEqual(done.map((m) => m.name), want.map((m) => m.name));
+  for (const [i, m] of done.entries()) {
     assert.equal(m.status, 'done');
     assert.equal(m.losses.length, 40);
+    assert.deepEqual(m.losses, want[i].losses, `${m.name}: losses`);
+    assert.deepEqual(m.evals, want[i].evals, `${m.name}: evals`);
+    const got = await loadHfGpt2(join(dir, 'out', m.weightsDir));
+    const ref = await loadHfGpt2(join(straightDir, 'out', want[i].weightsDir));
+    assert.equal(got.tensors.size, ref.tensors.size);
+    for (const [name, t] of ref.tensors) assert.deepEqual(got.tensors.get(name)!.data, t.data, `${m.name}: ${name}`);
   }
 });
 

@@ -2,7 +2,8 @@
  * Models of one job have different plans (a batch-8 model's shards are tighter than a batch-1 model's). A device
  * prefetches the next task's shard beside the running task, so the prefetch must fit the running task's plan: this
  * sweep runs both on one device at budgets from the smallest that holds them, with prefetch on, and checks that
- * nothing runs out of memory and the high-water mark stays within the budget.
+ * nothing runs out of memory and no prefetch was cut short for want of room (the device worker counts those: it
+ * swallows them, since the task then loads its parameters itself).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +46,7 @@ test('train(): a prefetch never pushes another model\'s running task over the de
       },
     });
     for (const m of r.models) assert.equal(m.status, 'done', `budget ${budget}: ${m.name} ${m.status}: ${m.reason ?? ''}`);
-    assert.ok(r.devices[0].highWater <= budget, `budget ${budget}: high-water ${r.devices[0].highWater}`);
+    assert.equal(r.prefetch.failures, 0, `budget ${budget}: ${r.prefetch.failures} prefetches did not fit beside the running task`);
   }
   assert.ok(prefetched > 0, 'prefetch should still happen');
   assert.ok(crossModel > 0, 'some prefetches should cross models (the case under test)');

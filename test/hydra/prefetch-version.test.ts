@@ -53,6 +53,9 @@ test('device worker: a prefetch taken before a step is dropped; one at the curre
     const fromHost = await dev.run('m', f0, 2, null);
     assert.equal(fromHost.outcome.prefetchedBytes, 0);
     assert.deepEqual(boundary(), after);
+    // Every prefetched copy is counted: three prefetches of shard 0, one used, two dropped (stale, refused).
+    const shard0 = rt.shardParams[0].reduce((n, p) => n + p.n * 4, 0);
+    assert.deepEqual(dev.prefetch, { copiedBytes: 3 * shard0, usedBytes: shard0, droppedBytes: 2 * shard0, failures: 0 });
   } finally {
     await dev.stop();
   }

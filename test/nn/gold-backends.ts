@@ -1,12 +1,12 @@
 /**
- * Backends the gold tests run on. js always; cpu when its addon was built (a missing addon on a machine that has a
- * compiler and OpenBLAS is a failure, reported by the conformance suite); webgpu when it can run here — skipped only
- * when the optional `webgpu` package or a (software) GPU is genuinely absent, by the same rule as the conformance
- * suite (test/backend/helpers.ts webgpuSkipReason; HYDRA_REQUIRE_WEBGPU=1 turns any unavailability into a failure).
+ * Backends the gold tests run on. js always; cpu and webgpu unless they genuinely cannot run here, by the same rules
+ * as the conformance suite (test/backend/helpers.ts cpuSkipReason / webgpuSkipReason: the cpu addon skips only when
+ * no toolchain was found at install, webgpu only when the optional package or a (software) GPU is absent;
+ * HYDRA_REQUIRE_CPU=1 / HYDRA_REQUIRE_WEBGPU=1 turn any unavailability into a failure).
  */
 import type { Backend } from '../../src/backend/backend.js';
 import { BackendUnavailableError, createBackend, type BackendKind } from '../../src/backend/index.js';
-import { webgpuSkipReason } from '../backend/helpers.js';
+import { cpuSkipReason, webgpuSkipReason } from '../backend/helpers.js';
 
 export interface GoldBackend {
   kind: BackendKind;
@@ -25,13 +25,9 @@ export function goldBackends(): GoldBackend[] {
           return await createBackend(kind, { threads: 1 });
         } catch (e) {
           if (!(e instanceof BackendUnavailableError)) throw e;
-          if (kind === 'webgpu') {
-            const reason = await webgpuSkipReason(e);
-            if (reason === null) throw e;
-            entry.skipReason = reason;
-          } else {
-            entry.skipReason = e.message;
-          }
+          const reason = await (kind === 'webgpu' ? webgpuSkipReason(e) : cpuSkipReason(e));
+          if (reason === null) throw e;
+          entry.skipReason = reason;
           return null;
         }
       },

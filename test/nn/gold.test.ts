@@ -17,6 +17,14 @@ import { relError } from '../backend/helpers.js';
 
 const DIR = join('test', 'fixtures', 'gold', 'tiny');
 
+/**
+ * Relative-error tolerances: a few times the largest error measured on js, cpu and webgpu (llvmpipe) against
+ * PyTorch's float64 reference — logits 2.1e-7, loss 1.6e-8 (webgpu; js/cpu 2.7e-10), gradients 4.2e-7, step losses
+ * 1.2e-7 (webgpu; js/cpu 4.6e-8), final parameters after 10 AdamW steps 2.6e-5 (Adam divides by √v, which magnifies
+ * float32 rounding in small gradients) — so that a kernel that loses a few bits fails here.
+ */
+const TOL = { logits: 1e-6, loss: 5e-8, grad: 2e-6, stepLoss: 5e-7, final: 1e-4 };
+
 interface Expected {
   loss: number;
   train: { lr: number; betas: [number, number]; eps: number; weight_decay: number; clip_norm: number; steps: number; losses: number[] };
@@ -48,9 +56,9 @@ for (const backend of goldBackends()) {
     const trainer = await LocalTrainer.create(be, buildGpt2(f.config), f.tensors, f.recipe);
     const logits = await trainer.logits(f.b);
     const eLogits = relError(logits, f.ref.get('logits')!.data);
-    assert.ok(eLogits <= 1e-5, `logits relative error ${eLogits}`);
+    assert.ok(eLogits <= TOL.logits, `logits relative error ${eLogits}`);
     const { loss, grads } = await trainer.gradients(f.b);
-    assert.ok(Math.abs(loss - f.expected.loss) / f.expected.loss <= 1e-5, `loss ${loss} vs ${f.expected.loss}`);
+    assert.ok(Math.abs(loss - f.expected.loss) / f.expected.loss <= TOL.loss, `loss ${loss} vs ${f.expected.loss}`);
     assert.equal(grads.size, [...f.ref.keys()].filter((k) => k.startsWith('grad.')).length);
     let worst = 0;
     for (const [name, g] of grads) {
@@ -58,7 +66,7 @@ for (const backend of goldBackends()) {
       assert.ok(want, `fixture has no gradient for ${name}`);
       const e = relError(g, want.data);
       worst = Math.max(worst, e);
-      assert.ok(e <= 1e-4, `gradient of ${name}: relative error ${e}`);
+      assert.ok(e <= TOL.grad, `gradient of ${name}: relative error ${e}`);
     }
     t.diagnostic(`max relative error: logits ${eLogits.toExponential(2)}, loss ${(Math.abs(loss - f.expected.loss) / f.expected.loss).toExponential(2)}, gradients ${worst.toExponential(2)}`);
     trainer.dispose();
@@ -74,17 +82,21 @@ for (const backend of goldBackends()) {
     for (let s = 0; s < f.expected.train.steps; s++) losses.push((await trainer.trainStep(f.b, false)).loss);
     for (let s = 0; s < losses.length; s++) {
       const e = Math.abs(losses[s] - f.expected.train.losses[s]) / Math.abs(f.expected.train.losses[s]);
-      assert.ok(e <= 1e-4, `step ${s}: loss ${losses[s]} vs ${f.expected.train.losses[s]} (relative error ${e})`);
+      assert.ok(e <= TOL.stepLoss, `step ${s}: loss ${losses[s]} vs ${f.expected.train.losses[s]} (relative error ${e})`);
     }
     assert.ok(losses[losses.length - 1] < losses[0], 'the fixture trains: loss decreases');
     t.diagnostic(`max relative loss error over ${losses.length} steps: ${Math.max(...losses.map((l, s) => Math.abs(l - f.expected.train.losses[s]) / Math.abs(f.expected.train.losses[s]))).toExponential(2)}`);
     const params = await trainer.exportParams();
+    assert.equal(params.size, [...f.ref.keys()].filter((k) => k.startsWith('final.')).length, 'one final value per parameter');
+    let worstFinal = 0;
     for (const [name, p] of params) {
       const want = f.ref.get(`final.${name}`);
-      if (!want) continue;
+      assert.ok(want, `fixture has no final value for ${name}`);
       const e = relError(p.data, want.data);
-      assert.ok(e <= 1e-4, `final ${name}: relative error ${e}`);
+      worstFinal = Math.max(worstFinal, e);
+      assert.ok(e <= TOL.final, `final ${name}: relative error ${e}`);
     }
+    t.diagnostic(`max relative error of the final parameters: ${worstFinal.toExponential(2)}`);
     trainer.dispose();
     be.dispose();
   });

@@ -47,6 +47,7 @@ export function fakeJob(): JobResult {
     ],
     policy: 'sharded-lrtf',
     bytesMoved: 3 * 1024 ** 3,
+    prefetch: { copiedBytes: 1024 ** 3, usedBytes: 0.75 * 1024 ** 3, droppedBytes: 0.25 * 1024 ** 3, failures: 2 },
     overlapSeconds: 4,
   };
 }

@@ -33,6 +33,7 @@ test('job summary: makespan, per-device utilisation and peak, bytes moved, overl
   assert.match(s, /device 0: busy 30\.0s \(75%\), peak 20\.0 MiB of 64\.0 MiB/);
   assert.match(s, /device 1: busy 36\.0s \(90%\)/);
   assert.match(s, /moved 3\.0 GiB between host and devices; 4\.0s of copying overlapped compute \(10% of the makespan\)/);
+  assert.match(s, /prefetched 1\.0 GiB \(768\.0 MiB used, 256\.0 MiB dropped\); 2 prefetches did not fit beside the running task/);
 });
 
 test('writeResults writes results.json (no weights, with config), results.csv and finished models\' weights', async () => {

@@ -459,6 +459,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   }
 
   const makespan = now();
+  // Read after the devices stopped: a device's last prefetch is dropped (and counted) when it stops.
+  const prefetch = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
+  for (const d of devices) for (const k of Object.keys(prefetch) as (keyof typeof prefetch)[]) prefetch[k] += d.prefetch[k];
   for (const j of jobs) {
     if (!j.released) for (const p of j.rt.params) j.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(j.views.param(p.spec.name)) });
     if (j.result.wallSeconds === 0) j.result.wallSeconds = makespan;
@@ -468,7 +471,8 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
     makespanSeconds: makespan,
     devices: devices.map((d) => ({ id: d.id, busySeconds: busy[d.id], utilisation: makespan > 0 ? busy[d.id] / makespan : 0, highWater: highWater[d.id], budget: d.budget })),
     policy,
-    bytesMoved,
+    bytesMoved: bytesMoved + prefetch.copiedBytes,
+    prefetch,
     overlapSeconds,
     hostTier: tier.stats(),
   };

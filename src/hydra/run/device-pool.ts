@@ -2,6 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import { prepareWebGpuEnvironment } from '../../backend/webgpu/dawn.js';
 import type { DeviceSpec } from './device-spec.js';
+import type { PrefetchTotals } from '../api.js';
 import type { FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
 
 type RunMessage = Extract<ToWorker, { type: 'run' }>;
@@ -10,6 +11,8 @@ export class DeviceHandle {
   name = '';
   budget = 0;
   maxBufferBytes = Infinity;
+  /** The device's prefetch counters as of its latest report (its totals once stopped). */
+  prefetch: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (r: TaskReport) => void; reject: (e: Error) => void }>();
   private fatal: Error | null = null;
@@ -38,8 +41,11 @@ export class DeviceHandle {
           for (const w of h.waiting.values()) w.reject(h.fatal);
           h.waiting.clear();
         } else if (m.type === 'done') {
+          h.prefetch = m.report.prefetch;
           h.waiting.get(m.id)?.resolve(m.report);
           h.waiting.delete(m.id);
+        } else if (m.type === 'stopped') {
+          h.prefetch = m.prefetch;
         } else if (m.type === 'error') {
           h.waiting.get(m.id)?.reject(new Error(m.message));
           h.waiting.delete(m.id);

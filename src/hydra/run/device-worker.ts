@@ -4,13 +4,14 @@
  * the scheduler expects next are already being copied in (double buffering), within the partitioner's reserve.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Backend, DeviceBuffer } from '../../backend/backend.js';
+import { DeviceOutOfMemoryError, type Backend, type DeviceBuffer } from '../../backend/backend.js';
 import { createBackend } from '../../backend/index.js';
 import { buildArch, loadFamily } from '../../nn/families.js';
 import { viewsOf, type HostViews } from '../tier/host-state.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { runShardTask, type Prefetched } from './shard-executor.js';
 import { trackAllocations } from './tracked-backend.js';
+import type { PrefetchTotals } from '../api.js';
 import type { DeviceInit, FromWorker, ToWorker } from './worker-protocol.js';
 
 interface Registered {
@@ -34,6 +35,7 @@ const init = workerData as DeviceInit;
 const models = new Map<string, Registered>();
 let be: Backend;
 let prefetch: Prefetch | null = null;
+const totals: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
 
 function post(m: FromWorker): void {
   port.postMessage(m);
@@ -47,11 +49,16 @@ function startPrefetch(modelId: string, shard: number, paramsVersion: number): v
     let buf: DeviceBuffer;
     try {
       buf = be.alloc(param.n);
-    } catch {
-      break; // no room: the task will load the rest itself. Prefetch is an optimisation, never a failure.
+    } catch (e) {
+      // No room: the task will load the rest itself. A prefetch is an optimisation, so this does not fail the task,
+      // but it is counted: the plan's reserve is meant to make it impossible.
+      if (!(e instanceof DeviceOutOfMemoryError)) throw e;
+      totals.failures++;
+      break;
     }
     p.buffers.set(param.spec.name, buf);
     const src = m.views.param(param.spec.name);
+    totals.copiedBytes += src.byteLength;
     p.pending.push(be.uploadTimed ? be.uploadTimed(buf, src).then((s) => void (p.copySeconds += s)) : be.upload(buf, src));
   }
   prefetch = p;
@@ -66,7 +73,10 @@ async function dropPrefetch(): Promise<void> {
   const p = prefetch;
   prefetch = null;
   await Promise.allSettled(p.pending);
-  for (const b of p.buffers.values()) be.free(b);
+  for (const b of p.buffers.values()) {
+    totals.droppedBytes += b.bytes;
+    be.free(b);
+  }
 }
 
 async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
@@ -77,6 +87,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   if (prefetch && prefetch.modelId === msg.modelId && prefetch.shard === msg.task.shard && prefetch.paramsVersion === msg.paramsVersion) {
     await Promise.all(prefetch.pending);
     mine = prefetch.buffers;
+    for (const b of mine.values()) totals.usedBytes += b.bytes;
     prefetch = null;
   } else {
     await dropPrefetch();
@@ -100,7 +111,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   // synchronously: nothing overlapped.
   const overlap = next && be.uploadTimed ? Math.min(next.copySeconds, (t1 - t0) / 1000) : 0;
   const s = be.stats();
-  post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse } });
+  post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse, prefetch: { ...totals } } });
 }
 
 async function main(): Promise<void> {
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
           await dropPrefetch();
           await be.sync();
           be.dispose();
+          post({ type: 'stopped', prefetch: { ...totals } });
           port.close();
           break;
       }

@@ -5,6 +5,7 @@ import type { TrainRecipe } from '../../optim/recipe.js';
 import type { HostStateBuffers } from '../tier/host-state.js';
 import type { ShardRange } from './model-runtime.js';
 import type { ShardOutcome, ShardTask } from './shard-executor.js';
+import type { PrefetchTotals } from '../api.js';
 
 export interface DeviceInit {
   kind: BackendKind;
@@ -40,10 +41,12 @@ export interface TaskReport {
   overlapSeconds: number;
   highWater: number;
   inUse: number;
+  prefetch: PrefetchTotals;
 }
 
 export type FromWorker =
   | { type: 'ready'; name: string; budget: number; maxBufferBytes: number }
   | { type: 'done'; id: number; report: TaskReport }
   | { type: 'error'; id: number; message: string }
+  | { type: 'stopped'; prefetch: PrefetchTotals }
   | { type: 'fatal'; message: string };

@@ -133,6 +133,10 @@ export class BinaryHeap<T> {
     return this.items[0];
   }
 
+  clear(): void {
+    this.items.length = 0;
+  }
+
   push(x: T): void {
     const a = this.items;
     a.push(x);

@@ -130,6 +130,20 @@ export class ModelState {
   }
 
   /**
+   * Estimate of the task `offset` positions after the cursor, or NaN past the end: what ahead(offset) would give
+   * estimateOf for, without building the task (the lookahead's replay asks this for every task it plays). O(offset).
+   */
+  estimateAhead(offset: number): number {
+    let s = this.step, p = this.pos;
+    for (let i = 0; i < offset && s < this.horizon; i++) {
+      if (++p === this.blockLength(s)) (s++, (p = 0));
+    }
+    if (s >= this.horizon) return NaN;
+    const T = 2 * this.n - 1;
+    return p < T ? this.trainEstimateAt(p) : this.estimate[KIND_INDEX.E * this.n + ((p - T) % this.n)];
+  }
+
+  /**
    * The first task from the cursor on that satisfies `ok`, looking at most one block plus one training pass ahead
    * (far enough to meet every shard once), or null.
    */

@@ -1,8 +1,9 @@
 /**
  * Sharded-LRTF (the Hydra paper's policy, our default): a free device takes the next task of the ready model with
  * the LONGEST estimated remaining time. Models that are behind catch up, so all of them finish at about the same time
- * and no device idles at the end. Ready models sit in a max-heap keyed by their not-yet-started work (the key only
- * changes while a model is in flight, i.e. out of the heap), so a decision is O(log models).
+ * and no device idles at the end. Ready models sit in a list sorted by their not-yet-started work (the key only
+ * changes while a model is in flight, i.e. out of the list): a decision takes the last member, and the lookahead
+ * reads them best first at no cost.
  *
  * Devices of different speeds (beyond the paper, which assumes identical GPUs): plain LRTF lets a slow device grab
  * the longest model while a fast one is about to free, and the longest model then crawls to the end on the slow
@@ -14,7 +15,8 @@
  * this device takes the first model it may. Mid-run no model is critical and this is plain LRTF
  * (whose choices the lookahead replays exactly); with identical devices it is always plain LRTF.
  */
-import { BinaryHeap, IndexedMaxHeap } from '../heap.js';
+import { BinaryHeap } from '../heap.js';
+import { SortedIndexedList } from '../sorted-list.js';
 import type { ModelState } from '../model-state.js';
 import type { DeviceView, Lookahead, Policy } from '../policy.js';
 import type { TaskRef } from '../types.js';
@@ -41,12 +43,12 @@ const sooner = (a: ReplayEvent, b: ReplayEvent) => a.at < b.at || (a.at === b.at
 
 export class ShardedLrtf implements Policy {
   readonly name = 'sharded-lrtf' as const;
-  private heap!: IndexedMaxHeap<ModelState>;
+  private heap!: SortedIndexedList<ModelState>;
 
   private view!: DeviceView;
 
   attach(models: readonly ModelState[], _devices: number, view: DeviceView): void {
-    this.heap = new IndexedMaxHeap<ModelState>(models.length, (m) => m.notStarted);
+    this.heap = new SortedIndexedList<ModelState>(models.length, (m) => m.notStarted);
     this.view = view;
   }
 
@@ -106,38 +108,53 @@ export class ShardedLrtf implements Policy {
    * Replay on estimates what happens until this device frees: every device asking earlier returns its model to the
    * pool and takes the longest one (a device with short tasks may come back several times; idle devices take work
    * whenever some is returned); then this device returns its own model and takes the longest of what is left.
-   * The ready heap is read lazily in descending order, never copied, so a lookahead costs O(events · log devices).
+   * The ready list is read in place, never copied; the other devices' frees arrive sorted and are merged with the
+   * replay's own (a small heap), so a lookahead costs O(events · log devices).
    */
   predict(look: Lookahead): TaskRef | null {
-    const fromHeap = this.heap.descending();
-    let nextInHeap = fromHeap.next();
-    const returned = new BinaryHeap<Virtual>(longer);
+    const ready = this.heap;
+    let rank = 0;
+    let nextReady = ready.at(0);
+    const returned = this.returned;
+    const replayed = this.events;
+    returned.clear();
+    replayed.clear();
     const take = (): Virtual | null => {
       const r = returned.top();
-      const h = nextInHeap.done ? null : nextInHeap.value;
-      if (h && (!r || longer({ m: h, k: 0, key: h.notStarted }, r))) {
-        nextInHeap = fromHeap.next();
+      const h = nextReady;
+      if (h && (!r || h.notStarted > r.key || (h.notStarted === r.key && h.index < r.m.index))) {
+        nextReady = ready.at(++rank);
         return { m: h, k: 0, key: h.notStarted };
       }
       return returned.pop() ?? null;
     };
-    const events = new BinaryHeap<ReplayEvent>(sooner);
-    for (const o of look.others) events.push({ at: o.at, order: o.order, factor: o.factor, returns: o.returns ? { m: o.returns, k: 0, key: o.returns.notStarted } : null });
+    // The next free: the earlier of the other devices' (look.others, sorted by (at, order)) and the replay's own.
+    const others = look.others;
+    let oi = 0;
+    const nextFree = (): ReplayEvent | null => {
+      const o = oi < others.length ? others[oi] : null;
+      const e = replayed.top();
+      if (o && (!e || o.at < e.at || (o.at === e.at && o.order <= e.order))) {
+        if (o.at > look.finish || (o.at === look.finish && o.order > look.order)) return null;
+        oi++;
+        return { at: o.at, order: o.order, factor: o.factor, returns: o.returns ? { m: o.returns, k: 0, key: o.returns.notStarted } : null };
+      }
+      if (!e || e.at > look.finish || (e.at === look.finish && e.order > look.order)) return null;
+      return replayed.pop()!;
+    };
     const waiting: ReplayEvent[] = []; // devices that found nothing: they take work as soon as some is returned
     let order = look.order + 1;
     const run = (e: ReplayEvent, at: number): boolean => {
       const v = take();
       if (!v) return false;
-      const task = v.m.ahead(v.k)!;
-      const after = v.m.ahead(v.k + 1) ? { m: v.m, k: v.k + 1, key: v.m.remainingAfter(v.k + 1) } : null;
-      events.push({ at: at + v.m.estimateOf(task.kind, task.shard) * e.factor, order: order++, factor: e.factor, returns: after });
+      const after = Number.isNaN(v.m.estimateAhead(v.k + 1)) ? null : { m: v.m, k: v.k + 1, key: v.m.remainingAfter(v.k + 1) };
+      replayed.push({ at: at + v.m.estimateAhead(v.k) * e.factor, order: order++, factor: e.factor, returns: after });
       return true;
     };
     // Bound the replay: far-away frees barely matter and a lookahead must stay cheap.
-    for (let budget = 4 * look.others.length + 16; budget > 0 && events.size > 0; budget--) {
-      const e = events.top()!;
-      if (e.at > look.finish || (e.at === look.finish && e.order > look.order)) break;
-      events.pop();
+    for (let budget = 4 * others.length + 16; budget > 0; budget--) {
+      const e = nextFree();
+      if (!e) break;
       if (e.returns) returned.push(e.returns);
       if (!run(e, e.at)) waiting.push(e);
       while (waiting.length > 0 && run(waiting[0], e.at)) waiting.shift();
@@ -146,4 +163,8 @@ export class ShardedLrtf implements Policy {
     const mine = take();
     return mine ? mine.m.ahead(mine.k) : null;
   }
+
+  /** The replay's heaps, reused from one lookahead to the next (a lookahead allocates only its small records). */
+  private readonly returned = new BinaryHeap<Virtual>(longer);
+  private readonly events = new BinaryHeap<ReplayEvent>(sooner);
 }
