@@ -11,6 +11,7 @@ import { boolean, mapping, nonEmptyString, nonNegativeInt, onlyKeys, oneOf, posi
 import { ConfigError, expected, joinPath } from './errors.js';
 import { HPARAM_KEYS, hparamAtPath, hparamSpec, isHKey, sectionFields, type HKey, type HParams, type HValue } from './hparams.js';
 import { resolveConfigPath } from './paths.js';
+import { familyNames } from '../nn/families.js';
 import { size } from './sizes.js';
 import { validateEarlyStopping, type EarlyStoppingConfig } from '../hydra/scheduler/early-stopping/index.js';
 
@@ -22,6 +23,19 @@ export type DataFormat = (typeof DATA_FORMATS)[number];
 export interface GridAxis {
   key: HKey;
   values: HValue[];
+}
+
+/**
+ * One named model of an architecture comparison (`grid: { model: [...] }`): its family and the family's config fields
+ * as written (a GPT-2 entry's fields are the model section's, checked here; another family's are checked by the
+ * family when the grid is expanded).
+ */
+export interface ModelVariant {
+  name: string;
+  family: string;
+  fields: Record<string, unknown>;
+  /** Where it was written, e.g. 'grid.model[1]'. */
+  path: string;
 }
 
 export interface DataConfig {
@@ -44,6 +58,8 @@ export interface TrainConfig {
   /** Hyper-parameters set in the sections: common to every model (disjoint from the grid's keys). */
   base: HParams;
   grid: GridAxis[];
+  /** Named models compared in one job (`grid.model`), the outermost grid axis; absent: one architecture. */
+  models?: ModelVariant[];
   /** Pretrained Hugging Face GPT-2 directory (absolute); the model shape comes from its config.json. */
   initFrom?: string;
   data: DataConfig;
@@ -91,7 +107,8 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
   const base: HParams = {};
 
   const initFrom = parseInit(doc.init, opts.baseDir, checkFiles);
-  parseModel(doc.model, base, initFrom !== undefined);
+  const models = parseModelVariants(doc.grid, doc.model, initFrom !== undefined);
+  if (!models) parseModel(doc.model, base, initFrom !== undefined);
   parseOptimizer(doc.optimizer, base);
   parseSection(doc.schedule, 'schedule', base);
   for (const field of sectionFields('')) if (doc[field] !== undefined) setBase(base, field, doc[field]);
@@ -105,6 +122,7 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
     baseDir: opts.baseDir,
     base,
     grid,
+    ...(models ? { models } : {}),
     initFrom,
     data: parseData(doc.data, opts.baseDir, checkFiles),
     length: parseLength(doc),
@@ -219,12 +237,46 @@ function parseLength(doc: Record<string, unknown>): TrainLength {
 
 const SHAPE_KEYS: HKey[] = ['preset', 'n_layer', 'n_head', 'n_embd', 'n_ctx', 'vocab_size', 'tie'];
 
+const MODEL_KEYS = sectionFields('model');
+
+/**
+ * `grid.model`: a list of named models, each `{ name, family?, ...fields }` (family default gpt2). With it, the
+ * model section and the model keys of the grid are not used (each entry is a whole model), nor is init.from.
+ */
+function parseModelVariants(grid: unknown, model: unknown, hasInit: boolean): ModelVariant[] | undefined {
+  if (grid === undefined || mapping(grid, 'grid').model === undefined) return undefined;
+  const list = mapping(grid, 'grid').model;
+  const path = 'grid.model';
+  if (hasInit) throw new ConfigError(path, 'not allowed with init.from: the model comes from the checkpoint');
+  if (model !== undefined) throw new ConfigError('model', `not used with ${path}: give each model's fields in its ${path} entry`);
+  for (const k of Object.keys(mapping(grid, 'grid'))) {
+    if (MODEL_KEYS.includes(k)) throw new ConfigError(joinPath('grid', k), `not used with ${path}: give each model's ${k} in its ${path} entry`);
+  }
+  if (!Array.isArray(list) || list.length === 0) throw expected(path, 'a non-empty list of models, e.g. [{ name: small, preset: gpt2-tiny }, { name: wide, preset: gpt2-tiny, n_embd: 128 }]', list);
+  const names = new Map<string, number>();
+  return list.map((entry, i): ModelVariant => {
+    const at = joinPath(path, i);
+    const { name, family, ...fields } = mapping(entry, at);
+    const n = nonEmptyString(name, joinPath(at, 'name'));
+    if (!/^[\w.+-]+$/.test(n)) throw expected(joinPath(at, 'name'), 'a name of letters, digits and . _ + - (it names the model in results and files)', name);
+    if (names.has(n)) throw new ConfigError(joinPath(at, 'name'), `duplicate model name "${n}" (same as ${joinPath(path, names.get(n)!)}.name)`);
+    names.set(n, i);
+    const fam = family === undefined ? 'gpt2' : oneOf(familyNames())(family, joinPath(at, 'family'));
+    if (fam === 'gpt2') {
+      onlyKeys(fields, at, ['name', 'family', ...MODEL_KEYS]);
+      for (const [k, v] of Object.entries(fields)) fields[k] = hparamAtPath(joinPath('model', k))!.check(v, joinPath(at, k));
+    }
+    return { name: n, family: fam, fields, path: at };
+  });
+}
+
 function parseGrid(value: unknown, base: HParams, hasInit: boolean): GridAxis[] {
   if (value === undefined) return [];
   const obj = mapping(value, 'grid');
-  onlyKeys(obj, 'grid', HPARAM_KEYS);
+  onlyKeys(obj, 'grid', [...HPARAM_KEYS, 'model']);
   const axes: GridAxis[] = [];
   for (const [key, list] of Object.entries(obj)) {
+    if (key === 'model') continue; // parseModelVariants
     if (!isHKey(key)) continue; // unreachable after onlyKeys; narrows the type
     const spec = hparamSpec(key);
     const path = joinPath('grid', key);
