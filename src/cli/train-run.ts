@@ -174,7 +174,6 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
       policy: config.policy,
       policySeed: config.policySeed,
       planDir: config.planDir,
-      outDir: config.outDir,
       prefetch: config.prefetch,
       checkpointDir,
       checkpointEvery: config.checkpointEvery,

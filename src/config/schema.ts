@@ -6,7 +6,7 @@
  * or in `grid`, never both. Everything else describes the job: data, length, devices, budgets, output.
  */
 import { parseDevices } from '../hydra/run/device-spec.js';
-import type { PolicyName } from '../hydra/api.js';
+import { DEFAULT_POLICY, POLICY_NAMES, type PolicyName } from '../hydra/scheduler/types.js';
 import { boolean, mapping, nonEmptyString, nonNegativeInt, onlyKeys, oneOf, positiveInt, seedInt } from './checks.js';
 import { ConfigError, expected, joinPath } from './errors.js';
 import { HPARAM_KEYS, hparamAtPath, hparamSpec, isHKey, sectionFields, type HKey, type HParams, type HValue } from './hparams.js';
@@ -15,7 +15,6 @@ import { familyNames } from '../nn/families.js';
 import { size } from './sizes.js';
 import { validateEarlyStopping, type EarlyStoppingConfig } from '../hydra/scheduler/early-stopping/index.js';
 
-export const POLICIES = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'] as const satisfies readonly PolicyName[];
 /** 'auto': WikiText when the file name says so (e.g. contains 'wikitext'), else plain text. */
 export const DATA_FORMATS = ['auto', 'text', 'wikitext'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
@@ -129,7 +128,7 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
     devices: parseDeviceSpec(doc.devices ?? 'cpu:1x1', 'devices'),
     deviceMemory: doc.device_memory === undefined ? missing('device_memory', "a per-device memory budget such as '512MiB'") : size(doc.device_memory, 'device_memory'),
     hostMemory: doc.host_memory === undefined ? undefined : size(doc.host_memory, 'host_memory'),
-    policy: doc.policy === undefined ? 'sharded-lrtf' : oneOf(POLICIES)(doc.policy, 'policy'),
+    policy: doc.policy === undefined ? DEFAULT_POLICY : oneOf(POLICY_NAMES)(doc.policy, 'policy'),
     policySeed: doc.policy_seed === undefined ? undefined : seedInt(doc.policy_seed, 'policy_seed'),
     planDir: doc.plan_dir === undefined ? undefined : resolveConfigPath(doc.plan_dir, 'plan_dir', opts.baseDir),
     outDir:
