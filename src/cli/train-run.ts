@@ -174,7 +174,6 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
       policy: config.policy,
       policySeed: config.policySeed,
       planDir: config.planDir,
-      outDir: config.outDir,
       prefetch: config.prefetch,
       checkpointDir,
       checkpointEvery: config.checkpointEvery,
@@ -262,8 +261,8 @@ function blameFile<T>(file: string, fn: () => T): T {
 
 /** 'grid-tiny: 6 models (lr × batch_size), 20 steps each, devices cpu:2x1 with 64.0 MiB each, policy sharded-lrtf'. */
 export function describeJob(c: TrainConfig): string {
-  const n = gridSize(c.grid);
-  const axes = c.grid.filter((a) => a.values.length > 1).map((a) => hparamSpec(a.key).key);
+  const n = gridSize(c.grid) * (c.models?.length ?? 1);
+  const axes = [...(c.models && c.models.length > 1 ? ['model'] : []), ...c.grid.filter((a) => a.values.length > 1).map((a) => hparamSpec(a.key).key)];
   const grid = axes.length > 0 ? ` (${axes.join(' × ')})` : '';
   const length = 'steps' in c.length ? `${c.length.steps} steps` : `${c.length.epochs} epoch${c.length.epochs === 1 ? '' : 's'}`;
   const host = c.hostMemory !== undefined ? `, host memory ${formatBytes(c.hostMemory)}` : '';

@@ -52,9 +52,3 @@ export function onlyKeys(obj: Record<string, unknown>, path: string, accepted: r
     }
   }
 }
-
-/** A non-empty list, each element checked with its own indexed path. */
-export function listOf<T>(value: unknown, path: string, item: Check<T>): T[] {
-  if (!Array.isArray(value) || value.length === 0) throw expected(path, `a non-empty list (each item ${item.accepts})`, value);
-  return value.map((v, i) => item(v, joinPath(path, i)));
-}

@@ -1,12 +1,13 @@
 /**
  * Grid expansion: the cartesian product of the grid's value lists (first key outermost), each combination merged
  * with the hyper-parameters set outside the grid and resolved into a ModelSpec. Model names come from the keys that
- * take more than one value ('lr=3e-4,bs=8'); a grid of one combination is named after the job.
+ * take more than one value ('lr=3e-4,bs=8'); a grid of one combination is named after the job. Named models
+ * (`grid.model`) are the outermost axis and lead the name ('gpt2-small,lr=3e-4').
  */
 import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { joinPath } from './errors.js';
 import { hparamSpec, type HKey, type HParams, type HValue } from './hparams.js';
-import type { GridAxis, TrainConfig } from './schema.js';
+import type { GridAxis, ModelVariant, TrainConfig } from './schema.js';
 import { resolveModelSpec, type ModelSpec } from './variant.js';
 
 export interface Variant {
@@ -47,8 +48,8 @@ export function gridSize(axes: GridAxis[]): number {
   return axes.reduce((n, a) => n * a.values.length, 1);
 }
 
-export function expandGrid(config: Pick<TrainConfig, 'name' | 'base' | 'grid'>, initShape?: Gpt2Config): Variant[] {
-  return cartesian(config.grid.map((a) => a.values.length)).map((indices) => {
+export function expandGrid(config: Pick<TrainConfig, 'name' | 'base' | 'grid' | 'models'>, initShape?: Gpt2Config): Variant[] {
+  const combos = cartesian(config.grid.map((a) => a.values.length)).map((indices) => {
     const values: HParams = { ...config.base };
     const origin: Partial<Record<HKey, string>> = {};
     const hparams: Record<string, HValue> = {};
@@ -57,6 +58,15 @@ export function expandGrid(config: Pick<TrainConfig, 'name' | 'base' | 'grid'>, 
       origin[axis.key] = joinPath(joinPath('grid', axis.key), indices[a]);
       hparams[axis.key] = axis.values[indices[a]];
     });
-    return { name: variantName(config.grid, indices, config.name), hparams, spec: resolveModelSpec(values, { origin, initShape }) };
+    return { indices, values, origin, hparams };
   });
+  if (!config.models) {
+    return combos.map((c) => ({ name: variantName(config.grid, c.indices, config.name), hparams: c.hparams, spec: resolveModelSpec(c.values, { origin: c.origin, initShape }) }));
+  }
+  return config.models.flatMap((m: ModelVariant) =>
+    combos.map((c) => {
+      const rest = variantName(config.grid, c.indices, '');
+      return { name: rest ? `${m.name},${rest}` : m.name, hparams: { model: m.name, ...c.hparams }, spec: resolveModelSpec(c.values, { origin: c.origin, variant: m }) };
+    }),
+  );
 }

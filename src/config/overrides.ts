@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { mapping, oneOf, positiveInt } from './checks.js';
 import { expected } from './errors.js';
-import { POLICIES, parseDeviceSpec } from './schema.js';
+import { parseDeviceSpec } from './schema.js';
+import { POLICY_NAMES } from '../hydra/scheduler/types.js';
 import { size } from './sizes.js';
 
 export interface CliOverrides {
@@ -25,7 +26,7 @@ export function applyOverrides(raw: unknown, o: CliOverrides, cwd = process.cwd(
   if (o.devices !== undefined) doc.devices = parseDeviceSpec(o.devices, '--devices');
   if (o.deviceMemory !== undefined) doc.device_memory = size(o.deviceMemory, '--device-memory');
   if (o.hostMemory !== undefined) doc.host_memory = size(o.hostMemory, '--host-memory');
-  if (o.policy !== undefined) doc.policy = oneOf(POLICIES)(o.policy, '--policy');
+  if (o.policy !== undefined) doc.policy = oneOf(POLICY_NAMES)(o.policy, '--policy');
   if (o.out !== undefined) {
     if (o.out.trim() === '') throw expected('--out', 'a directory path', o.out);
     doc.out_dir = resolve(cwd, o.out);

@@ -6,15 +6,15 @@
  * or in `grid`, never both. Everything else describes the job: data, length, devices, budgets, output.
  */
 import { parseDevices } from '../hydra/run/device-spec.js';
-import type { PolicyName } from '../hydra/api.js';
+import { DEFAULT_POLICY, POLICY_NAMES, type PolicyName } from '../hydra/scheduler/types.js';
 import { boolean, mapping, nonEmptyString, nonNegativeInt, onlyKeys, oneOf, positiveInt, seedInt } from './checks.js';
 import { ConfigError, expected, joinPath } from './errors.js';
 import { HPARAM_KEYS, hparamAtPath, hparamSpec, isHKey, sectionFields, type HKey, type HParams, type HValue } from './hparams.js';
 import { resolveConfigPath } from './paths.js';
+import { familyNames } from '../nn/families.js';
 import { size } from './sizes.js';
 import { validateEarlyStopping, type EarlyStoppingConfig } from '../hydra/scheduler/early-stopping/index.js';
 
-export const POLICIES = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'] as const satisfies readonly PolicyName[];
 /** 'auto': WikiText when the file name says so (e.g. contains 'wikitext'), else plain text. */
 export const DATA_FORMATS = ['auto', 'text', 'wikitext'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
@@ -22,6 +22,19 @@ export type DataFormat = (typeof DATA_FORMATS)[number];
 export interface GridAxis {
   key: HKey;
   values: HValue[];
+}
+
+/**
+ * One named model of an architecture comparison (`grid: { model: [...] }`): its family and the family's config fields
+ * as written (a GPT-2 entry's fields are the model section's, checked here; another family's are checked by the
+ * family when the grid is expanded).
+ */
+export interface ModelVariant {
+  name: string;
+  family: string;
+  fields: Record<string, unknown>;
+  /** Where it was written, e.g. 'grid.model[1]'. */
+  path: string;
 }
 
 export interface DataConfig {
@@ -44,6 +57,8 @@ export interface TrainConfig {
   /** Hyper-parameters set in the sections: common to every model (disjoint from the grid's keys). */
   base: HParams;
   grid: GridAxis[];
+  /** Named models compared in one job (`grid.model`), the outermost grid axis; absent: one architecture. */
+  models?: ModelVariant[];
   /** Pretrained Hugging Face GPT-2 directory (absolute); the model shape comes from its config.json. */
   initFrom?: string;
   data: DataConfig;
@@ -94,7 +109,8 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
   const base: HParams = {};
 
   const initFrom = parseInit(doc.init, opts.baseDir, checkFiles);
-  parseModel(doc.model, base, initFrom !== undefined);
+  const models = parseModelVariants(doc.grid, doc.model, initFrom !== undefined);
+  if (!models) parseModel(doc.model, base, initFrom !== undefined);
   parseOptimizer(doc.optimizer, base);
   parseSection(doc.schedule, 'schedule', base);
   for (const field of sectionFields('')) if (doc[field] !== undefined) setBase(base, field, doc[field]);
@@ -108,13 +124,14 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
     baseDir: opts.baseDir,
     base,
     grid,
+    ...(models ? { models } : {}),
     initFrom,
     data: parseData(doc.data, opts.baseDir, checkFiles),
     length: parseLength(doc),
     devices: parseDeviceSpec(doc.devices ?? 'cpu:1x1', 'devices'),
     deviceMemory: doc.device_memory === undefined ? missing('device_memory', "a per-device memory budget such as '512MiB'") : size(doc.device_memory, 'device_memory'),
     hostMemory: doc.host_memory === undefined ? undefined : size(doc.host_memory, 'host_memory'),
-    policy: doc.policy === undefined ? 'sharded-lrtf' : oneOf(POLICIES)(doc.policy, 'policy'),
+    policy: doc.policy === undefined ? DEFAULT_POLICY : oneOf(POLICY_NAMES)(doc.policy, 'policy'),
     policySeed: doc.policy_seed === undefined ? undefined : seedInt(doc.policy_seed, 'policy_seed'),
     planDir: doc.plan_dir === undefined ? undefined : resolveConfigPath(doc.plan_dir, 'plan_dir', opts.baseDir),
     outDir:
@@ -223,12 +240,46 @@ function parseLength(doc: Record<string, unknown>): TrainLength {
 
 const SHAPE_KEYS: HKey[] = ['preset', 'n_layer', 'n_head', 'n_embd', 'n_ctx', 'vocab_size', 'tie'];
 
+const MODEL_KEYS = sectionFields('model');
+
+/**
+ * `grid.model`: a list of named models, each `{ name, family?, ...fields }` (family default gpt2). With it, the
+ * model section and the model keys of the grid are not used (each entry is a whole model), nor is init.from.
+ */
+function parseModelVariants(grid: unknown, model: unknown, hasInit: boolean): ModelVariant[] | undefined {
+  if (grid === undefined || mapping(grid, 'grid').model === undefined) return undefined;
+  const list = mapping(grid, 'grid').model;
+  const path = 'grid.model';
+  if (hasInit) throw new ConfigError(path, 'not allowed with init.from: the model comes from the checkpoint');
+  if (model !== undefined) throw new ConfigError('model', `not used with ${path}: give each model's fields in its ${path} entry`);
+  for (const k of Object.keys(mapping(grid, 'grid'))) {
+    if (MODEL_KEYS.includes(k)) throw new ConfigError(joinPath('grid', k), `not used with ${path}: give each model's ${k} in its ${path} entry`);
+  }
+  if (!Array.isArray(list) || list.length === 0) throw expected(path, 'a non-empty list of models, e.g. [{ name: small, preset: gpt2-tiny }, { name: wide, preset: gpt2-tiny, n_embd: 128 }]', list);
+  const names = new Map<string, number>();
+  return list.map((entry, i): ModelVariant => {
+    const at = joinPath(path, i);
+    const { name, family, ...fields } = mapping(entry, at);
+    const n = nonEmptyString(name, joinPath(at, 'name'));
+    if (!/^[\w.+-]+$/.test(n)) throw expected(joinPath(at, 'name'), 'a name of letters, digits and . _ + - (it names the model in results and files)', name);
+    if (names.has(n)) throw new ConfigError(joinPath(at, 'name'), `duplicate model name "${n}" (same as ${joinPath(path, names.get(n)!)}.name)`);
+    names.set(n, i);
+    const fam = family === undefined ? 'gpt2' : oneOf(familyNames())(family, joinPath(at, 'family'));
+    if (fam === 'gpt2') {
+      onlyKeys(fields, at, ['name', 'family', ...MODEL_KEYS]);
+      for (const [k, v] of Object.entries(fields)) fields[k] = hparamAtPath(joinPath('model', k))!.check(v, joinPath(at, k));
+    }
+    return { name: n, family: fam, fields, path: at };
+  });
+}
+
 function parseGrid(value: unknown, base: HParams, hasInit: boolean): GridAxis[] {
   if (value === undefined) return [];
   const obj = mapping(value, 'grid');
-  onlyKeys(obj, 'grid', HPARAM_KEYS);
+  onlyKeys(obj, 'grid', [...HPARAM_KEYS, 'model']);
   const axes: GridAxis[] = [];
   for (const [key, list] of Object.entries(obj)) {
+    if (key === 'model') continue; // parseModelVariants
     if (!isHKey(key)) continue; // unreachable after onlyKeys; narrows the type
     const spec = hparamSpec(key);
     const path = joinPath('grid', key);

@@ -7,6 +7,8 @@
 import { gpt2Config, validateGpt2Config } from '../nn/gpt2.js';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
 import type { ArchSpec } from '../nn/family.js';
+import { getFamily } from '../nn/families.js';
+import type { ModelVariant } from './schema.js';
 import { ADAMW_DEFAULTS, SGD_DEFAULTS, validateOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { validateSchedule, type LrSchedule } from '../optim/schedule.js';
 import { ConfigError } from './errors.js';
@@ -32,6 +34,8 @@ export interface ResolveContext {
   origin?: Partial<Record<HKey, string>>;
   /** Shape of the pretrained checkpoint (init.from); replaces preset/shape fields. */
   initShape?: Gpt2Config;
+  /** A named model of `grid.model`: its fields make the model (instead of the model section's). */
+  variant?: ModelVariant;
 }
 
 const ADAMW_ONLY: HKey[] = ['beta1', 'beta2', 'eps'];
@@ -39,17 +43,17 @@ const SGD_ONLY: HKey[] = ['momentum', 'nesterov'];
 
 export function resolveModelSpec(v: HParams, ctx: ResolveContext = {}): ModelSpec {
   const where = (k: HKey) => ctx.origin?.[k] ?? hparamSpec(k).path;
-  const shape = resolveShape(v, ctx.initShape, where);
+  const { model, nCtx } = resolveArchitecture(v, ctx);
   const optimizer = resolveOptimizer(v, where);
-  const blockSize = (v.block_size as number | undefined) ?? shape.n_ctx;
-  if (blockSize > shape.n_ctx) {
-    throw new ConfigError(where('block_size'), `block_size ${blockSize} exceeds the model's n_ctx ${shape.n_ctx} (its position table); use block_size <= ${shape.n_ctx}`);
+  const blockSize = (v.block_size as number | undefined) ?? nCtx;
+  if (blockSize > nCtx) {
+    throw new ConfigError(where('block_size'), `block_size ${blockSize} exceeds the model's n_ctx ${nCtx} (its position table); use block_size <= ${nCtx}`);
   }
   if (v.batch_size === undefined) {
     throw new ConfigError('batch_size', 'required field missing: sequences per minibatch, e.g. batch_size: 8 (or grid: { batch_size: [8, 4] })');
   }
   return {
-    model: { family: 'gpt2', config: shape },
+    model,
     optimizer,
     schedule: resolveSchedule(v),
     clipNorm: (v.clip_norm as number | undefined) ?? 0,
@@ -57,6 +61,32 @@ export function resolveModelSpec(v: HParams, ctx: ResolveContext = {}): ModelSpe
     blockSize,
     seed: (v.seed as number | undefined) ?? 0,
   };
+}
+
+/** The model: a GPT-2 from the model fields (of the section, the grid or a grid.model entry), or another family's. */
+function resolveArchitecture(v: HParams, ctx: ResolveContext): { model: ArchSpec; nCtx: number } {
+  const m = ctx.variant;
+  if (!m || m.family === 'gpt2') {
+    const origin = { ...ctx.origin };
+    for (const k of Object.keys(m?.fields ?? {})) origin[k as HKey] = `${m!.path}.${k}`;
+    const where = (k: HKey) => origin[k] ?? hparamSpec(k).path;
+    const shape = resolveShape({ ...v, ...(m?.fields as HParams | undefined) }, ctx.initShape, where);
+    return { model: { family: 'gpt2', config: shape }, nCtx: shape.n_ctx };
+  }
+  const family = getFamily(m.family, `${m.path}.family`);
+  let config: object;
+  try {
+    config = family.resolve(m.fields, m.path);
+  } catch (e) {
+    const err = new ConfigError(m.path, e instanceof Error ? e.message : String(e));
+    err.message = err.detail; // the family's message already names the field
+    throw err;
+  }
+  const built = family.build(config);
+  if (built.vocab < GPT2_TOKENIZER_VOCAB) {
+    throw new ConfigError(m.path, `the model's vocabulary (${built.vocab}) is smaller than the GPT-2 tokenizer's ${GPT2_TOKENIZER_VOCAB}; the data's token ids would not fit its embedding`);
+  }
+  return { model: { family: m.family, config }, nCtx: built.nCtx };
 }
 
 function resolveShape(v: HParams, initShape: Gpt2Config | undefined, where: (k: HKey) => string): Gpt2Config {

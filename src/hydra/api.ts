@@ -3,6 +3,7 @@
  * The CLI, progress bars, result files and the dashboard consume exactly these types.
  */
 import type { ArchSpec } from '../nn/family.js';
+import type { PolicyName, TaskKind } from './scheduler/types.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
@@ -50,7 +51,7 @@ export interface TrainTask {
   hparams?: Record<string, string | number | boolean>;
 }
 
-export type PolicyName = 'sharded-lrtf' | 'round-robin' | 'random' | 'model-lrtf' | 'pipeline';
+export type { PolicyName, TaskKind } from './scheduler/types.js';
 
 export interface TrainOptions {
   /** 'cpu:NxT' (N devices of T threads), 'js:N', 'webgpu:N'. */
@@ -64,8 +65,6 @@ export interface TrainOptions {
   policySeed?: number;
   /** Where partition plans are cached (default .hydra/plans); null disables the cache. */
   planDir?: string | null;
-  /** Output directory for results/events/weights (the API writes nothing there itself unless set). */
-  outDir?: string;
   /** Receives every event as it happens. */
   onEvent?: (e: HydraEvent) => void;
   /** Bytes of prefetch reserve the partitioner leaves free (default: derived from the plan). */
@@ -92,8 +91,6 @@ export interface TrainOptions {
    */
   earlyStopping?: EarlyStoppingConfig;
 }
-
-export type TaskKind = 'F' | 'FL' | 'B' | 'E';
 
 /** What task-start and task-end both say: which task of which model, on which device, when. */
 export interface TaskEventBase {

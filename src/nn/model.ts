@@ -30,19 +30,6 @@ export function collectParams(layers: Layer[]): ParamSpec[] {
   return [...seen.values()];
 }
 
-/** For each parameter, the indices of the layers that use it (a tied weight has two). */
-export function paramUsers(model: Model): Map<string, number[]> {
-  const users = new Map<string, number[]>();
-  model.layers.forEach((l, i) => {
-    for (const u of l.uses) {
-      const list = users.get(u) ?? [];
-      list.push(i);
-      users.set(u, list);
-    }
-  });
-  return users;
-}
-
 export function paramCount(model: Model): number {
   return model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
 }

@@ -14,7 +14,7 @@
  */
 import { Scheduler } from '../hydra/scheduler/scheduler.js';
 import { defaultEvalSteps } from '../hydra/scheduler/model-state.js';
-import { KIND_INDEX, type ModelSpec, type Task } from '../hydra/scheduler/types.js';
+import { DEFAULT_POLICY, KIND_INDEX, type ModelSpec, type Task } from '../hydra/scheduler/types.js';
 import { createEarlyStopper, describeStop, type EarlyStopper } from '../hydra/scheduler/early-stopping/index.js';
 import { EventQueue } from './event-queue.js';
 import type { SimOptions, SimResult, TimelineEntry, Workload } from './types.js';
@@ -33,7 +33,7 @@ const shardKey = (model: number, shard: number) => model * 4096 + shard;
 
 export function simulate(workload: Workload, options: SimOptions = {}): SimResult {
   validateWorkload(workload);
-  const policy = options.policy ?? 'sharded-lrtf';
+  const policy = options.policy ?? DEFAULT_POLICY;
   const seed = options.seed ?? 0;
   const noise = options.noise ?? 0;
   const pilotError = options.pilotError ?? 0;

@@ -65,7 +65,6 @@ test('hydra train with the injected engine: tasks built from the config, files a
   assert.deepEqual(t0.hparams, { lr: 1e-3, batch_size: 4 });
   assert.equal(call.options.devices, 'js:2');
   assert.equal(call.options.deviceMemory, 64 * 1024 * 1024);
-  assert.equal(call.options.outDir, outDir);
   // tokenization through the cache
   assert.match(stderr.text(), /train data: .*train\.txt: tokens: \d+ \(tokenized in/);
   // events streamed: every event, in order
@@ -170,4 +169,28 @@ test('eval_tokens caps the held-out set; a set too small for whole batches of ev
     runTrain(tiny.file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: tiny.dir, cacheDir: join(tiny.dir, 'c') }),
     /job\.yaml: data\.eval: data\.eval_tokens 40 gives 2 blocks of 16 tokens; .* needs at least 4 \(a multiple of every batch_size: 4, 2\)/,
   );
+});
+
+test('examples/arch-compare.yaml: named models of different shapes, one plan each, one job', async () => {
+  const file = join(process.cwd(), 'examples/arch-compare.yaml');
+  const dir = tempDir();
+  const stdout = sink(), stderr = sink();
+  await runTrain(file, { dryRun: true }, { train: fakeTrain([]), stdout, stderr, cwd: dir });
+  assert.match(stderr.text(), /arch-compare: 3 models \(model\), 30 steps each/);
+  const lines = stdout.text().trimEnd().split('\n');
+  assert.deepEqual(lines.map((l) => l.split(':')[0]), ['gpt2-deep', 'gpt2-wide', 'gpt2-untied']);
+  assert.equal(new Set(lines.map((l) => l.split('; ')[1].split(', B=')[0])).size, 3, 'three architectures');
+
+  // Through the engine interface: each model's task carries its own architecture.
+  const { file: small, dir: d2 } = setup({
+    model: undefined,
+    grid: { model: [{ name: 'narrow', preset: 'gpt2-tiny', n_ctx: 16 }, { name: 'wide', preset: 'gpt2-tiny', n_embd: 96, n_ctx: 16 }], lr: [1e-3, 1e-2] },
+    batch_size: 2,
+  });
+  const calls: FakeCall[] = [];
+  await runTrain(small, {}, { train: fakeTrain(calls), stdout: sink(), stderr: sink(), cwd: d2, cacheDir: join(d2, 'c') });
+  const tasks = calls[0].tasks;
+  assert.deepEqual(tasks.map((t) => t.name), ['narrow,lr=1e-3', 'narrow,lr=0.01', 'wide,lr=1e-3', 'wide,lr=0.01']);
+  assert.deepEqual(tasks.map((t) => (t.model.config as { n_embd: number }).n_embd), [64, 64, 96, 96]);
+  assert.equal(tasks[2].hparams?.model, 'wide');
 });

@@ -138,3 +138,32 @@ test('sgd takes momentum/nesterov; adamw options are refused for it', () => {
   const bad = parse({ optimizer: { kind: 'sgd', eps: 1e-6 }, batch_size: 2, grid: {} });
   rejects(() => expandGrid(bad), 'optimizer.eps', /eps applies only to optimizer\.kind adamw; this model uses sgd/);
 });
+
+test('grid.model: named models of different shapes (and families) are the outermost axis, each resolved whole', async () => {
+  const models = [
+    { name: 'narrow', preset: 'gpt2-tiny', n_ctx: 16 },
+    { name: 'wide', n_layer: 1, n_head: 4, n_embd: 128, n_ctx: 32, dropout: 0, tie: false },
+  ];
+  const c = parse({ batch_size: 2, grid: { model: models, lr: [1e-3, 1e-4] } }, ['model']);
+  const vs = expandGrid(c);
+  assert.deepEqual(vs.map((v) => v.name), ['narrow,lr=1e-3', 'narrow,lr=1e-4', 'wide,lr=1e-3', 'wide,lr=1e-4']);
+  assert.deepEqual(vs[2].hparams, { model: 'wide', lr: 1e-3 });
+  assert.deepEqual(vs[2].spec.model, { family: 'gpt2', config: { n_layer: 1, n_head: 4, n_embd: 128, n_ctx: 32, vocab_size: 50257, dropout: 0, tie: false } });
+  assert.equal(vs[0].spec.blockSize, 16);
+  assert.equal(vs[2].spec.blockSize, 32, 'each model defaults to its own context');
+  // Errors name the entry and field.
+  rejects(() => parse({ batch_size: 2, grid: { model: [{ name: 'a', preset: 'gpt2-tiny', n_layers: 2 }] } }, ['model']), 'grid.model[0].n_layers', /unknown field/);
+  rejects(() => parse({ batch_size: 2, grid: { model: [{ name: 'a', preset: 'gpt2-tiny', n_layer: 0 }] } }, ['model']), 'grid.model[0].n_layer', /positive integer, got 0/);
+  rejects(() => parse({ batch_size: 2, grid: { model: [{ name: 'a', preset: 'gpt2-tiny' }, { name: 'a', preset: 'gpt2-mini' }] } }, ['model']), 'grid.model[1].name', /duplicate model name "a"/);
+  rejects(() => parse({ batch_size: 2, grid: { model: [{ preset: 'gpt2-tiny' }] } }, ['model']), 'grid.model[0].name', /non-empty string/);
+  rejects(() => parse({ batch_size: 2, grid: { model: [{ name: 'a', family: 'gpt3' }] } }, ['model']), 'grid.model[0].family', /expected one of gpt2/);
+  rejects(() => parse({ batch_size: 2, grid: { model: models } }), 'model', /not used with grid\.model/);
+  rejects(() => parse({ batch_size: 2, grid: { model: models, dropout: [0, 0.1] } }, ['model']), 'grid.dropout', /not used with grid\.model/);
+  rejects(() => expandGrid(parse({ block_size: 16, batch_size: 2, grid: { model: [{ name: 'a', preset: 'gpt2-tiny', n_ctx: 8 }] } }, ['model'])), 'block_size', /block_size 16 exceeds the model's n_ctx 8/);
+  // Another family's fields are checked by the family, and the tokenizer's vocabulary still has to fit.
+  await import('../hydra/fixtures/mlp-family.js');
+  const mlp = (fields: Record<string, unknown>) => expandGrid(parse({ batch_size: 2, grid: { model: [{ name: 'm', family: 'test-mlp', ...fields }] } }, ['model']));
+  assert.deepEqual(mlp({ vocab: 50257, n_ctx: 8, widths: [4, 4] })[0].spec.model, { family: 'test-mlp', config: { vocab: 50257, n_ctx: 8, widths: [4, 4] } });
+  rejects(() => mlp({ vocab: 50257, n_ctx: 8, widths: 'wide' }), 'grid.model[0]', /^grid\.model\[0\]\.widths: expected a list of positive integers/);
+  rejects(() => mlp({ vocab: 37, n_ctx: 8, widths: [4] }), 'grid.model[0]', /vocabulary \(37\) is smaller than the GPT-2 tokenizer's 50257/);
+});

@@ -159,11 +159,6 @@ export function launch(
   ctx.recorder.dispatch(pipeline, layout, entries, u32.slice(0, k), grid, def.name);
 }
 
-/** Ceiling division for workgroup counts. */
-export function cdiv(a: number, b: number): number {
-  return Math.ceil(a / b);
-}
-
 /** Calls fn(start, count) over [0, total) in chunks of at most `chunk` (a 1-D kernel's binding-sized pieces). */
 export function forEachChunk(total: number, chunk: number, fn: (start: number, count: number) => void): void {
   for (let start = 0; start < total; start += chunk) fn(start, Math.min(chunk, total - start));

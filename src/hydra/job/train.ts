@@ -22,6 +22,7 @@ import { planFor } from '../plan/plan-cache.js';
 import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
 import { stateNames } from '../../optim/optimizer.js';
 import { parseBytes } from '../units.js';
+import { DEFAULT_POLICY } from '../scheduler/types.js';
 import { CheckpointWriter, checkpointPath, loadModelSnapshotOrPrevious, previousCheckpointPath, restoreModel, snapshotModel } from './job-checkpoint.js';
 import { createJobScheduler, schedSpec, type SchedModelInput, type SchedTask } from './job-scheduler.js';
 import type { JobControl } from './job-control.js';
@@ -85,7 +86,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   const dev = await usableDevices(parseDevices(options.devices), (message) => emit({ type: 'log', t: now(), message }));
   const budget = parseBytes(options.deviceMemory, 'deviceMemory');
   const tier = new HostTier(options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : Infinity);
-  const policy = options.policy ?? 'sharded-lrtf';
+  const policy = options.policy ?? DEFAULT_POLICY;
   const taskModels = await checkTasks(tasks);
   // Bytes known from shapes alone, against the limits, before any pilot pass runs.
   checkMemoryBudgets(

@@ -6,9 +6,10 @@
  * shard while shard 0's backward runs would load stale weights. This check keeps prefetch exact.
  */
 import { gradFinalHere, type ModelRuntime } from './model-runtime.js';
+import type { TaskKind } from '../scheduler/types.js';
 
 export interface TaskRef {
-  kind: 'F' | 'FL' | 'B' | 'E';
+  kind: TaskKind;
   shard: number;
 }
 

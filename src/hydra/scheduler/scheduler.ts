@@ -14,7 +14,7 @@
 import { ModelState } from './model-state.js';
 import { createPolicy } from './policies/index.js';
 import type { DeviceForecast, DeviceView, Policy } from './policy.js';
-import type { ModelProgress, ModelSpec, PolicyName, SchedulerEvent, Task, TaskRef } from './types.js';
+import { DEFAULT_POLICY, type ModelProgress, type ModelSpec, type PolicyName, type SchedulerEvent, type Task, type TaskRef } from './types.js';
 import { validateDeviceCount, validateModel, validateModels } from './validate.js';
 
 export interface SchedulerOptions {
@@ -82,7 +82,7 @@ export class Scheduler {
     this.factorSum = this.computeFactor.reduce((a, b) => a + b, 0);
     this.computeStart = new Float64Array(devices).fill(NaN);
     this.refine = options.refine ?? true;
-    this.policy = typeof options.policy === 'object' ? options.policy : createPolicy(options.policy ?? 'sharded-lrtf', options.seed ?? 0);
+    this.policy = typeof options.policy === 'object' ? options.policy : createPolicy(options.policy ?? DEFAULT_POLICY, options.seed ?? 0);
     if (options.onEvent) this.listeners.push(options.onEvent);
     const view: DeviceView = {
       count: devices,

@@ -15,6 +15,8 @@ export type TaskKind = 'F' | 'FL' | 'B' | 'E';
 export type PolicyName = 'sharded-lrtf' | 'round-robin' | 'random' | 'model-lrtf' | 'pipeline';
 
 export const POLICY_NAMES: readonly PolicyName[] = ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'];
+/** The policy a job uses unless told otherwise: the paper's Sharded-LRTF. */
+export const DEFAULT_POLICY: PolicyName = 'sharded-lrtf';
 
 /** Estimated seconds of each phase of one shard (on a speed-1 device), plus the bytes its parameters occupy. */
 export interface ShardCost {
@@ -109,4 +111,3 @@ export type SchedulerEvent =
   | { type: 'model-added'; t: number; modelId: string };
 
 export const KIND_INDEX: Record<TaskKind, number> = { F: 0, FL: 1, B: 2, E: 3 };
-export const KINDS: readonly TaskKind[] = ['F', 'FL', 'B', 'E'];

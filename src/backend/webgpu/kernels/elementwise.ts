@@ -19,15 +19,6 @@ const fillDef: KernelDef = {
   x[P.start + i - P.x_base] = P.bits;`,
 };
 
-const copyDef: KernelDef = {
-  name: 'copy',
-  buffers: [{ name: 'dst', type: 'u32', write: true }, { name: 'src', type: 'u32' }],
-  params: [['dstStart', 'u32'], ['srcStart', 'u32'], ['count', 'u32']],
-  workgroupSize: [WG],
-  body: `${elementPrologue(WG)}
-  dst[P.dstStart + i - P.dst_base] = src[P.srcStart + i - P.src_base];`,
-};
-
 const scaleDef: KernelDef = {
   name: 'scale',
   buffers: [{ name: 'x', type: 'f32', write: true }],
@@ -88,14 +79,6 @@ export function copy(
   ctx.recorder.copyBufferToBuffer(src.gpu, srcOffset * 4, tmp.gpu, 0, n * 4);
   ctx.recorder.copyBufferToBuffer(tmp.gpu, 0, dst.gpu, dstOffset * 4, n * 4);
   tmp.release();
-}
-
-/** The shader copy, for tests of the binding-window path (the backend uses the copy engine). */
-export function copyByShader(ctx: KernelContext, dst: GpuBuffer, src: GpuBuffer, n: number, dstOffset: number, srcOffset: number): void {
-  forEachChunk(n, chunkElements(ctx.limits), (s, c) =>
-    launch(ctx, copyDef, { dst: range(dst, dstOffset + s, c), src: range(src, srcOffset + s, c) },
-      { dstStart: dstOffset + s, srcStart: srcOffset + s, count: c }, Math.ceil(c / WG)),
-  );
 }
 
 export function scale(ctx: KernelContext, x: GpuBuffer, alpha: number, n: number): void {
