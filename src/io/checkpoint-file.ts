@@ -15,9 +15,9 @@
  * fsync, rename, fsync directory), so a crash leaves the previous checkpoint intact. Every failure to read is a
  * CheckpointError naming the file and the problem.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFileAtomic } from '../data/atomic-write.js';
+import { MAX_IO_BYTES, writeFileAtomic } from '../data/atomic-write.js';
 import type { HostTensor } from './host-tensor.js';
 import { encodeSafetensors, planLayout, readSafetensors, readSafetensorsHeader, SafetensorsError, type TensorEntry } from './safetensors.js';
 
@@ -41,6 +41,11 @@ export interface CheckpointData<M = unknown> {
 
 const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
+/** hash.update in pieces: Node refuses a single update of 2 GiB or more ('data is too long'). */
+function hashBytes(hash: Hash, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.byteLength; off += MAX_IO_BYTES) hash.update(bytes.subarray(off, off + MAX_IO_BYTES));
+}
+
 function indexLines(entries: readonly TensorEntry[]): string {
   return entries.map((e) => `${e.name}\t${e.dtype}\t${e.shape.join(',')}\t${e.begin}\t${e.end}\n`).join('');
 }
@@ -61,7 +66,7 @@ export async function writeCheckpoint(path: string, data: CheckpointData): Promi
     throw new CheckpointError(path, 'bad-input', (err as Error).message);
   }
   const tensorsHash = createHash('sha256');
-  for (const { tensor } of layout) tensorsHash.update(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+  for (const { tensor } of layout) hashBytes(tensorsHash, new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
   const metadata = {
     format: CHECKPOINT_FORMAT,
     hydra_checkpoint_version: CHECKPOINT_VERSION,
@@ -124,7 +129,7 @@ export async function readCheckpoint<M = unknown>(path: string, options: ReadChe
     }
     const hash = createHash('sha256');
     const allocate = options.allocate ? (e: TensorEntry, n: number) => options.allocate!(e.name, n) : undefined;
-    const contents = await readSafetensors(path, { allocate, onRawBytes: (_e, bytes) => hash.update(bytes) });
+    const contents = await readSafetensors(path, { allocate, onRawBytes: (_e, bytes) => hashBytes(hash, bytes) });
     if (hash.digest('hex') !== header.metadata.tensors_sha256) throw new CheckpointError(path, 'checksum', 'tensor data checksum mismatch (file damaged)');
     return { tensors: contents.tensors, meta };
   });
