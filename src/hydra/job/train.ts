@@ -105,12 +105,18 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
     const { B, T } = task.train;
     const totalSteps = task.steps ?? (task.epochs ?? 1) * task.train.stepsPerEpoch;
     const recipe: TrainRecipe = { optimizer: task.optimizer, schedule: task.schedule ?? CONSTANT_LR, clipNorm: task.clipNorm ?? 0, totalSteps, seed: task.seed };
+    // Set-up of a large model takes a while: say what it is doing, with the time since train() started.
+    const setup = (what: string) => emit({ type: 'log', t: now(), message: `[${now().toFixed(1).padStart(7)}s] ${task.name}: ${what}` });
+    const planStart = now();
+    setup('planning');
     const { plan, reused } = await planFor(
       { model, recipe, B, T, budget, backendKey: backendKey(dev), maxBufferBytes: Infinity, reserve: options.prefetchReserve },
       () => createBackend(dev.kind, { threads: dev.threads }),
       task.train.batch(0, 0).tokens,
       options.planDir === undefined ? '.hydra/plans' : options.planDir,
+      setup,
     );
+    setup(`${reused ? 'plan read from the plan cache' : 'planned'} in ${(now() - planStart).toFixed(1)} s`);
     emit({ type: 'plan', model: task.name, plan, reused });
     const rt = buildRuntime(model, plan.shards, recipe, B, T);
     const buffers = allocateHostState(rt, tier, task.name);
@@ -130,7 +136,12 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
       resumedModels++;
     } else {
       if (task.weights) loadWeights(rt, views, task.weights, task.name);
-      else await initParamsInto(rt.params.map((p) => p.spec), task.seed, (spec) => views.param(spec.name));
+      else {
+        const initStart = now();
+        setup(`initialising ${(rt.params.reduce((a, p) => a + p.n, 0) / 1e6).toFixed(1)} M parameters`);
+        const engine = await initParamsInto(rt.params.map((p) => p.spec), task.seed, (spec) => views.param(spec.name));
+        setup(`initialised in ${(now() - initStart).toFixed(1)} s (${engine === 'native' ? 'native, every core' : 'JavaScript: the cpu addon is missing'})`);
+      }
     }
     const startStep = resumed?.step ?? 0;
     const rungs = stopping?.add(index, totalSteps) ?? [];
@@ -196,6 +207,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   }
 
   // ---- devices, models registered on each (their state is shared memory, nothing is copied) ----
+  emit({ type: 'log', t: now(), message: `[${now().toFixed(1).padStart(7)}s] starting ${dev.count} ${dev.kind} device${dev.count === 1 ? '' : 's'}` });
   const devices = await startDevices(dev, budget);
   const busy = devices.map(() => 0);
   const highWater = devices.map(() => 0);

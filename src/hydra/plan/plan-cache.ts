@@ -63,8 +63,10 @@ export interface PlanResult {
   path: string | null;
 }
 
-/** Load the cached plan or make one with a pilot pass on `pilotBackend`. */
-export async function planFor(i: PlanInputs, pilotBackend: () => Promise<Backend>, sampleTokens: Int32Array, planDir: string | null): Promise<PlanResult> {
+/** Load the cached plan or make one with a pilot pass on `pilotBackend`; `progress` hears what a cold plan is doing. */
+export async function planFor(
+  i: PlanInputs, pilotBackend: () => Promise<Backend>, sampleTokens: Int32Array, planDir: string | null, progress?: (message: string) => void,
+): Promise<PlanResult> {
   const key = planKey(i);
   const path = planDir ? join(planDir, `${key}.json`) : null;
   if (path && existsSync(path)) {
@@ -78,10 +80,14 @@ export async function planFor(i: PlanInputs, pilotBackend: () => Promise<Backend
   const be = await pilotBackend();
   let profiles;
   try {
-    profiles = await pilotLayers(be, i.model, sampleTokens, i.B, i.T, i.recipe.seed);
+    const distinct = new Set(i.model.layers.map((l, k) => l.shapeKey ?? `#${k}`)).size;
+    let measured = 0;
+    const onLayer = (l: { name: string }) => progress?.(`pilot pass: measuring layer ${l.name} (${++measured} of ${distinct} distinct)`);
+    profiles = await pilotLayers(be, i.model, sampleTokens, i.B, i.T, i.recipe.seed, { onLayer });
   } finally {
     be.dispose();
   }
+  progress?.('partitioning (dry runs on the accounting backend)');
   const plan = await partition({ model: i.model, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey, hostUpdates: hostUpdatesFor(i.backendKey) });
   if (path && planDir) {
     mkdirSync(planDir, { recursive: true });

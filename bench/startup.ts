@@ -1,0 +1,127 @@
+/**
+ * Time to the first training step at a real model size (`npm run bench:startup`): gpt2-medium (B = 1, T = 128) on
+ * cpu:1x2 with a 1 GiB device budget (≥ 4 shards), from process start to the first shard task and to step 1, plan
+ * cache cold (fresh directory) and warm (the same directory again); beside PyTorch's set-up of the same model
+ * (bench/startup_torch.py under Debian's /usr/bin/python3: build, init, first step) at the same 2 threads.
+ *
+ *   npm run bench:startup [-- --repeats 3] [-- --preset gpt2-large --repeats 1]
+ *
+ * Each run is a fresh process (node or python) started by this one; times are measured from just before the spawn
+ * to wall-clock stamps the child prints, so they include loading the runtime. Writes bench/results/startup.json
+ * (bench/results/startup-<preset>.json for another preset) with first_task_s, first_step_s, pytorch_first_step_s
+ * (medians, cold plan cache) and every run. The machine may be shared: the load average is recorded with each run.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { train } from '../src/hydra/job/train.js';
+import { gpt2Arch } from '../src/nn/gpt2.js';
+import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
+import { machine, median, randomTokens, table, writeJson } from './common.js';
+
+const B = 1, T = 128, DEVICES = 'cpu:1x2', BUDGET = '1GiB', THREADS = 2;
+
+interface ChildTimes {
+  /** Wall-clock stamps (ms since the epoch). */
+  planned: number;
+  initialised: number;
+  firstTask: number;
+  firstStep: number;
+  shards: number;
+  reused: boolean;
+}
+
+/** The measured process: one train() of one step, printing its stamps as one JSON line. */
+async function child(preset: string, planDir: string): Promise<void> {
+  const stamps: Partial<ChildTimes> = {};
+  const model = gpt2Arch(preset);
+  await train([{
+    name: preset, model, optimizer: { ...ADAMW_DEFAULTS, lr: 3e-4 }, clipNorm: 1, train: randomTokens(50257, B, T, 4), steps: 1, seed: 0,
+  }], {
+    devices: DEVICES, deviceMemory: BUDGET, planDir,
+    onEvent: (e) => {
+      if (e.type === 'plan') Object.assign(stamps, { planned: Date.now(), shards: e.plan.shards.length, reused: e.reused });
+      if (e.type === 'log' && / initialised in /.test(e.message)) stamps.initialised = Date.now();
+      if (e.type === 'task-start' && stamps.firstTask === undefined) stamps.firstTask = Date.now();
+      if (e.type === 'step' && stamps.firstStep === undefined) stamps.firstStep = Date.now();
+      if (e.type === 'log' && process.env.HYDRA_BENCH_VERBOSE) console.error(e.message);
+    },
+  });
+  console.log(JSON.stringify(stamps));
+}
+
+function runHydra(preset: string, planDir: string) {
+  const t0 = Date.now(), load = loadavg()[0];
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', preset, planDir], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) throw new Error(`hydra child failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
+  const c = JSON.parse(line) as ChildTimes;
+  const s = (t: number) => (t - t0) / 1000;
+  return { plan_s: s(c.planned), init_s: s(c.initialised), first_task_s: s(c.firstTask), first_step_s: s(c.firstStep), shards: c.shards, plan_reused: c.reused, load_avg_1m: load };
+}
+
+type TorchRun = { error: string } | { import_s: number; build_s: number; setup_s: number; first_step_s: number; torch_version: string; load_avg_1m: number };
+
+function runTorch(preset: string): TorchRun {
+  const shape = { 'gpt2-medium': [24, 16, 1024], 'gpt2-large': [36, 20, 1280], 'gpt2-xl': [48, 25, 1600] }[preset];
+  if (!shape) return { error: `no PyTorch shape for ${preset}` };
+  const t0 = Date.now(), load = loadavg()[0];
+  const args = ['bench/startup_torch.py', '--threads', String(THREADS), '--n-layer', String(shape[0]), '--n-head', String(shape[1]), '--n-embd', String(shape[2]), '--batch', String(B), '--seq', String(T)];
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
+  if (r.error) return { error: `could not run /usr/bin/python3: ${r.error.message}` };
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  const j = JSON.parse(line.startsWith('{') ? line : '{"error":"no output"}') as Record<string, number | string>;
+  if (j.error) return { error: String(j.error) };
+  const s = (t: number) => (t * 1000 - t0) / 1000;
+  return { import_s: s(j.imported as number), build_s: s(j.built as number), setup_s: s(j.initialised as number), first_step_s: s(j.first_step as number), torch_version: String(j.torch_version), load_avg_1m: load };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child') return child(argv[1], argv[2]);
+  const opt = (name: string, dflt: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : dflt;
+  };
+  const preset = opt('preset', 'gpt2-medium');
+  const repeats = Number(opt('repeats', '3'));
+  if (!(Number.isInteger(repeats) && repeats >= 1)) throw new RangeError(`--repeats: expected a positive integer, got ${opt('repeats', '')}`);
+  const runs: { cold: ReturnType<typeof runHydra>; warm: ReturnType<typeof runHydra>; pytorch: TorchRun }[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const planDir = mkdtempSync(join(tmpdir(), 'hydra-bench-startup-'));
+    try {
+      const cold = runHydra(preset, planDir);
+      const warm = runHydra(preset, planDir);
+      const pytorch = runTorch(preset);
+      runs.push({ cold, warm, pytorch });
+      console.log(`run ${r + 1}/${repeats}: cold ${cold.first_task_s.toFixed(1)} s to first task, ${cold.first_step_s.toFixed(1)} s to step 1; warm ${warm.first_task_s.toFixed(1)} / ${warm.first_step_s.toFixed(1)} s; PyTorch ${'error' in pytorch ? pytorch.error : `${pytorch.first_step_s.toFixed(1)} s`}`);
+    } finally {
+      rmSync(planDir, { recursive: true, force: true });
+    }
+  }
+  const stat = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+  const torchRuns = runs.map((r) => r.pytorch).filter((p): p is Exclude<TorchRun, { error: string }> => !('error' in p));
+  const summary = {
+    cold_first_task_s: stat(runs.map((r) => r.cold.first_task_s)),
+    cold_first_step_s: stat(runs.map((r) => r.cold.first_step_s)),
+    warm_first_task_s: stat(runs.map((r) => r.warm.first_task_s)),
+    warm_first_step_s: stat(runs.map((r) => r.warm.first_step_s)),
+    pytorch_setup_s: torchRuns.length ? stat(torchRuns.map((p) => p.setup_s)) : null,
+    pytorch_first_step_s: torchRuns.length ? stat(torchRuns.map((p) => p.first_step_s)) : null,
+  };
+  console.log(table(Object.entries(summary).filter(([, v]) => v).map(([k, v]) => ({ figure: k, median: v!.median, min: v!.min, max: v!.max }))));
+  const out = preset === 'gpt2-medium' ? 'bench/results/startup.json' : `bench/results/startup-${preset}.json`;
+  writeJson(out, {
+    bench: 'startup', machine: machine(), preset, B, T, devices: DEVICES, deviceMemory: BUDGET, threads: THREADS, repeats,
+    first_task_s: summary.cold_first_task_s.median,
+    first_step_s: summary.cold_first_step_s.median,
+    pytorch_first_step_s: summary.pytorch_first_step_s?.median ?? null,
+    summary,
+    runs,
+    note: 'seconds from spawning the process; medians over the repeats; the machine may have been shared (see load_avg_1m)',
+  });
+}
+
+await main();
