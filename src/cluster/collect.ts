@@ -74,7 +74,9 @@ export async function collectJob(
     await rm(tmp, { recursive: true, force: true });
   }
   events.sort((a, b) => ((a as { t?: number }).t ?? 0) - ((b as { t?: number }).t ?? 0));
-  return { spec, events, unfinished, result: { models, makespanSeconds: makespan, devices: [], policy, bytesMoved: 0, overlapSeconds: 0 } };
+  return { spec, events, unfinished, // Device-level figures (utilisation, bytes moved, prefetch) belong to each worker's segments and are in their events,
+  // not summed here: a cluster result reports the models.
+  result: { models, makespanSeconds: makespan, devices: [], policy, bytesMoved: 0, overlapSeconds: 0, prefetch: { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 } } };
 }
 
 /** Every committed checkpoint step of a model (for status and for tests of exactly-once). */
