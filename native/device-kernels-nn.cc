@@ -22,7 +22,7 @@ void check_indices(const Args& a, const char* name, const int32_t* idx, int64_t 
 
 }  // namespace
 
-// embeddingForward(out, tokens, wte, wpe, B, T, C)
+// embeddingForward(out, tokens, wte, wpe | null, B, T, C)
 Napi::Value CpuDevice::EmbeddingForward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("embeddingForward");
   Args a(info, "embeddingForward", table_);
@@ -31,8 +31,8 @@ Napi::Value CpuDevice::EmbeddingForward(const Napi::CallbackInfo& info) {
   const int32_t* tokens = a.i32(1, "tokens", BT);
   DeviceBuffer* wte = a.buffer(2, "wte", DType::F32, 0);
   if (C > 0) check_indices(a, "tokens", tokens, BT, wte->length / C, false);
-  embedding_forward(tp, a.f32(0, "out", a.mul(BT, C)), tokens, static_cast<float*>(wte->data),
-                    a.f32(3, "wpe", a.mul(T, C)), B, T, C);
+  const float* wpe = a.is_null(3) ? nullptr : a.f32(3, "wpe", a.mul(T, C));
+  embedding_forward(tp, a.f32(0, "out", a.mul(BT, C)), tokens, static_cast<float*>(wte->data), wpe, B, T, C);
   return info.Env().Undefined();
 }
 

@@ -47,6 +47,13 @@ Napi::Function CpuDevice::Define(Napi::Env env) {
           InstanceMethod<&CpuDevice::DropoutBackward>("dropoutBackward"),
           InstanceMethod<&CpuDevice::CrossEntropyForward>("crossEntropyForward"),
           InstanceMethod<&CpuDevice::CrossEntropyBackward>("crossEntropyBackward"),
+          InstanceMethod<&CpuDevice::RmsnormForward>("rmsnormForward"),
+          InstanceMethod<&CpuDevice::RmsnormBackward>("rmsnormBackward"),
+          InstanceMethod<&CpuDevice::RopeTable>("ropeTable"),
+          InstanceMethod<&CpuDevice::RopeForward>("ropeForward"),
+          InstanceMethod<&CpuDevice::RopeBackward>("ropeBackward"),
+          InstanceMethod<&CpuDevice::SwigluForward>("swigluForward"),
+          InstanceMethod<&CpuDevice::SwigluBackward>("swigluBackward"),
       });
 }
 

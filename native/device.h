@@ -30,7 +30,7 @@ class CpuDevice : public Napi::ObjectWrap<CpuDevice> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value LiveBuffers(const Napi::CallbackInfo& info);
 
-  // kernels (device-kernels.cc, device-kernels-nn.cc)
+  // kernels (device-kernels.cc, device-kernels-nn.cc, device-kernels-llama.cc)
   Napi::Value Fill(const Napi::CallbackInfo& info);
   Napi::Value Copy(const Napi::CallbackInfo& info);
   Napi::Value Scale(const Napi::CallbackInfo& info);
@@ -61,6 +61,14 @@ class CpuDevice : public Napi::ObjectWrap<CpuDevice> {
   Napi::Value DropoutBackward(const Napi::CallbackInfo& info);
   Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info);
   Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info);
+  // Llama kernels (device-kernels-llama.cc)
+  Napi::Value RmsnormForward(const Napi::CallbackInfo& info);
+  Napi::Value RmsnormBackward(const Napi::CallbackInfo& info);
+  Napi::Value RopeTable(const Napi::CallbackInfo& info);
+  Napi::Value RopeForward(const Napi::CallbackInfo& info);
+  Napi::Value RopeBackward(const Napi::CallbackInfo& info);
+  Napi::Value SwigluForward(const Napi::CallbackInfo& info);
+  Napi::Value SwigluBackward(const Napi::CallbackInfo& info);
 
   Napi::Value Transfer(const Napi::CallbackInfo& info, bool to_device);
 

@@ -5,15 +5,19 @@
 
 namespace hydra {
 
-// out(B,T,C) = wte[tokens[b,t]] + wpe[t]; rows are independent.
+// out(B,T,C) = wte[tokens[b,t]] + wpe[t] (wpe null: wte[tokens[b,t]]); rows are independent.
 void embedding_forward(ThreadPool& pool, float* out, const int32_t* tokens, const float* wte, const float* wpe,
                        int64_t B, int64_t T, int64_t C) {
   const int64_t min_rows = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1));
   parallel_for(pool, B * T, min_rows, [&](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; ++row) {
       const float* e = wte + static_cast<int64_t>(tokens[row]) * C;
-      const float* p = wpe + (row % T) * C;
       float* o = out + row * C;
+      if (!wpe) {
+        std::copy(e, e + C, o);
+        continue;
+      }
+      const float* p = wpe + (row % T) * C;
       for (int64_t c = 0; c < C; ++c) o[c] = e[c] + p[c];
     }
   });

@@ -66,6 +66,21 @@ void cross_entropy_forward(ThreadPool& pool, float* losses, float* lse, const fl
 void cross_entropy_backward(ThreadPool& pool, float* dlogits, const float* logits, const float* lse,
                             const int32_t* targets, int64_t N, int64_t V, double grad_scale);
 
+// ---- Llama (kernels-llama.cc); semantics in src/backend/backend.ts ----
+void rmsnorm_forward(ThreadPool& pool, float* out, float* rstd, const float* x, const float* w, int64_t N, int64_t C,
+                     double eps);
+void rmsnorm_backward(ThreadPool& pool, float* dx, float* dw, const float* dout, const float* x, const float* w,
+                      const float* rstd, int64_t N, int64_t C);
+// cs(2, T, hs/2): cos block, sin block (src/backend/rope-table.ts).
+void rope_table(float* cs, int64_t T, int64_t hs, double theta);
+void rope_forward(ThreadPool& pool, float* out, const float* x, const float* cs, int64_t B, int64_t T, int64_t NH,
+                  int64_t hs);
+void rope_backward(ThreadPool& pool, float* dx, const float* dout, const float* cs, int64_t B, int64_t T, int64_t NH,
+                   int64_t hs);
+void swiglu_forward(ThreadPool& pool, float* out, const float* gate, const float* up, int64_t n);
+void swiglu_backward(ThreadPool& pool, float* dgate, float* dup, const float* gate, const float* up,
+                     const float* dout, int64_t n);
+
 // ---- optimizers (kernels-optim.cc) ----
 struct AdamWStep {
   double lr, beta1, beta2, eps, weight_decay, grad_scale;

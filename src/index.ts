@@ -22,6 +22,8 @@ export type { Backend, DeviceBuffer } from './backend/backend.js';
 
 // ---- models ----
 export { gpt2Config, gpt2Arch, gpt2Family, buildGpt2, describeGpt2, validateGpt2Config, GPT2_PRESETS, type Gpt2Config } from './nn/gpt2.js';
+export { llamaConfig, buildLlama, type LlamaConfig } from './nn/llama.js';
+export { resolveLlamaConfig, describeLlama, LLAMA_PRESETS } from './nn/llama-config.js';
 export type { ArchSpec, ModelFamily } from './nn/family.js';
 export { registerFamily, getFamily, familyNames, loadFamily, resolveArch, buildArch, describeArch } from './nn/families.js';
 export { paramCount, collectParams, type Model } from './nn/model.js';
@@ -43,6 +45,7 @@ export { Loader, type LoaderOptions } from './data/loader.js';
 
 // ---- model I/O ----
 export { loadHfGpt2, saveHfGpt2, HfGpt2Error } from './io/hf-gpt2.js';
+export { loadHfLlama, saveHfLlama, HfLlamaError } from './io/hf-llama.js';
 export { readSafetensors, writeSafetensors, SafetensorsError } from './io/safetensors.js';
 export { saveModelCheckpoint, loadModelCheckpoint, checkpointTrainer, resumeTrainer } from './io/model-checkpoint.js';
 

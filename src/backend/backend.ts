@@ -1,6 +1,6 @@
 /**
  * The backend contract: device memory with an exact budget, explicit host↔device transfers, and the kernels GPT-2
- * training needs. Every implementation (js, cpu, webgpu) passes the same conformance suite
+ * and Llama training need. Every implementation (js, cpu, webgpu) passes the same conformance suite
  * (test/backend/conformance.test.ts).
  *
  * Conventions every kernel follows (so layers can be written once):
@@ -166,8 +166,8 @@ export interface Backend {
   biasBackward(dbias: DeviceBuffer, dout: DeviceBuffer, rows: number, cols: number): void;
 
   // ---- GPT-2 kernels ----
-  /** out(B,T,C) = wte[tokens[b,t]] + wpe[t]. tokens is i32 (B,T). */
-  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer, B: number, T: number, C: number): void;
+  /** out(B,T,C) = wte[tokens[b,t]] + wpe[t] (wpe null: no position table, out = wte[tokens]). tokens is i32 (B,T). */
+  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer | null, B: number, T: number, C: number): void;
   /** dwte[tokens[b,t]] += dout[b,t]; dwpe[t] += dout[b,t]; in (b,t) order. dwpe may be null (no position table). */
   embeddingBackward(dwte: DeviceBuffer, dwpe: DeviceBuffer | null, dout: DeviceBuffer, tokens: DeviceBuffer, B: number, T: number, C: number): void;
   /** out = (x - mean) * rstd * w + b per row of C; writes mean(N), rstd(N) for backward. eps = 1e-5. */
@@ -211,6 +211,32 @@ export interface Backend {
    * logits (the usual case: the softmax is never materialised separately). Overwrites, does not accumulate.
    */
   crossEntropyBackward(dlogits: DeviceBuffer, logits: DeviceBuffer, lse: DeviceBuffer, targets: DeviceBuffer, N: number, V: number, gradScale: number): void;
+
+  // ---- Llama kernels ----
+  /**
+   * RMSNorm per row of C: rstd = 1 / sqrt(mean(x^2) + eps), out = x * rstd * w; writes rstd(N) for backward.
+   */
+  rmsnormForward(out: DeviceBuffer, rstd: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, N: number, C: number, eps: number): void;
+  /** With norm = x * rstd: dw += colsum(dout * norm); dx += rstd * (w*dout - norm * mean(w*dout*norm)). */
+  rmsnormBackward(dx: DeviceBuffer, dw: DeviceBuffer, dout: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, rstd: DeviceBuffer, N: number, C: number): void;
+  /**
+   * Rotary table cs(2, T, hs/2): cs[0,t,i] = cos(a), cs[1,t,i] = sin(a), a = fround(t * inv[i]),
+   * inv[i] = fround(1 / fround(theta ** fround(2i / hs))) — Hugging Face's float32 recipe, each rounding in its
+   * place; cos and sin of the float32 angle correctly rounded to float32 (see rope-table.ts). hs is even.
+   */
+  ropeTable(cs: DeviceBuffer, T: number, hs: number, theta: number): void;
+  /**
+   * Rotary embedding (HF rotate_half) fused with the head split: x(B,T,NH*hs) → out(B,NH,T,hs) with, for i < hs/2,
+   * out[i] = x[i]·cos − x[i+hs/2]·sin and out[i+hs/2] = x[i+hs/2]·cos + x[i]·sin (cos, sin from cs at (t, i)).
+   * Overwrites out.
+   */
+  ropeForward(out: DeviceBuffer, x: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void;
+  /** dx(B,T,NH*hs) += the transposed rotation of dout(B,NH,T,hs). */
+  ropeBackward(dx: DeviceBuffer, dout: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void;
+  /** SwiGLU: out = silu(gate) * up, silu(g) = g / (1 + exp(-g)). Elementwise over n. */
+  swigluForward(out: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, n: number): void;
+  /** dgate += dout * up * silu'(gate); dup += dout * silu(gate). */
+  swigluBackward(dgate: DeviceBuffer, dup: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, dout: DeviceBuffer, n: number): void;
 
   // ---- optimizers (elementwise over n) ----
   adamw(param: DeviceBuffer, grad: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, n: number, h: AdamWParams): void;

@@ -167,8 +167,8 @@ export class CpuBackend implements Backend {
   }
 
   // ---- GPT-2 kernels ----
-  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer, B: number, T: number, C: number): void {
-    this.native.embeddingForward(this.h(out), this.h(tokens), this.h(wte), this.h(wpe), B, T, C);
+  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer | null, B: number, T: number, C: number): void {
+    this.native.embeddingForward(this.h(out), this.h(tokens), this.h(wte), wpe ? this.h(wpe) : null, B, T, C);
   }
   embeddingBackward(dwte: DeviceBuffer, dwpe: DeviceBuffer | null, dout: DeviceBuffer, tokens: DeviceBuffer, B: number, T: number, C: number): void {
     this.native.embeddingBackward(this.h(dwte), dwpe ? this.h(dwpe) : null, this.h(dout), this.h(tokens), B, T, C);
@@ -219,6 +219,29 @@ export class CpuBackend implements Backend {
   }
   crossEntropyBackward(dlogits: DeviceBuffer, logits: DeviceBuffer, lse: DeviceBuffer, targets: DeviceBuffer, N: number, V: number, gradScale: number): void {
     this.native.crossEntropyBackward(this.h(dlogits), this.h(logits), this.h(lse), this.h(targets), N, V, gradScale);
+  }
+
+  // ---- Llama kernels ----
+  rmsnormForward(out: DeviceBuffer, rstd: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, N: number, C: number, eps: number): void {
+    this.native.rmsnormForward(this.h(out), this.h(rstd), this.h(x), this.h(w), N, C, eps);
+  }
+  rmsnormBackward(dx: DeviceBuffer, dw: DeviceBuffer, dout: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, rstd: DeviceBuffer, N: number, C: number): void {
+    this.native.rmsnormBackward(this.h(dx), this.h(dw), this.h(dout), this.h(x), this.h(w), this.h(rstd), N, C);
+  }
+  ropeTable(cs: DeviceBuffer, T: number, hs: number, theta: number): void {
+    this.native.ropeTable(this.h(cs), T, hs, theta);
+  }
+  ropeForward(out: DeviceBuffer, x: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void {
+    this.native.ropeForward(this.h(out), this.h(x), this.h(cs), B, T, NH, hs);
+  }
+  ropeBackward(dx: DeviceBuffer, dout: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void {
+    this.native.ropeBackward(this.h(dx), this.h(dout), this.h(cs), B, T, NH, hs);
+  }
+  swigluForward(out: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, n: number): void {
+    this.native.swigluForward(this.h(out), this.h(gate), this.h(up), n);
+  }
+  swigluBackward(dgate: DeviceBuffer, dup: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, dout: DeviceBuffer, n: number): void {
+    this.native.swigluBackward(this.h(dgate), this.h(dup), this.h(gate), this.h(up), this.h(dout), n);
   }
 
   // ---- optimizers ----

@@ -5,6 +5,8 @@
 import type { AdamWParams, Backend, DeviceBuffer, DType, MemoryStats, RngKey, SgdParams } from './backend.js';
 import { MemoryAccountant } from './memory.js';
 import { dropoutKeep, keyPrefix } from './rng.js';
+import * as llama from './js-llama.js';
+import { ropeTableValues } from './rope-table.js';
 
 /** Float storage: float32 normally; float64 for double-precision gradient checks. */
 type F = Float32Array | Float64Array;
@@ -180,13 +182,13 @@ export class JsBackend implements Backend {
   }
 
   // ---- GPT-2 kernels ----
-  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer, B: number, T: number, C: number): void {
-    const o = this.f(out), tok = this.i(tokens), e = this.f(wte), p = this.f(wpe);
+  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer | null, B: number, T: number, C: number): void {
+    const o = this.f(out), tok = this.i(tokens), e = this.f(wte), p = wpe ? this.f(wpe) : null;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const ix = tok[b * T + t];
         const oo = (b * T + t) * C;
-        for (let c = 0; c < C; c++) o[oo + c] = e[ix * C + c] + p[t * C + c];
+        for (let c = 0; c < C; c++) o[oo + c] = p ? e[ix * C + c] + p[t * C + c] : e[ix * C + c];
       }
     }
   }
@@ -356,6 +358,31 @@ export class JsBackend implements Backend {
         g[off + j] = t < 0 ? 0 : (Math.exp(z[off + j] - ls[r]) - (j === t ? 1 : 0)) * gradScale;
       }
     }
+  }
+
+  // ---- Llama kernels (js-llama.ts) ----
+  rmsnormForward(out: DeviceBuffer, rstd: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, N: number, C: number, eps: number): void {
+    llama.rmsnormForward(this.f(out), this.f(rstd), this.f(x), this.f(w), N, C, eps);
+  }
+  rmsnormBackward(dx: DeviceBuffer, dw: DeviceBuffer, dout: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, rstd: DeviceBuffer, N: number, C: number): void {
+    llama.rmsnormBackward(this.f(dx), this.f(dw), this.f(dout), this.f(x), this.f(w), this.f(rstd), N, C);
+  }
+  ropeTable(cs: DeviceBuffer, T: number, hs: number, theta: number): void {
+    const values = ropeTableValues(T, hs, theta), d = this.f(cs);
+    if (d.length < values.length) throw new RangeError(`ropeTable: cs needs ${values.length} elements (2·T·hs/2), has ${d.length}`);
+    d.set(values);
+  }
+  ropeForward(out: DeviceBuffer, x: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void {
+    llama.ropeForward(this.f(out), this.f(x), this.f(cs), B, T, NH, hs);
+  }
+  ropeBackward(dx: DeviceBuffer, dout: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void {
+    llama.ropeBackward(this.f(dx), this.f(dout), this.f(cs), B, T, NH, hs);
+  }
+  swigluForward(out: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, n: number): void {
+    llama.swigluForward(this.f(out), this.f(gate), this.f(up), n);
+  }
+  swigluBackward(dgate: DeviceBuffer, dup: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, dout: DeviceBuffer, n: number): void {
+    llama.swigluBackward(this.f(dgate), this.f(dup), this.f(gate), this.f(up), this.f(dout), n);
   }
 
   // ---- optimizers ----

@@ -39,13 +39,20 @@ export interface NativeCpuDevice {
   ): void;
   addBias(out: number, bias: number, rows: number, cols: number): void;
   biasBackward(dbias: number, dout: number, rows: number, cols: number): void;
-  embeddingForward(out: number, tokens: number, wte: number, wpe: number, B: number, T: number, C: number): void;
+  embeddingForward(out: number, tokens: number, wte: number, wpe: number | null, B: number, T: number, C: number): void;
   embeddingBackward(dwte: number, dwpe: number | null, dout: number, tokens: number, B: number, T: number, C: number): void;
   layernormForward(out: number, mean: number, rstd: number, x: number, w: number, b: number, N: number, C: number): void;
   layernormBackward(
     dx: number, dw: number, db: number, dout: number, x: number, w: number, mean: number, rstd: number, N: number, C: number,
   ): void;
   geluForward(out: number, x: number, n: number): void;
+  rmsnormForward(out: number, rstd: number, x: number, w: number, N: number, C: number, eps: number): void;
+  rmsnormBackward(dx: number, dw: number, dout: number, x: number, w: number, rstd: number, N: number, C: number): void;
+  ropeTable(cs: number, T: number, hs: number, theta: number): void;
+  ropeForward(out: number, x: number, cs: number, B: number, T: number, NH: number, hs: number): void;
+  ropeBackward(dx: number, dout: number, cs: number, B: number, T: number, NH: number, hs: number): void;
+  swigluForward(out: number, gate: number, up: number, n: number): void;
+  swigluBackward(dgate: number, dup: number, gate: number, up: number, dout: number, n: number): void;
   geluBackward(dx: number, x: number, dout: number, n: number): void;
   splitHeads(q: number, k: number, v: number, qkv: number, B: number, T: number, NH: number, hs: number): void;
   splitHeadsBackward(dqkv: number, dq: number, dk: number, dv: number, B: number, T: number, NH: number, hs: number): void;

@@ -9,12 +9,13 @@
  * `lm_head.weight` only when the head is untied, and metadata {format: 'pt'} (transformers refuses safetensors files
  * without it).
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { gpt2ConfigFromHf, gpt2ConfigToHf, HfGpt2Error, type HfConfigOptions } from './hf-gpt2-config.js';
 import type { HostTensor } from './host-tensor.js';
+import { hfWeightFiles } from './hf-weight-files.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorEntry } from './safetensors.js';
 
 export { HfGpt2Error } from './hf-gpt2-config.js';
@@ -79,43 +80,6 @@ function isAttentionBuffer(name: string): boolean {
 
 const stripPrefix = (name: string): string => (name.startsWith(PREFIX) ? name.slice(PREFIX.length) : name);
 
-/**
- * A file named by a sharded checkpoint's index, resolved and refused unless it lies inside the model directory
- * (following symbolic links): a hostile index must not make us open, or quote, any other file.
- */
-function fileInModelDir(dir: string, name: unknown, index: string): string {
-  if (typeof name !== 'string' || name === '') throw new HfGpt2Error(`${index}: weight_map values must be file names, got ${JSON.stringify(name)?.slice(0, 80)}`);
-  const shown = JSON.stringify(name.length > 120 ? `${name.slice(0, 117)}...` : name);
-  const outside = (from: string, p: string) => {
-    const rel = relative(from, p);
-    return rel === '' || rel.startsWith('..') || isAbsolute(rel);
-  };
-  const path = resolve(dir, name);
-  if (outside(resolve(dir), path)) throw new HfGpt2Error(`${index}: weight_map names ${shown}, which is outside the model directory ${dir}; refused`);
-  if (existsSync(path) && outside(realpathSync(dir), realpathSync(path))) {
-    throw new HfGpt2Error(`${index}: weight_map names ${shown}, a link to ${realpathSync(path)} outside the model directory ${dir}; refused`);
-  }
-  return path;
-}
-
-function weightFiles(dir: string): string[] {
-  const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return [single];
-  const index = join(dir, 'model.safetensors.index.json');
-  if (existsSync(index)) {
-    let map: unknown;
-    try {
-      map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
-    } catch (err) {
-      throw new HfGpt2Error(`${index}: not valid JSON (${(err as Error).message})`);
-    }
-    if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new HfGpt2Error(`${index}: missing 'weight_map' object`);
-    return [...new Set(Object.values(map as Record<string, unknown>))].map((f) => fileInModelDir(dir, f, index)).sort();
-  }
-  const bin = existsSync(join(dir, 'pytorch_model.bin')) ? ' (found pytorch_model.bin: re-save it with safe_serialization=True)' : '';
-  throw new HfGpt2Error(`${dir}: no model.safetensors or model.safetensors.index.json${bin}`);
-}
-
 function bitwiseEqual(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
@@ -146,7 +110,7 @@ export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Prom
   const { config, warnings } = gpt2ConfigFromHf(json, configPath, options);
   // Headers first: names and shapes are checked before any tensor is read, so a file with unexpected or mis-shaped
   // tensors (or a huge one the model does not use) is refused without reading its data.
-  const files = weightFiles(dir);
+  const files = hfWeightFiles(dir, (m) => new HfGpt2Error(m));
   const shapes = new Map<string, readonly number[]>();
   let headShape: readonly number[] | undefined;
   for (const file of files) {

@@ -1,6 +1,7 @@
 /**
  * Language-model head: logits(B,T,V) = x(B,T,C) @ W^T with W (V,C). With weight tying W is the token embedding
- * `wte.weight` — one parameter, two uses, one gradient (both uses accumulate into it).
+ * (`wte.weight` in GPT-2, `embed_tokens.weight` in Llama) — one parameter, two uses, one gradient (both uses
+ * accumulate into it).
  */
 import type { DeviceBuffer } from '../backend/backend.js';
 import { releaseSaved, type Layer, type ParamSpec, type RunContext } from './layer.js';
@@ -17,8 +18,9 @@ export class LmHead implements Layer {
     private readonly vocab: number,
     private readonly C: number,
     tied: boolean,
+    embedding = 'wte.weight',
   ) {
-    this.weight = tied ? 'wte.weight' : 'lm_head.weight';
+    this.weight = tied ? embedding : 'lm_head.weight';
     this.ownParams = tied ? [] : [{ name: 'lm_head.weight', shape: [vocab, C], init: { kind: 'normal', std: 0.02 }, decay: true }];
     this.uses = [this.weight];
   }

@@ -28,6 +28,10 @@ import { layernormBackward, layernormForward } from './kernels/layernorm.js';
 import { causalSoftmaxBackward, causalSoftmaxForward, mergeHeads, splitHeads } from './kernels/attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './kernels/cross-entropy.js';
 import { addBias, biasBackward } from './kernels/bias.js';
+import { rmsnormBackward, rmsnormForward } from './kernels/rmsnorm.js';
+import { ropeBackward, ropeForward } from './kernels/rope.js';
+import { swigluBackward, swigluForward } from './kernels/swiglu.js';
+import { ropeTableValues } from '../rope-table.js';
 
 export interface WebGpuBackendSettings {
   budget?: number;
@@ -213,9 +217,9 @@ export class WebGpuBackend implements Backend {
   }
 
   // ---- GPT-2 kernels ----
-  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer, B: number, T: number, C: number): void {
+  embeddingForward(out: DeviceBuffer, tokens: DeviceBuffer, wte: DeviceBuffer, wpe: DeviceBuffer | null, B: number, T: number, C: number): void {
     const k = 'embeddingForward';
-    embeddingForward(this.ctx, this.f32(out, k, 'out'), this.i32(tokens, k, 'tokens'), this.f32(wte, k, 'wte'), this.f32(wpe, k, 'wpe'), B, T, C);
+    embeddingForward(this.ctx, this.f32(out, k, 'out'), this.i32(tokens, k, 'tokens'), this.f32(wte, k, 'wte'), wpe && this.f32(wpe, k, 'wpe'), B, T, C);
   }
   embeddingBackward(dwte: DeviceBuffer, dwpe: DeviceBuffer | null, dout: DeviceBuffer, tokens: DeviceBuffer, B: number, T: number, C: number): void {
     const k = 'embeddingBackward';
@@ -268,6 +272,42 @@ export class WebGpuBackend implements Backend {
   crossEntropyBackward(dlogits: DeviceBuffer, logits: DeviceBuffer, lse: DeviceBuffer, targets: DeviceBuffer, N: number, V: number, gradScale: number): void {
     const k = 'crossEntropyBackward';
     crossEntropyBackward(this.ctx, this.f32(dlogits, k, 'dlogits'), this.f32(logits, k, 'logits'), this.f32(lse, k, 'lse'), this.i32(targets, k, 'targets'), N, V, gradScale);
+  }
+
+  // ---- Llama kernels ----
+  rmsnormForward(out: DeviceBuffer, rstd: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, N: number, C: number, eps: number): void {
+    const k = 'rmsnormForward';
+    rmsnormForward(this.ctx, this.f32(out, k, 'out'), this.f32(rstd, k, 'rstd'), this.f32(x, k, 'x'), this.f32(w, k, 'w'), N, C, eps);
+  }
+  rmsnormBackward(dx: DeviceBuffer, dw: DeviceBuffer, dout: DeviceBuffer, x: DeviceBuffer, w: DeviceBuffer, rstd: DeviceBuffer, N: number, C: number): void {
+    const k = 'rmsnormBackward';
+    rmsnormBackward(this.ctx, this.f32(dx, k, 'dx'), this.f32(dw, k, 'dw'), this.f32(dout, k, 'dout'), this.f32(x, k, 'x'), this.f32(w, k, 'w'), this.f32(rstd, k, 'rstd'), N, C);
+  }
+  /** Computed on the host (WGSL's cos/sin are too coarse for large angles) and written in call order. */
+  ropeTable(cs: DeviceBuffer, T: number, hs: number, theta: number): void {
+    const b = this.f32(cs, 'ropeTable', 'cs');
+    const values = Float32Array.from(ropeTableValues(T, hs, theta));
+    this.within('ropeTable', 'cs', b, 0, values.length);
+    if (values.length === 0) return;
+    // Kernels recorded before must see the buffer's old contents: submit them first, as upload does.
+    this.recorder.flush();
+    this.device.queue.writeBuffer(b.gpu, 0, values.buffer, 0, values.byteLength);
+  }
+  ropeForward(out: DeviceBuffer, x: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void {
+    const k = 'ropeForward';
+    ropeForward(this.ctx, this.f32(out, k, 'out'), this.f32(x, k, 'x'), this.f32(cs, k, 'cs'), B, T, NH, hs);
+  }
+  ropeBackward(dx: DeviceBuffer, dout: DeviceBuffer, cs: DeviceBuffer, B: number, T: number, NH: number, hs: number): void {
+    const k = 'ropeBackward';
+    ropeBackward(this.ctx, this.f32(dx, k, 'dx'), this.f32(dout, k, 'dout'), this.f32(cs, k, 'cs'), B, T, NH, hs);
+  }
+  swigluForward(out: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, n: number): void {
+    const k = 'swigluForward';
+    swigluForward(this.ctx, this.f32(out, k, 'out'), this.f32(gate, k, 'gate'), this.f32(up, k, 'up'), n);
+  }
+  swigluBackward(dgate: DeviceBuffer, dup: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, dout: DeviceBuffer, n: number): void {
+    const k = 'swigluBackward';
+    swigluBackward(this.ctx, this.f32(dgate, k, 'dgate'), this.f32(dup, k, 'dup'), this.f32(gate, k, 'gate'), this.f32(up, k, 'up'), this.f32(dout, k, 'dout'), n);
   }
 
   // ---- optimizers ----

@@ -1,5 +1,5 @@
 /**
- * Token + position embedding. Forward is a gather (exact: one f32 add per element, as js). Backward is a
+ * Token + position embedding (GPT-2; Llama has no position table: wpe null). Forward is a gather (exact: one f32 add per element, as js). Backward is a
  * scatter-add, made deterministic without atomics: each invocation owns one (channel, vocabulary bucket) pair and
  * walks the tokens in (b, t) order, adding the rows whose token falls in its bucket — so every dwte[v, c] receives
  * its contributions in exactly js's order, one f32 add at a time (bit-identical to js). dwpe[t, c] is one invocation
@@ -15,9 +15,13 @@ import { elementPrologue, forEachChunk, launch, range, type KernelContext, type 
 
 const WG = 256;
 
-const forwardDef: KernelDef = {
-  name: 'embeddingForward',
-  buffers: [{ name: 'out', type: 'f32', write: true }, { name: 'tokens', type: 'i32' }, { name: 'wte', type: 'f32' }, { name: 'wpe', type: 'f32' }],
+/** The gather; without a position table (Llama) the def has no `wpe` buffer. */
+const forwardDef = (positions: boolean): KernelDef => ({
+  name: positions ? 'embeddingForward' : 'embeddingForward(no wpe)',
+  buffers: [
+    { name: 'out', type: 'f32', write: true }, { name: 'tokens', type: 'i32' }, { name: 'wte', type: 'f32' },
+    ...(positions ? [{ name: 'wpe', type: 'f32' as const }] : []),
+  ],
   // Rows [rowStart, rowStart + count / C) of the (B*T, C) output; vocabulary window [v0, v1) of V.
   params: [['rowStart', 'u32'], ['count', 'u32'], ['T', 'u32'], ['C', 'u32'], ['v0', 'i32'], ['v1', 'i32'], ['V', 'i32'], ['first', 'u32']],
   workgroupSize: [WG],
@@ -27,11 +31,12 @@ const forwardDef: KernelDef = {
   let tok = tokens[r - P.tokens_base];
   let o = r * P.C + c - P.out_base;
   if (tok >= P.v0 && tok < P.v1) {
-    out[o] = wte[u32(tok) * P.C + c - P.wte_base] + wpe[(r % P.T) * P.C + c - P.wpe_base];
+    out[o] = wte[u32(tok) * P.C + c - P.wte_base]${positions ? ' + wpe[(r % P.T) * P.C + c - P.wpe_base]' : ''};
   } else if (P.first == 1u && (tok < 0 || tok >= P.V)) {
     out[o] = bitcast<f32>(0x7fc00000u ^ P.opaque_zero); // NaN (a literal NaN does not compile)
   }`,
-};
+});
+const forwardPosDef = forwardDef(true), forwardTokDef = forwardDef(false);
 
 const dwteDef: KernelDef = {
   name: 'embeddingBackward(dwte)',
@@ -81,15 +86,15 @@ function vocabSize(wte: GpuBuffer, C: number, what: string): number {
   return Math.floor(wte.length / C);
 }
 
-export function embeddingForward(ctx: KernelContext, out: GpuBuffer, tokens: GpuBuffer, wte: GpuBuffer, wpe: GpuBuffer, B: number, T: number, C: number): void {
+export function embeddingForward(ctx: KernelContext, out: GpuBuffer, tokens: GpuBuffer, wte: GpuBuffer, wpe: GpuBuffer | null, B: number, T: number, C: number): void {
   const V = vocabSize(wte, C, 'embeddingForward');
   const rowsPer = Math.max(1, Math.floor(chunkElements(ctx.limits) / C));
   const windows = vocabWindows(ctx, V, C);
   forEachChunk(B * T, rowsPer, (r0, nr) => {
     windows.forEach(([v0, v1], w) => {
       // Rows r0.. cover positions t = r % T: bind wpe rows [0, T).
-      launch(ctx, forwardDef,
-        { out: range(out, r0 * C, nr * C), tokens: range(tokens, r0, nr), wte: range(wte, v0 * C, (v1 - v0) * C), wpe: range(wpe, 0, T * C) },
+      const binds = { out: range(out, r0 * C, nr * C), tokens: range(tokens, r0, nr), wte: range(wte, v0 * C, (v1 - v0) * C) };
+      launch(ctx, wpe ? forwardPosDef : forwardTokDef, wpe ? { ...binds, wpe: range(wpe, 0, T * C) } : binds,
         { rowStart: r0, count: nr * C, T, C, v0, v1, V, first: w === 0 ? 1 : 0 }, Math.ceil((nr * C) / WG));
     });
   });
