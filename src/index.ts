@@ -22,7 +22,7 @@ export type { Backend, DeviceBuffer } from './backend/backend.js';
 
 // ---- models ----
 export { gpt2Config, gpt2Arch, gpt2Family, buildGpt2, describeGpt2, validateGpt2Config, GPT2_PRESETS, type Gpt2Config } from './nn/gpt2.js';
-export { llamaConfig, buildLlama, type LlamaConfig } from './nn/llama.js';
+export { llamaConfig, llamaArch, llamaFamily, buildLlama, type LlamaConfig } from './nn/llama.js';
 export { resolveLlamaConfig, describeLlama, LLAMA_PRESETS } from './nn/llama-config.js';
 export type { ArchSpec, ModelFamily } from './nn/family.js';
 export { registerFamily, getFamily, familyNames, loadFamily, resolveArch, buildArch, describeArch } from './nn/families.js';

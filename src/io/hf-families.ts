@@ -9,6 +9,8 @@ import type { Gpt2Config } from '../nn/gpt2-config.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { saveHfGpt2 } from './hf-gpt2.js';
+import { saveHfLlama } from './hf-llama.js';
+import type { LlamaConfig } from '../nn/llama-config.js';
 import { writeSafetensors } from './safetensors.js';
 
 type Writer = (dir: string, config: object, tensors: Map<string, HostTensor>) => Promise<void>;
@@ -16,6 +18,7 @@ type Writer = (dir: string, config: object, tensors: Map<string, HostTensor>) =>
 /** Family name → its Hugging Face writer. A new family with an HF layout adds one line. */
 const HF_WRITERS: Record<string, Writer> = {
   gpt2: (dir, config, tensors) => saveHfGpt2(dir, config as Gpt2Config, tensors),
+  llama: (dir, config, tensors) => saveHfLlama(dir, config as LlamaConfig, tensors),
 };
 
 export async function saveModelWeights(dir: string, arch: ArchSpec, tensors: Map<string, HostTensor>): Promise<void> {

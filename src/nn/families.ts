@@ -3,10 +3,11 @@
  * registers. A new built-in family is one line in BUILTIN.
  */
 import { gpt2Family } from './gpt2.js';
+import { llamaFamily } from './llama.js';
 import type { ArchSpec, ModelFamily } from './family.js';
 import type { Model } from './model.js';
 
-const BUILTIN: ModelFamily[] = [gpt2Family];
+const BUILTIN: ModelFamily[] = [gpt2Family, llamaFamily];
 
 interface Entry {
   family: ModelFamily;

@@ -1,7 +1,8 @@
 /** The Llama family: the layer chain from a config (see llama-config.ts for the config, presets and checks). */
+import type { ArchSpec, ModelFamily } from './family.js';
 import type { Layer } from './layer.js';
 import { LlamaBlock } from './llama-block.js';
-import { describeLlama, resolveLlamaConfig, type LlamaConfig } from './llama-config.js';
+import { describeLlama, LLAMA_PRESETS, resolveLlamaConfig, type LlamaConfig } from './llama-config.js';
 import { LmHead } from './lm-head.js';
 import { collectParams, type Model } from './model.js';
 import { FinalRmsNorm } from './rms-norm.js';
@@ -22,4 +23,17 @@ export function buildLlama(config: LlamaConfig): Model {
   layers.push(new FinalRmsNorm(layers.length, c.n_embd, c.rms_norm_eps));
   layers.push(new LmHead(layers.length, c.vocab_size, c.n_embd, c.tie, EMBED_TOKENS));
   return { arch: describeLlama(c), layers, params: collectParams(layers), vocab: c.vocab_size, nCtx: c.n_ctx };
+}
+
+export const llamaFamily: ModelFamily<LlamaConfig> = {
+  name: 'llama',
+  presets: LLAMA_PRESETS,
+  resolve: resolveLlamaConfig,
+  build: buildLlama,
+  describe: describeLlama,
+};
+
+/** The ArchSpec of a Llama (what train() takes): a preset name plus overrides, or a config. */
+export function llamaArch(c: LlamaConfig | string, overrides: Partial<LlamaConfig> = {}): ArchSpec {
+  return { family: 'llama', config: typeof c === 'string' ? llamaConfig(c, overrides) : resolveLlamaConfig({ ...c, ...overrides }) };
 }
