@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""PyTorch peer of `npm run bench:step`: time full training steps of the same GPT-2 on the CPU.
+"""PyTorch peer of `npm run bench:step`: time full training steps of the same GPT-2 (or Llama) on the CPU.
 
     /usr/bin/python3 bench/step_torch.py --threads 1 [--steps 5] [--warmup 2] [model shape options]
 
 One step = zero_grad, forward, mean cross-entropy, backward, AdamW step (lr 3e-4, weight decay 0.1 on >= 2-dim
 parameters). The model is scripts/gold/gpt2_torch.py's, the same parameters and arithmetic as hydra-dl's GPT-2.
 Default shape: GPT-mini (vocab 50257, n_ctx 256, 4 layers, 4 heads, n_embd 256, batch 8, T = n_ctx, untied head,
-dropout 0). Prints ONE JSON line on stdout:
+dropout 0). `--family llama` times scripts/gold/llama_torch.py's Llama instead (--n-kv-head, --intermediate,
+--rope-theta; --tie ties its head). Prints ONE JSON line on stdout:
     {"threads", "step_s_median", "step_s_all", "tokens_per_s", "torch_version", "loss_first", "loss_last", ...}
 (plus step_s_min, the config, the parameter count and the 1-minute load average before and after).
 If torch cannot be imported it prints {"error": "torch not available: <reason>"} and exits 0."""
@@ -32,6 +33,10 @@ def parse_args(argv):
     p.add_argument("--tie", action="store_true", help="tie the head to wte (default untied)")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--family", choices=("gpt2", "llama"), default="gpt2")
+    p.add_argument("--n-kv-head", type=int, default=None, help="llama: key/value heads (default n_head)")
+    p.add_argument("--intermediate", type=int, default=None, help="llama: SwiGLU width (default 4 * n_embd)")
+    p.add_argument("--rope-theta", type=float, default=10000.0)
     a = p.parse_args(argv)
     for name in ("threads", "steps", "vocab", "n_ctx", "n_layer", "n_head", "n_embd", "batch"):
         if getattr(a, name) < 1:
@@ -55,15 +60,23 @@ def main(argv):
         import torch
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "gold"))
         from gpt2_torch import Gpt2, adamw, gpt2_init_
+        from llama_torch import Llama, llama_init_
     except Exception as e:  # ImportError, or a broken install raising something else
         print(json.dumps({"error": f"torch not available: {type(e).__name__}: {e}"}))
         return 0
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    cfg = {"n_layer": a.n_layer, "n_head": a.n_head, "n_embd": a.n_embd, "n_ctx": a.n_ctx, "vocab_size": a.vocab,
-           "dropout": a.dropout, "tie": a.tie}
-    model = Gpt2(cfg)
-    gpt2_init_(model, torch.Generator().manual_seed(a.seed))
+    if a.family == "llama":
+        cfg = {"n_layer": a.n_layer, "n_head": a.n_head, "n_kv_head": a.n_kv_head or a.n_head, "n_embd": a.n_embd,
+               "head_dim": a.n_embd // a.n_head, "intermediate_size": a.intermediate or 4 * a.n_embd, "n_ctx": a.n_ctx,
+               "vocab_size": a.vocab, "rope_theta": a.rope_theta, "rms_norm_eps": 1e-5, "tie": a.tie}
+        model = Llama(cfg)
+        llama_init_(model, torch.Generator().manual_seed(a.seed))
+    else:
+        cfg = {"n_layer": a.n_layer, "n_head": a.n_head, "n_embd": a.n_embd, "n_ctx": a.n_ctx, "vocab_size": a.vocab,
+               "dropout": a.dropout, "tie": a.tie}
+        model = Gpt2(cfg)
+        gpt2_init_(model, torch.Generator().manual_seed(a.seed))
     model.train()
     opt = adamw(model, lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
     data = torch.Generator().manual_seed(a.seed + 1)

@@ -1,11 +1,20 @@
-/** `hydra eval --model DIR --data FILE [--n-ctx N] [--batch B]`: loss and perplexity of a model on held-out text. */
+/**
+ * `hydra eval --model DIR --data FILE [--n-ctx N] [--batch B]`: loss and perplexity of a Hugging Face checkpoint (GPT-2
+ * or Llama, told apart by config.json's model_type) on held-out text, tokenized by the checkpoint's own
+ * tokenizer.json when it has one (else GPT-2's BPE for a GPT-2-sized vocabulary); it says which tokenizer it used.
+ */
 import type { Command } from 'commander';
 import { createBackendOrFallback, type BackendKind } from '../backend/index.js';
 import { loadTokenStream, BlockDataset } from '../data/text-dataset.js';
-import { expectedGpt2Shapes, loadHfGpt2 } from '../io/hf-gpt2.js';
-import { firstNonFinite } from '../io/host-tensor.js';
+import { checkpointTokenizer } from '../data/hf-tokenizer.js';
+import { loadHfGpt2 } from '../io/hf-gpt2.js';
+import { isHfLlamaDir, loadHfLlama } from '../io/hf-llama.js';
+import { firstNonFinite, type HostTensor } from '../io/host-tensor.js';
 import { buildGpt2, describeGpt2 } from '../nn/gpt2.js';
+import { buildLlama } from '../nn/llama.js';
+import { describeLlama } from '../nn/llama-config.js';
 import { evaluate, type EvalBatch } from '../nn/evaluate.js';
+import type { Model } from '../nn/model.js';
 
 interface EvalOptions {
   model: string;
@@ -24,11 +33,27 @@ function positiveInt(v: string, flag: string): number {
   return n;
 }
 
+interface Checkpoint {
+  model: Model;
+  tensors: Map<string, HostTensor>;
+  description: string;
+  notes: string[];
+}
+
+async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  if (isHfLlamaDir(dir)) {
+    const { config, tensors } = await loadHfLlama(dir);
+    return { model: buildLlama(config), tensors, description: describeLlama(config), notes: [] };
+  }
+  const { config, tensors, warnings } = await loadHfGpt2(dir);
+  return { model: buildGpt2({ ...config, dropout: 0 }), tensors, description: describeGpt2(config), notes: warnings };
+}
+
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('loss and perplexity of a GPT-2 (Hugging Face layout directory) on a text file')
-    .requiredOption('--model <dir>', 'model directory (config.json + model.safetensors)')
+    .description('loss and perplexity of a GPT-2 or Llama (Hugging Face layout directory) on a text file')
+    .requiredOption('--model <dir>', 'model directory (config.json + model.safetensors or a sharded index; tokenizer.json if any)')
     .requiredOption('--data <file>', 'text file (plain text or WikiText format)')
     .option('--n-ctx <n>', 'tokens per block (default: the model n_ctx)')
     .option('--batch <n>', 'blocks per batch', '8')
@@ -37,16 +62,18 @@ export function register(program: Command): void {
     .option('--max-batches <n>', 'evaluate only the first N batches')
     .option('--format <f>', 'auto, text or wikitext', 'auto')
     .action(async (o: EvalOptions) => {
-      const { config, tensors, warnings } = await loadHfGpt2(o.model);
-      for (const w of warnings) console.log(`note: ${w}`);
+      const ckpt = await loadCheckpoint(o.model);
+      for (const w of ckpt.notes) console.log(`note: ${w}`);
+      const nCtx = o.nCtx ? positiveInt(o.nCtx, '--n-ctx') : ckpt.model.nCtx;
+      if (nCtx > ckpt.model.nCtx) throw new RangeError(`--n-ctx ${nCtx} exceeds the model's n_ctx ${ckpt.model.nCtx}`);
       // A diverged model's weights would evaluate to 'loss NaN' and look like a result: refuse them, naming where.
-      const bad = firstNonFinite(new Map([...expectedGpt2Shapes(config).keys()].map((n) => [n, tensors.get(n)!])));
+      const bad = firstNonFinite(new Map(ckpt.model.params.map((p) => [p.name, ckpt.tensors.get(p.name)!])));
       if (bad) throw new Error(`${o.model}: tensor '${bad.name}' holds ${bad.value} at element ${bad.index}; the weights are not finite (a diverged model?), refusing to evaluate`);
-      const nCtx = o.nCtx ? positiveInt(o.nCtx, '--n-ctx') : config.n_ctx;
-      if (nCtx > config.n_ctx) throw new RangeError(`--n-ctx ${nCtx} exceeds the model's n_ctx ${config.n_ctx}`);
       const B = positiveInt(o.batch, '--batch');
       if (!['auto', 'text', 'wikitext'].includes(o.format)) throw new RangeError(`--format: expected auto, text or wikitext, got '${o.format}'`);
-      const stream = loadTokenStream(o.data, { format: o.format as 'auto' });
+      const { tokenizer, description } = checkpointTokenizer(o.model, ckpt.model.vocab);
+      console.log(`tokenizer: ${description}`);
+      const stream = loadTokenStream(o.data, { format: o.format as 'auto', tokenizer });
       console.log(
         `tokens: ${stream.tokens.length} (${stream.format}) ` +
           (stream.cached ? `loaded from cache in ${stream.seconds.toFixed(3)} s, no tokenizing` : `tokenized in ${stream.seconds.toFixed(2)} s (cached for next time)`),
@@ -65,12 +92,12 @@ export function register(program: Command): void {
       const kind = o.device as BackendKind;
       const be = await createBackendOrFallback(kind, { threads: positiveInt(o.threads, '--threads') });
       try {
-        console.log(`model: ${describeGpt2(config)} on ${be.name}; ${data.numBlocks} blocks of ${nCtx}, ${numBatches} batches of up to ${B}`);
+        console.log(`model: ${ckpt.description} on ${be.name}; ${data.numBlocks} blocks of ${nCtx}, ${numBatches} batches of up to ${B}`);
         const t0 = performance.now();
-        const r = await evaluate(be, buildGpt2({ ...config, dropout: 0 }), tensors, batches());
+        const r = await evaluate(be, ckpt.model, ckpt.tensors, batches());
         const s = (performance.now() - t0) / 1000;
         if (!Number.isFinite(r.loss)) throw new Error(`${o.model}: the loss on ${o.data} is ${r.loss} (over ${r.tokens} tokens) although every weight is finite; the model overflows on this data`);
-        console.log(`eval: tokens ${r.tokens}, loss ${r.loss.toFixed(4)}, perplexity ${r.perplexity.toFixed(2)} (${s.toFixed(1)} s, ${(r.tokens / s).toFixed(0)} tokens/s)`);
+        console.log(`eval: tokens ${r.tokens}, loss ${r.loss.toFixed(6)}, perplexity ${r.perplexity.toFixed(2)} (${s.toFixed(1)} s, ${(r.tokens / s).toFixed(0)} tokens/s)`);
       } finally {
         be.dispose();
       }

@@ -18,6 +18,11 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** End-of-text token id. */
   readonly eot: number;
+  /**
+   * False when a text may not be encoded in pieces cut at GPT-2's safe split points (another pre-tokenizer, e.g. a
+   * checkpoint's tokenizer.json): encodeToUint16 then encodes it in one call. Default true.
+   */
+  readonly chunkSafe?: boolean;
   /** Token ids of `text`, treating every character as plain text. */
   encode(text: string): Int32Array;
   decode(tokens: ArrayLike<number>): string;
@@ -107,6 +112,7 @@ export function encodeToUint16(tokenizer: Tokenizer, text: string, chunkChars = 
   }
   if (!(Number.isInteger(chunkChars) && chunkChars >= 1)) throw new RangeError(`chunkChars must be a positive integer, got ${chunkChars}`);
   const out = new TokenBuffer();
+  if (tokenizer.chunkSafe === false) chunkChars = Math.max(chunkChars, text.length);
   let start = 0;
   while (start < text.length) {
     const cut = start + chunkChars >= text.length ? -1 : safeSplitPoint(text, start + chunkChars);

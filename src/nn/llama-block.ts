@@ -13,6 +13,7 @@ import { projBackward, projForward } from './linear-hf.js';
 
 export class LlamaBlock implements Layer {
   readonly name: string;
+  readonly shapeKey: string;
   readonly inputDType = 'f32' as const;
   readonly ownParams: ParamSpec[];
   readonly uses: string[];
@@ -42,6 +43,7 @@ export class LlamaBlock implements Layer {
       w('mlp.gate_proj.weight', [I, C]), w('mlp.up_proj.weight', [I, C]), w('mlp.down_proj.weight', [C, I]),
     ];
     this.uses = this.ownParams.map((s) => s.name);
+    this.shapeKey = `llama-block(C=${C},NH=${NH},NKV=${NKV},hs=${hs},I=${I},theta=${cfg.rope_theta},eps=${cfg.rms_norm_eps})`;
   }
 
   outputLength(B: number, T: number): number {
