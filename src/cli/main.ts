@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 
-const SUBCOMMANDS = ['train', 'eval', 'simulate', 'dashboard', 'report'] as const;
+const SUBCOMMANDS = ['train', 'eval', 'simulate', 'dashboard', 'report', 'submit', 'worker', 'status', 'results'] as const;
 
 async function main(): Promise<void> {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -61,11 +61,14 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Stop losing models early (ASHA, median rule); `{ kind: 'none' }` by default. */
   earlyStopping: EarlyStoppingConfig;
+  /** Steps per cluster segment (`hydra submit`; `hydra train` ignores it). */
+  segmentSteps?: number;
 }
 
 const TOP_LEVEL = [
   'name', 'model', 'init', 'data', 'optimizer', 'schedule', ...sectionFields(''), 'grid', 'steps', 'epochs',
   'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'checkpoint_every', 'early_stopping',
+  'segment_steps',
 ];
 const DATA_FIELDS = ['train', 'eval', 'format', 'eval_tokens'];
 /** With init.from the checkpoint fixes the shape; only these model fields may still be set. */
@@ -126,6 +129,7 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
         : validateEarlyStopping(doc.early_stopping, 'early_stopping', (path, detail) => {
             throw new ConfigError(path, detail);
           }),
+    segmentSteps: doc.segment_steps === undefined ? undefined : positiveInt(doc.segment_steps, 'segment_steps'),
   };
 }
 

@@ -40,6 +40,12 @@ export interface TrainTask {
   /** ... or exactly this many steps (overrides epochs; may cross epoch boundaries). */
   steps?: number;
   seed: number;
+  /**
+   * Train this model only up to this step index in this job (a cluster segment's end): at that minibatch boundary
+   * it is checkpointed (with `checkpointDir`) and ends 'stopped'. Its schedule still spans `steps`/`epochs`, so a
+   * later job resumed from that checkpoint continues bitwise as one uninterrupted run.
+   */
+  stopAtStep?: number;
   /** Free-form hyper-parameters to carry into results (lr, batch size, ...). */
   hparams?: Record<string, string | number | boolean>;
 }

@@ -6,12 +6,14 @@
  * uninterrupted job would.
  */
 import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchSpec } from '../../nn/family.js';
 import type { HostTensor } from '../../nn/host-tensor.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import { stateNames } from '../../optim/optimizer.js';
 import { checkpointArch, loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '../../io/model-checkpoint.js';
+import { CheckpointError } from '../../io/checkpoint-file.js';
 import { canonicalJson } from '../../data/token-cache.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostViews } from '../tier/host-state.js';
@@ -48,6 +50,7 @@ export function snapshotModel(rt: ModelRuntime, views: HostViews, step: number, 
 }
 
 export async function writeModelSnapshot(path: string, arch: ArchSpec, recipe: TrainRecipe, stepsPerEpoch: number, s: ModelSnapshot): Promise<void> {
+  await keepPrevious(path);
   await saveModelCheckpoint(path, arch, s.params, s.optState, {
     recipe,
     step: s.step,
@@ -59,6 +62,49 @@ export async function writeModelSnapshot(path: string, arch: ArchSpec, recipe: T
 
 export function checkpointPath(dir: string, safeName: string): string {
   return join(dir, `${safeName}.ckpt`);
+}
+
+/** The checkpoint before the current one: what a resume falls back to when the current one is damaged. */
+export function previousCheckpointPath(path: string): string {
+  return `${path}.last`;
+}
+
+/**
+ * Before a checkpoint is replaced, it is renamed to `<path>.last`; the new one is then written atomically to
+ * `<path>`. The two never share a file, so damage to the newest leaves the one before it intact; a crash between the
+ * rename and the write leaves only `<path>.last`, which a resume uses.
+ */
+async function keepPrevious(path: string): Promise<void> {
+  try {
+    await rename(path, previousCheckpointPath(path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // the first checkpoint: nothing before it
+  }
+}
+
+/**
+ * `loadModelSnapshot`, falling back to the previous checkpoint when the current file is damaged (a checksum or
+ * format error: a torn write, a bad disk) or missing (a crash while replacing it) — the job loses the steps between
+ * the two instead of the whole model.
+ * `onFallback` says which was used and why.
+ */
+export async function loadModelSnapshotOrPrevious(
+  path: string, model: string, arch: ArchSpec, recipe: TrainRecipe, B: number, T: number, stepsPerEpoch: number,
+  onFallback: (message: string) => void,
+): Promise<ModelSnapshot | null> {
+  const last = previousCheckpointPath(path);
+  let why: string;
+  try {
+    const current = await loadModelSnapshot(path, model, arch, recipe, B, T, stepsPerEpoch);
+    if (current || !existsSync(last)) return current;
+    why = `checkpoint ${path} is missing (the job stopped while replacing it)`;
+  } catch (e) {
+    if (!(e instanceof CheckpointError && e.problem !== 'bad-input') || !existsSync(last)) throw e;
+    why = e.message;
+  }
+  const previous = await loadModelSnapshot(last, model, arch, recipe, B, T, stepsPerEpoch);
+  onFallback(`${model}: ${why}; resuming from the previous checkpoint ${last} (step ${previous!.step}) instead`);
+  return previous;
 }
 
 /**
@@ -119,7 +165,8 @@ export class CheckpointWriter {
     private readonly now: () => number,
   ) {}
 
-  write(model: string, path: string, snap: ModelSnapshot, arch: ArchSpec, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): void {
+  /** Resolves once the file is written (or its failure recorded). */
+  write(model: string, path: string, snap: ModelSnapshot, arch: ArchSpec, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): Promise<void> {
     const step = snap.step, finished = snap.progress.finished;
     const write = (this.last.get(model) ?? Promise.resolve()).then(() =>
       writeModelSnapshot(path, arch, recipe, snap.progress.stepsPerEpoch, snap).then(
@@ -137,6 +184,7 @@ export class CheckpointWriter {
     );
     this.last.set(model, write);
     this.pending.push(write);
+    return write;
   }
 
   /** Wait for every write issued so far. */

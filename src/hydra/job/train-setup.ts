@@ -75,6 +75,7 @@ export async function checkTasks(tasks: TrainTask[]): Promise<TaskModel[]> {
     if (t.train.stepsPerEpoch < 1) throw new RangeError(`${where}.train: no full batch of ${t.train.B}×${t.train.T} tokens in the training data`);
     if (t.steps !== undefined && !(Number.isInteger(t.steps) && t.steps >= 1)) throw new RangeError(`${where}.steps: expected a positive integer, got ${t.steps}`);
     if (t.epochs !== undefined && !(Number.isInteger(t.epochs) && t.epochs >= 1)) throw new RangeError(`${where}.epochs: expected a positive integer, got ${t.epochs}`);
+    if (t.stopAtStep !== undefined && !(Number.isInteger(t.stopAtStep) && t.stopAtStep >= 1)) throw new RangeError(`${where}.stopAtStep: expected a positive integer, got ${t.stopAtStep}`);
     if (t.eval && (t.eval.B !== t.train.B || t.eval.T !== t.train.T)) throw new RangeError(`${where}.eval: batch shape must equal the training batch shape`);
   }
   return out;

@@ -5,7 +5,7 @@
  * With a checkpoint directory, models are checkpointed at minibatch boundaries (every `checkpointEvery` steps, and
  * when the job is stopped through `signal`), and `resume` continues each model from its checkpoint.
  */
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { ArchSpec } from '../../nn/family.js';
 import { initParamsInto } from '../../nn/init.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
@@ -22,7 +22,7 @@ import { planFor } from '../plan/plan-cache.js';
 import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
 import { stateNames } from '../../optim/optimizer.js';
 import { parseBytes } from '../units.js';
-import { CheckpointWriter, checkpointPath, loadModelSnapshot, restoreModel, snapshotModel } from './job-checkpoint.js';
+import { CheckpointWriter, checkpointPath, loadModelSnapshotOrPrevious, previousCheckpointPath, restoreModel, snapshotModel } from './job-checkpoint.js';
 import { createJobScheduler, schedSpec, type SchedModelInput, type SchedTask } from './job-scheduler.js';
 import type { JobControl } from './job-control.js';
 import { prefetchIsSafe, stepsParams } from '../run/prefetch-safety.js';
@@ -115,7 +115,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
     const buffers = allocateHostState(rt, tier, task.name);
     const views = viewsOf(buffers);
     const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeName) : undefined;
-    const resumed = checkpoint && options.resume ? await loadModelSnapshot(checkpoint, task.name, arch, recipe, B, T, task.train.stepsPerEpoch) : null;
+    const resumed = checkpoint && options.resume
+      ? await loadModelSnapshotOrPrevious(checkpoint, task.name, arch, recipe, B, T, task.train.stepsPerEpoch, (message) => emit({ type: 'log', t: now(), message }))
+      : null;
     if (checkpoint && !resumed && existsSync(checkpoint)) {
       // A fresh run: an earlier run's checkpoint would be resumed later as if it were this run's. Keep it aside.
       renameSync(checkpoint, `${checkpoint}.prev`);
@@ -209,13 +211,13 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
      * Checkpoint a model at a boundary, written in the background. A model that trains on is copied now
      * (synchronously); a stopped or finished one is written straight from the host tier.
      */
-    const checkpointModel = (j: ModelJob, step: number, finished: boolean, final = finished) => {
-      if (!j.checkpoint) return;
+    const checkpointModel = (j: ModelJob, step: number, finished: boolean, final = finished): Promise<void> | undefined => {
+      if (!j.checkpoint) return undefined;
       j.checkpointedAt = step;
       const progress = {
         name: j.task.name, stepsPerEpoch: j.task.train.stepsPerEpoch, B: j.rt.B, T: j.rt.T, losses: j.result.losses, evals: j.result.evals, finished,
       };
-      checkpoints.write(j.task.name, j.checkpoint, snapshotModel(j.rt, j.views, step, progress, !final), j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
+      return checkpoints.write(j.task.name, j.checkpoint, snapshotModel(j.rt, j.views, step, progress, !final), j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
     };
 
     if (active.length > 0) {
@@ -269,14 +271,16 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
 
       const dispatch = (d: DeviceHandle, st: SchedTask) => {
         const j = byName.get(st.modelId)!;
+        let checkpointWritten: Promise<void> | undefined;
         // The first task of a minibatch: the model is at a boundary (nothing in flight, every parameter stepped).
         if ((st.kind === 'F' || st.kind === 'FL') && st.shard === 0) {
           const step = j.startStep + st.minibatch;
-          if (options.signal?.aborted) {
+          const segmentEnd = j.task.stopAtStep !== undefined && step >= j.task.stopAtStep;
+          if (options.signal?.aborted || segmentEnd) {
             checkpointModel(j, step, false, true);
             sched.complete(st, 0, now());
             sched.fail(j.task.name, 'stopped');
-            finishModel(j, 'stopped', `stopped before step ${step}`);
+            finishModel(j, 'stopped', segmentEnd ? `stopped at step ${step} (stopAtStep)` : `stopped before step ${step}`);
             return;
           }
           if (j.stopRequested) {
@@ -284,7 +288,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
             stopByName(j);
             return;
           }
-          if (checkpointEvery > 0 && step > j.checkpointedAt && step % checkpointEvery === 0 && step > 0) checkpointModel(j, step, false);
+          // The step after a periodic checkpoint starts once the checkpoint is on disk (its device waits for the write),
+          // so a crash at any moment loses at most checkpointEvery steps of the model.
+          if (checkpointEvery > 0 && step > j.checkpointedAt && step % checkpointEvery === 0 && step > 0) checkpointWritten = checkpointModel(j, step, false);
         }
         try {
           prepareInputs(j, st);
@@ -307,8 +313,8 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
             : null;
         const step = st.kind === 'E' ? j.result.steps : j.startStep + st.minibatch;
         emit({ type: 'task-start', t: now(), device: d.id, model: j.task.name, kind: st.kind, shard: st.shard, step });
-        const p = d
-          .run(j.task.name, { kind: st.kind, shard: st.shard, step }, j.paramsVersion[st.shard], prefetch)
+        const runTask = () => d.run(j.task.name, { kind: st.kind, shard: st.shard, step }, j.paramsVersion[st.shard], prefetch);
+        const p = (checkpointWritten ? checkpointWritten.then(runTask) : runTask())
           .then((rep) => {
             j.inFlight = null;
             bumpParamsVersions(j, st);
