@@ -171,15 +171,17 @@ test('eval_tokens caps the held-out set; a set too small for whole batches of ev
   );
 });
 
-test('examples/arch-compare.yaml: named models of different shapes, one plan each, one job', async () => {
+test('examples/arch-compare.yaml: named GPT-2 and Llama models of different shapes, one plan each, one job', async () => {
   const file = join(process.cwd(), 'examples/arch-compare.yaml');
   const dir = tempDir();
   const stdout = sink(), stderr = sink();
   await runTrain(file, { dryRun: true }, { train: fakeTrain([]), stdout, stderr, cwd: dir });
-  assert.match(stderr.text(), /arch-compare: 3 models \(model\), 30 steps each/);
+  assert.match(stderr.text(), /arch-compare: 5 models \(model\), 30 steps each/);
   const lines = stdout.text().trimEnd().split('\n');
-  assert.deepEqual(lines.map((l) => l.split(':')[0]), ['gpt2-deep', 'gpt2-wide', 'gpt2-untied']);
-  assert.equal(new Set(lines.map((l) => l.split('; ')[1].split(', B=')[0])).size, 3, 'three architectures');
+  assert.deepEqual(lines.map((l) => l.split(':')[0]), ['gpt2-deep', 'gpt2-wide', 'gpt2-untied', 'llama-deep', 'llama-wide']);
+  const archs = lines.map((l) => l.split('; ')[1].split(', B=')[0]);
+  assert.equal(new Set(archs).size, 5, 'five architectures');
+  assert.deepEqual(archs.map((a) => a.split('(')[0]), ['gpt2', 'gpt2', 'gpt2', 'llama', 'llama']);
 
   // Through the engine interface: each model's task carries its own architecture.
   const { file: small, dir: d2 } = setup({
