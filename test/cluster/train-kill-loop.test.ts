@@ -23,7 +23,7 @@ function eventsFrom(file: string, offset: number): Event[] {
 
 test(`hydra train killed with SIGKILL ${KILLS} times at random moments, resumed each time: bitwise equal`, { timeout: 240_000 }, async () => {
   const dir = tempDir('hydra-kill9-');
-  const config = writeGrid(dir, { grid: { lr: [1e-2, 1e-3], batch_size: [2] }, steps: 45, checkpoint_every: N, segment_steps: undefined });
+  const config = writeGrid(dir, { grid: { lr: [1e-2, 1e-3], batch_size: [2] }, steps: 60, checkpoint_every: N, segment_steps: undefined });
   await hydraOk(['train', config, '--progress', 'lines'], dir);
   const names = (JSON.parse(readFileSync(join(dir, 'single', 'results.json'), 'utf8')) as { models: { name: string; losses: number[] }[] }).models;
 
@@ -46,7 +46,8 @@ test(`hydra train killed with SIGKILL ${KILLS} times at random moments, resumed 
         /* not created yet */
       }
     }
-    await sleep(Math.random() * 700);
+    // A short random delay: a step takes tens of milliseconds on a quiet machine, so a long one lets a run finish.
+    await sleep(Math.random() * 150);
     if (run.child.exitCode !== null) assert.fail(`the run finished before kill ${kills + 1}; make the job longer:\n${run.out()}`);
     run.child.kill('SIGKILL');
     await run.exited;
