@@ -5,12 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsBackend } from '../../src/backend/js.js';
 import type { DeviceBuffer } from '../../src/backend/backend.js';
 import { buildLlama } from '../../src/nn/llama.js';
 import { llamaConfig } from '../../src/nn/llama.js';
-import { numel, type Layer, type RunContext } from '../../src/nn/layer.js';
-import type { Model } from '../../src/nn/model.js';
+import type { Layer } from '../../src/nn/layer.js';
+import { float64Setup, lcg, randomInput as randomInputOf, type Setup } from './gradcheck-fixture.js';
 import { backwardRange, forwardRange } from '../../src/nn/chain.js';
 import { crossEntropyLoss, crossEntropyLossAndGrad } from '../../src/nn/loss.js';
 
@@ -18,53 +17,12 @@ const B = 2, T = 5, C = 16, V = 11;
 const EPS = 1e-5;
 const TOL = 2e-6;
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-interface Setup {
-  be: JsBackend;
-  model: Model;
-  values: Map<string, DeviceBuffer>;
-  grads: Map<string, DeviceBuffer>;
-  ctx(keep: boolean): RunContext;
-}
-
 function setup(tie: boolean): Setup {
-  const be = new JsBackend({ float64: true });
   // rope_theta 100 turns the rotary angles by whole radians over 5 positions (10000 would barely rotate them).
-  const model = buildLlama(llamaConfig('llama-tiny', { n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: C, intermediate_size: 24, n_ctx: 6, vocab_size: V, rope_theta: 100, tie }));
-  const rnd = lcg(7);
-  const values = new Map<string, DeviceBuffer>(), grads = new Map<string, DeviceBuffer>();
-  for (const p of model.params) {
-    const n = numel(p.shape);
-    const v = be.alloc(n), g = be.alloc(n);
-    const view = be.view(v);
-    for (let i = 0; i < n; i++) view[i] = (p.init.kind === 'ones' ? 1 : 0) + (rnd() - 0.5) * 0.6;
-    values.set(p.name, v);
-    grads.set(p.name, g);
-  }
-  const params = { value: (n: string) => values.get(n)!, grad: (n: string) => grads.get(n)! };
-  return { be, model, values, grads, ctx: (keep) => ({ be, params, B, T, training: true, keepForBackward: keep, seed: 5, step: 3, saved: new Map() }) };
+  return float64Setup(buildLlama(llamaConfig('llama-tiny', { n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: C, intermediate_size: 24, n_ctx: 6, vocab_size: V, rope_theta: 100, tie })), B, T);
 }
 
-function randomInput(s: Setup, layer: Layer, seed: number): DeviceBuffer {
-  const rnd = lcg(seed);
-  if (layer.inputDType === 'i32') {
-    const x = s.be.alloc(B * T, 'i32');
-    const v = s.be.view(x);
-    for (let i = 0; i < B * T; i++) v[i] = Math.floor(rnd() * V);
-    return x;
-  }
-  const x = s.be.alloc(B * T * C);
-  const v = s.be.view(x);
-  for (let i = 0; i < B * T * C; i++) v[i] = (rnd() - 0.5) * 2;
-  return x;
-}
+const randomInput = (s: Setup, layer: Layer, seed: number): DeviceBuffer => randomInputOf(s, layer, seed, B, T, V, C);
 
 function numeric(f: () => number, arr: Float32Array | Float64Array | Int32Array, i: number): number {
   const old = arr[i];

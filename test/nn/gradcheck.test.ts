@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { JsBackend } from '../../src/backend/js.js';
 import type { DeviceBuffer } from '../../src/backend/backend.js';
 import { buildGpt2 } from '../../src/nn/gpt2.js';
-import { numel, type Layer, type RunContext } from '../../src/nn/layer.js';
-import type { Model } from '../../src/nn/model.js';
+import type { Layer } from '../../src/nn/layer.js';
+import { float64Setup, lcg, randomInput as randomInputOf, type Setup } from './gradcheck-fixture.js';
 import { backwardRange, forwardRange } from '../../src/nn/chain.js';
 import { crossEntropyLoss, crossEntropyLossAndGrad } from '../../src/nn/loss.js';
 import { gradCheckLayer } from '../../src/nn/gradcheck.js';
@@ -18,54 +18,11 @@ const B = 2, T = 5;
 const EPS = 1e-5;
 const TOL = 2e-6;
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-interface Setup {
-  be: JsBackend;
-  model: Model;
-  values: Map<string, DeviceBuffer>;
-  grads: Map<string, DeviceBuffer>;
-  ctx(keep: boolean): RunContext;
-}
-
 function setup(tie: boolean, dropout: number): Setup {
-  const be = new JsBackend({ float64: true });
-  const model = buildGpt2({ n_layer: 2, n_head: 2, n_embd: 8, n_ctx: 6, vocab_size: 11, dropout, tie });
-  const rnd = lcg(7);
-  const values = new Map<string, DeviceBuffer>(), grads = new Map<string, DeviceBuffer>();
-  for (const p of model.params) {
-    const n = numel(p.shape);
-    const v = be.alloc(n), g = be.alloc(n);
-    const view = be.view(v);
-    // Random, non-trivial values everywhere (LN gains around 1, everything else around 0).
-    for (let i = 0; i < n; i++) view[i] = (p.init.kind === 'ones' ? 1 : 0) + (rnd() - 0.5) * 0.6;
-    values.set(p.name, v);
-    grads.set(p.name, g);
-  }
-  const params = { value: (n: string) => values.get(n)!, grad: (n: string) => grads.get(n)! };
-  return { be, model, values, grads, ctx: (keep) => ({ be, params, B, T, training: true, keepForBackward: keep, seed: 5, step: 3, saved: new Map() }) };
+  return float64Setup(buildGpt2({ n_layer: 2, n_head: 2, n_embd: 8, n_ctx: 6, vocab_size: 11, dropout, tie }), B, T);
 }
 
-function randomInput(s: Setup, layer: Layer, seed: number): DeviceBuffer {
-  const rnd = lcg(seed);
-  if (layer.inputDType === 'i32') {
-    const x = s.be.alloc(B * T, 'i32');
-    const v = s.be.view(x);
-    for (let i = 0; i < B * T; i++) v[i] = Math.floor(rnd() * 11);
-    return x;
-  }
-  const n = B * T * 8;
-  const x = s.be.alloc(n);
-  const v = s.be.view(x);
-  for (let i = 0; i < n; i++) v[i] = (rnd() - 0.5) * 2;
-  return x;
-}
+const randomInput = (s: Setup, layer: Layer, seed: number): DeviceBuffer => randomInputOf(s, layer, seed, B, T, 11, 8);
 
 function assertClose(analytic: number, num: number, what: string): void {
   const err = Math.abs(analytic - num) / Math.max(1e-3, Math.abs(analytic) + Math.abs(num));
