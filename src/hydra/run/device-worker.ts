@@ -125,7 +125,8 @@ async function main(): Promise<void> {
         case 'register':
           try {
             await loadFamily(msg.arch);
-            models.set(msg.modelId, { rt: buildRuntime(buildArch(msg.arch), msg.shards, msg.recipe, msg.B, msg.T), views: viewsOf(msg.buffers) });
+            const rt = buildRuntime(buildArch(msg.arch), msg.shards, msg.recipe, msg.B, msg.T);
+            models.set(msg.modelId, { rt, views: viewsOf(msg.buffers, rt) });
           } catch (e) {
             // The main thread built the same model a moment ago; a worker that cannot is unusable for every model.
             post({ type: 'fatal', message: `registering model '${msg.modelId}' failed: ${e instanceof Error ? e.message : String(e)}` });

@@ -28,6 +28,8 @@ export interface ShardTask {
   shard: number;
   /** Global training step: keys dropout masks, selects the learning rate and the optimizer's t. */
   step: number;
+  /** The host slot the disk tier staged this shard in (when its parameters live on disk). */
+  slot?: number;
 }
 
 export interface ShardOutcome {
@@ -58,6 +60,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   const out: ShardOutcome = { bytesIn: 0, bytesOut: 0, prefetchedBytes: 0 };
   const train = kind === 'FL' || kind === 'B';
   const used = rt.shardParams[shard];
+  if (task.slot !== undefined) host.stage(shard, task.slot);
 
   // ---- promote the shard's parameters (and, for training tasks, its gradient accumulators) ----
   const values = new Map<string, DeviceBuffer>();
@@ -163,10 +166,11 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     const gradNorm = globalNorm(host.sumsq());
     out.gradNorm = gradNorm;
     out.lr = lr;
-    const toStep = clipping ? rt.params : final;
+    const toStep = (clipping ? rt.params : final).filter((p) => host.stepsHere(p.spec.name));
     await stepParams(be, rt, host, toStep, task.step, clipScale(gradNorm, rt.recipe.clipNorm), out);
   } else if (!clipping) {
-    await stepParams(be, rt, host, final, task.step, 1, out);
+    // Parameters whose moments are on disk are stepped by the disk tier (tier/disk-state.ts).
+    await stepParams(be, rt, host, final.filter((p) => host.stepsHere(p.spec.name)), task.step, 1, out);
   }
   return out;
 }

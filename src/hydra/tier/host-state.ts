@@ -6,6 +6,8 @@
 import { stateNames } from '../../optim/optimizer.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostTier } from './host-tier.js';
+import type { ModelPlacement } from './placement.js';
+import { stagingLayout, type StagingLayout } from './staging.js';
 
 /** Views a shard task reads and writes. */
 export interface HostViews {
@@ -23,6 +25,10 @@ export interface HostViews {
   targets(): Int32Array;
   /** Squared gradient norm per canonical parameter index, written where each gradient becomes final. */
   sumsq(): Float64Array;
+  /** Whether the task steps this parameter (its optimizer state is in RAM); else the disk tier steps it. */
+  stepsHere(name: string): boolean;
+  /** A shard whose state lives on disk is staged in host slot `slot` for the coming task. */
+  stage(shard: number, slot: number): void;
 }
 
 /** The plain-data form sent to workers (SharedArrayBuffers are shared, not copied, by postMessage). */
@@ -35,18 +41,31 @@ export interface HostStateBuffers {
   tokens: SharedArrayBuffer;
   targets: SharedArrayBuffer;
   sumsq: SharedArrayBuffer;
+  /** Disk tier: the host slots that stage shards whose parameters live on disk, and which parameters those are. */
+  staging?: { slots: SharedArrayBuffer[]; diskParams: string[] };
+  /** Parameters the disk tier steps (their moments are on disk). */
+  tierStepped?: string[];
 }
 
-export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: string): HostStateBuffers {
+/** `placement`: what lives on disk (absent: everything in RAM). Only RAM-resident arrays are allocated here. */
+export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: string, placement?: ModelPlacement): HostStateBuffers {
   const f32 = (n: number, what: string) => tier.alloc(n * 4, `${owner}: ${what}`);
   const params: Record<string, SharedArrayBuffer> = {};
   const grads: Record<string, SharedArrayBuffer> = {};
   const opt: Record<string, SharedArrayBuffer> = {};
+  const home = (name: string) => placement?.home.get(name) ?? 'host';
   for (const p of rt.params) {
-    params[p.spec.name] = f32(p.n, `param ${p.spec.name}`);
-    grads[p.spec.name] = f32(p.n, `grad ${p.spec.name}`);
-    for (const s of stateNames(rt.recipe.optimizer)) opt[`${s}.${p.spec.name}`] = f32(p.n, `optimizer ${s} of ${p.spec.name}`);
+    if (home(p.spec.name) !== 'disk') {
+      params[p.spec.name] = f32(p.n, `param ${p.spec.name}`);
+      grads[p.spec.name] = f32(p.n, `grad ${p.spec.name}`);
+    }
+    if (home(p.spec.name) === 'host') for (const s of stateNames(rt.recipe.optimizer)) opt[`${s}.${p.spec.name}`] = f32(p.n, `optimizer ${s} of ${p.spec.name}`);
   }
+  const diskParams = rt.params.filter((p) => home(p.spec.name) === 'disk').map((p) => p.spec.name);
+  const staging = placement && placement.slotBytes > 0
+    ? { slots: Array.from({ length: placement.slotCount }, (_, i) => tier.alloc(placement.slotBytes, `${owner}: disk staging slot ${i}`)), diskParams }
+    : undefined;
+  const tierStepped = rt.params.filter((p) => home(p.spec.name) !== 'host').map((p) => p.spec.name);
   // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens).
   const acts = rt.shards.map((_, k) => (k === 0 ? new SharedArrayBuffer(0) : f32(rt.boundaryLength[k], `boundary activation ${k}`)));
   return {
@@ -58,16 +77,19 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
     tokens: f32(rt.B * rt.T, 'batch tokens'),
     targets: f32(rt.B * rt.T, 'batch targets'),
     sumsq: tier.alloc(rt.params.length * 8, `${owner}: squared norms`),
+    ...(staging ? { staging } : {}),
+    ...(tierStepped.length > 0 ? { tierStepped } : {}),
   };
 }
 
-/** Give a model's state back to its tier (a model stopped early or by name); its views must not be used after. */
+/** Give a model's host-tier state back to its tier (a model stopped early or by name); its views must not be used after. */
 export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
-  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq];
+  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq, ...(s.staging?.slots ?? [])];
   for (const b of all) tier.release(b);
 }
 
-export function viewsOf(s: HostStateBuffers): HostViews {
+/** `rt` is needed only when part of the state is staged from disk (to lay out the slots). */
+export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
   const cacheF = new Map<SharedArrayBuffer, Float32Array>();
   const f = (b: SharedArrayBuffer | undefined, what: string): Float32Array => {
     if (!b) throw new Error(`host state has no ${what}`);
@@ -78,14 +100,30 @@ export function viewsOf(s: HostStateBuffers): HostViews {
   const tokens = new Int32Array(s.tokens), targets = new Int32Array(s.targets), sumsq = new Float64Array(s.sumsq);
   // The boundary gradient seen at boundary k has that boundary's length (acts[k]'s).
   const dacts = s.acts.map((a) => new Float32Array(s.dact, 0, a.byteLength / 4));
+  const tierStepped = new Set(s.tierStepped ?? []);
+  let layout: StagingLayout | undefined;
+  const bound = new Map<number, number>();
+  if (s.staging) {
+    if (!rt) throw new Error('host state: staged state needs the model runtime to lay out its slots');
+    layout = stagingLayout(rt, new Set(s.staging.diskParams));
+  }
+  const staged = (n: string, which: 'value' | 'grad'): Float32Array | undefined => {
+    const at = layout?.get(n);
+    if (!at) return undefined;
+    const slot = bound.get(at.shard);
+    if (slot === undefined) throw new Error(`parameter '${n}' lives on disk and shard ${at.shard} is not staged in a host slot`);
+    return new Float32Array(s.staging!.slots[slot], (which === 'value' ? at.value : at.grad) * 4, at.n);
+  };
   return {
-    param: (n) => f(s.params[n], `parameter '${n}'`),
-    grad: (n) => f(s.grads[n], `gradient '${n}'`),
+    param: (n) => staged(n, 'value') ?? f(s.params[n], `parameter '${n}'`),
+    grad: (n) => staged(n, 'grad') ?? f(s.grads[n], `gradient '${n}'`),
     opt: (st, n) => f(s.opt[`${st}.${n}`], `optimizer state '${st}.${n}'`),
     act: (k) => f(s.acts[k], `boundary activation ${k}`),
     dact: (k) => dacts[k] ?? f(undefined, `boundary gradient ${k}`),
     tokens: () => tokens,
     targets: () => targets,
     sumsq: () => sumsq,
+    stepsHere: (n) => !tierStepped.has(n),
+    stage: (shard, slot) => void bound.set(shard, slot),
   };
 }

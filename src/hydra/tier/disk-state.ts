@@ -1,0 +1,312 @@
+/**
+ * One model's state in the disk tier: a scratch file holding what the placement put on disk (the values, gradients
+ * and moments of disk shards' parameters; the moments of parameters whose values stay in RAM), the host slots that
+ * stage a disk shard while its task runs, and the steps of every parameter whose moments are on disk.
+ *
+ * Order of events (the orchestrator calls these in task order; each model has at most one task in flight):
+ *   - `load(shard)` before a task: waits for any step still writing the shard's parameters, then reads the shard's
+ *     disk values into a slot (or finds them there, prefetched or still valid) and returns the slot;
+ *   - `prefetch(shard)` at a task's start: the model's next shard is read into a free slot while the task runs;
+ *   - `after(...)` when a training task ends: the parameters whose gradients became final are stepped from disk in
+ *     chunks (without clipping; with clipping, the gradients go to disk and everything is stepped after shard 0's
+ *     backward, once the global norm is known). Steps run in the background; the next task that reads a stepped
+ *     parameter waits for its step (`load`), so the step of shard k overlaps the backward of shard k - 1.
+ * A failed read or write (a full disk) fails the next task that depends on it, naming the file and the error.
+ */
+import type { Backend } from '../../backend/backend.js';
+import { initParamsInto } from '../../nn/init.js';
+import { stateNames } from '../../optim/optimizer.js';
+import { recipeLr } from '../../optim/recipe.js';
+import { gradFinalHere, type ModelRuntime, type ParamPlacement } from '../run/model-runtime.js';
+import type { HostStateBuffers, HostViews } from './host-state.js';
+import type { ModelPlacement } from './placement.js';
+import { ALIGN, ScratchFile } from './scratch-file.js';
+import { streamStep, type ChunkBuffer, type IoCount, type StateArray } from './disk-step.js';
+import { stagingLayout, type StagingLayout } from './staging.js';
+
+interface Offsets {
+  value?: number;
+  grad?: number;
+  states: number[];
+}
+
+interface Slot {
+  shard: number | null;
+  /** The slot holds the shard's current values once this resolves true. */
+  ready: Promise<boolean> | null;
+  /** A task, a step or a prefetch is using it. */
+  busy: boolean;
+  lastUse: number;
+  /** The generation its values were read at: a step of every parameter (clipping) makes older ones stale. */
+  gen: number;
+}
+
+export class ModelDiskState {
+  readonly io: IoCount = { read: 0, written: 0 };
+  private readonly slots: Slot[];
+  private readonly slotViews: ArrayBufferLike[];
+  /** Per parameter: its step (or gradient write) still in flight. */
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly waiters: (() => void)[] = [];
+  private clock = 0;
+  private gen = 0;
+  private readonly layout: StagingLayout;
+  private readonly states: string[];
+
+  private constructor(
+    private readonly rt: ModelRuntime,
+    readonly placement: ModelPlacement,
+    readonly file: ScratchFile,
+    private readonly offsets: Map<string, Offsets>,
+    buffers: HostStateBuffers,
+    private readonly views: HostViews,
+    private readonly chunk: ChunkBuffer,
+    private readonly be: Backend,
+  ) {
+    this.slotViews = buffers.staging?.slots ?? [];
+    this.slots = this.slotViews.map(() => ({ shard: null, ready: null, busy: false, lastUse: 0, gen: -1 }));
+    this.layout = stagingLayout(rt, new Set(buffers.staging?.diskParams ?? []));
+    this.states = stateNames(rt.recipe.optimizer);
+  }
+
+  static async create(rt: ModelRuntime, placement: ModelPlacement, dir: string, buffers: HostStateBuffers, views: HostViews, chunk: ChunkBuffer, be: Backend): Promise<ModelDiskState> {
+    const states = stateNames(rt.recipe.optimizer).length;
+    const offsets = new Map<string, Offsets>();
+    let at = 0;
+    const take = (n: number) => {
+      const o = at;
+      at += Math.ceil((n * 4) / ALIGN) * ALIGN;
+      return o;
+    };
+    for (const p of rt.params) {
+      const home = placement.home.get(p.spec.name);
+      if (home === 'host') continue;
+      const o: Offsets = { states: [] };
+      if (home === 'disk') {
+        o.value = take(p.n);
+        o.grad = take(p.n);
+      }
+      for (let s = 0; s < states; s++) o.states.push(take(p.n));
+      offsets.set(p.spec.name, o);
+    }
+    // Sparse: moments read as zeros (the optimizer's fresh state) without writing them.
+    const file = await ScratchFile.create(dir, at);
+    return new ModelDiskState(rt, placement, file, offsets, buffers, views, chunk, be);
+  }
+
+  /** Initialise the disk-resident parameter values (per shard, through a slot). */
+  async initParams(seed: number): Promise<void> {
+    for (const k of this.placement.diskShards) {
+      const slot = await this.claim();
+      this.views.stage(k, slot);
+      const specs = this.rt.shardParams[k].filter((p) => this.layout.has(p.spec.name)).map((p) => p.spec);
+      await initParamsInto(specs, seed, (spec) => this.views.param(spec.name));
+      await Promise.all(specs.map((s) => this.writeArray(this.views.param(s.name), this.offsets.get(s.name)!.value!)));
+      this.release(slot, null);
+    }
+  }
+
+  /** A parameter's value or optimizer state (a copy), wherever it lives: for checkpoints and results. */
+  async readParam(name: string, state?: string): Promise<Float32Array> {
+    await this.drain();
+    const p = this.rt.byName.get(name)!;
+    const o = this.offsets.get(name);
+    const at = state === undefined ? o?.value : o?.states[this.states.indexOf(state)];
+    if (at === undefined) return Float32Array.from(state === undefined ? this.views.param(name) : this.views.opt(state, name));
+    const out = new Float32Array(p.n);
+    await this.readArray(out, at);
+    return out;
+  }
+
+  /** Set a parameter's value or optimizer state wherever it lives (initial weights, a resumed checkpoint). */
+  async writeParam(name: string, data: Float32Array, state?: string): Promise<void> {
+    await this.drain();
+    const o = this.offsets.get(name);
+    const at = state === undefined ? o?.value : o?.states[this.states.indexOf(state)];
+    if (at === undefined) (state === undefined ? this.views.param(name) : this.views.opt(state, name)).set(data);
+    else await this.writeArray(data, at);
+    this.gen++; // values staged in slots are stale now
+  }
+
+  /** Whether a task on `shard` stages it from disk. */
+  staged(shard: number): boolean {
+    return this.placement.diskShards.includes(shard);
+  }
+
+  /** Whether a step of the disk tier still writes a parameter `shard` uses (a device prefetch of it would be stale). */
+  stepping(shard: number): boolean {
+    return this.rt.shardParams[shard].some((p) => this.pending.has(p.spec.name));
+  }
+
+  /** Before a task on `shard`: its parameters' steps have landed; a disk shard is staged. Returns the slot, if any. */
+  async load(shard: number): Promise<number | undefined> {
+    await Promise.all(this.rt.shardParams[shard].map((p) => this.pending.get(p.spec.name)));
+    if (!this.staged(shard)) return undefined;
+    for (;;) {
+      const i = this.slots.findIndex((s) => s.shard === shard && s.gen === this.gen);
+      if (i >= 0 && this.slots[i].busy) {
+        // Being prefetched, or its step still writing back: wait for it to be given back.
+        await new Promise<void>((r) => this.waiters.push(r));
+        continue;
+      }
+      const slot = i >= 0 ? i : await this.claim();
+      this.slots[slot].busy = true;
+      if (i < 0 || !(await this.slots[slot].ready!.catch(() => false))) {
+        this.fill(slot, shard);
+        try {
+          await this.slots[slot].ready;
+        } catch (e) {
+          this.release(slot, null);
+          throw e;
+        }
+      }
+      this.slots[slot].lastUse = ++this.clock;
+      this.views.stage(shard, slot);
+      return slot;
+    }
+  }
+
+  /** Read `shard`'s values into a free slot while other work runs (nothing happens when no slot is free). */
+  prefetch(shard: number): void {
+    if (!this.staged(shard) || this.slots.some((s) => s.shard === shard && s.gen === this.gen)) return;
+    const i = this.freeSlot();
+    if (i < 0) return;
+    this.slots[i].busy = true;
+    this.fill(i, shard);
+    void this.slots[i].ready!.then(
+      () => this.release(i, shard),
+      () => this.release(i, null),
+    );
+  }
+
+  /**
+   * After a task. `slot`: where the task's shard was staged. Training tasks start the steps (or gradient writes)
+   * their gradients allow; `gradNorm`'s clipping scale applies once shard 0's backward has finished the step.
+   */
+  after(kind: 'F' | 'FL' | 'B' | 'E', shard: number, slot: number | undefined, step: number, clipScale: number | undefined): void {
+    const training = kind === 'FL' || kind === 'B';
+    if (!training) {
+      if (slot !== undefined) this.release(slot, shard);
+      return;
+    }
+    const clipping = this.rt.recipe.clipNorm > 0;
+    const lr = recipeLr(this.rt.recipe, step);
+    const args = (p: ParamPlacement, gradScale: number) => ({ lr, t: step + 1, gradScale, decay: p.spec.decay });
+    const mine = this.rt.shardParams[shard].filter((p) => this.offsets.has(p.spec.name));
+    const slotWork: Promise<unknown>[] = [];
+    if (!clipping) {
+      for (const p of mine.filter((p) => gradFinalHere(p, shard))) {
+        const work = this.stepOne(p, args(p, 1), true);
+        this.track(p.spec.name, work);
+        slotWork.push(work);
+      }
+    } else {
+      for (const p of mine.filter((p) => this.layout.has(p.spec.name))) {
+        const work = this.writeArray(this.views.grad(p.spec.name), this.offsets.get(p.spec.name)!.grad!);
+        this.track(p.spec.name, work);
+        slotWork.push(work);
+      }
+      if (shard === 0) {
+        // The step is complete: the global norm is known; every parameter on disk is stepped from disk.
+        for (const p of this.rt.params.filter((p) => this.offsets.has(p.spec.name))) {
+          const before = this.pending.get(p.spec.name);
+          this.track(p.spec.name, (before ?? Promise.resolve()).then(() => this.stepOne(p, args(p, clipScale ?? 1), false)));
+        }
+        // Values staged in slots (or being read into one) are stale once the step runs.
+        this.gen++;
+      }
+    }
+    if (slot !== undefined) void Promise.allSettled(slotWork).then(() => this.release(slot, shard));
+  }
+
+  /** Every step and write in flight has landed; rejects with the first failure. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.pending.values()]);
+  }
+
+  async remove(): Promise<void> {
+    await Promise.allSettled([...this.pending.values()]);
+    await this.file.remove();
+  }
+
+  private stepOne(p: ParamPlacement, args: { lr: number; t: number; gradScale: number; decay: boolean }, fromSlot: boolean): Promise<void> {
+    const o = this.offsets.get(p.spec.name)!;
+    const onDisk = o.value !== undefined;
+    const arr = (host: () => Float32Array, at: number | undefined): StateArray => (at === undefined || (fromSlot && onDisk) ? { host: host() } : { file: this.file, offset: at });
+    const param = arr(() => this.views.param(p.spec.name), o.value);
+    const grad = arr(() => this.views.grad(p.spec.name), o.grad);
+    const states = o.states.map((offset) => ({ file: this.file, offset }));
+    return streamStep(this.be, this.rt.recipe.optimizer, { param, grad, states }, p.n, args, this.chunk, this.io).then(async () => {
+      // Stepped in its slot: the new values go back to disk (the slot keeps a valid copy).
+      if (fromSlot && onDisk) await this.writeArray(this.views.param(p.spec.name), o.value!);
+    });
+  }
+
+  private track(name: string, work: Promise<void>): void {
+    const mark = work.then(() => {
+      if (this.pending.get(name) === mark) this.pending.delete(name);
+    });
+    // A failure stays in `pending` so that the next task (and drain) sees it; it is handled there.
+    mark.catch(() => undefined);
+    this.pending.set(name, mark);
+  }
+
+  private fill(i: number, shard: number): void {
+    const s = this.slots[i];
+    s.shard = shard;
+    s.gen = this.gen;
+    const specs = this.rt.shardParams[shard].filter((p) => this.layout.has(p.spec.name));
+    const slotBuf = this.slotViews[i];
+    s.ready = Promise.all(specs.map((p) => this.pending.get(p.spec.name)))
+      .then(() => Promise.all(specs.map((p) => this.readArray(new Float32Array(slotBuf, this.layout.get(p.spec.name)!.value * 4, p.n), this.offsets.get(p.spec.name)!.value!))))
+      .then(() => true);
+    s.ready.catch(() => undefined);
+  }
+
+  private freeSlot(): number {
+    let best = -1;
+    this.slots.forEach((s, i) => {
+      if (!s.busy && (best < 0 || s.lastUse < this.slots[best].lastUse)) best = i;
+    });
+    return best;
+  }
+
+  /** A free slot, claimed (waits for one when all are in use). */
+  private async claim(): Promise<number> {
+    for (;;) {
+      const i = this.freeSlot();
+      if (i >= 0) {
+        this.slots[i].busy = true;
+        this.slots[i].shard = null;
+        this.slots[i].ready = null;
+        return i;
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  /** Give a slot back; it keeps `shard`'s values (valid) or none. */
+  private release(i: number, shard: number | null): void {
+    const s = this.slots[i];
+    s.busy = false;
+    if (shard === null) {
+      s.shard = null;
+      s.ready = null;
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private async readArray(dst: Float32Array, at: number): Promise<void> {
+    await this.file.read(dst, at);
+    this.io.read += dst.byteLength;
+  }
+
+  private async writeArray(src: Float32Array, at: number): Promise<void> {
+    await this.file.write(src, at);
+    this.io.written += src.byteLength;
+  }
+}

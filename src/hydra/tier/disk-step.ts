@@ -1,0 +1,87 @@
+/**
+ * The optimizer step of state that lives on disk, ZeRO-Infinity's way: the parameter, its gradient and its moments
+ * pass through a bounded host buffer one chunk at a time, are stepped by the same kernel as in RAM (elementwise, so a
+ * chunk boundary changes nothing: bitwise equal to the all-in-RAM step), and are written back. Two buffer sets
+ * alternate: while chunk i is stepped and written, chunk i + 1 is being read.
+ */
+import type { Backend } from '../../backend/backend.js';
+import { applyUpdateHost, type OptimizerConfig, type UpdateArgs } from '../../optim/optimizer.js';
+import type { ScratchFile } from './scratch-file.js';
+
+/** An array of a parameter's state: in RAM, or at an offset of a scratch file. */
+export type StateArray = { host: Float32Array } | { file: ScratchFile; offset: number };
+
+export interface StepArrays {
+  param: StateArray;
+  grad: StateArray;
+  /** In stateNames(optimizer) order. */
+  states: StateArray[];
+}
+
+/** Bytes read and written by a streamed step. */
+export interface IoCount {
+  read: number;
+  written: number;
+}
+
+/**
+ * A job-wide chunk buffer: 2 sets of (2 + states) arrays of `chunk` elements. One step streams at a time (the
+ * buffer is shared by every model); others wait their turn.
+ */
+export class ChunkBuffer {
+  private readonly sets: Float32Array[][];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    buffer: ArrayBufferLike,
+    readonly chunk: number,
+    readonly arrays: number,
+  ) {
+    const per = chunk * arrays;
+    if (buffer.byteLength < 2 * per * 4) throw new RangeError(`chunk buffer: ${buffer.byteLength} bytes, needs ${2 * per * 4}`);
+    this.sets = [0, 1].map((s) => Array.from({ length: arrays }, (_, a) => new Float32Array(buffer, (s * per + a * chunk) * 4, chunk)));
+  }
+
+  /** Run `fn` with exclusive use of the buffer. */
+  exclusive<T>(fn: (sets: Float32Array[][]) => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => fn(this.sets));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+export async function streamStep(be: Backend, cfg: OptimizerConfig, a: StepArrays, n: number, args: UpdateArgs, buf: ChunkBuffer, io: IoCount): Promise<void> {
+  const all = [a.param, a.grad, ...a.states];
+  if (all.length > buf.arrays) throw new RangeError(`streamed step: ${all.length} arrays, the chunk buffer holds ${buf.arrays}`);
+  // The gradient is read, never written back.
+  const writable = all.map((_, i) => i !== 1);
+  await buf.exclusive(async (sets) => {
+    const C = buf.chunk;
+    const count = Math.ceil(n / C);
+    const viewsOf = (i: number) => {
+      const lo = i * C, len = Math.min(C, n - lo);
+      return all.map((s, k) => ('host' in s ? s.host.subarray(lo, lo + len) : sets[i % 2][k].subarray(0, len)));
+    };
+    const read = async (i: number) => {
+      const v = viewsOf(i);
+      await Promise.all(all.map((s, k) => ('file' in s ? s.file.read(v[k], s.offset + i * C * 4).then(() => void (io.read += v[k].byteLength)) : undefined)));
+      return v;
+    };
+    const write = (i: number, v: Float32Array[]) =>
+      Promise.all(all.map((s, k) => ('file' in s && writable[k] ? s.file.write(v[k], s.offset + i * C * 4).then(() => void (io.written += v[k].byteLength)) : undefined)));
+    // A failed read or write is awaited below; marked handled here so that the other one failing meanwhile is not an
+    // unhandled rejection.
+    const handled = <T>(p: Promise<T>) => (p.catch(() => undefined), p);
+    let reading = handled(read(0));
+    let writing: Promise<unknown> = Promise.resolve();
+    for (let i = 0; i < count; i++) {
+      const v = await reading;
+      // Chunk i + 1 goes into the set chunk i - 1 used: its write must have landed.
+      await writing;
+      if (i + 1 < count) reading = handled(read(i + 1));
+      if (!applyUpdateHost(be, cfg, v[0], v[1], v.slice(2), v[0].length, args)) throw new Error(`streamed step: backend ${be.name} cannot step host arrays`);
+      writing = handled(write(i, v));
+    }
+    await Promise.all([writing, reading]);
+  });
+}
