@@ -1,5 +1,6 @@
 /** From a validated config to the engine's TrainTask[]: grid expansion, initial weights, data sources. */
 import type { TrainTask } from '../hydra/api.js';
+import { totalSteps } from '../hydra/job/model-job.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { expandGrid, type Variant } from '../config/grid.js';
@@ -60,6 +61,6 @@ export function buildTasks(config: TrainConfig, opts: BuildOptions = {}): BuiltJ
       hparams: v.hparams,
     };
   });
-  const totals = tasks.map((t) => ({ name: t.name, totalSteps: t.steps ?? (t.epochs ?? 1) * t.train.stepsPerEpoch }));
+  const totals = tasks.map((t) => ({ name: t.name, totalSteps: totalSteps(t) }));
   return { tasks, evalBlocks, variants, totals, data };
 }

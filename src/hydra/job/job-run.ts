@@ -1,0 +1,209 @@
+/**
+ * The job's loop: the scheduler hands an idle device the next shard task of some model, the device runs it (with the
+ * next task's parameters prefetched beside it when that is safe and fits), and what the task did goes back to its
+ * model. Models fail alone: a diverged, failing or data-broken model is marked and dropped, the rest go on. How models
+ * end — stopped, stopped early, by name, finished — and their checkpoints are model-endings.ts; requests of a running
+ * job's handle (add a model, stop one) are served between tasks.
+ */
+import type { DeviceHandle } from '../run/device-pool.js';
+import { prefetchIsSafe } from '../run/prefetch-safety.js';
+import type { Scheduler } from '../scheduler/index.js';
+import { fsSafeNames } from '../../report/names.js';
+import type { JobControl } from './job-control.js';
+import { JobEarlyStopping } from './job-early-stopping.js';
+import { setUpModel, type JobContext } from './job-plan.js';
+import { createJobScheduler, schedSpec, type SchedTask } from './job-scheduler.js';
+import { ModelEndings } from './model-endings.js';
+import { ModelJob } from './model-job.js';
+import { checkTasks } from './train-setup.js';
+
+/** What the devices did over the job. */
+export interface DeviceTotals {
+  busy: number[];
+  highWater: number[];
+  bytesMoved: number;
+  overlapSeconds: number;
+}
+
+type Prefetch = { modelId: string; shard: number; paramsVersion: number } | null;
+
+export class JobRun {
+  readonly totals: DeviceTotals;
+  private readonly byName: Map<string, ModelJob>;
+  private readonly running = new Map<number, Promise<void>>();
+  /** The models the scheduler runs (not those resumed as finished or stopped while planning). */
+  private readonly active: ModelJob[];
+  private readonly endings: ModelEndings;
+
+  constructor(
+    private readonly jobs: ModelJob[],
+    private readonly devices: DeviceHandle[],
+    private readonly c: JobContext,
+    private readonly control?: JobControl,
+  ) {
+    this.totals = { busy: devices.map(() => 0), highWater: devices.map(() => 0), bytesMoved: 0, overlapSeconds: 0 };
+    this.byName = new Map(jobs.map((j) => [j.name, j]));
+    this.active = jobs.filter((j) => !j.ended);
+    this.endings = new ModelEndings(jobs, devices, c);
+  }
+
+  /** Register every model on every device (their state is shared memory, nothing is copied), then run to the end. */
+  async run(): Promise<void> {
+    for (const j of this.jobs) this.register(j);
+    if (this.active.length > 0) {
+      const sched = createJobScheduler(this.active.map((j) => j.schedulerInput()), this.devices.length, this.c.policy, this.c.options.policySeed ?? 0);
+      this.endings.start(sched);
+      await this.loop(sched);
+    }
+    await this.endings.close(this.active);
+  }
+
+  /** Offer work to every idle device, then wait for any device to finish (or for a request of the job's handle). */
+  private async loop(sched: Scheduler): Promise<void> {
+    const { control } = this;
+    while (!sched.isDone() || this.running.size > 0) {
+      for (const d of this.devices) {
+        // A task may end without running (its model stopped or its batch failed): then offer the device another.
+        while (!this.running.has(d.id)) {
+          const st = sched.assign(d.id, this.c.now());
+          if (!st) break;
+          this.dispatch(sched, d, st);
+        }
+      }
+      if (this.running.size === 0) {
+        if (sched.isDone()) break;
+        // Stopped while models wait at a rung: they are at a boundary; checkpoint them as they are.
+        if (this.c.options.signal?.aborted && this.endings.stopHeld(this.active)) continue;
+        throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
+      }
+      if (control?.pending) await this.serveControl(sched, control);
+      else await Promise.race(control ? [...this.running.values(), control.wakeup()] : this.running.values());
+    }
+  }
+
+  private dispatch(sched: Scheduler, d: DeviceHandle, st: SchedTask): void {
+    const { emit, now, options } = this.c;
+    const j = this.byName.get(st.modelId)!;
+    const step = j.stepOf(st);
+    let checkpointWritten: Promise<void> | undefined;
+    if (ModelJob.atBoundary(st)) {
+      const segmentEnd = j.task.stopAtStep !== undefined && step >= j.task.stopAtStep;
+      if (options.signal?.aborted || segmentEnd) {
+        this.endings.checkpoint(j, step, false, true);
+        this.drop(sched, j, st, 'stopped', 'stopped', segmentEnd ? `stopped at step ${step} (stopAtStep)` : `stopped before step ${step}`);
+        return;
+      }
+      if (j.stopRequested) {
+        sched.complete(st, 0, now());
+        this.endings.stopByName(j);
+        return;
+      }
+      // The step after a periodic checkpoint starts once the checkpoint is on disk (its device waits for the write),
+      // so a crash at any moment loses at most checkpointEvery steps of the model.
+      const every = this.c.checkpointEvery;
+      if (every > 0 && step > j.checkpointedAt && step % every === 0 && step > 0) checkpointWritten = this.endings.checkpoint(j, step, false);
+    }
+    try {
+      j.prepareInputs(st);
+    } catch (e) {
+      // A model whose data fails is dropped alone; the device is offered other work at once.
+      this.drop(sched, j, st, 'data error', 'failed', `reading the batch for step ${step} failed: ${message(e)}`);
+      return;
+    }
+    j.inFlight = st;
+    const prefetch = this.prefetchFor(sched, d, j);
+    emit({ type: 'task-start', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step });
+    const runTask = () => d.run(j.name, { kind: st.kind, shard: st.shard, step }, j.paramsVersion[st.shard], prefetch);
+    const t = this.totals;
+    const p = (checkpointWritten ? checkpointWritten.then(runTask) : runTask())
+      .then((rep) => {
+        j.taskEnded(st, true);
+        t.busy[d.id] += rep.seconds;
+        t.highWater[d.id] = Math.max(t.highWater[d.id], rep.highWater);
+        t.bytesMoved += rep.outcome.bytesIn + rep.outcome.bytesOut;
+        t.overlapSeconds += rep.overlapSeconds;
+        j.result.deviceSeconds += rep.seconds;
+        emit({
+          type: 'task-end', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step,
+          computeSeconds: rep.seconds, bytesIn: rep.outcome.bytesIn, bytesOut: rep.outcome.bytesOut,
+          prefetchedBytes: rep.outcome.prefetchedBytes, overlapSeconds: rep.overlapSeconds,
+        });
+        sched.complete(st, rep.seconds, now());
+        const effects = j.afterTask(st, rep.outcome, now());
+        for (const e of effects.events) emit(e);
+        if (effects.diverged) {
+          sched.fail(j.name, 'diverged');
+          this.endings.finish(j, 'diverged', effects.diverged);
+          return;
+        }
+        if (effects.evalLoss !== undefined) this.endings.evaluated(j, effects.evalLoss);
+        if (sched.modelDone(j.name) && j.result.status === 'done' && !j.ended) this.endings.done(j);
+      })
+      .catch((e: unknown) => {
+        j.taskEnded(st, false);
+        this.drop(sched, j, st, 'task failed', 'failed', `task ${st.kind}${st.shard} of step ${step} failed on device ${d.id}: ${message(e)}`);
+      })
+      .finally(() => this.running.delete(d.id));
+    this.running.set(d.id, p);
+  }
+
+  /**
+   * The task the scheduler will give this device next, prefetched beside the running one when no step of its model
+   * can land in between and its parameters fit the reserve the running task's plan left (its own model's largest
+   * shard parameters, not any model's).
+   */
+  private prefetchFor(sched: Scheduler, d: DeviceHandle, running: ModelJob): Prefetch {
+    if (this.c.options.prefetch === false) return null;
+    const hint = sched.peek(d.id);
+    const next = hint ? this.byName.get(hint.modelId) : undefined;
+    if (!hint || !next || !prefetchIsSafe(next.rt, next.inFlight, hint)) return null;
+    if (next.plan.shards[hint.shard].paramBytes > running.plan.reserve) return null;
+    return { modelId: hint.modelId, shard: hint.shard, paramsVersion: next.paramsVersion[hint.shard] };
+  }
+
+  /** End a model whose task did not run (or failed): the scheduler drops it, its result says why. */
+  private drop(sched: Scheduler, j: ModelJob, st: SchedTask, why: string, status: 'stopped' | 'failed', reason: string): void {
+    sched.complete(st, 0, this.c.now());
+    sched.fail(j.name, why);
+    this.endings.finish(j, status, reason);
+  }
+
+  private register(j: ModelJob): void {
+    for (const d of this.devices) d.send({ type: 'register', modelId: j.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
+  }
+
+  /** Requests of the job's handle: new models join (planned while the devices work on), named ones stop. */
+  private async serveControl(sched: Scheduler, control: JobControl): Promise<void> {
+    for (const name of control.takeStops()) {
+      const j = this.byName.get(name)!;
+      if (j.ended || j.stopRequested) continue; // already over, or already asked
+      j.stopRequested = true;
+      if (sched.modelProgress(name).status === 'held') this.endings.stopByName(j); // at a boundary now
+    }
+    for (const a of control.takeAdds()) {
+      try {
+        if (this.byName.has(a.task?.name)) throw new RangeError(`add: a model named '${a.task.name}' is already in this job`);
+        const [taskModel] = await checkTasks([a.task]);
+        if (this.c.stopping) JobEarlyStopping.check(a.task);
+        const safeName = fsSafeNames([...this.jobs.map((x) => x.name), a.task.name]).get(a.task.name)!;
+        const j = await setUpModel(this.jobs.length, a.task, safeName, taskModel, this.c);
+        this.jobs.push(j);
+        this.byName.set(j.name, j);
+        control.names.add(j.name);
+        this.register(j);
+        if (!j.ended) {
+          this.active.push(j);
+          sched.add(schedSpec(j.schedulerInput()), this.c.now());
+        }
+        this.c.emit({ type: 'model-added', t: this.c.now(), model: j.name });
+        a.resolve();
+      } catch (e) {
+        a.reject(e);
+      }
+    }
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
