@@ -171,6 +171,9 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
       devices: config.devices,
       deviceMemory: config.deviceMemory,
       hostMemory: config.hostMemory,
+      // The disk tier's scratch goes under the output directory unless spill_dir says where.
+      spillDir: config.spillDir ?? join(config.outDir, 'spill'),
+      createSpillDir: config.spillDir === undefined,
       policy: config.policy,
       policySeed: config.policySeed,
       planDir: config.planDir,

@@ -66,6 +66,8 @@ export interface TrainConfig {
   devices: string;
   deviceMemory: number;
   hostMemory?: number;
+  /** Where the disk tier puts scratch files (absolute); absent: `<out_dir>/spill`. */
+  spillDir?: string;
   policy: PolicyName;
   policySeed?: number;
   planDir?: string;
@@ -82,7 +84,7 @@ export interface TrainConfig {
 
 const TOP_LEVEL = [
   'name', 'model', 'init', 'data', 'optimizer', 'schedule', ...sectionFields(''), 'grid', 'steps', 'epochs',
-  'devices', 'device_memory', 'host_memory', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'checkpoint_every', 'early_stopping',
+  'devices', 'device_memory', 'host_memory', 'spill_dir', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'checkpoint_every', 'early_stopping',
   'segment_steps',
 ];
 const DATA_FIELDS = ['train', 'eval', 'format', 'eval_tokens'];
@@ -131,6 +133,7 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
     devices: parseDeviceSpec(doc.devices ?? 'cpu:1x1', 'devices'),
     deviceMemory: doc.device_memory === undefined ? missing('device_memory', "a per-device memory budget such as '512MiB'") : size(doc.device_memory, 'device_memory'),
     hostMemory: doc.host_memory === undefined ? undefined : size(doc.host_memory, 'host_memory'),
+    spillDir: doc.spill_dir === undefined ? undefined : resolveConfigPath(doc.spill_dir, 'spill_dir', opts.baseDir),
     policy: doc.policy === undefined ? DEFAULT_POLICY : oneOf(POLICY_NAMES)(doc.policy, 'policy'),
     policySeed: doc.policy_seed === undefined ? undefined : seedInt(doc.policy_seed, 'policy_seed'),
     planDir: doc.plan_dir === undefined ? undefined : resolveConfigPath(doc.plan_dir, 'plan_dir', opts.baseDir),

@@ -58,8 +58,18 @@ export interface TrainOptions {
   devices: string;
   /** Per-device memory budget, bytes or a string like '512MiB'. */
   deviceMemory: number | string;
-  /** Host tier budget (bytes or string); default: unbounded. */
+  /**
+   * Host tier cap (bytes or string): a hard limit on the model state hydra-dl holds in RAM; what does not fit goes to
+   * the disk tier. Default: a share of physical RAM (tier/physical-memory.ts).
+   */
   hostMemory?: number | string;
+  /**
+   * Where the disk tier puts its scratch files (default `.hydra/spill`, created when first needed); null: no disk
+   * tier, so state beyond hostMemory is refused.
+   */
+  spillDir?: string | null;
+  /** Create spillDir when it is missing (a default location); otherwise a missing spillDir is an error. */
+  createSpillDir?: boolean;
   policy?: PolicyName;
   /** Seed of the `random` policy. */
   policySeed?: number;
@@ -176,6 +186,8 @@ export interface ModelResult {
   weights: Map<string, HostTensor>;
   /** The last checkpoint written for this model in this job (with `checkpointDir`), and its step. */
   checkpoint?: { path: string; step: number };
+  /** Where the placement put its state when part of it went to disk (tier/placement.ts). */
+  placement?: { hostBytes: number; diskBytes: number; diskGradBytes: number; diskShards: number[]; momentsOnDisk: number; readPerStep: number; writePerStep: number };
 }
 
 /**
@@ -205,4 +217,8 @@ export interface JobResult {
   overlapSeconds: number;
   /** The host tier's accounts at the end of the job (a released model's state is no longer in use). */
   hostTier?: { budget: number; inUse: number; highWater: number };
+  /** Scratch the disk tier held (bytes now, most at once) and the bytes it read and wrote. */
+  diskTier?: { inUse: number; highWater: number; bytesRead: number; bytesWritten: number };
+  /** The process's peak resident memory (VmHWM) when training ended, before final weights were read back (Linux). */
+  peakRssBytes?: number;
 }

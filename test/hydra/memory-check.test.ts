@@ -50,9 +50,9 @@ test('n_embd 8192 on a 120 MiB device with a 4 GiB host cap is refused in under 
   assert.ok(out.maxRssKiB < 200 * 1024, `peak memory ${out.maxRssKiB} KiB`);
 });
 
-test('a host cap below the models\' parameters, gradients and optimizer state is refused before planning', async () => {
+test('without a disk tier (spillDir null), a host cap below the models\' parameters, gradients and optimizer state is refused before planning', async () => {
   const tasks = [0, 1, 2].map((i) => tinyTask(`m${i}`, { model: gpt2Arch({ ...wide, n_embd: 256, n_head: 4, n_layer: 2 }), train: syntheticSource(50257, 2, 16, 2) }));
   const t0 = performance.now();
-  await assert.rejects(train(tasks, { devices: 'js:1', deviceMemory: '4GiB', hostMemory: '100MiB', planDir: null }), (e: unknown) => e instanceof HostOutOfMemoryError && e.budget === 100 * MiB && /the 3 models'/.test(e.message));
+  await assert.rejects(train(tasks, { devices: 'js:1', deviceMemory: '4GiB', hostMemory: '100MiB', planDir: null, spillDir: null }), (e: unknown) => e instanceof HostOutOfMemoryError && e.budget === 100 * MiB && /the 3 models'/.test(e.message));
   assert.ok(performance.now() - t0 < 1000);
 });

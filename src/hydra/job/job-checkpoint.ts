@@ -17,6 +17,8 @@ import { CheckpointError } from '../../io/checkpoint-file.js';
 import { canonicalJson } from '../../data/token-cache.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostViews } from '../tier/host-state.js';
+import type { ModelDiskState } from '../tier/disk-state.js';
+import { readModelState, writeModelState } from '../tier/model-state-io.js';
 import type { HydraEvent } from '../api.js';
 
 export class CheckpointMismatchError extends Error {
@@ -38,15 +40,16 @@ export interface ModelSnapshot {
  * `copy`: copy the tensors (the model trains on while the checkpoint is written); without it the snapshot views the
  * host tier directly, for a model that will not change again (stopped or finished) — no second copy of its state.
  */
-export function snapshotModel(rt: ModelRuntime, views: HostViews, step: number, progress: ModelProgress, copy: boolean): ModelSnapshot {
+export async function snapshotModel(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, step: number, progress: ModelProgress, copy: boolean): Promise<ModelSnapshot> {
+  const progressCopy = { ...progress, losses: [...progress.losses], evals: progress.evals.map((e) => ({ ...e })) };
+  const state = await readModelState(rt, views, disk, copy);
   const params = new Map<string, HostTensor>(), optState = new Map<string, HostTensor>();
-  const take = (a: Float32Array) => (copy ? Float32Array.from(a) : a);
   for (const p of rt.params) {
     const shape = [...p.spec.shape];
-    params.set(p.spec.name, { shape, data: take(views.param(p.spec.name)) });
-    for (const s of stateNames(rt.recipe.optimizer)) optState.set(`${s}.${p.spec.name}`, { shape, data: take(views.opt(s, p.spec.name)) });
+    params.set(p.spec.name, { shape, data: state.params.get(p.spec.name)! });
+    for (const s of stateNames(rt.recipe.optimizer)) optState.set(`${s}.${p.spec.name}`, { shape, data: state.opt.get(`${s}.${p.spec.name}`)! });
   }
-  return { params, optState, step, progress: { ...progress, losses: [...progress.losses], evals: progress.evals.map((e) => ({ ...e })) } };
+  return { params, optState, step, progress: progressCopy };
 }
 
 export async function writeModelSnapshot(path: string, arch: ArchSpec, recipe: TrainRecipe, stepsPerEpoch: number, s: ModelSnapshot): Promise<void> {
@@ -139,15 +142,16 @@ export async function loadModelSnapshot(
 }
 
 /** Put a snapshot back into the host tier. */
-export function restoreModel(rt: ModelRuntime, views: HostViews, s: ModelSnapshot, path: string): void {
+export async function restoreModel(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, s: ModelSnapshot, path: string): Promise<void> {
+  const get = (name: string, n: number, t: HostTensor | undefined) => {
+    if (!t || t.data.length !== n) throw new CheckpointMismatchError(`checkpoint ${path}: tensor '${name}' is ${t ? `${t.data.length} elements` : 'missing'}, the model needs ${n}`);
+    return t.data;
+  };
   for (const p of rt.params) {
-    const put = (name: string, dst: Float32Array, t: HostTensor | undefined) => {
-      if (!t || t.data.length !== dst.length) throw new CheckpointMismatchError(`checkpoint ${path}: tensor '${name}' is ${t ? `${t.data.length} elements` : 'missing'}, the model needs ${dst.length}`);
-      dst.set(t.data);
-    };
-    put(p.spec.name, views.param(p.spec.name), s.params.get(p.spec.name));
-    for (const st of stateNames(rt.recipe.optimizer)) put(`${st}.${p.spec.name}`, views.opt(st, p.spec.name), s.optState.get(`${st}.${p.spec.name}`));
+    get(p.spec.name, p.n, s.params.get(p.spec.name));
+    for (const st of stateNames(rt.recipe.optimizer)) get(`${st}.${p.spec.name}`, p.n, s.optState.get(`${st}.${p.spec.name}`));
   }
+  await writeModelState(rt, views, disk, (n) => s.params.get(n)!.data, (st, n) => s.optState.get(`${st}.${n}`)!.data);
 }
 
 /**
@@ -165,23 +169,19 @@ export class CheckpointWriter {
     private readonly now: () => number,
   ) {}
 
-  /** Resolves once the file is written (or its failure recorded). */
-  write(model: string, path: string, snap: ModelSnapshot, arch: ArchSpec, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): Promise<void> {
-    const step = snap.step, finished = snap.progress.finished;
-    const write = (this.last.get(model) ?? Promise.resolve()).then(() =>
-      writeModelSnapshot(path, arch, recipe, snap.progress.stepsPerEpoch, snap).then(
-        () => {
-          this.errors.delete(model);
-          written({ path, step });
-          this.emit({ type: 'checkpoint', t: this.now(), model, step, path, finished });
-        },
-        (e: unknown) => {
-          const why = `writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}`;
-          this.errors.set(model, why);
-          this.emit({ type: 'log', t: this.now(), message: `${model}: ${why}` });
-        },
-      ),
-    );
+  /** Resolves once the file is written (or its failure recorded). The snapshot may still be being read (disk tier). */
+  write(model: string, path: string, snapshot: ModelSnapshot | Promise<ModelSnapshot>, arch: ArchSpec, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): Promise<void> {
+    const write = Promise.all([snapshot, this.last.get(model)]).then(([snap]) =>
+      writeModelSnapshot(path, arch, recipe, snap.progress.stepsPerEpoch, snap).then(() => {
+        this.errors.delete(model);
+        written({ path, step: snap.step });
+        this.emit({ type: 'checkpoint', t: this.now(), model, step: snap.step, path, finished: snap.progress.finished });
+      }),
+    ).catch((e: unknown) => {
+      const why = `writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}`;
+      this.errors.set(model, why);
+      this.emit({ type: 'log', t: this.now(), message: `${model}: ${why}` });
+    });
     this.last.set(model, write);
     this.pending.push(write);
     return write;

@@ -6,16 +6,19 @@
  */
 import { existsSync, renameSync } from 'node:fs';
 import { createBackend } from '../../backend/index.js';
-import { initParamsInto } from '../../nn/init.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import { CONSTANT_LR } from '../../optim/schedule.js';
 import { fsSafeNames } from '../../report/names.js';
-import type { HydraEvent, PolicyName, TrainOptions, TrainTask } from '../api.js';
+import type { HydraEvent, PartitionPlan, PolicyName, TrainOptions, TrainTask } from '../api.js';
+import type { ArchSpec } from '../../nn/family.js';
 import { planFor } from '../plan/plan-cache.js';
 import { backendKey, type DeviceSpec } from '../run/device-spec.js';
-import { buildRuntime } from '../run/model-runtime.js';
+import { buildRuntime, type ModelRuntime } from '../run/model-runtime.js';
 import { allocateHostState, viewsOf } from '../tier/host-state.js';
 import type { HostTier } from '../tier/host-tier.js';
+import type { JobTiers } from '../tier/job-tiers.js';
+import { initModelParams } from '../tier/model-state-io.js';
+import { describePlacement, type JobPlacement, type ModelPlacement } from '../tier/placement.js';
 import { describeStop } from '../scheduler/early-stopping/index.js';
 import { checkpointPath, loadModelSnapshotOrPrevious, restoreModel } from './job-checkpoint.js';
 import type { JobEarlyStopping } from './job-early-stopping.js';
@@ -26,7 +29,9 @@ import { evalPoints, loadWeights, type TaskModel } from './train-setup.js';
 export interface JobContext {
   dev: DeviceSpec;
   budget: number;
+  /** The host tier (tiers.host). */
   tier: HostTier;
+  tiers: JobTiers;
   options: TrainOptions;
   policy: PolicyName;
   /** Checkpoint every this many steps (0: only when stopped or finished). */
@@ -42,8 +47,9 @@ export interface JobContext {
  */
 export async function setUpModels(tasks: TrainTask[], taskModels: TaskModel[], c: JobContext): Promise<ModelJob[]> {
   const safeNames = fsSafeNames(tasks.map((t) => t.name));
-  const jobs: ModelJob[] = [];
-  for (const [index, task] of tasks.entries()) jobs.push(await setUpModel(index, task, safeNames.get(task.name)!, taskModels[index], c));
+  const planned: PlannedModel[] = [];
+  for (const [index, task] of tasks.entries()) planned.push(await planModel(index, task, safeNames.get(task.name)!, taskModels[index], c));
+  const jobs = await placeModels(planned, c);
   const resumed = jobs.filter((j) => j.resumed);
   if (c.stopping && resumed.length > 0) replayRungs(jobs, c.stopping, c.now());
   if (c.options.resume && resumed.length === 0) {
@@ -52,8 +58,37 @@ export async function setUpModels(tasks: TrainTask[], taskModels: TaskModel[], c
   return jobs;
 }
 
-/** Plan a model, give it its host-tier state and its weights (initial or from its checkpoint). */
-export async function setUpModel(index: number, task: TrainTask, safeName: string, { arch, model }: TaskModel, c: JobContext): Promise<ModelJob> {
+/** Plan a model, give it its state where the placement puts it and its weights (initial or from its checkpoint). */
+export async function setUpModel(index: number, task: TrainTask, safeName: string, taskModel: TaskModel, c: JobContext): Promise<ModelJob> {
+  const [j] = await placeModels([await planModel(index, task, safeName, taskModel, c)], c);
+  return j;
+}
+
+/** A planned model, waiting for the placement of its state. */
+interface PlannedModel {
+  index: number;
+  task: TrainTask;
+  safeName: string;
+  arch: ArchSpec;
+  plan: PartitionPlan;
+  recipe: TrainRecipe;
+  rt: ModelRuntime;
+}
+
+/**
+ * Place planned models' state across the host and disk tiers (the preflight refuses, before anything trains, a job
+ * that cannot fit RAM and disk), then load each.
+ */
+async function placeModels(planned: PlannedModel[], c: JobContext): Promise<ModelJob[]> {
+  const jp = c.tiers.place(planned.map(({ task, rt }) => ({ name: task.name, rt })));
+  if (jp.diskBytes > 0) for (const line of describePlacement(jp)) c.emit({ type: 'log', t: c.now(), message: line });
+  const out: ModelJob[] = [];
+  for (const [i, p] of planned.entries()) out.push(await loadModel(p, jp, jp.models[i], c));
+  return out;
+}
+
+/** Plan a model (a cached plan, or a pilot pass and the partitioner). */
+async function planModel(index: number, task: TrainTask, safeName: string, { arch, model }: TaskModel, c: JobContext): Promise<PlannedModel> {
   const { options, emit, now } = c;
   const log = (message: string) => emit({ type: 'log', t: now(), message });
   const setup = (what: string) => log(`[${now().toFixed(1).padStart(7)}s] ${task.name}: ${what}`);
@@ -72,8 +107,19 @@ export async function setUpModel(index: number, task: TrainTask, safeName: strin
   setup(`${reused ? 'plan read from the plan cache' : 'planned'} in ${(now() - planStart).toFixed(1)} s`);
   emit({ type: 'plan', model: task.name, plan, reused });
   const rt = buildRuntime(model, plan.shards, recipe, B, T);
-  const buffers = allocateHostState(rt, c.tier, task.name);
-  const views = viewsOf(buffers);
+  return { index, task, safeName, arch, plan, recipe, rt };
+}
+
+/** Give a planned model its state where the placement put it, and its weights (initial or from its checkpoint). */
+async function loadModel({ index, task, safeName, arch, plan, recipe, rt }: PlannedModel, jp: JobPlacement, mp: ModelPlacement, c: JobContext): Promise<ModelJob> {
+  const { options, now } = c;
+  const log = (message: string) => c.emit({ type: 'log', t: now(), message });
+  const setup = (what: string) => log(`[${now().toFixed(1).padStart(7)}s] ${task.name}: ${what}`);
+  const { B, T } = task.train;
+  const steps = totalSteps(task);
+  const buffers = allocateHostState(rt, c.tier, task.name, mp);
+  const views = viewsOf(buffers, rt);
+  const disk = await c.tiers.attach(rt, jp, mp, buffers, views);
   const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeName) : undefined;
   const resumed = checkpoint && options.resume
     ? await loadModelSnapshotOrPrevious(checkpoint, task.name, arch, recipe, B, T, task.train.stepsPerEpoch, log)
@@ -84,18 +130,18 @@ export async function setUpModel(index: number, task: TrainTask, safeName: strin
     log(`${task.name}: an earlier run's checkpoint was moved to ${checkpoint}.prev (this run starts afresh)`);
   }
   if (checkpoint && options.resume && !resumed) log(`${task.name}: no checkpoint at ${checkpoint}; starting from step 0`);
-  if (resumed) restoreModel(rt, views, resumed, checkpoint!);
-  else if (task.weights) loadWeights(rt, views, task.weights, task.name);
+  if (resumed) await restoreModel(rt, views, disk, resumed, checkpoint!);
+  else if (task.weights) await loadWeights(rt, views, disk, task.weights, task.name);
   else {
     const initStart = now();
-    setup(`initialising ${(rt.params.reduce((a, p) => a + p.n, 0) / 1e6).toFixed(1)} M parameters`);
-    const engine = await initParamsInto(rt.params.map((p) => p.spec), task.seed, (spec) => views.param(spec.name));
+    setup(`initialising ${(rt.params.reduce((a, p) => a + p.n, 0) / 1e6).toFixed(1)} M parameters${disk ? ' (those placed on disk written to scratch)' : ''}`);
+    const engine = await initModelParams(rt, views, disk, task.seed);
     setup(`initialised in ${(now() - initStart).toFixed(1)} s (${engine === 'native' ? 'native, every core' : 'JavaScript: the cpu addon is missing'})`);
   }
   const rungs = c.stopping?.add(index, steps) ?? [];
   if (resumed) log(`${task.name}: resumed from ${checkpoint} at step ${resumed.step}${resumed.progress.finished ? ' (finished)' : ''}`);
   return new ModelJob({
-    index, task, arch, rt, buffers, views, plan, checkpoint, now: now(),
+    index, task, arch, rt, buffers, views, disk, placement: mp, plan, checkpoint, now: now(),
     evalAfter: new Set([...evalPoints(task, steps), ...rungs.map((r) => r - 1)]),
     horizon: rungs[0] ?? steps,
     resumed: resumed ? { step: resumed.step, progress: resumed.progress } : undefined,

@@ -7,6 +7,7 @@
  */
 import type { DeviceHandle } from '../run/device-pool.js';
 import { prefetchIsSafe } from '../run/prefetch-safety.js';
+import { clipScale } from '../../optim/clip.js';
 import type { Scheduler } from '../scheduler/index.js';
 import { fsSafeNames } from '../../report/names.js';
 import type { JobControl } from './job-control.js';
@@ -113,10 +114,26 @@ export class JobRun {
     j.inFlight = st;
     const prefetch = this.prefetchFor(sched, d, j);
     emit({ type: 'task-start', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step });
-    const runTask = () => d.run(j.name, { kind: st.kind, shard: st.shard, step }, j.paramsVersion[st.shard], prefetch);
+    let slot: number | undefined;
+    const runTask = async () => {
+      if (j.disk) {
+        // The shard's disk-tier steps have landed and a shard on disk is staged in a host slot; the model's next
+        // shard is read from disk while this task runs.
+        await j.busyUntil;
+        slot = await j.disk.load(st.shard);
+        j.disk.prefetch(nextShard(st.kind, st.shard, j.plan.shards.length));
+      }
+      return d.run(j.name, { kind: st.kind, shard: st.shard, step, ...(slot !== undefined ? { slot } : {}) }, j.paramsVersion[st.shard], prefetch);
+    };
     const t = this.totals;
     const p = (checkpointWritten ? checkpointWritten.then(runTask) : runTask())
-      .then((rep) => {
+      .then(async (rep) => {
+        const g = rep.outcome.gradNorm;
+        if (j.disk) {
+          j.disk.after(st.kind, st.shard, slot, step, g === undefined ? undefined : clipScale(g, j.rt.recipe.clipNorm));
+          // A step counts as taken once its disk-tier updates have landed (a full disk fails it, not a later one).
+          if (g !== undefined) await j.disk.drain();
+        }
         j.taskEnded(st, true);
         t.busy[d.id] += rep.seconds;
         t.highWater[d.id] = Math.max(t.highWater[d.id], rep.highWater);
@@ -157,6 +174,8 @@ export class JobRun {
     const hint = sched.peek(d.id);
     const next = hint ? this.byName.get(hint.modelId) : undefined;
     if (!hint || !next || !prefetchIsSafe(next.rt, next.inFlight, hint)) return null;
+    // A shard staged from disk is copied by its own task; one whose disk-tier step still runs would be stale.
+    if (next.disk && (next.disk.staged(hint.shard) || next.disk.stepping(hint.shard))) return null;
     if (next.plan.shards[hint.shard].paramBytes > running.plan.reserve) return null;
     return { modelId: hint.modelId, shard: hint.shard, paramsVersion: next.paramsVersion[hint.shard] };
   }
@@ -202,6 +221,13 @@ export class JobRun {
       }
     }
   }
+}
+
+/** The shard a model's next task most likely runs (the disk tier reads it ahead): forward up, backward down. */
+function nextShard(kind: SchedTask['kind'], shard: number, n: number): number {
+  if (kind === 'F' || kind === 'E') return shard + 1 < n ? shard + 1 : 0;
+  if (kind === 'FL') return Math.max(0, n - 2);
+  return Math.max(0, shard - 1);
 }
 
 function message(e: unknown): string {

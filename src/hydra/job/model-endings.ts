@@ -17,6 +17,8 @@ import type { ModelJob } from './model-job.js';
 export class ModelEndings {
   private readonly checkpoints: CheckpointWriter;
   private sched!: Scheduler;
+  /** Releases of models with state on disk still reading it back. */
+  private readonly releasing: Promise<void>[] = [];
 
   constructor(
     private readonly jobs: readonly ModelJob[],
@@ -38,7 +40,10 @@ export class ModelEndings {
   checkpoint(j: ModelJob, step: number, finished: boolean, final = finished): Promise<void> | undefined {
     if (!j.checkpoint) return undefined;
     j.checkpointedAt = step;
-    return this.checkpoints.write(j.name, j.checkpoint, snapshotModel(j.rt, j.views, step, j.progress(finished), !final), j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
+    const snapshot = snapshotModel(j.rt, j.views, j.disk, step, j.progress(finished), !final);
+    // State on disk is read into the snapshot in the background: the model's next task (or release) waits for it.
+    if (j.disk) j.busyUntil = snapshot.then(() => undefined, () => undefined);
+    return this.checkpoints.write(j.name, j.checkpoint, snapshot, j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
   }
 
   /** End a model with a status. */
@@ -88,6 +93,7 @@ export class ModelEndings {
   async close(active: readonly ModelJob[]): Promise<void> {
     if (this.c.options.signal?.aborted) for (const j of active) if (j.result.status === 'done' && j.checkpointedAt < j.result.steps) this.checkpoint(j, j.result.steps, true);
     await this.checkpoints.flush();
+    await Promise.all(this.releasing);
     for (const j of this.jobs) {
       if (j.result.status !== 'stopped' || !j.checkpoint || j.checkpointedAt < 0) continue;
       const error = this.checkpoints.error(j.name);
@@ -115,14 +121,22 @@ export class ModelEndings {
     }
   }
 
-  /** Free a model's host-tier state: its final weights go to the result first; the devices forget the model. */
+  /**
+   * Free a model's state: its final weights go to the result first; the devices forget the model. In RAM this all
+   * happens now; state on disk is read back in the background (after any snapshot still being read), then let go.
+   */
   private release(j: ModelJob): void {
-    const { tier, emit, now } = this.c;
-    j.copyWeights();
+    const { tier, tiers, emit, now } = this.c;
+    const weights = j.copyWeights();
     for (const d of this.devices) d.send({ type: 'unregister', modelId: j.name });
-    const before = tier.stats().inUse;
-    releaseHostState(j.buffers, tier);
     j.released = true;
-    emit({ type: 'host-release', t: now(), model: j.name, bytes: before - tier.stats().inUse, inUse: tier.stats().inUse });
+    const free = () => {
+      const before = tier.stats().inUse;
+      releaseHostState(j.buffers, tier);
+      emit({ type: 'host-release', t: now(), model: j.name, bytes: before - tier.stats().inUse, inUse: tier.stats().inUse });
+    };
+    if (!j.disk) return free();
+    const disk = j.disk;
+    this.releasing.push(weights.then(() => tiers.detach(disk)).then(free));
   }
 }

@@ -11,6 +11,9 @@ import type { ShardOutcome } from '../run/shard-executor.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import { stepsParams } from '../run/prefetch-safety.js';
 import type { HostStateBuffers, HostViews } from '../tier/host-state.js';
+import type { ModelDiskState } from '../tier/disk-state.js';
+import { readModelState } from '../tier/model-state-io.js';
+import type { ModelPlacement } from '../tier/placement.js';
 import type { SchedModelInput, SchedTask } from './job-scheduler.js';
 
 /** Steps a task trains for: `steps`, or `epochs` (default 1) of its training data. The one formula. */
@@ -25,6 +28,9 @@ export interface ModelJobInit {
   rt: ModelRuntime;
   buffers: HostStateBuffers;
   views: HostViews;
+  /** The part of its state the disk tier holds (absent: all of it in RAM), and where the placement put what. */
+  disk?: ModelDiskState;
+  placement: ModelPlacement;
   plan: PartitionPlan;
   /** Steps after which it is evaluated (global step indices). */
   evalAfter: Set<number>;
@@ -53,6 +59,7 @@ export class ModelJob {
   readonly rt: ModelRuntime;
   readonly buffers: HostStateBuffers;
   readonly views: HostViews;
+  readonly disk?: ModelDiskState;
   readonly plan: PartitionPlan;
   readonly totalSteps: number;
   /** Steps already taken when this job started (resumed from a checkpoint), added to the scheduler's minibatch. */
@@ -76,6 +83,8 @@ export class ModelJob {
   released = false;
   /** Stop it by name at its next minibatch boundary. */
   stopRequested = false;
+  /** A snapshot of its disk-tier state still being read: its next task (and its release) wait for it. */
+  busyUntil?: Promise<void>;
   private readonly evalAfter: Set<number>;
   private evalSum = 0;
   private evalCount = 0;
@@ -87,6 +96,7 @@ export class ModelJob {
     this.rt = i.rt;
     this.buffers = i.buffers;
     this.views = i.views;
+    this.disk = i.disk;
     this.plan = i.plan;
     this.totalSteps = totalSteps(i.task);
     this.evalAfter = i.evalAfter;
@@ -101,6 +111,11 @@ export class ModelJob {
       name: i.task.name, hparams: i.task.hparams ?? {}, status: 'done', losses: progress?.losses ?? [], evals: progress?.evals ?? [],
       steps: this.startStep, wallSeconds: progress?.finished ? i.now : 0, deviceSeconds: 0, plan: i.plan, weights: new Map(),
     };
+    const mp = i.placement;
+    if (mp.diskBytes > 0) {
+      const momentsOnDisk = [...mp.home.values()].filter((h) => h !== 'host').length;
+      this.result.placement = { hostBytes: mp.hostBytes, diskBytes: mp.diskBytes, diskGradBytes: mp.diskGradBytes, diskShards: mp.diskShards, momentsOnDisk, readPerStep: mp.readPerStep, writePerStep: mp.writePerStep };
+    }
   }
 
   get name(): string {
@@ -204,8 +219,22 @@ export class ModelJob {
     return { name: this.name, stepsPerEpoch: this.task.train.stepsPerEpoch, B, T, losses: this.result.losses, evals: this.result.evals, finished };
   }
 
-  /** Copy the weights out of the host tier into the result (before its state is released, or at the job's end). */
-  copyWeights(): void {
-    for (const p of this.rt.params) this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(this.views.param(p.spec.name)) });
+  /**
+   * Copy the weights into the result (before its state is released, or at the job's end): from the host tier at
+   * once, or read back from the disk tier (after any snapshot still being read).
+   */
+  copyWeights(): Promise<void> {
+    const set = (params: Map<string, Float32Array>) => {
+      for (const p of this.rt.params) this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: params.get(p.spec.name)! });
+    };
+    if (!this.disk) {
+      // Synchronously: the caller may release the host tier right after.
+      for (const p of this.rt.params) this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(this.views.param(p.spec.name)) });
+      return Promise.resolve();
+    }
+    return (async () => {
+      await this.busyUntil;
+      set((await readModelState(this.rt, this.views, this.disk, true, true)).params);
+    })();
   }
 }

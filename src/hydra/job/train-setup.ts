@@ -12,6 +12,8 @@ import { BackendUnavailableError, createBackend } from '../../backend/index.js';
 import type { TrainTask } from '../api.js';
 import type { DeviceSpec } from '../run/device-spec.js';
 import type { HostViews } from '../tier/host-state.js';
+import type { ModelDiskState } from '../tier/disk-state.js';
+import { writeModelState } from '../tier/model-state-io.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 
 /**
@@ -30,13 +32,13 @@ export async function usableDevices(dev: DeviceSpec, warn: (m: string) => void):
   }
 }
 
-export function loadWeights(rt: ModelRuntime, views: HostViews, weights: Map<string, HostTensor>, model: string): void {
+export async function loadWeights(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, weights: Map<string, HostTensor>, model: string): Promise<void> {
   for (const p of rt.params) {
     const w = weights.get(p.spec.name);
     if (!w) throw new Error(`model '${model}': initial weights lack parameter '${p.spec.name}'`);
     if (w.data.length !== p.n) throw new RangeError(`model '${model}': weight '${p.spec.name}' has ${w.data.length} elements, the model needs ${p.n}`);
-    views.param(p.spec.name).set(w.data);
   }
+  await writeModelState(rt, views, disk, (n) => weights.get(n)!.data);
 }
 
 /** Eval after every full epoch, and after the last step if it ends mid-epoch. */

@@ -5,12 +5,13 @@
  * checkpoint directory, models are checkpointed at minibatch boundaries (every `checkpointEvery` steps, and when the
  * job is stopped through `signal`), and `resume` continues each model from its checkpoint.
  */
+import { readFileSync } from 'node:fs';
 import type { HydraEvent, JobResult, PrefetchTotals, TrainOptions, TrainTask } from '../api.js';
 import { parseDevices } from '../run/device-spec.js';
 import { startDevices } from '../run/device-pool.js';
 import { DEFAULT_POLICY } from '../scheduler/types.js';
-import { HostTier } from '../tier/host-tier.js';
-import { parseBytes } from '../units.js';
+import { JobTiers } from '../tier/job-tiers.js';
+import { formatBytes, parseBytes } from '../units.js';
 import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
 import { stateNames } from '../../optim/optimizer.js';
 import type { JobControl } from './job-control.js';
@@ -27,21 +28,33 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   // ---- the options, parsed once ----
   const dev = await usableDevices(parseDevices(options.devices), (message) => emit({ type: 'log', t: now(), message }));
   const budget = parseBytes(options.deviceMemory, 'deviceMemory');
-  const tier = new HostTier(options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : Infinity);
+  const tiers = JobTiers.create(
+    {
+      hostMemory: options.hostMemory,
+      spillDir: options.spillDir === undefined ? '.hydra/spill' : options.spillDir,
+      spillDirGiven: options.spillDir != null && !options.createSpillDir,
+    },
+    (message) => emit({ type: 'log', t: now(), message }),
+  );
+  const tier = tiers.host;
   const taskModels = await checkTasks(tasks);
   // Bytes known from shapes alone, against the limits, before any pilot pass runs.
   checkMemoryBudgets(
     tasks.map((t, i) => modelBytes(t.name, taskModels[i].model, t.train.B, t.train.T, stateNames(t.optimizer).length)),
-    { device: budget, host: tier.budget },
+    // With a disk tier, what exceeds the host cap goes to disk: the placement's preflight judges the host side.
+    { device: budget, host: tiers.spillDir ? Infinity : tier.budget },
   );
   const checkpointEvery = options.checkpointEvery ?? 0;
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new RangeError(`checkpointEvery: expected a whole number of steps ≥ 0, got ${checkpointEvery}`);
   if ((options.resume || checkpointEvery > 0) && !options.checkpointDir) throw new RangeError(`checkpointDir: required with ${options.resume ? 'resume' : 'checkpointEvery'}`);
   const stopping = JobEarlyStopping.create(options.earlyStopping, tasks);
-  const c: JobContext = { dev, budget, tier, options, policy: options.policy ?? DEFAULT_POLICY, checkpointEvery, stopping, emit, now };
+  const c: JobContext = { dev, budget, tier, tiers, options, policy: options.policy ?? DEFAULT_POLICY, checkpointEvery, stopping, emit, now };
 
   // ---- plan every model before anything trains: a layer that cannot fit stops the job here ----
-  const jobs = await setUpModels(tasks, taskModels, c);
+  const jobs = await setUpModels(tasks, taskModels, c).catch(async (e: unknown) => {
+    await tiers.close().catch(() => undefined); // scratch of models set up before the failure
+    throw e;
+  });
   for (const j of jobs) control?.names.add(j.name);
   // Stopped while planning: nothing has trained, nothing to checkpoint (and nothing to announce: no model started).
   if (options.signal?.aborted) for (const j of jobs) if (!j.ended) j.finish('stopped', now(), `stopped before step ${j.startStep} (while the job was being planned)`);
@@ -52,6 +65,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   const run = new JobRun(jobs, devices, c, control);
   try {
     await run.run();
+  } catch (e) {
+    await tiers.close().catch(() => undefined);
+    throw e;
   } finally {
     await Promise.all(devices.map((d) => d.stop()));
   }
@@ -60,9 +76,22 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   // Read after the devices stopped: a device's last prefetch is dropped (and counted) when it stops.
   const prefetch: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
   for (const d of devices) for (const k of Object.keys(prefetch) as (keyof PrefetchTotals)[]) prefetch[k] += d.prefetch[k];
-  for (const j of jobs) {
-    if (!j.released) j.copyWeights();
-    if (!j.ended) j.result.wallSeconds = makespan;
+  // The peak before the final weights are read back (a model larger than RAM is read into memory for the result).
+  const peakRss = vmHwm();
+  try {
+    for (const j of jobs) {
+      // A model that failed because its disk tier did (a full disk) has no weights to give back.
+      if (!j.released) await j.copyWeights().catch((e: unknown) => {
+        if (j.result.status !== 'failed') throw e;
+      });
+      if (!j.ended) j.result.wallSeconds = makespan;
+    }
+  } finally {
+    await tiers.close();
+  }
+  const diskTier = tiers.diskStats();
+  if (diskTier.highWater > 0) {
+    emit({ type: 'log', t: now(), message: `tiers: host high-water ${formatBytes(tier.stats().highWater)} of ${formatBytes(tier.budget)}; disk high-water ${formatBytes(diskTier.highWater)}, ${formatBytes(diskTier.bytesRead)} read, ${formatBytes(diskTier.bytesWritten)} written${peakRss ? `; peak RSS ${formatBytes(peakRss)}` : ''}` });
   }
   const { busy, highWater, bytesMoved, overlapSeconds } = run.totals;
   return {
@@ -74,5 +103,17 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
     prefetch,
     overlapSeconds,
     hostTier: tier.stats(),
+    diskTier,
+    ...(peakRss ? { peakRssBytes: peakRss } : {}),
   };
+}
+
+/** The process's peak resident memory (VmHWM, Linux), or undefined elsewhere. */
+function vmHwm(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }

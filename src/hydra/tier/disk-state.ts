@@ -82,15 +82,14 @@ export class ModelDiskState {
       const home = placement.home.get(p.spec.name);
       if (home === 'host') continue;
       const o: Offsets = { states: [] };
-      if (home === 'disk') {
-        o.value = take(p.n);
-        o.grad = take(p.n);
-      }
+      if (home === 'disk') o.value = take(p.n);
       for (let s = 0; s < states; s++) o.states.push(take(p.n));
       offsets.set(p.spec.name, o);
     }
-    // Sparse: moments read as zeros (the optimizer's fresh state) without writing them.
-    const file = await ScratchFile.create(dir, at);
+    // Gradients last: they are written only with clipping, after a backward (the file grows as it is written).
+    for (const p of rt.params) if (placement.home.get(p.spec.name) === 'disk') offsets.get(p.spec.name)!.grad = take(p.n);
+    // Moments read as zeros (the optimizer's fresh state) until first written.
+    const file = await ScratchFile.create(dir);
     return new ModelDiskState(rt, placement, file, offsets, buffers, views, chunk, be);
   }
 

@@ -13,6 +13,7 @@
 import type { ModelRuntime } from '../run/model-runtime.js';
 import { stateNames } from '../../optim/optimizer.js';
 import { formatBytes } from '../units.js';
+import { ALIGN } from './scratch-file.js';
 
 export type ParamHome = 'host' | 'moments-on-disk' | 'disk';
 
@@ -31,7 +32,9 @@ export interface ModelPlacement {
   /** Staging slots of slotBytes the model holds in RAM. */
   slotCount: number;
   hostBytes: number;
+  /** Bytes of its scratch file, of which the gradients (the file's last part: written only with clipping). */
   diskBytes: number;
+  diskGradBytes: number;
   /** Predicted disk traffic of one training step. */
   readPerStep: number;
   writePerStep: number;
@@ -39,9 +42,10 @@ export interface ModelPlacement {
 
 export interface JobPlacement {
   models: ModelPlacement[];
-  /** Bytes of the job's chunk buffer for streamed steps (0 when nothing is stepped from disk). */
+  /** The chunk buffer streamed steps need (elements per array, arrays per set); null when nothing is on disk. */
+  chunk: { elems: number; arrays: number } | null;
+  /** Bytes of a new chunk buffer to allocate (0 when none is needed or the held one suffices). */
   chunkBytes: number;
-  chunkElems: number;
   hostBytes: number;
   diskBytes: number;
   /** Host bytes with everything that may move on disk. */
@@ -71,18 +75,20 @@ function slotBytesOf(w: Work): number {
 }
 
 function modelTotals(w: Work, clipping: boolean): ModelPlacement {
-  let host = fixedHostBytes(w.rt), disk = 0, read = 0, write = 0;
+  let host = fixedHostBytes(w.rt), disk = 0, read = 0, write = 0, grads = 0;
   const S = w.states;
   for (const p of w.rt.params) {
-    const b = 4 * p.n, home = w.home.get(p.spec.name)!;
+    // On disk every array starts at an aligned offset (scratch-file.ts).
+    const b = 4 * p.n, home = w.home.get(p.spec.name)!, onDisk = Math.ceil(b / ALIGN) * ALIGN;
     if (home === 'host') host += b * (2 + S);
     else if (home === 'moments-on-disk') {
       host += 2 * b;
-      disk += S * b;
+      disk += S * onDisk;
       read += S * b;
       write += S * b;
     } else {
-      disk += (2 + S) * b;
+      disk += (2 + S) * onDisk;
+      grads += onDisk;
       const visits = p.shards[0] === w.rt.shards.length - 1 ? 1 : 2; // FL, or F and B
       // Each visit reads the values; the step reads the moments (and, clipping, the values and gradient written after B).
       read += visits * b + S * b + (clipping ? 2 * b : 0);
@@ -91,11 +97,19 @@ function modelTotals(w: Work, clipping: boolean): ModelPlacement {
   }
   const slotBytes = slotBytesOf(w);
   host += STAGING_SLOTS * slotBytes;
-  return { model: w.name, home: w.home, diskShards: [...w.diskShards].sort((a, b) => a - b), slotBytes, slotCount: slotBytes > 0 ? STAGING_SLOTS : 0, hostBytes: host, diskBytes: disk, readPerStep: read, writePerStep: write };
+  return { model: w.name, home: w.home, diskShards: [...w.diskShards].sort((a, b) => a - b), slotBytes, slotCount: slotBytes > 0 ? STAGING_SLOTS : 0, hostBytes: host, diskBytes: disk, diskGradBytes: grads, readPerStep: read, writePerStep: write };
 }
 
-/** Place every model's state under `hostCap`; the result says what went where and whether it fits (hostBytes). */
-export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: number): JobPlacement {
+/** Bytes of a chunk buffer: two sets (one stepped and written while the other is read). */
+export function chunkBufferBytes(c: { elems: number; arrays: number }): number {
+  return 2 * c.arrays * c.elems * 4;
+}
+
+/**
+ * Place every model's state under `hostCap`; the result says what went where and whether it fits (hostBytes).
+ * `held`: a chunk buffer the job already holds (models added to a running job share it when it is large enough).
+ */
+export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: number, held: { elems: number; arrays: number } | null = null): JobPlacement {
   const works: Work[] = rts.map(({ name, rt }) => ({ rt, name, states: stateNames(rt.recipe.optimizer).length, home: new Map(rt.params.map((p) => [p.spec.name, 'host' as ParamHome])), diskShards: new Set<number>() }));
   const clip = (w: Work) => w.rt.recipe.clipNorm > 0;
   const maxParam = Math.max(1, ...rts.flatMap(({ rt }) => rt.params.map((p) => p.n)));
@@ -104,9 +118,10 @@ export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: num
   const totals = () => {
     const models = works.map((w) => modelTotals(w, clip(w)));
     const streamed = works.some((w) => [...w.home.values()].some((h) => h !== 'host'));
-    // Two chunks of values, gradient and every moment: one being stepped while the other's I/O runs.
-    const chunkBytes = streamed ? 2 * (2 + maxStates) * chunkElems * 4 : 0;
-    return { models, chunkBytes, hostBytes: chunkBytes + models.reduce((a, m) => a + m.hostBytes, 0), diskBytes: models.reduce((a, m) => a + m.diskBytes, 0) };
+    // Values, gradient and every moment of a chunk.
+    const chunk = streamed ? { elems: chunkElems, arrays: 2 + maxStates } : null;
+    const chunkBytes = chunk && !(held && held.elems >= chunk.elems && held.arrays >= chunk.arrays) ? chunkBufferBytes(chunk) : 0;
+    return { models, chunk, chunkBytes, hostBytes: chunkBytes + models.reduce((a, m) => a + m.hostBytes, 0), diskBytes: models.reduce((a, m) => a + m.diskBytes, 0) };
   };
   const reasons: string[] = [];
   let t = totals();
@@ -148,7 +163,7 @@ export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: num
   });
   t = totals();
   if (reasons.length === 0) reasons.push(`everything in RAM (${formatBytes(allHost)} within the host cap of ${formatBytes(hostCap)})`);
-  return { models: t.models.map((m, i) => ({ ...m, home: works[i].home })), chunkBytes: t.chunkBytes, chunkElems, hostBytes: t.hostBytes, diskBytes: t.diskBytes, hostFloor: Math.min(floor, allHost), reasons };
+  return { models: t.models.map((m, i) => ({ ...m, home: works[i].home })), chunk: t.chunk, chunkBytes: t.chunkBytes, hostBytes: t.hostBytes, diskBytes: t.diskBytes, hostFloor: Math.min(floor, allHost), reasons };
 }
 
 /** The placement in a few lines (plan output and `hydra train --dry-run`). */

@@ -5,9 +5,11 @@
  * spill directory removes every scratch file whose process is gone.
  *
  * I/O is pread/pwrite at explicit offsets through Node's fs, which runs them on libuv's thread pool: the main thread
- * never blocks on the disk, and several requests of a large transfer are in flight at once.
+ * never blocks on the disk, and several requests of a large transfer are in flight at once. A file grows as it is
+ * written (a region never written reads as zeros, the optimizer's fresh state), so a disk that fills shows up as the
+ * failing write, named, not as a file that could not be created.
  */
-import { closeSync, openSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -72,22 +74,13 @@ export class ScratchFile {
     private readonly fh: FileHandle,
   ) {}
 
-  /** A new, empty scratch file of `bytes` (sparse: reads as zeros until written) in `dir`. */
-  static async create(dir: string, bytes: number): Promise<ScratchFile> {
+  /** A new, empty scratch file in `dir`. */
+  static async create(dir: string): Promise<ScratchFile> {
     const path = join(dir, `hydra-scratch-${process.pid}-${randomBytes(6).toString('hex')}.spill`);
     // O_EXCL: a name that exists is never reused.
     closeSync(openSync(path, 'wx'));
     removeOnExit(path);
-    const fh = await open(path, 'r+');
-    try {
-      await fh.truncate(bytes);
-    } catch (e) {
-      await fh.close();
-      unlinkSync(path);
-      open_.delete(path);
-      throw new DiskTierError(`scratch file ${path}: cannot size it to ${bytes} bytes: ${(e as Error).message}`);
-    }
-    return new ScratchFile(path, fh);
+    return new ScratchFile(path, await open(path, 'r+'));
   }
 
   /** Read `dst.byteLength` bytes at `offset` into dst. */
@@ -118,7 +111,12 @@ export class ScratchFile {
             const code = (e as NodeJS.ErrnoException).code;
             throw new DiskTierError(`disk tier: cannot ${write ? 'write' : 'read'} ${this.path}: ${code ?? (e as Error).message}${code === 'ENOSPC' || code === 'EFBIG' ? ' (the disk holding spill_dir is full)' : ''}`);
           }
-          if (n === 0) throw new DiskTierError(`disk tier: short ${write ? 'write' : 'read'} at byte ${offset + at + done} of ${this.path}`);
+          if (n === 0 && !write) {
+            // Past the end of the file: never written, so zeros.
+            part.fill(0);
+            n = part.length;
+          }
+          if (n === 0) throw new DiskTierError(`disk tier: short write at byte ${offset + at + done} of ${this.path}`);
           done += n;
         }
       }

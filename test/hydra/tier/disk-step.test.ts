@@ -30,7 +30,7 @@ for (const cfg of [{ ...ADAMW_DEFAULTS, lr: 1e-2 }, { kind: 'sgd', lr: 0.05, mom
       const states = cfg.kind === 'adamw' ? 2 : 1;
       const dir = mkdtempSync(join(tmpdir(), 'hydra-step-'));
       const stride = 4096 * Math.ceil((N * 4) / 4096);
-      const file = await ScratchFile.create(dir, stride * (2 + states));
+      const file = await ScratchFile.create(dir);
       const ref = { p: filled(1), s: Array.from({ length: states }, () => new Float32Array(N)) };
       const hostP = filled(1);
       if (valuesOnDisk) await file.write(hostP, 0);

@@ -13,7 +13,7 @@ import { ScratchFile, sweepScratch } from '../../../src/hydra/tier/scratch-file.
 
 test('scratch files: unique names, removed on close; a dead process\'s are swept, a live one\'s and checkpoints stay', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hydra-scratch-'));
-  const a = await ScratchFile.create(dir, 1 << 20), b = await ScratchFile.create(dir, 10);
+  const a = await ScratchFile.create(dir), b = await ScratchFile.create(dir);
   assert.notEqual(a.path, b.path);
   assert.match(a.path, /hydra-scratch-\d+-[0-9a-f]+\.spill$/);
   const data = Float32Array.from({ length: 1000 }, (_, i) => i);
@@ -21,6 +21,9 @@ test('scratch files: unique names, removed on close; a dead process\'s are swept
   const back = new Float32Array(1000);
   await a.read(back, 4096);
   assert.deepEqual(back, data);
+  const never = Float32Array.from({ length: 100 }, () => 7);
+  await a.read(never, 1 << 20);
+  assert.deepEqual(never, new Float32Array(100), 'a region never written reads as zeros');
   // A pid that has exited: a child that ran and ended.
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
   writeFileSync(join(dir, `hydra-scratch-${dead}-abc123.spill`), 'left by a crash');

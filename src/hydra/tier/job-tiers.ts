@@ -1,0 +1,136 @@
+/**
+ * The three tiers of one job, behind one accountant: the host tier (hard cap `host_memory`, by default a share of
+ * physical RAM), the disk tier (scratch files in `spill_dir`), and, per model, where its state was placed. train()
+ * plans every model, then asks `place` where each one's state goes (the preflight refuses a job that cannot run,
+ * before anything trains), allocates the RAM part from `host`, and `attach`es the disk part. `close` removes every
+ * scratch file the job made.
+ */
+import { availableParallelism } from 'node:os';
+import type { Backend } from '../../backend/backend.js';
+import { createBackendOrFallback } from '../../backend/index.js';
+import type { ModelRuntime } from '../run/model-runtime.js';
+import { parseBytes } from '../units.js';
+import { ChunkBuffer } from './disk-step.js';
+import { ModelDiskState } from './disk-state.js';
+import type { HostStateBuffers, HostViews } from './host-state.js';
+import { HostTier } from './host-tier.js';
+import { defaultHostMemory, physicalMemory, type PhysicalMemory } from './physical-memory.js';
+import { placeJob, type JobPlacement, type ModelPlacement } from './placement.js';
+import { ensureSpillDir, preflight } from './preflight.js';
+import { sweepScratch } from './scratch-file.js';
+
+export interface TierOptions {
+  hostMemory?: number | string;
+  /** Where scratch files go; null: no disk tier (state that does not fit the host cap is refused). */
+  spillDir?: string | null;
+  /** Whether spillDir was given by the user (checked at once) or is a default (created when first needed). */
+  spillDirGiven?: boolean;
+}
+
+export interface DiskTierStats {
+  /** Bytes of scratch the job's models hold on disk (allocated size) and the most at once. */
+  inUse: number;
+  highWater: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export class JobTiers {
+  readonly host: HostTier;
+  private chunk: ChunkBuffer | null = null;
+  private stepBackend: Promise<Backend> | null = null;
+  private readonly disks = new Set<ModelDiskState>();
+  private diskInUse = 0;
+  private diskHighWater = 0;
+  private readonly io = { read: 0, written: 0 };
+  private spillReady = false;
+
+  private constructor(
+    readonly hostCap: number,
+    readonly hostCapGiven: boolean,
+    readonly ram: PhysicalMemory,
+    readonly spillDir: string | null,
+    private readonly spillDirGiven: boolean,
+  ) {
+    this.host = new HostTier(hostCap);
+  }
+
+  /** Sweeps scratch left by crashed jobs; `log` says what was removed. */
+  static create(o: TierOptions, log: (m: string) => void): JobTiers {
+    const ram = physicalMemory();
+    const given = o.hostMemory !== undefined;
+    const cap = given ? parseBytes(o.hostMemory!, 'hostMemory') : defaultHostMemory(ram);
+    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false);
+    if (t.spillDir && t.spillDirGiven) t.readySpill();
+    if (t.spillDir) for (const p of sweepScratch(t.spillDir)) log(`removed ${p}, scratch left by a job that did not end (crashed or killed)`);
+    return t;
+  }
+
+  private readySpill(): string {
+    if (!this.spillDir) throw new Error('no spill_dir');
+    if (!this.spillReady) ensureSpillDir(this.spillDir, !this.spillDirGiven, this.spillDirGiven ? 'spill_dir' : 'spill_dir (default)');
+    this.spillReady = true;
+    return this.spillDir;
+  }
+
+  /**
+   * Where each new model's state goes, within what the host tier has left; refused (PreflightError) when it cannot run.
+   * Without a spill directory everything must fit in RAM.
+   */
+  place(models: { name: string; rt: ModelRuntime }[]): JobPlacement {
+    const inUse = this.host.stats().inUse;
+    const held = this.chunk ? { elems: this.chunk.chunk, arrays: this.chunk.arrays } : null;
+    const p = placeJob(models, this.spillDir ? this.host.budget - inUse : Infinity, held);
+    preflight({
+      hostBytes: inUse + p.hostBytes,
+      hostFloor: inUse + (this.spillDir ? p.hostFloor : p.hostBytes),
+      diskBytes: p.diskBytes,
+      hostCap: this.host.budget,
+      hostCapGiven: this.hostCapGiven,
+      ram: this.ram,
+      spillDir: p.diskBytes > 0 ? this.readySpill() : undefined,
+    });
+    return p;
+  }
+
+  /** The disk part of a placed model (undefined when all of it is in RAM). Call after allocating its host state. */
+  async attach(rt: ModelRuntime, job: JobPlacement, m: ModelPlacement, buffers: HostStateBuffers, views: HostViews): Promise<ModelDiskState | undefined> {
+    if (m.diskBytes === 0) return undefined;
+    if (job.chunkBytes > 0 && job.chunk) {
+      // Models placed earlier keep the buffer they were given (it stays accounted); the new one serves these.
+      this.chunk = new ChunkBuffer(this.host.alloc(job.chunkBytes, 'disk tier: chunk buffer of streamed optimizer steps'), job.chunk.elems, job.chunk.arrays);
+      job.chunkBytes = 0;
+    }
+    this.stepBackend ??= createBackendOrFallback('cpu', { threads: availableParallelism(), budget: 1 << 20 }, () => undefined);
+    const d = await ModelDiskState.create(rt, m, this.readySpill(), buffers, views, this.chunk!, await this.stepBackend);
+    this.disks.add(d);
+    this.diskInUse += m.diskBytes;
+    this.diskHighWater = Math.max(this.diskHighWater, this.diskInUse);
+    return d;
+  }
+
+  /** A model's scratch is no longer needed (it ended, or was stopped). */
+  async detach(d: ModelDiskState): Promise<void> {
+    if (!this.disks.delete(d)) return;
+    await d.remove();
+    this.io.read += d.io.read;
+    this.io.written += d.io.written;
+    this.diskInUse -= d.placement.diskBytes;
+  }
+
+  diskStats(): DiskTierStats {
+    let read = this.io.read, written = this.io.written;
+    for (const d of this.disks) {
+      read += d.io.read;
+      written += d.io.written;
+    }
+    return { inUse: this.diskInUse, highWater: this.diskHighWater, bytesRead: read, bytesWritten: written };
+  }
+
+  /** Remove every scratch file (the job ended, normally or not). */
+  async close(): Promise<void> {
+    for (const d of [...this.disks]) await this.detach(d);
+    const be = await this.stepBackend?.catch(() => null);
+    be?.dispose();
+  }
+}

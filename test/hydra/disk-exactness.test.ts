@@ -1,0 +1,47 @@
+/**
+ * The disk tier's exactness and accounting, end to end through train(): a host cap that forces state to disk (whole
+ * shards' values and gradients, and optimizer moments) on two one-thread cpu devices, two models interleaved — one
+ * with global-norm clipping and AdamW (every shard on disk: steps wait for the norm, then stream from disk), one with
+ * SGD momentum and no clipping (steps streamed as soon as each shard's gradients are final) — and each ends bitwise
+ * equal to training it alone in RAM. The host tier stays within its cap, the devices within their budgets, and the
+ * job leaves no scratch file behind.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackend } from '../../src/backend/index.js';
+import { train } from '../../src/hydra/job/train.js';
+import { cpuSkipReason } from '../backend/helpers.js';
+import { sameBits, trainAlone } from './helpers.js';
+import { DISK_DEVICE_BUDGET, DISK_HOST_CAP, diskTasks } from './disk-tasks.js';
+
+test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models on cpu:2x1): bitwise equal to training alone in RAM', async (t) => {
+  try {
+    (await createBackend('cpu', { threads: 1 })).dispose();
+  } catch (e) {
+    const reason = await cpuSkipReason(e);
+    if (reason === null) throw e;
+    return t.skip(reason);
+  }
+  const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-'));
+  const result = await train(diskTasks, { devices: 'cpu:2x1', deviceMemory: DISK_DEVICE_BUDGET, hostMemory: DISK_HOST_CAP, spillDir: spill, planDir: null });
+  const focus = result.models.find((m) => m.name === 'focus')!, other = result.models.find((m) => m.name === 'other')!;
+  assert.ok(focus.plan.shards.length >= 3, `focus has ${focus.plan.shards.length} shards`);
+  assert.ok((focus.placement?.diskShards.length ?? 0) >= 3, `focus has shards on disk: ${JSON.stringify(focus.placement)}`);
+  assert.ok((other.placement?.diskShards.length ?? 0) >= 1, `other has a shard on disk: ${JSON.stringify(other.placement)}`);
+  for (const m of result.models) {
+    const task = diskTasks.find((x) => x.name === m.name)!;
+    const be = await createBackend('cpu', { threads: 1 });
+    const ref = await trainAlone(task, be).finally(() => be.dispose());
+    assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
+    assert.deepEqual(m.losses, ref.losses, `${m.name}: losses`);
+    for (const [name, w] of ref.params) assert.ok(sameBits(w.data, m.weights.get(name)!.data), `${m.name}: parameter ${name} differs`);
+  }
+  assert.ok(result.hostTier!.highWater <= DISK_HOST_CAP, `host high-water ${result.hostTier!.highWater}`);
+  for (const d of result.devices) assert.ok(d.highWater <= DISK_DEVICE_BUDGET, `device ${d.id} high-water ${d.highWater}`);
+  const disk = result.diskTier!;
+  assert.ok(disk.bytesRead > 0 && disk.bytesWritten > 0 && disk.highWater > 0, JSON.stringify(disk));
+  assert.deepEqual(readdirSync(spill), [], 'scratch files are removed at the end of the job');
+});
