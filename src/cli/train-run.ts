@@ -29,9 +29,13 @@ import { buildTasks, type BuiltJob, type InitWeights } from './train-tasks.js';
 import { JobWatch, type DashboardFlag } from '../dashboard/job-watch.js';
 
 export type TrainFn = (tasks: TrainTask[], options: TrainOptions) => Promise<JobResult>;
+/** `--dry-run`'s placement preview (previewPlacement): lines saying where each model's state would live. */
+export type PreviewFn = (tasks: TrainTask[], options: TrainOptions) => Promise<string[]>;
 
 export interface TrainRunDeps {
   train: TrainFn;
+  /** With --dry-run: plan the models and print the placement (absent: only list the models, reading no data). */
+  preview?: PreviewFn;
   /** Results table and summary. */
   stdout: NodeJS.WritableStream;
   /** Progress, data and plan lines. */
@@ -95,6 +99,10 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
   if (flags.dryRun) {
     for (const v of blameFile(configFile, () => expandGrid(config, init?.config))) {
       deps.stdout.write(`${v.name}: ${formatHparams(v.hparams)}; ${describeArch(v.spec.model)}, B=${v.spec.batchSize} T=${v.spec.blockSize}, ${v.spec.optimizer.kind} lr=${v.spec.optimizer.lr}\n`);
+    }
+    if (deps.preview) {
+      const job = blameFile(configFile, () => buildTasks(config, { init, log: info, cacheDir: deps.cacheDir }));
+      for (const line of await deps.preview(job.tasks, trainOptions(config))) deps.stdout.write(`${line}\n`);
     }
     return { config, outDir: config.outDir, writeFailures: [] };
   }
@@ -168,16 +176,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
   let result: JobResult;
   try {
     result = await deps.train(job.tasks, {
-      devices: config.devices,
-      deviceMemory: config.deviceMemory,
-      hostMemory: config.hostMemory,
-      // The disk tier's scratch goes under the output directory unless spill_dir says where.
-      spillDir: config.spillDir ?? join(config.outDir, 'spill'),
-      createSpillDir: config.spillDir === undefined,
-      policy: config.policy,
-      policySeed: config.policySeed,
-      planDir: config.planDir,
-      prefetch: config.prefetch,
+      ...trainOptions(config),
       checkpointDir,
       checkpointEvery: config.checkpointEvery,
       earlyStopping: config.earlyStopping,
@@ -270,4 +269,20 @@ export function describeJob(c: TrainConfig): string {
   const length = 'steps' in c.length ? `${c.length.steps} steps` : `${c.length.epochs} epoch${c.length.epochs === 1 ? '' : 's'}`;
   const host = c.hostMemory !== undefined ? `, host memory ${formatBytes(c.hostMemory)}` : '';
   return `${c.name}: ${n} model${n === 1 ? '' : 's'}${grid}, ${length} each, devices ${c.devices} with ${formatBytes(c.deviceMemory)} each${host}, policy ${c.policy}`;
+}
+
+/** What the config fixes of train()'s options (the run adds checkpoints, resume, the stop signal and events). */
+function trainOptions(config: TrainConfig): TrainOptions {
+  return {
+    devices: config.devices,
+    deviceMemory: config.deviceMemory,
+    hostMemory: config.hostMemory,
+    // The disk tier's scratch goes under the output directory unless spill_dir says where.
+    spillDir: config.spillDir ?? join(config.outDir, 'spill'),
+    createSpillDir: config.spillDir === undefined,
+    policy: config.policy,
+    policySeed: config.policySeed,
+    planDir: config.planDir,
+    prefetch: config.prefetch,
+  };
 }

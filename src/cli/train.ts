@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadHfGpt2 } from '../io/hf-gpt2.js';
 import { saveModelWeights } from '../io/hf-families.js';
 import { train } from '../hydra/job/train.js';
+import { previewPlacement } from '../hydra/job/preview.js';
 import { exitStatus, runTrain, type TrainRunFlags } from './train-run.js';
 import { parseDashboardFlag } from '../dashboard/job-watch.js';
 
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'override the output directory (relative to the current directory)')
     .option('--steps <n>', 'override the training length: exactly n steps per model')
     .option('--progress <mode>', "progress display: 'bars' or 'lines' (default: bars on a terminal, lines otherwise)")
-    .option('--dry-run', 'validate the config and list the models without training')
+    .option('--dry-run', 'validate the config, list the models and print where their state would live (RAM, disk), without training')
     .option('--resume', 'continue each model from its checkpoint in <out_dir>/checkpoints (written when a job is stopped, or every checkpoint_every steps)')
     .option('--dashboard [port]', 'serve a live dashboard of the job on 127.0.0.1 (default port 7700; 0: any free port)')
     .option('--dashboard-host <addr>', 'bind the dashboard to this address instead (then every request needs the token it prints)')
@@ -53,6 +54,7 @@ export function register(program: Command): void {
       };
       const outcome = await runTrain(configFile, flags, {
         train,
+        preview: previewPlacement,
         stdout: process.stdout,
         stderr: process.stderr,
         progressMode: o.progress,

@@ -65,7 +65,7 @@ export async function setUpModel(index: number, task: TrainTask, safeName: strin
 }
 
 /** A planned model, waiting for the placement of its state. */
-interface PlannedModel {
+export interface PlannedModel {
   index: number;
   task: TrainTask;
   safeName: string;
@@ -88,7 +88,7 @@ async function placeModels(planned: PlannedModel[], c: JobContext): Promise<Mode
 }
 
 /** Plan a model (a cached plan, or a pilot pass and the partitioner). */
-async function planModel(index: number, task: TrainTask, safeName: string, { arch, model }: TaskModel, c: JobContext): Promise<PlannedModel> {
+export async function planModel(index: number, task: TrainTask, safeName: string, { arch, model }: TaskModel, c: Pick<JobContext, 'options' | 'emit' | 'now' | 'budget' | 'dev'>): Promise<PlannedModel> {
   const { options, emit, now } = c;
   const log = (message: string) => emit({ type: 'log', t: now(), message });
   const setup = (what: string) => log(`[${now().toFixed(1).padStart(7)}s] ${task.name}: ${what}`);

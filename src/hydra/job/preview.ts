@@ -1,0 +1,51 @@
+/**
+ * `hydra train --dry-run`'s placement: every model planned (a cached plan, or the pilot pass — the plan is cached for
+ * the run), then placed across RAM and disk under the host cap exactly as train() would, without allocating
+ * anything: which state goes where, the bytes read and written per step, and whether the preflight would refuse.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fsSafeNames } from '../../report/names.js';
+import type { TrainOptions, TrainTask } from '../api.js';
+import { parseDevices } from '../run/device-spec.js';
+import { defaultHostMemory, physicalMemory } from '../tier/physical-memory.js';
+import { describePlacement, placeJob } from '../tier/placement.js';
+import { freeDiskBytes, preflight, PreflightError } from '../tier/preflight.js';
+import { formatBytes, parseBytes } from '../units.js';
+import { planModel } from './job-plan.js';
+import { checkTasks, usableDevices } from './train-setup.js';
+
+export async function previewPlacement(tasks: TrainTask[], options: TrainOptions): Promise<string[]> {
+  const t0 = performance.now();
+  const now = () => (performance.now() - t0) / 1000;
+  const lines: string[] = [];
+  const emit = () => undefined;
+  const dev = await usableDevices(parseDevices(options.devices), (m) => lines.push(m));
+  const budget = parseBytes(options.deviceMemory, 'deviceMemory');
+  const taskModels = await checkTasks(tasks);
+  const safeNames = fsSafeNames(tasks.map((t) => t.name));
+  const planned = [];
+  for (const [i, t] of tasks.entries()) planned.push(await planModel(i, t, safeNames.get(t.name)!, taskModels[i], { options, emit, now, budget, dev }));
+  const ram = physicalMemory();
+  const cap = options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : defaultHostMemory(ram);
+  const spill = options.spillDir === undefined ? '.hydra/spill' : options.spillDir;
+  const jp = placeJob(planned.map((p) => ({ name: p.task.name, rt: p.rt })), spill === null ? Infinity : cap);
+  lines.push(`host_memory ${formatBytes(cap)}${options.hostMemory === undefined ? ' (the default share of RAM)' : ''}; spill_dir ${spill ?? '(none: no disk tier)'}`);
+  lines.push(...describePlacement(jp));
+  try {
+    preflight({
+      hostBytes: jp.hostBytes, hostFloor: spill === null ? jp.hostBytes : jp.hostFloor, diskBytes: jp.diskBytes, hostCap: cap, hostCapGiven: options.hostMemory !== undefined, ram,
+      // The spill directory may not exist yet (a default is created when needed): the disk it would be on.
+      ...(spill === null ? {} : { spillDir: spill, diskFree: freeDiskBytes(existingAncestor(resolve(spill))) }),
+    });
+  } catch (e) {
+    if (!(e instanceof PreflightError)) throw e;
+    lines.push(`would be refused: ${e.message}`);
+  }
+  return lines;
+}
+
+function existingAncestor(p: string): string {
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}

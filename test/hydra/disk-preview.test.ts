@@ -1,0 +1,20 @@
+/** `hydra train --dry-run`'s placement (job/preview.ts): where the state would go and what each step reads and writes, or why the job would be refused — nothing allocated, nothing trained. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { previewPlacement } from '../../src/hydra/job/preview.js';
+import { DISK_DEVICE_BUDGET, DISK_HOST_CAP, diskTasks } from './disk-tasks.js';
+
+test('placement preview: shards and moments on disk under a small cap, bytes per step; a cap below the floor would be refused', async () => {
+  const spill = mkdtempSync(join(tmpdir(), 'hydra-preview-'));
+  const base = { devices: 'js:2', deviceMemory: DISK_DEVICE_BUDGET, spillDir: spill, planDir: null };
+  const lines = await previewPlacement(diskTasks, { ...base, hostMemory: DISK_HOST_CAP });
+  assert.match(lines.join('\n'), /^placement: .* in RAM, .* on disk; optimizer moments of \d+ parameters on disk/m);
+  assert.match(lines.join('\n'), /^ {2}focus: .* RAM, .* disk; .*all on disk \d+ \(shards [0-9, ]+\); per step .* read, .* written$/m);
+  assert.ok(!lines.some((l) => l.startsWith('would be refused')), lines.join('\n'));
+  const refused = await previewPlacement(diskTasks, { ...base, hostMemory: 100_000 });
+  assert.match(refused[refused.length - 1], /^would be refused: preflight: the job needs at least .* in RAM/);
+  assert.deepEqual(readdirSync(spill), [], 'nothing written');
+});
