@@ -1,4 +1,5 @@
 // GELU (tanh form) and counter-based dropout.
+#include <cmath>
 #include "kernels.h"
 #include "rng.h"
 #include "vmath.h"
@@ -30,7 +31,8 @@ void gelu_backward(ThreadPool& pool, float* dx, const float* x, const float* dou
       const float u = kGeluScale * (v + kGeluCubic * v * v * v);
       const float q = fast_expf(-2.0f * u);
       const float s = 1.0f / (1.0f + q);
-      const float one_minus_s = q * s;
+      // Far left tail (x < ~-11) q overflows to inf and s to 0: q * s would be inf * 0 = NaN, while 1 - s is 1.
+      const float one_minus_s = std::isinf(q) ? 1.0f : q * s;
       const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * v * v);
       const float local = s + 2.0f * v * s * one_minus_s * du;
       dx[i] += local * dout[i];

@@ -218,6 +218,11 @@ for (const c of created) {
         err = Math.max(err, await vsJs(be, `geluForward n=${n}`, inputs, (b, v) => b.geluForward(v.out, v.x, n), ['out'], 1e-5));
         err = Math.max(err, await vsJs(be, `geluBackward n=${n}`, inputs, (b, v) => b.geluBackward(v.dx, v.x, v.dout, n), ['dx'], 1e-4));
       }
+      // The tails, where exp overflows (x <= -12 gave NaN on cpu): the gradient is 0 on the left and 1 on the right.
+      const tails = new Float32Array([-1e4, -1000, -100, -20, -12, -11, -10, 10, 12, 20, 100, 1000, 1e4]);
+      const tailInputs = { out: new Float32Array(tails.length), x: tails, dx: new Float32Array(tails.length), dout: new Float32Array(tails.length).fill(1) };
+      await vsJs(be, 'geluForward tails', tailInputs, (b, v) => b.geluForward(v.out, v.x, tails.length), ['out'], 1e-6);
+      await vsJs(be, 'geluBackward tails', tailInputs, (b, v) => b.geluBackward(v.dx, v.x, v.dout, tails.length), ['dx'], 1e-6);
       report(t, label, 'gelu', err);
     });
 
