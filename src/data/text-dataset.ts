@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tokenizeBytesCached, type Preprocess, type TokenizeOptions } from './token-cache.js';
+import type { TokenIds } from './tokenizer.js';
 import { detokenizeWikitext, looksLikeWikitextPath, WIKITEXT_DETOKENIZE_VERSION } from './wikitext.js';
 
 export type TextFormat = 'text' | 'wikitext';
@@ -27,7 +28,7 @@ export interface TokenStream {
   path: string;
   format: TextFormat;
   detokenize: boolean;
-  tokens: Uint16Array;
+  tokens: TokenIds;
   /** True when the tokens came from the token cache. */
   cached: boolean;
   seconds: number;
@@ -66,7 +67,7 @@ export function loadTokenStream(path: string, options: TextFileOptions = {}, rol
 export class BlockDataset {
   readonly numBlocks: number;
 
-  constructor(readonly tokens: Uint16Array, readonly nCtx: number, readonly name = 'dataset', readonly stream?: TokenStream) {
+  constructor(readonly tokens: TokenIds, readonly nCtx: number, readonly name = 'dataset', readonly stream?: TokenStream) {
     if (!Number.isInteger(nCtx) || nCtx < 1) throw new RangeError(`n_ctx must be a positive integer, got ${nCtx}`);
     this.numBlocks = tokens.length > 0 ? Math.floor((tokens.length - 1) / nCtx) : 0;
     if (this.numBlocks === 0) {
@@ -74,7 +75,7 @@ export class BlockDataset {
     }
   }
 
-  /** Copy block i into inputs/targets at `offset` (widening uint16 → int32, the kernels' token type). */
+  /** Copy block i into inputs/targets at `offset` (widening to int32, the kernels' token type). */
   fillBlock(i: number, inputs: Int32Array, targets: Int32Array, offset = 0): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.numBlocks) throw new RangeError(`${this.name}: block index ${i} out of range [0, ${this.numBlocks})`);
     const start = i * this.nCtx;

@@ -6,13 +6,13 @@
  *
  * Token file (all integers little-endian):
  *   0   8 bytes  magic "HYDRATOK"
- *   8   u32      format version (1)
+ *   8   u32      format version: 1 = uint16 tokens, 2 = uint32 tokens (vocabularies over 65,536)
  *   12  u32      L = byte length of the tokenizer id
  *   16  u64      token count n
  *   24  32 bytes cache key (raw sha256)
  *   56  32 bytes sha256 of the token payload
  *   88  L bytes  tokenizer id, UTF-8, then zero padding to a multiple of 8
- *   ..  2n bytes tokens, uint16
+ *   ..  2n or 4n bytes tokens, uint16 or uint32 as the version says
  * A file that fails any check (damaged, truncated, other key) is ignored, re-tokenized and replaced.
  */
 import { createHash } from 'node:crypto';
@@ -20,11 +20,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomicSync } from './atomic-write.js';
-import { encodeToUint16, gpt2Tokenizer, type Tokenizer } from './tokenizer.js';
+import { allocTokenIds, encodeTokenIds, gpt2Tokenizer, type TokenIds, type Tokenizer } from './tokenizer.js';
 
 export const DEFAULT_TOKEN_CACHE_DIR = '.hydra/cache/tokens';
 const MAGIC = 'HYDRATOK';
-const VERSION = 1;
+/** Part of every cache key; the file versions below say only how wide the stored ids are. */
+const KEY_VERSION = 1;
+const VERSION_UINT16 = 1;
+const VERSION_UINT32 = 2;
 const FIXED_HEADER = 88;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -46,7 +49,7 @@ export interface TokenizeOptions {
 }
 
 export interface TokenizeInfo {
-  tokens: Uint16Array;
+  tokens: TokenIds;
   /** True when the tokens came from the cache (the tokenizer did not run). */
   cached: boolean;
   /** Wall time of the whole call (hashing + loading, or decoding + preprocessing + tokenizing + writing). */
@@ -70,25 +73,28 @@ export function canonicalJson(value: unknown): string {
 
 export function tokenCacheKey(bytes: Uint8Array, tokenizerId: string, preprocessKey: unknown): string {
   return createHash('sha256')
-    .update(`hydra-token-cache/v${VERSION}\0${tokenizerId}\0${canonicalJson(preprocessKey ?? null)}\0`)
+    .update(`hydra-token-cache/v${KEY_VERSION}\0${tokenizerId}\0${canonicalJson(preprocessKey ?? null)}\0`)
     .update(bytes)
     .digest('hex');
 }
 
-function payloadBytes(tokens: Uint16Array): Uint8Array {
+function payloadBytes(tokens: TokenIds): Uint8Array {
   if (LITTLE_ENDIAN) return new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength);
-  const out = Buffer.alloc(tokens.length * 2);
-  for (let i = 0; i < tokens.length; i++) out.writeUInt16LE(tokens[i], 2 * i);
+  const out = Buffer.alloc(tokens.byteLength);
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens instanceof Uint16Array) out.writeUInt16LE(tokens[i], 2 * i);
+    else out.writeUInt32LE(tokens[i], 4 * i);
+  }
   return out;
 }
 
-export function writeTokenFile(path: string, tokens: Uint16Array, tokenizerId: string, keyHex: string): void {
+export function writeTokenFile(path: string, tokens: TokenIds, tokenizerId: string, keyHex: string): void {
   const id = Buffer.from(tokenizerId, 'utf8');
   const headerLen = Math.ceil((FIXED_HEADER + id.length) / 8) * 8;
   const header = Buffer.alloc(headerLen);
   const payload = payloadBytes(tokens);
   header.write(MAGIC, 0, 'latin1');
-  header.writeUInt32LE(VERSION, 8);
+  header.writeUInt32LE(tokens instanceof Uint16Array ? VERSION_UINT16 : VERSION_UINT32, 8);
   header.writeUInt32LE(id.length, 12);
   header.writeBigUInt64LE(BigInt(tokens.length), 16);
   Buffer.from(keyHex, 'hex').copy(header, 24);
@@ -98,7 +104,7 @@ export function writeTokenFile(path: string, tokens: Uint16Array, tokenizerId: s
 }
 
 export interface TokenFile {
-  tokens: Uint16Array;
+  tokens: TokenIds;
   tokenizerId: string;
   key: string;
 }
@@ -110,21 +116,22 @@ export function readTokenFile(path: string): TokenFile {
   if (buf.length < FIXED_HEADER) throw bad(`truncated (${buf.length} bytes, header alone is ${FIXED_HEADER})`);
   if (buf.toString('latin1', 0, 8) !== MAGIC) throw bad(`bad magic (expected "${MAGIC}")`);
   const version = buf.readUInt32LE(8);
-  if (version !== VERSION) throw bad(`format version ${version}, this build reads ${VERSION}`);
+  if (version !== VERSION_UINT16 && version !== VERSION_UINT32) throw bad(`format version ${version}, this build reads ${VERSION_UINT16} and ${VERSION_UINT32}`);
+  const width: 2 | 4 = version === VERSION_UINT16 ? 2 : 4;
   const idLen = buf.readUInt32LE(12);
   const count = buf.readBigUInt64LE(16);
   const headerLen = Math.ceil((FIXED_HEADER + idLen) / 8) * 8;
-  const expected = BigInt(headerLen) + 2n * count;
+  const expected = BigInt(headerLen) + BigInt(width) * count;
   if (BigInt(buf.length) !== expected) throw bad(`size ${buf.length} bytes, header says ${expected}`);
   const payload = buf.subarray(headerLen);
   if (!createHash('sha256').update(payload).digest().equals(buf.subarray(56, 88))) throw bad('payload checksum mismatch');
   const n = Number(count);
-  let tokens: Uint16Array;
-  if (LITTLE_ENDIAN && (buf.byteOffset + headerLen) % 2 === 0) {
-    tokens = new Uint16Array(buf.buffer, buf.byteOffset + headerLen, n);
+  let tokens: TokenIds;
+  if (LITTLE_ENDIAN && (buf.byteOffset + headerLen) % width === 0) {
+    tokens = width === 2 ? new Uint16Array(buf.buffer, buf.byteOffset + headerLen, n) : new Uint32Array(buf.buffer, buf.byteOffset + headerLen, n);
   } else {
-    tokens = new Uint16Array(n);
-    for (let i = 0; i < n; i++) tokens[i] = payload.readUInt16LE(2 * i);
+    tokens = allocTokenIds(n, width);
+    for (let i = 0; i < n; i++) tokens[i] = width === 2 ? payload.readUInt16LE(2 * i) : payload.readUInt32LE(4 * i);
   }
   return { tokens, tokenizerId: buf.toString('utf8', FIXED_HEADER, FIXED_HEADER + idLen), key: buf.toString('hex', 24, 56) };
 }
@@ -156,7 +163,7 @@ export function tokenizeBytesCached(bytes: Uint8Array, options: TokenizeOptions 
   } catch {
     throw new Error(`${options.source ?? 'input'}: not valid UTF-8 text (tokenizers read UTF-8 only)`);
   }
-  const tokens = encodeToUint16(tokenizer, options.preprocess ? options.preprocess.apply(text) : text);
+  const tokens = encodeTokenIds(tokenizer, options.preprocess ? options.preprocess.apply(text) : text);
   if (cacheFile) writeTokenFile(cacheFile, tokens, tokenizer.id, key);
   const info: TokenizeInfo = { tokens, cached: false, seconds: (performance.now() - t0) / 1000, key, cacheFile };
   if (rejectedCache !== undefined) info.rejectedCache = rejectedCache;

@@ -20,7 +20,7 @@ export interface Tokenizer {
   readonly eot: number;
   /**
    * False when a text may not be encoded in pieces cut at GPT-2's safe split points (another pre-tokenizer, e.g. a
-   * checkpoint's tokenizer.json): encodeToUint16 then encodes it in one call. Default true.
+   * checkpoint's tokenizer.json): encodeTokenIds then encodes it in one call. Default true.
    */
   readonly chunkSafe?: boolean;
   /** Token ids of `text`, treating every character as plain text. */
@@ -79,39 +79,57 @@ function safeSplitPoint(text: string, from: number): number {
   return -1;
 }
 
-/** Growable uint16 token buffer (vocabularies here are < 65536). */
+/**
+ * A token stream as stored: uint16 while every id fits (GPT-2, SmolLM, TinyLlama: half the memory and cache size),
+ * uint32 for larger vocabularies (Llama-3's 128,256).
+ */
+export type TokenIds = Uint16Array | Uint32Array;
+
+/** The narrowest stored width that holds every id of a vocabulary of `vocabSize` tokens. */
+export function tokenIdBytes(vocabSize: number): 2 | 4 {
+  return vocabSize <= 65536 ? 2 : 4;
+}
+
+export function allocTokenIds(length: number, bytes: 2 | 4): TokenIds {
+  return bytes === 2 ? new Uint16Array(length) : new Uint32Array(length);
+}
+
+/** Growable token buffer of a fixed width. */
 class TokenBuffer {
-  private data = new Uint16Array(1 << 16);
+  private data: TokenIds;
   length = 0;
+  constructor(private readonly bytes: 2 | 4) {
+    this.data = allocTokenIds(1 << 16, bytes);
+  }
   push(tokens: ArrayLike<number>, vocabSize: number): void {
     if (this.length + tokens.length > this.data.length) {
       let cap = this.data.length * 2;
       while (cap < this.length + tokens.length) cap *= 2;
-      const grown = new Uint16Array(cap);
+      const grown = allocTokenIds(cap, this.bytes);
       grown.set(this.data.subarray(0, this.length));
       this.data = grown;
     }
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
-      if (!(t >= 0 && t < vocabSize && t < 65536)) throw new RangeError(`tokenizer produced token id ${t}, outside [0, ${Math.min(vocabSize, 65536)})`);
+      if (!(Number.isInteger(t) && t >= 0 && t < vocabSize)) throw new RangeError(`tokenizer produced token id ${t}, outside [0, ${vocabSize})`);
       this.data[this.length++] = t;
     }
   }
-  take(): Uint16Array {
+  take(): TokenIds {
     return this.data.slice(0, this.length);
   }
 }
 
 /**
- * Encode a possibly large text into a compact Uint16Array, `chunkChars` characters at a time (cut at safe split
- * points only, so the result equals `tokenizer.encode(text)`). Requires tokenizer.vocabSize <= 65536.
+ * Encode a possibly large text into a compact token array (uint16 when the vocabulary allows, else uint32),
+ * `chunkChars` characters at a time (cut at safe split points only, so the result equals `tokenizer.encode(text)`).
  */
-export function encodeToUint16(tokenizer: Tokenizer, text: string, chunkChars = 1 << 16): Uint16Array {
-  if (tokenizer.vocabSize > 65536) {
-    throw new RangeError(`tokenizer '${tokenizer.id}' has vocabSize ${tokenizer.vocabSize}; uint16 token streams need <= 65536`);
+export function encodeTokenIds(tokenizer: Tokenizer, text: string, chunkChars = 1 << 16): TokenIds {
+  if (!(Number.isInteger(tokenizer.vocabSize) && tokenizer.vocabSize >= 1 && tokenizer.vocabSize <= 2 ** 31)) {
+    throw new RangeError(`tokenizer '${tokenizer.id}' has vocabSize ${tokenizer.vocabSize}; expected an integer in [1, 2^31] (token ids are int32 on the devices)`);
   }
   if (!(Number.isInteger(chunkChars) && chunkChars >= 1)) throw new RangeError(`chunkChars must be a positive integer, got ${chunkChars}`);
-  const out = new TokenBuffer();
+  const out = new TokenBuffer(tokenIdBytes(tokenizer.vocabSize));
   if (tokenizer.chunkSafe === false) chunkChars = Math.max(chunkChars, text.length);
   let start = 0;
   while (start < text.length) {

@@ -36,6 +36,13 @@ test('BlockDataset: block i = tokens[i*T, i*T+T), targets shifted by one; floor(
   assert.throws(() => new BlockDataset(tokens.subarray(0, 5), 5, 'short'), /short has 5 tokens; one block of n_ctx=5 needs at least 6/);
 });
 
+test('BlockDataset over uint32 ids (a Llama-3 vocabulary) gives the same int32 blocks, ids above 65,535 intact', () => {
+  const tokens = Uint32Array.from({ length: 11 }, (_, i) => 128000 + i);
+  const b1 = new BlockDataset(tokens, 5, 'wide').block(1);
+  assert.deepEqual([...b1.inputs], [128005, 128006, 128007, 128008, 128009]);
+  assert.deepEqual([...b1.targets], [128006, 128007, 128008, 128009, 128010]);
+});
+
 test('wikitext-2 valid/test load out of the box (paths relative to cwd), normalised, then from the token cache', (t) => {
   const valid = wikitextFile('valid.txt'), testFile = wikitextFile('test.txt');
   if (!valid || !testFile) return t.skip(WIKITEXT_MISSING);

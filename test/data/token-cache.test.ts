@@ -115,3 +115,51 @@ test('token cache: input that is not UTF-8 is refused with the source named', ()
     /\/data\/bad\.txt: not valid UTF-8/,
   );
 });
+
+/** A Llama-3-sized vocabulary (128,256 ids): each character becomes the id 65,536 + its code, beyond uint16. */
+function wideTokenizer(): Tokenizer & { calls: number } {
+  const t = {
+    calls: 0,
+    id: 'test-wide/1',
+    vocabSize: 128256,
+    eot: 128001,
+    chunkSafe: false,
+    encode(text: string) {
+      t.calls++;
+      return Int32Array.from(text, (ch) => 65536 + (ch.codePointAt(0) as number));
+    },
+    decode: (ids: ArrayLike<number>) => String.fromCodePoint(...Array.from(ids, (id) => id - 65536)),
+  };
+  return t;
+}
+
+test('token file: ids beyond uint16 are stored as uint32 (format version 2) and read back exactly', () => {
+  const dir = tmp();
+  const tokens = Uint32Array.from([0, 65535, 65536, 128255, 42]);
+  const path = join(dir, 'wide.tok');
+  writeTokenFile(path, tokens, 'wide', 'cd'.repeat(32));
+  const buf = readFileSync(path);
+  assert.equal(buf.readUInt32LE(8), 2, 'format version 2 = uint32 payload');
+  assert.equal(buf.readUInt32LE(buf.length - 4), 42, 'uint32 little-endian payload at the end');
+  const back = readTokenFile(path);
+  assert.ok(back.tokens instanceof Uint32Array);
+  assert.deepEqual([...back.tokens], [...tokens]);
+});
+
+test('token cache: a vocabulary over 65,536 (Llama-3) tokenizes to uint32 ids, cached and reloaded equal', () => {
+  const dir = tmp();
+  const tok = wideTokenizer();
+  const first = tokenizeBytesCached(TEXT, { tokenizer: tok, cacheDir: dir });
+  assert.ok(first.tokens instanceof Uint32Array);
+  assert.equal(first.tokens[0], 65536 + 0x20);
+  const calls = tok.calls;
+  const second = tokenizeBytesCached(TEXT, { tokenizer: tok, cacheDir: dir });
+  assert.equal(second.cached, true);
+  assert.equal(tok.calls, calls, 'loaded from the cache');
+  assert.deepEqual([...second.tokens], [...first.tokens]);
+});
+
+test('token cache: an id the tokenizer produces outside its vocabulary is refused with the id and the range', () => {
+  const bad: Tokenizer = { ...wideTokenizer(), vocabSize: 65560 };
+  assert.throws(() => tokenizeBytesCached(TEXT, { tokenizer: bad, cache: false }), /token id 65568, outside \[0, 65560\)/);
+});

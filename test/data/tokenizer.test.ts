@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { wikitextFile, WIKITEXT_MISSING } from './shared-data.js';
-import { encodeToUint16, gpt2Tokenizer, GPT2_EOT, GPT2_VOCAB_SIZE, isSafeSplitPoint } from '../../src/data/tokenizer.js';
+import { encodeTokenIds, gpt2Tokenizer, GPT2_EOT, GPT2_VOCAB_SIZE, isSafeSplitPoint } from '../../src/data/tokenizer.js';
 
 
 test('gpt2 tokenizer: r50k_base ids, vocabulary size and end-of-text', () => {
@@ -34,22 +34,22 @@ test('isSafeSplitPoint: only cuts where GPT-2 pre-tokenization cuts anyway', () 
   assert.equal(isSafeSplitPoint('ab', 1), false); // not after a newline
 });
 
-test('encodeToUint16 in tiny chunks equals whole-string encoding on tricky text', () => {
+test('encodeTokenIds in tiny chunks equals whole-string encoding on tricky text', () => {
   const tok = gpt2Tokenizer();
   const text = ' = Title = \n \n a\nb \nc\n\nd \n e\n  f\t\n g\n\n\n h\n😀\n 1 @,@ 000\n\'s\n \'ll\n';
   const whole = tok.encode(text);
   for (const chunkChars of [1, 2, 3, 5, 8]) {
-    assert.deepEqual([...encodeToUint16(tok, text, chunkChars)], [...whole], `chunkChars=${chunkChars}`);
+    assert.deepEqual([...encodeTokenIds(tok, text, chunkChars)], [...whole], `chunkChars=${chunkChars}`);
   }
 });
 
-test('encodeToUint16 on wikitext-2 valid.txt (1.1 MB) equals whole-string encoding and is fast', (t) => {
+test('encodeTokenIds on wikitext-2 valid.txt (1.1 MB) equals whole-string encoding and is fast', (t) => {
   const file = wikitextFile('valid.txt');
   if (!file) return t.skip(WIKITEXT_MISSING);
   const tok = gpt2Tokenizer();
   const text = readFileSync(file, 'utf8');
   const t0 = performance.now();
-  const chunked = encodeToUint16(tok, text);
+  const chunked = encodeTokenIds(tok, text);
   const ms = performance.now() - t0;
   const whole = tok.encode(text);
   t.diagnostic(`valid.txt: ${text.length} chars -> ${chunked.length} tokens in ${ms.toFixed(0)} ms chunked`);
