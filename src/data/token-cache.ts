@@ -18,8 +18,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { join, resolve } from 'node:path';
-import { writeFileAtomicSync } from './atomic-write.js';
+import { dirname, join, resolve } from 'node:path';
+import { sweepStaleTemps, writeFileAtomicSync } from './atomic-write.js';
 import { allocTokenIds, encodeTokenIds, gpt2Tokenizer, type TokenIds, type Tokenizer } from './tokenizer.js';
 
 export const DEFAULT_TOKEN_CACHE_DIR = '.hydra/cache/tokens';
@@ -164,7 +164,10 @@ export function tokenizeBytesCached(bytes: Uint8Array, options: TokenizeOptions 
     throw new Error(`${options.source ?? 'input'}: not valid UTF-8 text (tokenizers read UTF-8 only)`);
   }
   const tokens = encodeTokenIds(tokenizer, options.preprocess ? options.preprocess.apply(text) : text);
-  if (cacheFile) writeTokenFile(cacheFile, tokens, tokenizer.id, key);
+  if (cacheFile) {
+    sweepStaleTemps(dirname(cacheFile), 0); // a run killed while writing an entry left its temp file
+    writeTokenFile(cacheFile, tokens, tokenizer.id, key);
+  }
   const info: TokenizeInfo = { tokens, cached: false, seconds: (performance.now() - t0) / 1000, key, cacheFile };
   if (rejectedCache !== undefined) info.rejectedCache = rejectedCache;
   return info;

@@ -163,3 +163,11 @@ test('token cache: an id the tokenizer produces outside its vocabulary is refuse
   const bad: Tokenizer = { ...wideTokenizer(), vocabSize: 65560 };
   assert.throws(() => tokenizeBytesCached(TEXT, { tokenizer: bad, cache: false }), /token id 65568, outside \[0, 65560\)/);
 });
+
+test('token cache: writing an entry removes temp files of runs killed mid-write, keeps a live run\'s', () => {
+  const dir = tmp();
+  writeFileSync(join(dir, '.x.tok.tmp-999999999-0123abcd'), 'partial');
+  writeFileSync(join(dir, '.y.tok.tmp-1-0123abcd'), 'partial'); // pid 1 always runs
+  const info = tokenizeBytesCached(TEXT, { cacheDir: dir });
+  assert.deepEqual(readdirSync(dir).sort(), ['.y.tok.tmp-1-0123abcd', `${info.key}.tok`].sort());
+});

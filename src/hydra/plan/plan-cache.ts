@@ -4,7 +4,7 @@
  * pilot pass.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../backend/backend.js';
 import type { Model } from '../../nn/model.js';
@@ -14,6 +14,7 @@ import type { PartitionPlan } from '../api.js';
 import { partition } from './partitioner.js';
 import { pilotLayers } from './pilot.js';
 import { formatBytes } from '../units.js';
+import { sweepStaleTemps, writeFileAtomicSync } from '../../data/atomic-write.js';
 
 export const PLANNER_VERSION = 4;
 
@@ -90,10 +91,9 @@ export async function planFor(
   progress?.('partitioning (dry runs on the accounting backend)');
   const plan = await partition({ model: i.model, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey, hostUpdates: hostUpdatesFor(i.backendKey) });
   if (path && planDir) {
-    mkdirSync(planDir, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ ...plan, layers: profiles }, null, 2));
-    renameSync(tmp, path);
+    // Atomic (a killed run leaves no half-written plan), and temp files of runs killed mid-write are swept.
+    sweepStaleTemps(planDir, 0);
+    writeFileAtomicSync(path, [Buffer.from(JSON.stringify({ ...plan, layers: profiles }, null, 2))]);
   }
   return { plan, reused: false, path };
 }
