@@ -113,6 +113,10 @@ async function trainSegments(job: LocalJob, segs: SegmentJobData[], dir: string,
     prefetch: job.prefetch,
     planDir: o.planDir,
     checkpointDir: dir,
+    // Segment ends are multiples of segmentSteps (or the model's last step), so this adds no checkpoint inside a
+    // segment; what it adds is the finished model's checkpoint when a segment runs to the end from step 0 (one
+    // segment for the whole model), which train() writes only for a checkpointed model — the segment's commit.
+    checkpointEvery: spec.segmentSteps,
     resume: segs.some((s) => s.from > 0),
     onEvent,
   });
