@@ -5,7 +5,9 @@
  * Safe by default: it binds 127.0.0.1. Bound to any other address, every request must carry the random token printed
  * once at start (`?token=` or the `x-hydra-token` header), since anyone who can reach the port could otherwise read
  * the run and stop it. The stop action requires the token always (so another local user's page cannot stop the job),
- * and files are served only from inside the run directory.
+ * and files are served only from inside the run directory. On a loopback address the Host header must name that
+ * address (127.0.0.1, localhost or [::1] with the port): a web page the user visits cannot rebind its own host name to
+ * 127.0.0.1 and read the run through the browser (DNS rebinding). A failing request gets a 500, never the job's end.
  *
  *   GET  /                 the page, with the events so far embedded
  *   GET  /events?from=N    server-sent events from index N (the SSE id; a reconnect resumes after Last-Event-ID)
@@ -14,7 +16,9 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, realpathSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { EventHub } from './event-hub.js';
@@ -80,8 +84,27 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
   };
 
+  let port = 0; // known once listening
+  /** On loopback, the Host header must be this server's own loopback name (DNS-rebinding defence). */
+  const hostAllowed = (req: IncomingMessage) => {
+    if (everyRequestNeedsToken) return true; // the token is the defence there
+    const given = String(req.headers.host ?? '').toLowerCase();
+    return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${host}:${port}`].includes(given);
+  };
+
   const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      // Whatever went wrong serving one request (a file vanished, job.json half-written) must not end the job.
+      if (!res.headersSent) send(res, 500, `dashboard error: ${(err as Error).message}`);
+      else res.destroy();
+    }
+  });
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (!hostAllowed(req)) return send(res, 421, `refused: Host '${String(req.headers.host ?? '')}' is not this dashboard's address (open http://127.0.0.1:${port}/)`);
     if (everyRequestNeedsToken && !hasToken(req, url)) {
       return send(res, 401, 'this dashboard is bound to a non-loopback address and needs its token: open the URL it printed when it started');
     }
@@ -104,7 +127,7 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     }
     if (req.method === 'GET' && path.startsWith('/files/')) return serveFile(rawPath.slice('/files/'.length), res);
     send(res, 404, `not found: ${path}`);
-  });
+  }
 
   function streamEvents(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const last = Number(req.headers['last-event-id']);
@@ -139,12 +162,33 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
       return send(res, 404, `not found: ${rel}`);
     }
     const inside = relative(runDir, file);
-    if (inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside) || !statSync(file).isFile()) {
+    if (inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) {
       return send(res, 403, `refused: '${rel}' is not a file inside the run directory`);
+    }
+    void sendFile(file, rel, res);
+  }
+
+  /**
+   * Open first, then check the opened file (a checkpoint renamed away between a stat and an open is a 404, not an
+   * uncaught error); the stream is closed when the client goes away mid-download (pipeline destroys it).
+   */
+  async function sendFile(file: string, rel: string, res: ServerResponse): Promise<void> {
+    let fh;
+    try {
+      fh = await open(file, 'r');
+      if (!(await fh.stat()).isFile()) {
+        await fh.close();
+        return send(res, 403, `refused: '${rel}' is not a file inside the run directory`);
+      }
+    } catch {
+      await fh?.close().catch(() => {});
+      return send(res, 404, `not found: ${rel}`);
     }
     const ext = /\.[a-z]+$/i.exec(file)?.[0].toLowerCase() ?? '';
     res.writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'x-content-type-options': 'nosniff' });
-    createReadStream(file).pipe(res);
+    pipeline(fh.createReadStream(), res, () => {
+      // An aborted download or a read error ends the response; the file handle is closed by the stream either way.
+    });
   }
 
   await new Promise<void>((ok, fail) => {
@@ -154,7 +198,7 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
       ok();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shownHost}:${port}/?token=${token}`,

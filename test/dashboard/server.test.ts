@@ -134,3 +134,55 @@ test('loopback addresses', () => {
   assert.ok(isLoopback('127.0.0.1') && isLoopback('127.1.2.3') && isLoopback('localhost') && isLoopback('::1'));
   assert.ok(!isLoopback('0.0.0.0') && !isLoopback('192.168.1.5') && !isLoopback('::'));
 });
+
+test('on loopback a request whose Host is not the dashboard\'s own address is refused (DNS rebinding)', async () => {
+  const server = await startDashboardServer({ runDir: runDir(), hub: new EventHub(), meta: () => undefined, port: 0 });
+  try {
+    const { port } = new URL(server.url);
+    for (const host of ['evil.example:' + port, 'evil.example', `127.0.0.1:${Number(port) + 1}`]) {
+      const r = await get(server, '/files/results.json', { headers: { host } });
+      assert.equal(r.status, 421, host);
+      assert.match(r.body, /is not this dashboard's address/);
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+      assert.equal((await get(server, '/files/results.json', { headers: { host } })).status, 200, host);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test('an aborted download closes its file; a file gone between lookup and open is a 404, and the server lives on', async () => {
+  const dir = runDir();
+  writeFileSync(join(dir, 'big.bin'), Buffer.alloc(32 << 20));
+  const server = await startDashboardServer({ runDir: dir, hub: new EventHub(), meta: () => undefined, port: 0 });
+  const { readdirSync, rmSync } = await import('node:fs');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  try {
+    const { port } = new URL(server.url);
+    const before = fds();
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((ok, fail) => {
+        const req = request({ host: '127.0.0.1', port, path: '/files/big.bin' }, (res) => {
+          res.once('data', () => {
+            req.destroy(); // the user cancels the download after the first bytes
+            ok();
+          });
+        });
+        req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? ok() : fail(e)));
+        req.end();
+      });
+    }
+    let after = fds();
+    for (let i = 0; i < 50 && after > before; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = fds();
+    }
+    assert.ok(after <= before, `file descriptors: ${before} before, ${after} after 5 aborted downloads`);
+    rmSync(join(dir, 'results.json'));
+    assert.equal((await get(server, '/files/results.json')).status, 404);
+    assert.equal((await get(server, '/files/models/a.txt')).body, 'inside\n', 'still serving');
+  } finally {
+    await server.close();
+  }
+});
