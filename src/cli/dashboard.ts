@@ -19,7 +19,7 @@ export function register(program: Command): void {
       if (!existsSync(join(runDir, 'events.jsonl'))) throw new Error(`dashboard: ${join(runDir, 'events.jsonl')} does not exist (is ${dir} the out_dir of a hydra train job?)`);
       const port = o.port === undefined ? DEFAULT_DASHBOARD_PORT : parsePort(o.port, '--port');
       const hub = new EventHub();
-      const stopTail = tailEventsFile(join(runDir, 'events.jsonl'), hub);
+      const stopTail = tailEventsFile(join(runDir, 'events.jsonl'), hub, 250, (m) => process.stderr.write(`dashboard: ${m}\n`));
       const server = await startDashboardServer({ runDir, hub, meta: () => readJobMeta(runDir), host: o.host, port }).catch((e: unknown) => {
         stopTail();
         throw e;

@@ -38,30 +38,52 @@ export class EventHub {
   }
 }
 
-/** Parse events.jsonl text; a last line without its newline (still being written) is skipped. */
-export function parseEventLines(text: string, into: (e: HydraEvent) => void): void {
+/**
+ * Parse events.jsonl text; a last line without its newline (still being written) is left out. A line that is not a
+ * JSON object (a file damaged by a crash or edited by hand) is passed to `bad` and skipped: one bad line must not
+ * hide the rest of the job.
+ */
+export function parseEventLines(text: string, into: (e: HydraEvent) => void, bad: (line: string) => void = () => {}): void {
   const lines = text.split('\n');
   lines.pop();
-  for (const line of lines) if (line.trim()) into(JSON.parse(line) as HydraEvent);
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    let e: unknown;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      bad(line);
+      continue;
+    }
+    if (e !== null && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string') into(e as HydraEvent);
+    else bad(line);
+  }
 }
 
-export function readEventsFile(path: string): HydraEvent[] {
+/** Every event of an events.jsonl file; lines that are not events go to `onBad` (see parseEventLines). */
+export function readEventsFile(path: string, onBad?: (line: string) => void): HydraEvent[] {
   const events: HydraEvent[] = [];
-  if (existsSync(path)) parseEventLines(readFileSync(path, 'utf8'), (e) => events.push(e));
+  if (existsSync(path)) parseEventLines(readFileSync(path, 'utf8'), (e) => events.push(e), onBad);
   return events;
 }
 
 /**
- * Follow events.jsonl into the hub: what it holds now, then what is appended, polled every `intervalMs` (the file is
- * written with one synchronous write per event, so complete lines are complete events). Returns a stop function.
+ * Follow events.jsonl into the hub: what it holds now, then what is appended, polled every `intervalMs` (the job
+ * appends whole lines, so up to the last newline the text is complete events). Returns a stop function. A poll that
+ * fails (the file vanished between stat and open, a damaged line) is reported through `warn` and retried at the next
+ * tick; it never throws out of the timer.
  */
-export function tailEventsFile(path: string, hub: EventHub, intervalMs = 250): () => void {
+export function tailEventsFile(path: string, hub: EventHub, intervalMs = 250, warn: (message: string) => void = () => {}): () => void {
   let offset = 0;
   let carry = Buffer.alloc(0);
   const poll = () => {
     if (!existsSync(path)) return;
     const size = statSync(path).size;
-    if (size < offset) offset = 0; // the file was replaced (a new job in the same directory): start over
+    if (size < offset) {
+      // The file was replaced (a new job in the same directory): start over, dropping the old file's partial line.
+      offset = 0;
+      carry = Buffer.alloc(0);
+    }
     if (size === offset) return;
     const fd = openSync(path, 'r');
     try {
@@ -71,13 +93,20 @@ export function tailEventsFile(path: string, hub: EventHub, intervalMs = 250): (
       const bytes = Buffer.concat([carry, buf]);
       // Up to the last newline: complete lines, so no character is cut in two.
       const end = bytes.lastIndexOf(10) + 1;
-      parseEventLines(bytes.subarray(0, end).toString('utf8'), (e) => hub.publish(e));
+      parseEventLines(bytes.subarray(0, end).toString('utf8'), (e) => hub.publish(e), (line) => warn(`${path}: skipped a line that is not an event: ${line.slice(0, 80)}`));
       carry = bytes.subarray(end);
     } finally {
       closeSync(fd);
     }
   };
-  poll();
-  const timer = setInterval(poll, intervalMs);
+  const safePoll = () => {
+    try {
+      poll();
+    } catch (err) {
+      warn(`${path}: ${(err as Error).message}`);
+    }
+  };
+  safePoll();
+  const timer = setInterval(safePoll, intervalMs);
   return () => clearInterval(timer);
 }

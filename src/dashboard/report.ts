@@ -15,7 +15,11 @@ export const REPORT_FILE = 'report.html';
 export function writeReport(runDir: string, out = join(runDir, REPORT_FILE)): string {
   const eventsFile = join(runDir, 'events.jsonl');
   if (!existsSync(eventsFile)) throw new Error(`report: ${eventsFile} does not exist (is ${runDir} the out_dir of a hydra train job?)`);
-  const html = pageHtml({ mode: 'report', meta: readJobMeta(runDir), events: readEventsFile(eventsFile), canStop: false, generatedAt: new Date().toISOString() });
+  let skipped = 0;
+  const events = readEventsFile(eventsFile, () => skipped++);
+  // A damaged line (a crash mid-write, a hand edit) costs that event only; say so rather than drop it silently.
+  if (skipped > 0) process.stderr.write(`report: skipped ${skipped} line${skipped === 1 ? '' : 's'} of ${eventsFile} that ${skipped === 1 ? 'is' : 'are'} not an event\n`);
+  const html = pageHtml({ mode: 'report', meta: readJobMeta(runDir), events, canStop: false, generatedAt: new Date().toISOString() });
   writeFileAtomicSync(out, [Buffer.from(html)]);
   return out;
 }

@@ -186,3 +186,19 @@ test('an aborted download closes its file; a file gone between lookup and open i
     await server.close();
   }
 });
+
+test('tailing: a damaged line is skipped with a warning and the following events still arrive', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'events.jsonl');
+  writeFileSync(file, `${JSON.stringify(step(0))}\n{"type": "step", "mod\n42\n${JSON.stringify(step(1))}\n`);
+  const hub = new EventHub();
+  const warnings: string[] = [];
+  const stop = tailEventsFile(file, hub, 20, (m) => warnings.push(m));
+  try {
+    assert.deepEqual(hub.events.map((e) => (e as { step: number }).step), [0, 1]);
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    assert.match(warnings[0], /skipped a line that is not an event: \{"type": "step", "mod/);
+  } finally {
+    stop();
+  }
+});
