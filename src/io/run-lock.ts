@@ -11,7 +11,7 @@
  * Why not proper-lockfile: it detects staleness by mtime, so it must rewrite the lock every few seconds from a timer
  * (a job whose event loop is busy for longer than the stale time loses its lock) — a pid check needs no timer.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -81,6 +81,35 @@ function readOwner(file: string): LockOwner | null {
   return { pid: 0, host: hostname(), startedAt: 'unknown (unreadable lock file)' };
 }
 
+const sameOwner = (a: LockOwner | null, b: LockOwner): boolean => a !== null && a.pid === b.pid && a.startedAt === b.startedAt && a.host === b.host;
+
+/**
+ * Move the stale lock `observed` out of the way. Between reading it and renaming, another run may already have taken
+ * it over and created its own, live lock at the same path: the rename would then steal that live lock. So the renamed
+ * file is checked, and a lock that is not the stale one is put back (link fails if yet another lock appeared, which
+ * then stands). Returns whether the stale lock was removed.
+ */
+export function takeOverStale(file: string, observed: LockOwner): boolean {
+  const aside = `${file}.stale-${process.pid}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return false; // someone else moved it first
+  }
+  const moved = readOwner(aside);
+  if (!sameOwner(moved, observed)) {
+    try {
+      linkSync(aside, file);
+    } catch {
+      /* a newer lock exists: it stands */
+    }
+    rmSync(aside, { force: true });
+    return false;
+  }
+  rmSync(aside, { force: true });
+  return true;
+}
+
 export interface RunLock {
   readonly file: string;
   readonly owner: LockOwner;
@@ -106,13 +135,7 @@ export function lockOutDir(dir: string, command?: string): RunLock {
         continue;
       }
       if (!(current.pid === 0 || isStale(current))) throw new OutDirLockedError(dir, current, file);
-      // Take a stale lock over by renaming it away: of two runs doing this at once only one rename succeeds.
-      try {
-        renameSync(file, `${file}.stale-${process.pid}`);
-        rmSync(`${file}.stale-${process.pid}`, { force: true });
-      } catch {
-        /* someone else took it over first; try again */
-      }
+      takeOverStale(file, current);
       continue;
     }
     try {

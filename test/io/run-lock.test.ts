@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { LOCK_NAME, lockOutDir, OutDirLockedError } from '../../src/io/run-lock.js';
+import { LOCK_NAME, lockOutDir, OutDirLockedError, takeOverStale } from '../../src/io/run-lock.js';
 import { tempDir } from '../config/fixtures.js';
 
 const LOCK_JS = new URL('../../src/io/run-lock.js', import.meta.url).pathname;
@@ -55,4 +55,19 @@ test('the lock is removed when the process exits without releasing it', () => {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { lockOutDir } from ${JSON.stringify(LOCK_JS)}; lockOutDir(process.argv[1]); process.exit(3);`, dir]);
   assert.equal(r.status, 3);
   assert.ok(!existsSync(join(dir, LOCK_NAME)));
+});
+
+test('taking over a stale lock never steals a live one that replaced it in between (the race of two takers)', () => {
+  const dir = tempDir();
+  const file = join(dir, LOCK_NAME);
+  // Run A read a stale owner; before A renames, run B has already taken over and written its own live lock.
+  const stale = { pid: 999999999, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z' };
+  const live = { pid: process.pid, host: hostname(), startedAt: '2026-11-30T09:00:00.000Z' };
+  writeFileSync(file, JSON.stringify(live));
+  assert.equal(takeOverStale(file, stale), false, 'A must not take over');
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), live, "B's live lock is back in place");
+  // The stale lock itself is taken over.
+  writeFileSync(file, JSON.stringify(stale));
+  assert.equal(takeOverStale(file, stale), true);
+  assert.ok(!existsSync(file));
 });
