@@ -2,7 +2,7 @@
  * What the cluster commands (submit, worker, status, results) share: the --queue flags and start-up checks. Cluster
  * modules (BullMQ, ioredis, the AWS SDK) are imported when a cluster command runs, so `hydra train` does not load them.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Redis } from 'ioredis';
 import type { Store } from '../cluster/store.js';
 
@@ -13,7 +13,13 @@ export interface QueueFlags {
 
 export function queueFlags(cmd: Command): Command {
   return cmd
-    .requiredOption('--queue <url>', 'the Redis of the cluster: redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS')
+    // From the environment too: a password on the command line is readable by every local user (ps, /proc) and
+    // lands in shell history.
+    .addOption(
+      new Option('--queue <url>', 'the Redis of the cluster: redis://[:PASSWORD@]HOST:PORT/DB, or rediss:// for TLS (with a password, prefer the env variable)')
+        .env('HYDRA_QUEUE')
+        .makeOptionMandatory(),
+    )
     .option('--redis-attempts <n>', 'connection attempts (exponential backoff from 0.5 s) before giving up', '6');
 }
 

@@ -35,6 +35,14 @@ test('an unreachable Redis is retried with backoff, then named (without its pass
   assert.ok(!out.includes('hunter2'), 'the password must not appear');
 });
 
+test('the queue URL can come from HYDRA_QUEUE instead of argv (a password on the command line is visible in ps)', { timeout: 30_000 }, async () => {
+  const port = await freePort();
+  const p = hydra(['status', '--redis-attempts', '1'], tempDir(), { HYDRA_QUEUE: `redis://:hunter2@127.0.0.1:${port}/0` });
+  assert.equal(await p.exited, 1);
+  assert.match(p.out(), new RegExp(`Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0 is unreachable: 1 attempts`));
+  assert.ok(!p.out().includes('hunter2'));
+});
+
 test('Redis URLs: a password works, a wrong one fails without showing either; bad URLs are named', { timeout: 30_000 }, async () => {
   const redis = await RedisServer.start([], 'pa55:w/rd');
   try {
