@@ -43,6 +43,13 @@ test('the queue URL can come from HYDRA_QUEUE instead of argv (a password on the
   assert.ok(!p.out().includes('hunter2'));
 });
 
+test('hydra results checks --out before connecting: a pseudo file system is refused at once, naming the flag', { timeout: 30_000 }, async () => {
+  const p = hydra(['results', '--queue', 'redis://127.0.0.1:1/0', '--redis-attempts', '5', '--store', tempDir(), '--out', '/proc/hydra-results'], tempDir());
+  assert.equal(await p.exited, 1);
+  assert.match(p.out(), /--out: \/proc\/hydra-results: is under \/proc, a kernel pseudo file system/);
+  assert.doesNotMatch(p.out(), /retrying/, 'no Redis attempt before the --out check');
+});
+
 test('Redis URLs: a password works, a wrong one fails without showing either; bad URLs are named', { timeout: 30_000 }, async () => {
   const redis = await RedisServer.start([], 'pa55:w/rd');
   try {
