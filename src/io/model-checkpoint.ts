@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend/backend.js';
 import type { ArchSpec } from '../nn/family.js';
-import { buildArch, loadFamily } from '../nn/families.js';
+import { buildArch, familyNames } from '../nn/families.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import { LocalTrainer } from '../optim/local-trainer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
@@ -84,7 +84,11 @@ export async function checkpointTrainer(path: string, t: LocalTrainer, arch: Arc
 export async function resumeTrainer(path: string, be: Backend): Promise<{ trainer: LocalTrainer; meta: ModelCheckpointMeta }> {
   const ck = await loadModelCheckpoint(path);
   const arch = checkpointArch(ck.meta);
-  await loadFamily(arch);
+  // Never import code a checkpoint file names (a checkpoint from elsewhere would run it): a family that is not
+  // built in must already be registered by the caller.
+  if (!familyNames().includes(arch.family)) {
+    throw new RangeError(`${path}: model family '${arch.family}' is not registered in this process${arch.module ? ` (the checkpoint says ${arch.module} registers it)` : ''}; import the module that calls registerFamily() first — hydra-dl does not import code named by a checkpoint`);
+  }
   const trainer = await LocalTrainer.create(be, buildArch(arch), ck.params, ck.meta.recipe);
   await trainer.importOptimizerState(ck.optState, ck.meta.step);
   return { trainer, meta: ck.meta };

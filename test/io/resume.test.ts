@@ -53,3 +53,19 @@ test('a checkpoint resumed after k steps continues exactly as the uninterrupted 
   writeFileSync(path, bytes);
   await assert.rejects(() => resumeTrainer(path, new JsBackend()), (e: unknown) => e instanceof CheckpointError && e.problem === 'checksum');
 });
+
+test('resumeTrainer never imports the module a checkpoint names: an unregistered family is refused, the module unloaded', async () => {
+  const model = buildGpt2(config);
+  const t = await LocalTrainer.create(new JsBackend(), model, initModel(model, recipe.seed), recipe);
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-ck-'));
+  const marker = join(dir, 'ran');
+  // A module that would leave a file behind if it were ever imported.
+  const evil = join(dir, 'evil.mjs');
+  writeFileSync(evil, `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(marker)}, 'imported');\n`);
+  const path = join(dir, 'model.ckpt');
+  await checkpointTrainer(path, t, { family: 'not-registered', config: {}, module: `file://${evil}` }, { epoch: 0, step: 0 });
+  t.dispose();
+  await assert.rejects(resumeTrainer(path, new JsBackend()), /model family 'not-registered' is not registered in this process \(the checkpoint says file:\/\/.*evil\.mjs registers it\)/);
+  const { existsSync } = await import('node:fs');
+  assert.ok(!existsSync(marker), 'the module named by the checkpoint was imported');
+});
