@@ -9,6 +9,7 @@ import { buildArch, familyNames } from '../nn/families.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import { LocalTrainer } from '../optim/local-trainer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
+import type { StopReason } from '../hydra/scheduler/early-stopping/types.js';
 import { CheckpointError, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
 
 export interface ModelCheckpointMeta {
@@ -40,6 +41,11 @@ export interface ModelProgress {
   evals: { epoch: number; step?: number; loss: number; perplexity: number }[];
   /** All its steps and evaluations are done: a resumed job reports it without training it. */
   finished: boolean;
+  /**
+   * Why early stopping ended it, if it did (with `finished`): a resumed job reports it as stopped early without
+   * having to take that decision again (its peers may not be where they were then: one that diverged restarts).
+   */
+  stoppedEarly?: StopReason;
 }
 
 const PARAM = 'param.';

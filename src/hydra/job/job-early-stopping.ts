@@ -54,13 +54,19 @@ export class JobEarlyStopping {
   }
 
   /**
-   * Replay a resumed job's recorded rung results (model index, step, loss), after every model was added. Returns
-   * the decisions they imply, to apply before anything runs.
+   * Replay a resumed job's recorded rung results (model index, step, loss; `passed`: the model trained beyond that
+   * rung, so it was promoted there), after every model was added. Returns the decisions they imply, to apply before
+   * anything runs.
    */
-  replay(results: { index: number; step: number; loss: number }[]): RungDecision[] {
+  replay(results: { index: number; step: number; loss: number; passed: boolean }[]): RungDecision[] {
     const out: RungDecision[] = [];
-    for (const r of results) out.push(...this.stopper.report(r.index, r.step, r.loss));
+    for (const r of results) out.push(...(r.passed ? this.stopper.passed(r.index, r.step, r.loss) : this.stopper.report(r.index, r.step, r.loss)));
     return out;
+  }
+
+  /** Where a model resumed at `startStep` must next be judged: its first rung not yet passed, or its end. */
+  horizonFrom(index: number, startStep: number, totalSteps: number): number {
+    return this.rungs[index].find((r) => r >= startStep) ?? totalSteps;
   }
 
   /** A model's held-out loss after `step` steps (a rung): the decisions now possible. */

@@ -151,16 +151,26 @@ async function loadModel({ index, task, safeName, arch, plan, recipe, rt }: Plan
 /** Replay the rung results the resumed models' checkpoints recorded, in model order, and apply their decisions. */
 function replayRungs(jobs: ModelJob[], stopping: JobEarlyStopping, now: number): void {
   const recorded = jobs.flatMap((j) =>
-    j.result.evals.filter((e) => e.step !== undefined && e.step <= j.startStep && stopping.isRung(j.index, e.step)).map((e) => ({ index: j.index, step: e.step!, loss: e.loss })),
+    j.result.evals
+      .filter((e) => e.step !== undefined && e.step <= j.startStep && stopping.isRung(j.index, e.step))
+      .map((e) => ({ index: j.index, step: e.step!, loss: e.loss, passed: e.step! < j.startStep })),
   );
-  for (const d of stopping.replay(recorded)) {
+  // A resumed model is judged next at its first rung not yet passed (at a rung it stopped on, it waits there).
+  for (const j of jobs) if (j.resumed) j.horizon = stopping.horizonFrom(j.index, j.startStep, j.totalSteps);
+  const decisions = stopping.replay(recorded);
+  // Models resumed as finished (stopped early or done) take part in no decision again: their results are recorded
+  // above, for the models judged after them; nobody waits for them any more.
+  for (const j of jobs) if (j.ended) decisions.push(...stopping.ended(j.index));
+  for (const d of decisions) {
     const j = jobs[d.model];
-    if (d.action === 'continue') j.horizon = d.horizon;
-    else {
+    if (d.action === 'continue') {
+      if (!j.ended) j.horizon = d.horizon;
+    } else if (!j.result.stoppedEarly) {
+      // (A model resumed as finished has its stop recorded in its checkpoint; older checkpoints did not record it.)
       j.result.status = 'stopped-early';
       j.result.stoppedEarly = d.reason;
       j.result.reason = describeStop(d.reason!);
-      j.result.wallSeconds = now;
+      if (!j.ended) j.result.wallSeconds = now;
     }
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { ArchSpec } from '../../nn/family.js';
 import type { ModelProgress } from '../../io/model-checkpoint.js';
+import { describeStop } from '../scheduler/early-stopping/index.js';
 import type { HydraEvent, ModelResult, ModelStatus, PartitionPlan, TrainTask } from '../api.js';
 import type { ShardOutcome } from '../run/shard-executor.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
@@ -116,6 +117,11 @@ export class ModelJob {
       const momentsOnDisk = [...mp.home.values()].filter((h) => h !== 'host').length;
       this.result.placement = { hostBytes: mp.hostBytes, diskBytes: mp.diskBytes, diskGradBytes: mp.diskGradBytes, diskShards: mp.diskShards, momentsOnDisk, readPerStep: mp.readPerStep, writePerStep: mp.writePerStep };
     }
+    if (progress?.finished && progress.stoppedEarly) {
+      this.result.status = 'stopped-early';
+      this.result.stoppedEarly = progress.stoppedEarly;
+      this.result.reason = describeStop(progress.stoppedEarly);
+    }
   }
 
   get name(): string {
@@ -216,7 +222,8 @@ export class ModelJob {
   /** What a checkpoint records about the model's training so far. */
   progress(finished: boolean): ModelProgress {
     const { B, T } = this.rt;
-    return { name: this.name, stepsPerEpoch: this.task.train.stepsPerEpoch, B, T, losses: this.result.losses, evals: this.result.evals, finished };
+    const stop = this.result.stoppedEarly;
+    return { name: this.name, stepsPerEpoch: this.task.train.stepsPerEpoch, B, T, losses: this.result.losses, evals: this.result.evals, finished, ...(stop ? { stoppedEarly: stop } : {}) };
   }
 
   /**

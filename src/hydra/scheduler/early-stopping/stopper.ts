@@ -63,8 +63,23 @@ export class EarlyStopper {
     if (e.ended) throw new Error(`early stopping: model ${index} has ended; it cannot report rung ${step}`);
     if (!e.rungs.includes(step)) throw new RangeError(`early stopping: model ${index} has no rung at step ${step} (rungs: ${e.rungs.join(', ') || 'none'})`);
     if (e.results.has(step)) throw new Error(`early stopping: model ${index} reported rung ${step} twice`);
+    if (e.waitingAt !== null) throw new Error(`early stopping: model ${index} reported rung ${step} while still waiting at rung ${e.waitingAt}`);
     e.results.set(step, this.mode === 'min' ? value : -value);
     e.waitingAt = step;
+    return this.settle();
+  }
+
+  /**
+   * A resumed model's result at a rung it had already passed (it trained beyond it in the run being resumed, which
+   * it does only once promoted there): recorded for the models judged after it, and not waited at. Decisions are
+   * deterministic, so the promotion it got then is the one it would get now; but its predecessors may not be replayed
+   * in the state they were in then (one that diverged restarts), so that decision is not taken again.
+   */
+  passed(index: number, step: number, value: number): RungDecision[] {
+    const e = this.entry(index);
+    if (!e.rungs.includes(step)) throw new RangeError(`early stopping: model ${index} has no rung at step ${step} (rungs: ${e.rungs.join(', ') || 'none'})`);
+    if (e.results.has(step)) throw new Error(`early stopping: model ${index} reported rung ${step} twice`);
+    e.results.set(step, this.mode === 'min' ? value : -value);
     return this.settle();
   }
 
