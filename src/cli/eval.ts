@@ -14,6 +14,9 @@ import { buildGpt2, describeGpt2 } from '../nn/gpt2.js';
 import { buildLlama } from '../nn/llama.js';
 import { describeLlama } from '../nn/llama-config.js';
 import { evaluate, type EvalBatch } from '../nn/evaluate.js';
+
+/** The default block length's ceiling (see the --n-ctx default below). */
+const DEFAULT_MAX_N_CTX = 1024;
 import type { Model } from '../nn/model.js';
 
 interface EvalOptions {
@@ -55,7 +58,7 @@ export function register(program: Command): void {
     .description('loss and perplexity of a GPT-2 or Llama (Hugging Face layout directory) on a text file')
     .requiredOption('--model <dir>', 'model directory (config.json + model.safetensors or a sharded index; tokenizer.json if any)')
     .requiredOption('--data <file>', 'text file (plain text or WikiText format)')
-    .option('--n-ctx <n>', 'tokens per block (default: the model n_ctx)')
+    .option('--n-ctx <n>', `tokens per block (default: the model's n_ctx, at most ${DEFAULT_MAX_N_CTX})`)
     .option('--batch <n>', 'blocks per batch', '8')
     .option('--device <kind>', 'backend: cpu, js or webgpu', 'cpu')
     .option('--threads <n>', 'threads of the cpu backend', '1')
@@ -64,7 +67,9 @@ export function register(program: Command): void {
     .action(async (o: EvalOptions) => {
       const ckpt = await loadCheckpoint(o.model);
       for (const w of ckpt.notes) console.log(`note: ${w}`);
-      const nCtx = o.nCtx ? positiveInt(o.nCtx, '--n-ctx') : ckpt.model.nCtx;
+      // Default at most 1024 tokens a block: a Llama's n_ctx (SmolLM2 8192, Llama 3.2 131072) would make attention
+      // scores of batch·heads·n_ctx² floats (tens of GB at 8192); longer blocks are asked for with --n-ctx.
+      const nCtx = o.nCtx ? positiveInt(o.nCtx, '--n-ctx') : Math.min(ckpt.model.nCtx, DEFAULT_MAX_N_CTX);
       if (nCtx > ckpt.model.nCtx) throw new RangeError(`--n-ctx ${nCtx} exceeds the model's n_ctx ${ckpt.model.nCtx}`);
       // A diverged model's weights would evaluate to 'loss NaN' and look like a result: refuse them, naming where.
       const bad = firstNonFinite(new Map(ckpt.model.params.map((p) => [p.name, ckpt.tensors.get(p.name)!])));

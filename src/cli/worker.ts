@@ -64,11 +64,14 @@ export function register(program: Command): void {
         }
         stopping = true;
         log(`${signal}: finishing the segments held, then leaving (again to leave at once)`);
-        void worker.close();
+        worker.close().catch((e: unknown) => log(`closing the worker failed: ${e instanceof Error ? e.message : String(e)}`));
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      await worker.run();
-      redis.disconnect();
+      try {
+        await worker.run();
+      } finally {
+        redis.disconnect(); // also when run() throws: an open connection would keep the process alive
+      }
     });
 }

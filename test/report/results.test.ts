@@ -81,3 +81,13 @@ test('file-system names: unsafe characters replaced, collisions made distinct', 
   const m = fsSafeNames(['a/b', 'a:b', 'A_B', 'c']);
   assert.deepEqual([...m.values()], ['a_b', 'a_b~2', 'A_B~3', 'c']);
 });
+
+test('writeResults saves a stopped-early model\'s weights too (whole steps), never a diverged or failed one\'s', async () => {
+  const dir = tempDir();
+  const saved: string[] = [];
+  const job = fakeJob();
+  job.models[0] = { ...job.models[0], status: 'stopped-early', reason: 'stopped early by asha at rung 0 (step 2)' };
+  await writeResults(dir, job, { name: 'unit', config: {}, saveModel: (_d, m) => void saved.push(m.name) });
+  assert.ok(saved.includes(job.models[0].name), `saved: ${saved.join(', ')}`);
+  assert.ok(!saved.includes('lr=1e-2,bs=2') && !saved.includes('lr=3e-3,bs=2'), 'diverged and failed models are not saved');
+});
