@@ -4,7 +4,8 @@
  * with global-norm clipping and AdamW (every shard on disk: steps wait for the norm, then stream from disk), one with
  * SGD momentum and no clipping (steps streamed as soon as each shard's gradients are final) — and each ends bitwise
  * equal to training it alone in RAM. The host tier stays within its cap, the devices within their budgets, and the
- * job leaves no scratch file behind.
+ * job leaves no scratch file behind. Checkpoint and resume of a model on disk are bitwise too; a model on disk stopped
+ * by name gives its weights back and its room to a model added after.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackend } from '../../src/backend/index.js';
 import { train } from '../../src/hydra/job/train.js';
+import { startTraining } from '../../src/hydra/job/job-control.js';
+import { JsBackend } from '../../src/backend/js.js';
+import type { HydraEvent } from '../../src/hydra/api.js';
 import { cpuSkipReason } from '../backend/helpers.js';
 import { sameBits, trainAlone } from './helpers.js';
 import { DISK_DEVICE_BUDGET, DISK_HOST_CAP, diskTasks } from './disk-tasks.js';
@@ -44,4 +48,57 @@ test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models 
   const disk = result.diskTier!;
   assert.ok(disk.bytesRead > 0 && disk.bytesWritten > 0 && disk.highWater > 0, JSON.stringify(disk));
   assert.deepEqual(readdirSync(spill), [], 'scratch files are removed at the end of the job');
+});
+
+test('checkpoint and resume with state on disk: stopped at step 2 and resumed, bitwise equal to training alone in RAM', async (t) => {
+  try {
+    (await createBackend('cpu', { threads: 1 })).dispose();
+  } catch (e) {
+    const reason = await cpuSkipReason(e);
+    if (reason === null) throw e;
+    return t.skip(reason);
+  }
+  const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-resume-'));
+  const focus = diskTasks[0];
+  // Alone, the model needs a smaller cap than the two-model job to have most of its shards on disk.
+  const options = { devices: 'cpu:2x1', deviceMemory: DISK_DEVICE_BUDGET, hostMemory: 160_000, spillDir: spill, planDir: null, checkpointDir: join(spill, 'ckpt'), checkpointEvery: 1 };
+  const first = await train([{ ...focus, stopAtStep: 2 }], options);
+  assert.equal(first.models[0].status, 'stopped', first.models[0].reason);
+  assert.ok((first.models[0].placement?.diskShards.length ?? 0) >= 3, 'its shards were on disk');
+  const second = await train([focus], { ...options, resume: true });
+  const m = second.models[0];
+  assert.equal(m.status, 'done', m.reason);
+  const be = await createBackend('cpu', { threads: 1 });
+  const ref = await trainAlone(focus, be).finally(() => be.dispose());
+  assert.deepEqual(m.losses, ref.losses);
+  for (const [name, w] of ref.params) assert.ok(sameBits(w.data, m.weights.get(name)!.data), `parameter ${name} differs`);
+  assert.deepEqual(readdirSync(spill), ['ckpt'], 'only checkpoints remain: scratch is removed');
+});
+
+test('a model with state on disk stopped by name mid-job: its weights are read back, its host and disk state let go; a model added after is placed in the room it left', async () => {
+  const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-stop-'));
+  const events: HydraEvent[] = [];
+  let added: Promise<void> | undefined;
+  const job = startTraining(diskTasks, {
+    devices: 'js:2', deviceMemory: DISK_DEVICE_BUDGET, hostMemory: DISK_HOST_CAP, spillDir: spill, planDir: null,
+    onEvent: (e) => {
+      events.push(e);
+      if (e.type === 'step' && e.model === 'focus' && e.step === 1) job.stop('focus');
+      // Once its state is let go, the room is there for another model.
+      if (e.type === 'host-release' && e.model === 'focus') added = job.add({ ...diskTasks[1], name: 'late', seed: 9 });
+    },
+  });
+  const r = await job.result;
+  await added;
+  const focus = r.models.find((m) => m.name === 'focus')!;
+  assert.equal(focus.status, 'stopped');
+  const ref = await trainAlone(diskTasks[0], new JsBackend());
+  assert.deepEqual(focus.losses, ref.losses.slice(0, focus.steps), 'its curve so far');
+  assert.equal(focus.weights.size, ref.params.size, 'every weight read back from disk');
+  const release = events.find((e) => e.type === 'host-release');
+  assert.ok(release && release.type === 'host-release' && release.model === 'focus' && release.bytes > 0);
+  const late = r.models.find((m) => m.name === 'late')!;
+  assert.equal(late.status, 'done', late.reason);
+  assert.ok(r.hostTier!.highWater <= DISK_HOST_CAP);
+  assert.deepEqual(readdirSync(spill), []);
 });
