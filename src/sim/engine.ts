@@ -2,34 +2,34 @@
  * Discrete-event simulation of a Hydra job: the SAME Scheduler and policies as the real executor, driven by a cost
  * model instead of devices.
  *
- * Cost model, per task on device d:
- *   - parameters: the task's shard must be on the device. If it is the shard the device just ran, nothing moves. If
- *     it is the shard the device prefetched on the scheduler's peek hint, the copy overlapped the previous task's
- *     compute (it only stalls if it has not finished). Otherwise the copy is serial: paramBytes / bandwidth.
- *     A prefetch is only started when the device memory holds both the running shard's peak and the next shard's
- *     parameters; the link is free once the current task's own copy is done.
+ * Cost model, per task on device d (the executor's copies, device-cache.ts):
+ *   - parameters: the task's shard must be on the device. If the device's shard cache holds it at its current
+ *     parameter version, nothing moves. If it is the shard the device prefetched on the scheduler's peek hint (at the
+ *     current version), the copy overlapped the previous task's compute (it only stalls if it has not finished).
+ *     Otherwise the copy is serial: paramBytes / bandwidth. A prefetch starts only when the device memory holds the
+ *     running shard's peak and the next shard's parameters, and only if the model's task in flight does not step
+ *     that shard (the executor's prefetch-safety rule); cached copies are evicted least recently used for the room.
+ *   - the task's other copies (batch, boundary activations, gradients: SimShard.taskBytes) are serial, as the
+ *     executor awaits them inside the task.
  *   - compute: estimated seconds / device speed (× optional noise). The scheduler is told the compute seconds.
- * Gradients going back to the host are assumed to overlap the next task (a separate copy direction), and boundary
- * activations are small next to the parameters; neither is priced.
+ * After a task its shard stays cached unless the task stepped it and the optimizer steps the host's copy
+ * (Workload.stepOn 'host'); a step makes every other device's copy of the shard stale.
  */
 import { Scheduler } from '../hydra/scheduler/scheduler.js';
 import { defaultEvalSteps } from '../hydra/scheduler/model-state.js';
 import { DEFAULT_POLICY, KIND_INDEX, type ModelSpec, type Task } from '../hydra/scheduler/types.js';
 import { createEarlyStopper, describeStop, type EarlyStopper } from '../hydra/scheduler/early-stopping/index.js';
 import { EventQueue } from './event-queue.js';
+import { prefetchIsSafe, shardKey, SimDeviceCache, steppedShards } from './device-cache.js';
 import type { SimOptions, SimResult, TimelineEntry, Workload } from './types.js';
 import { validateWorkload } from './validate-workload.js';
 
 interface DeviceState {
-  /** Key of the shard whose parameters are on the device (from the last task). */
-  resident: number;
-  prefetched: { key: number; readyAt: number } | null;
+  cache: SimDeviceCache;
   busySeconds: number;
   stallSeconds: number;
   tasks: number;
 }
-
-const shardKey = (model: number, shard: number) => model * 4096 + shard;
 
 export function simulate(workload: Workload, options: SimOptions = {}): SimResult {
   validateWorkload(workload);
@@ -47,50 +47,81 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
   }
 
   const pilot: ModelSpec[] = pilotError === 0 ? models : models.map((m, i) => perturb(m, i, pilotError, seed));
-  const sched = new Scheduler(pilot, devices.length, { policy, seed, refine: options.refine ?? true, speeds: devices.map((d) => d.speed) });
-  const state: DeviceState[] = devices.map(() => ({ resident: -1, prefetched: null, busySeconds: 0, stallSeconds: 0, tasks: 0 }));
+  const state: DeviceState[] = devices.map(() => ({ cache: new SimDeviceCache(), busySeconds: 0, stallSeconds: 0, tasks: 0 }));
+  /** Per shard key: how many tasks have stepped its parameters (a copy at an older version is stale). */
+  const versions = new Map<number, number>();
+  const versionOf = (key: number) => versions.get(key) ?? 0;
+  const hostSteps = workload.stepOn === 'host';
+  /** Per model: its task in flight (a prefetch must not load a shard that task steps). */
+  const inFlight: (Task | null)[] = models.map(() => null);
+  const locality = {
+    local: (d: number, model: number, shard: number) => {
+      const key = shardKey(model, shard);
+      return state[d].cache.local(key, versionOf(key));
+    },
+    copySeconds: (_d: number, bytes: number) => bytes / bandwidth,
+    prefetchable: (model: number, shard: number) => prefetch && prefetchIsSafe(models[model], inFlight[model], shard),
+  };
+  const sched = new Scheduler(pilot, devices.length, { policy, seed, refine: options.refine ?? true, speeds: devices.map((d) => d.speed), locality });
   const queue = new EventQueue<{ task: Task; seconds: number }>();
   const finish = new Float64Array(models.length);
   const timeline: TimelineEntry[] | undefined = options.timeline ? [] : undefined;
-  const transfers = { bytes: 0, resident: 0, prefetchHits: 0, serial: 0, stallSeconds: 0 };
+  const transfers = { bytes: 0, taskBytes: 0, resident: 0, evictions: 0, prefetchHits: 0, serial: 0, stallSeconds: 0 };
   const prefetch = options.prefetch ?? true;
   let tasks = 0, makespan = 0;
 
   const dispatch = (d: number, task: Task, now: number) => {
-    const dev = devices[d], st = state[d];
-    const shard = models[task.model].shards[task.shard];
+    const dev = devices[d], st = state[d], cache = st.cache;
+    const model = models[task.model];
+    const shard = model.shards[task.shard];
     const key = shardKey(task.model, task.shard);
-    const copy = shard.paramBytes / bandwidth;
+    const version = versionOf(key);
     let ready = now;
-    if (st.resident === key) transfers.resident++;
-    else if (st.prefetched?.key === key) {
-      ready = Math.max(now, st.prefetched.readyAt);
+    const pre = cache.prefetched;
+    cache.prefetched = null;
+    if (cache.take(key, version)) transfers.resident++;
+    else if (pre?.key === key && pre.version === version) {
+      ready = Math.max(now, pre.readyAt);
       transfers.prefetchHits++;
       transfers.bytes += shard.paramBytes;
     } else {
-      ready = now + copy;
+      ready = now + shard.paramBytes / bandwidth;
       transfers.serial++;
       transfers.bytes += shard.paramBytes;
     }
+    cache.makeRoom(shard.peakBytes, dev.memoryBytes);
+    const io = shard.taskBytes?.[task.kind] ?? 0;
+    ready += io / bandwidth;
+    transfers.taskBytes += io;
     st.stallSeconds += ready - now;
     transfers.stallSeconds += ready - now;
-    const seconds = (models[task.model].shards[task.shard][task.kind] * noiseFactor(task, noise, seed)) / dev.speed;
+    const seconds = (shard[task.kind] * noiseFactor(task, noise, seed)) / dev.speed;
     const end = ready + seconds;
-    st.resident = key;
-    st.prefetched = null;
     st.busySeconds += seconds;
     st.tasks++;
+    // Steps: the stepped shards' versions move on; this device keeps its copy unless the host's copy was stepped.
+    const stepped = steppedShards(model, task).map((k) => shardKey(task.model, k));
+    for (const k of stepped) versions.set(k, versionOf(k) + 1);
+    cache.invalidate(stepped.filter((k) => k !== key));
+    inFlight[task.model] = task;
+    const keeps = !(hostSteps && stepped.includes(key));
+    cache.keeping = keeps ? { key, version: versionOf(key) } : null;
     sched.started(task, ready);
     if (prefetch) {
       const hint = sched.peek(d);
       if (hint) {
         const next = models[hint.model].shards[hint.shard];
         const hintKey = shardKey(hint.model, hint.shard);
-        if (hintKey !== key && shard.peakBytes + next.paramBytes <= dev.memoryBytes) {
-          st.prefetched = { key: hintKey, readyAt: ready + next.paramBytes / bandwidth };
+        const hintVersion = versionOf(hintKey);
+        if (!cache.local(hintKey, hintVersion) && prefetchIsSafe(models[hint.model], inFlight[hint.model], hint.shard) && shard.peakBytes + next.paramBytes <= dev.memoryBytes) {
+          cache.makeRoom(shard.peakBytes + next.paramBytes, dev.memoryBytes);
+          cache.prefetched = { key: hintKey, version: hintVersion, bytes: next.paramBytes, readyAt: ready + next.paramBytes / bandwidth };
         }
       }
     }
+    // After the task its parameters stay (their room is part of the task's peak until then).
+    cache.keeping = null;
+    if (keeps) cache.put(key, versionOf(key), shard.paramBytes);
     timeline?.push({ device: d, modelId: task.modelId, model: task.model, kind: task.kind, shard: task.shard, minibatch: task.minibatch, assigned: now, start: ready, end });
     queue.push(end, { task, seconds });
     tasks++;
@@ -121,6 +152,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
       const { task, seconds } = queue.pop()!.item;
       makespan = now;
       finish[task.model] = now;
+      inFlight[task.model] = null;
       sched.complete(task, seconds, now);
       freed.add(task.device);
       const failAt = options.failures?.[task.modelId];
@@ -155,7 +187,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     devices: deviceRows,
     utilisation: deviceRows.reduce((a, r) => a + r.utilisation, 0) / deviceRows.length,
     models: sched.progress().map((p, i) => ({ id: p.id, status: p.status, finish: finish[i], ...(p.reason ? { reason: p.reason } : {}) })),
-    transfers,
+    transfers: { ...transfers, evictions: state.reduce((a, st) => a + st.cache.evictions, 0) },
   };
   if (timeline) result.timeline = timeline;
   return result;

@@ -1,14 +1,24 @@
 /** The simulator's inputs: a workload (models with a cost model, devices, the host link) and run options. */
-import type { ModelSpec, PolicyName, ShardCost } from '../hydra/scheduler/types.js';
+import type { ModelSpec, PolicyName, ShardCost, TaskKind } from '../hydra/scheduler/types.js';
 import type { EarlyStoppingConfig } from '../hydra/scheduler/early-stopping/types.js';
 
 export interface SimShard extends ShardCost {
   /** Device bytes while the shard's heaviest task runs (parameters, gradients, activations, workspace). */
   peakBytes: number;
+  /**
+   * Bytes each kind of task copies besides the shard's parameter values (batch, boundary activations and their
+   * gradients, parameter gradients), in and out together: what the executor's task moves (default 0).
+   */
+  taskBytes?: Partial<Record<TaskKind, number>>;
 }
 
 export interface SimModel extends ModelSpec {
   shards: SimShard[];
+  /**
+   * Global-norm gradient clipping: every parameter is stepped once the norm is known, by shard 0's backward (the
+   * executor's rule), rather than each shard's by its own backward.
+   */
+  clipping?: boolean;
 }
 
 export interface SimDevice {
@@ -24,6 +34,12 @@ export interface Workload {
   devices: SimDevice[];
   /** Host↔device bytes per second, per device link (Infinity: transfers are free). */
   bandwidth: number;
+  /**
+   * Where the optimizer steps (default 'device'). 'host': the host tier's copy is stepped and a device's resident
+   * copy of a stepped shard goes stale (today's executor: its copies are always taken from the host tier).
+   * 'device': the device that runs the stepping task updates its own copy, which stays current there.
+   */
+  stepOn?: 'host' | 'device';
 }
 
 export interface SimOptions {
@@ -72,10 +88,14 @@ export interface SimResult {
   utilisation: number;
   models: { id: string; status: string; finish: number; reason?: string }[];
   transfers: {
-    /** Bytes copied host→device. */
+    /** Bytes copied host→device for parameters (serial copies and prefetches). */
     bytes: number;
-    /** Tasks whose shard was already on the device (same shard as the task before). */
+    /** Other bytes tasks copied (batch, activations, gradients; SimShard.taskBytes). */
+    taskBytes: number;
+    /** Tasks whose shard was already on the device, current (the device shard cache). */
     resident: number;
+    /** Cached shards evicted to make room (least recently used first). */
+    evictions: number;
     /** Tasks whose shard had been prefetched on the peek hint. */
     prefetchHits: number;
     /** Tasks that waited for a serial copy. */

@@ -33,16 +33,34 @@ test('fewer models than devices: at most one task per model in flight bounds the
   assert.ok(r.utilisation <= 0.5 + 1e-9);
 });
 
-test('transfers: serial without prefetch; overlapped with compute when the peek hint is right', () => {
+test('transfers: serial without prefetch; overlapped with compute when the peek hint is right; B0 finds shard 0 cached', () => {
   // One model, two shards of 1e9 bytes at 1e9 B/s (1 s per copy), one step: F0 (1 s), FL1 (3 s), B0 (3 s).
   const w = workload([simModel('a', 2, 1, 1, 1e9)], [1], 1e9);
   const serial = simulate(w, { prefetch: false });
-  close(serial.makespan, 7 + 3, 'three serial copies');
-  assert.equal(serial.transfers.serial, 3);
+  close(serial.makespan, 7 + 2, 'two serial copies: B0 reuses the copy F0 left on the device');
+  assert.equal(serial.transfers.serial, 2);
+  assert.equal(serial.transfers.resident, 1);
   const overlapped = simulate(w);
   close(overlapped.makespan, 7 + 1, 'only the first copy is exposed');
-  assert.equal(overlapped.transfers.prefetchHits, 2);
+  assert.equal(overlapped.transfers.prefetchHits, 1);
+  assert.equal(overlapped.transfers.resident, 1);
   close(overlapped.transfers.stallSeconds, 1, 'stall');
+  // With too little memory to keep shard 0 beside FL1's peak (or to prefetch), it is evicted and B0 copies again.
+  const tight = workload([simModel('a', 2, 1, 1, 1e9, { shards: [0, 1].map(() => ({ F: 1, FL: 3, B: 3, E: 1, paramBytes: 1e9, peakBytes: 2e9 })) })], [1], 1e9, 2.9e9);
+  const t = simulate(tight);
+  assert.equal(t.transfers.resident, 0);
+  assert.equal(t.transfers.evictions, 2, 'FL1 evicts shard 0, B0 evicts shard 1');
+  close(t.makespan, 7 + 3, 'three serial copies');
+});
+
+test('stepOn host: a stepped shard is stale on the device (the executor today); task bytes are serial copies', () => {
+  const m = simModel('a', 1, 5, 1, 1e9);
+  const host = simulate({ ...workload([m], [1], 1e9), stepOn: 'host' });
+  assert.equal(host.transfers.resident, 0);
+  close(host.makespan, 5 + 15, 'a copy before every FL0 (the previous step changed the host copy)');
+  const io = simulate(workload([{ ...m, shards: [{ ...m.shards[0], taskBytes: { FL: 5e8 } }] }], [1], 1e9));
+  close(io.makespan, 1 + 15 + 5 * 0.5, 'half a second of other copies per task');
+  close(io.transfers.taskBytes, 5 * 5e8, 'task bytes');
 });
 
 test('prefetch needs memory for the running shard and the next one', () => {

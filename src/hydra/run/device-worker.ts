@@ -2,6 +2,8 @@
  * A device: a worker thread that owns one backend instance (its own threads and memory budget) and runs shard tasks
  * of any registered model against that model's host-tier state. While a task computes, the parameters of the task
  * the scheduler expects next are already being copied in (double buffering), within the partitioner's reserve.
+ * After a task its shard's parameter values stay on the device while nothing else needs the room (shard-cache.ts),
+ * so a later task of that shard at the same parameter version copies nothing in.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { DeviceOutOfMemoryError, type Backend, type DeviceBuffer } from '../../backend/backend.js';
@@ -10,6 +12,8 @@ import { buildArch, loadFamily } from '../../nn/families.js';
 import { viewsOf, type HostViews } from '../tier/host-state.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { runShardTask, type Prefetched } from './shard-executor.js';
+import { evictingBackend, ShardCache } from './shard-cache.js';
+import { stepsParams } from './prefetch-safety.js';
 import { trackAllocations } from './tracked-backend.js';
 import type { PrefetchTotals } from '../api.js';
 import type { DeviceInit, FromWorker, ToWorker } from './worker-protocol.js';
@@ -33,7 +37,10 @@ interface Prefetch {
 const port = parentPort!;
 const init = workerData as DeviceInit;
 const models = new Map<string, Registered>();
+/** The backend as everything here uses it: allocations evict cached shards to make room. */
 let be: Backend;
+let raw: Backend;
+let cache: ShardCache;
 let prefetch: Prefetch | null = null;
 const totals: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
 
@@ -43,7 +50,7 @@ function post(m: FromWorker): void {
 
 function startPrefetch(modelId: string, shard: number, paramsVersion: number): void {
   const m = models.get(modelId);
-  if (!m) return;
+  if (!m || cache.has(modelId, shard, paramsVersion)) return; // already here, current: nothing to copy
   const p: Prefetch = { modelId, shard, buffers: new Map(), pending: [], copySeconds: 0, paramsVersion };
   for (const param of m.rt.shardParams[shard]) {
     let buf: DeviceBuffer;
@@ -82,9 +89,10 @@ async function dropPrefetch(): Promise<void> {
 async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const m = models.get(msg.modelId);
   if (!m) throw new Error(`model '${msg.modelId}' is not registered on this device`);
-  let mine: Prefetched = new Map();
+  const { shard } = msg.task;
+  let mine: Prefetched = cache.take(msg.modelId, shard, msg.paramsVersion) ?? new Map();
   // A prefetch is used only if no step touched the shard's parameters since its copies began.
-  if (prefetch && prefetch.modelId === msg.modelId && prefetch.shard === msg.task.shard && prefetch.paramsVersion === msg.paramsVersion) {
+  if (mine.size === 0 && prefetch && prefetch.modelId === msg.modelId && prefetch.shard === shard && prefetch.paramsVersion === msg.paramsVersion) {
     await Promise.all(prefetch.pending);
     mine = prefetch.buffers;
     for (const b of mine.values()) totals.usedBytes += b.bytes;
@@ -97,13 +105,23 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const next = prefetch;
   // Prefetched buffers become the task's own; a failing task gives back everything it held.
   const tracked = trackAllocations(be, mine.values());
+  // The values stay resident unless this task steps them (the host's copy changes; the device's would be stale).
+  const stepped = stepsParams(m.rt, msg.task);
+  const keep = (values: Map<string, DeviceBuffer>): boolean => {
+    if (m.rt.shardParams[shard].some((p) => stepped.has(p.spec.name))) return false;
+    tracked.disown(values.values());
+    cache.put(msg.modelId, shard, msg.paramsVersion, values);
+    return true;
+  };
   let outcome;
   try {
-    outcome = await runShardTask(tracked.be, m.rt, m.views, msg.task, mine);
+    outcome = await runShardTask(tracked.be, m.rt, m.views, msg.task, mine, keep);
   } catch (e) {
     tracked.freeLive();
+    cache.drop(msg.modelId);
     throw e;
   }
+  cache.invalidate(msg.modelId, stepped);
   const t1 = performance.now();
   // The next task's copies were issued before this task's compute and ran beside it on the backend's copy threads:
   // the measured duration of those that have landed, up to this task's length, overlapped compute (a lower bound:
@@ -111,11 +129,16 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   // synchronously: nothing overlapped.
   const overlap = next && be.uploadTimed ? Math.min(next.copySeconds, (t1 - t0) / 1000) : 0;
   const s = be.stats();
-  post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse, prefetch: { ...totals } } });
+  post({
+    type: 'done', id: msg.id,
+    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident() },
+  });
 }
 
 async function main(): Promise<void> {
-  be = await createBackend(init.kind, { budget: init.budget, threads: init.threads, deviceIndex: init.deviceIndex });
+  raw = await createBackend(init.kind, { budget: init.budget, threads: init.threads, deviceIndex: init.deviceIndex });
+  cache = new ShardCache(raw);
+  be = evictingBackend(raw, cache);
   post({ type: 'ready', name: be.name, budget: be.stats().budget, maxBufferBytes: be.maxBufferBytes });
   // Tasks run one at a time, in arrival order.
   let queue: Promise<void> = Promise.resolve();
@@ -134,6 +157,7 @@ async function main(): Promise<void> {
           break;
         case 'unregister':
           if (prefetch?.modelId === msg.modelId) await dropPrefetch();
+          cache.drop(msg.modelId);
           models.delete(msg.modelId);
           break;
         case 'run':
@@ -145,9 +169,10 @@ async function main(): Promise<void> {
           break;
         case 'shutdown':
           await dropPrefetch();
+          cache.clear();
           await be.sync();
-          be.dispose();
-          post({ type: 'stopped', prefetch: { ...totals } });
+          raw.dispose();
+          post({ type: 'stopped', prefetch: { ...totals }, cache: { ...cache.totals } });
           port.close();
           break;
       }

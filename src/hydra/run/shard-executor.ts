@@ -42,16 +42,23 @@ export interface ShardOutcome {
   lr?: number;
   bytesIn: number;
   bytesOut: number;
+  /** Bytes of parameter values already on the device when the task began (prefetched, or resident in the shard cache). */
   prefetchedBytes: number;
 }
 
 /** Parameter values already on the device (prefetched), keyed by name; the executor takes ownership. */
 export type Prefetched = Map<string, DeviceBuffer>;
 
+/**
+ * Offered the task's parameter values once it no longer reads them (the device shard cache); returns whether it took
+ * them — otherwise they are freed here.
+ */
+export type KeepValues = (values: Map<string, DeviceBuffer>) => boolean;
+
 /** Elements per chunk of an optimizer update: bounds its device footprint to 4 × 4 MiB. */
 export const UPDATE_CHUNK = 1 << 20;
 
-export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostViews, task: ShardTask, prefetched: Prefetched = new Map()): Promise<ShardOutcome> {
+export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostViews, task: ShardTask, prefetched: Prefetched = new Map(), keep?: KeepValues): Promise<ShardOutcome> {
   const { kind, shard } = task;
   const last = rt.shards.length - 1;
   if (shard < 0 || shard > last) throw new RangeError(`task ${kind}${shard}: the model has ${rt.shards.length} shards`);
@@ -119,7 +126,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     }
     be.free(fwd.output);
     be.free(input);
-    freeMap(be, values);
+    release(be, values, keep);
     return out;
   }
 
@@ -156,7 +163,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   }
   for (const p of used) await download(be, grads.get(p.spec.name)!, host.grad(p.spec.name), out);
   freeMap(be, grads);
-  freeMap(be, values);
+  release(be, values, keep);
 
   // ---- optimizer steps ----
   const clipping = rt.recipe.clipNorm > 0;
@@ -244,6 +251,10 @@ async function download(be: Backend, buf: DeviceBuffer, dst: Float32Array, out: 
 function freeMap(be: Backend, m: Map<string, DeviceBuffer>): void {
   for (const b of m.values()) be.free(b);
   m.clear();
+}
+
+function release(be: Backend, values: Map<string, DeviceBuffer>, keep: KeepValues | undefined): void {
+  if (!keep?.(values)) freeMap(be, values);
 }
 
 function missing(name: string, shard: number): never {

@@ -8,6 +8,8 @@ export interface TrackedBackend {
   be: Backend;
   /** Free everything still live; returns how many buffers that was. */
   freeLive(): number;
+  /** The buffers changed owner (e.g. went to the shard cache): a failure must not free them. */
+  disown(buffers: Iterable<DeviceBuffer>): void;
 }
 
 /** `adopted`: buffers allocated elsewhere (e.g. by a prefetch) that the tracked work now owns. */
@@ -39,6 +41,9 @@ export function trackAllocations(inner: Backend, adopted: Iterable<DeviceBuffer>
       for (const b of live) inner.free(b);
       live.clear();
       return n;
+    },
+    disown(buffers) {
+      for (const b of buffers) live.delete(b);
     },
   };
 }

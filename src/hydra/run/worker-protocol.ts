@@ -6,6 +6,7 @@ import type { HostStateBuffers } from '../tier/host-state.js';
 import type { ShardRange } from './model-runtime.js';
 import type { ShardOutcome, ShardTask } from './shard-executor.js';
 import type { PrefetchTotals } from '../api.js';
+import type { CacheTotals, ResidentShard } from './shard-cache.js';
 
 export interface DeviceInit {
   kind: BackendKind;
@@ -42,11 +43,14 @@ export interface TaskReport {
   highWater: number;
   inUse: number;
   prefetch: PrefetchTotals;
+  /** The device's shard-cache counters so far, and what is resident after this task (least recently used first). */
+  cache: CacheTotals;
+  resident: ResidentShard[];
 }
 
 export type FromWorker =
   | { type: 'ready'; name: string; budget: number; maxBufferBytes: number }
   | { type: 'done'; id: number; report: TaskReport }
   | { type: 'error'; id: number; message: string }
-  | { type: 'stopped'; prefetch: PrefetchTotals }
+  | { type: 'stopped'; prefetch: PrefetchTotals; cache: CacheTotals }
   | { type: 'fatal'; message: string };

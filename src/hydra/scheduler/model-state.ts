@@ -189,6 +189,13 @@ export class ModelState {
     return this.estimate[KIND_INDEX.B * n + 2 * n - 2 - pos];
   }
 
+  /** The shard of the task at the cursor (the model must have work), without building the task. */
+  get nextShard(): number {
+    const n = this.n, p = this.pos;
+    if (p < n) return p; // F0 … F(n-2), FL(n-1)
+    return p < 2 * n - 1 ? 2 * n - 2 - p : (p - (2 * n - 1)) % n;
+  }
+
   /** Estimate of the task at the cursor (the model must have work), without building the task. */
   nextEstimate(): number {
     const T = 2 * this.n - 1;

@@ -49,6 +49,12 @@ export interface DeviceView {
   remainingWork(): number;
   /** The model the device runs and will put back in the pool when it frees (null: idle, or its model has no more work). */
   returns(device: number): ModelState | null;
+  /** Whether m's next shard is on the device (or on its way there) at its current parameter version. */
+  local(device: number, m: ModelState): boolean;
+  /** Whether m's next shard could be prefetched now (its task in flight does not step it); false without locality. */
+  prefetchable(m: ModelState): boolean;
+  /** Measured seconds this device would spend copying m's next shard in (0 when the executor does not say). */
+  switchCost(device: number, m: ModelState): number;
 }
 
 export interface Policy {

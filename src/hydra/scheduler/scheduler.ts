@@ -14,7 +14,7 @@
 import { ModelState } from './model-state.js';
 import { createPolicy } from './policies/index.js';
 import type { DeviceForecast, DeviceView, Policy } from './policy.js';
-import { DEFAULT_POLICY, type ModelProgress, type ModelSpec, type PolicyName, type SchedulerEvent, type Task, type TaskRef } from './types.js';
+import { DEFAULT_POLICY, type Locality, type ModelProgress, type ModelSpec, type PolicyName, type SchedulerEvent, type Task, type TaskRef } from './types.js';
 import { validateDeviceCount, validateModel, validateModels } from './validate.js';
 
 export interface SchedulerOptions {
@@ -30,6 +30,8 @@ export interface SchedulerOptions {
   /** Refine the per-(model, phase, shard) estimates from measured durations (default true). */
   refine?: boolean;
   onEvent?: (e: SchedulerEvent) => void;
+  /** Where shard parameters already are (the executor's shard caches and prefetches); default: nowhere known. */
+  locality?: Locality;
 }
 
 /** Weight of a new measurement in a device's speed factor (wall seconds / estimated seconds). */
@@ -84,6 +86,7 @@ export class Scheduler {
     this.refine = options.refine ?? true;
     this.policy = typeof options.policy === 'object' ? options.policy : createPolicy(options.policy ?? DEFAULT_POLICY, options.seed ?? 0);
     if (options.onEvent) this.listeners.push(options.onEvent);
+    const locality = options.locality;
     const view: DeviceView = {
       count: devices,
       availableAt: (d, now) => (this.running[d] ? Math.max(now, this.expectedFinish(d)) : now),
@@ -94,6 +97,9 @@ export class Scheduler {
         const m = t ? this.all[t.model] : null;
         return m && m.status === 'running' && m.hasWork ? m : null;
       },
+      local: locality ? (d, m) => locality.local(d, m.index, m.nextShard) : () => false,
+      prefetchable: locality ? (m) => locality.prefetchable(m.index, m.nextShard) : () => false,
+      switchCost: locality ? (d, m) => locality.copySeconds(d, m.spec.shards[m.nextShard].paramBytes) : () => 0,
     };
     this.policy.attach(this.all, devices, view);
     this.unfinished = this.all.length;

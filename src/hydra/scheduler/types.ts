@@ -32,6 +32,19 @@ export interface ShardCost {
   paramBytes: number;
 }
 
+/**
+ * Where shard parameters already are, as the executor (or the simulator) knows it: its device shard caches and the
+ * prefetches it started. Lets a policy weigh remaining time against what a switch would copy.
+ */
+export interface Locality {
+  /** Whether the device holds, or is already receiving, shard `shard` of model `model` at its current parameter version. */
+  local(device: number, model: number, shard: number): boolean;
+  /** Seconds the device takes to copy `bytes` in (measured). */
+  copySeconds(device: number, bytes: number): number;
+  /** Whether a prefetch of the shard may start now (the model's task in flight does not step its parameters). */
+  prefetchable(model: number, shard: number): boolean;
+}
+
 /** What the scheduler needs to know about one model. */
 export interface ModelSpec {
   /** Unique name (the executor's model name). */

@@ -14,6 +14,15 @@
  * it earliest (a busy device counts only if the model it will put back is not longer: it would take that one), and
  * this device takes the first model it may. Mid-run no model is critical and this is plain LRTF
  * (whose choices the lookahead replays exactly); with identical devices it is always plain LRTF.
+ *
+ * Locality (when the executor says where shard parameters are): taking the longest model costs its next shard's
+ * copy unless that shard is already on the device. So among the models whose remaining time is within a margin of
+ * the longest (its next shard's measured copy time × its tasks left: see marginOf), one whose next shard is resident
+ * or already prefetched here is taken instead — first the model this device ran last. A model passed over stays the
+ * longest and its margin stays fixed while the others' remaining time falls: after finitely many such choices it
+ * leads by more than the margin and is taken, so no model starves; and as the margin shrinks to one copy at the end,
+ * all still finish within one copy and one task of each other. The lookahead predicts the same: the model this
+ * device runs, if it is within the margin and its next shard is here or can be prefetched (and is then prefetched).
  */
 import { BinaryHeap } from '../heap.js';
 import { SortedIndexedList } from '../sorted-list.js';
@@ -35,6 +44,18 @@ interface ReplayEvent {
   returns: Virtual | null;
 }
 
+/** Ready models looked at, beyond the longest, for one whose next shard is local (bounds a decision's cost). */
+const LOCAL_SCAN = 8;
+
+/**
+ * How far behind the longest model a local one may be and still be preferred: the copies switching would cost if it
+ * happened at every task the longest has left. Early on that lets devices keep their models (what locality saves is
+ * large); it shrinks to one copy at the end, so models still finish within one copy and one task of each other.
+ */
+function marginOf(switchCost: number, longest: ModelState): number {
+  return switchCost * (longest.tasksTotal - longest.tasksDone);
+}
+
 /** Another device must finish a task this much sooner (relative) to be preferred: measurement noise is not speed. */
 const SPEED_TOLERANCE = 0.05;
 
@@ -46,6 +67,8 @@ export class ShardedLrtf implements Policy {
   private heap!: SortedIndexedList<ModelState>;
 
   private view!: DeviceView;
+  /** Per device, the model it took last. */
+  private last: (ModelState | undefined)[] = [];
 
   attach(models: readonly ModelState[], _devices: number, view: DeviceView): void {
     this.heap = new SortedIndexedList<ModelState>(models.length, (m) => m.notStarted);
@@ -75,7 +98,7 @@ export class ShardedLrtf implements Policy {
     // Fast path: nobody is clearly faster than this device, so earliest-finish cannot overrule LRTF.
     let fastest = Infinity;
     for (let d = 0; d < view.count; d++) if (d !== device) fastest = Math.min(fastest, view.factor(d));
-    if (fastest >= mine * (1 - SPEED_TOLERANCE)) return this.heap.pop()!;
+    if (fastest >= mine * (1 - SPEED_TOLERANCE)) return this.pickLocal(device);
     let speedSum = 0;
     for (let d = 0; d < view.count; d++) speedSum += 1 / view.factor(d);
     const horizon = view.remainingWork() / speedSum; // all remaining work spread over every device
@@ -102,6 +125,31 @@ export class ShardedLrtf implements Policy {
       claimed.add(best); // that device will want this model when it asks
     }
     return null; // every ready model is better off on a faster device: stay free (the scheduler re-offers work)
+  }
+
+  /** LRTF, but a model whose next shard is here wins over the longest if it is within that shard's copy time of it. */
+  private pickLocal(device: number): ModelState {
+    const top = this.heap.at(0)!;
+    const view = this.view;
+    if (this.heap.size === 1 || view.local(device, top)) return this.take(device, top);
+    const margin = marginOf(view.switchCost(device, top), top);
+    if (margin > 0) {
+      // The model this device ran last first (its shard is likeliest to be here), then the next longest.
+      const last = this.last[device];
+      if (last && last !== top && this.heap.has(last) && top.notStarted - last.notStarted <= margin && view.local(device, last)) return this.take(device, last);
+      for (let r = 1; r <= LOCAL_SCAN; r++) {
+        const m = this.heap.at(r);
+        if (!m || top.notStarted - m.notStarted > margin) break;
+        if (view.local(device, m)) return this.take(device, m);
+      }
+    }
+    return this.take(device, top);
+  }
+
+  private take(device: number, m: ModelState): ModelState {
+    this.heap.remove(m);
+    this.last[device] = m;
+    return m;
   }
 
   /**
@@ -159,9 +207,17 @@ export class ShardedLrtf implements Policy {
       if (!run(e, e.at)) waiting.push(e);
       while (waiting.length > 0 && run(waiting[0], e.at)) waiting.shift();
     }
-    if (look.current) returned.push({ m: look.current, k: 0, key: look.current.notStarted });
+    const current = look.current;
+    if (current) returned.push({ m: current, k: 0, key: current.notStarted });
     const mine = take();
-    return mine ? mine.m.ahead(mine.k) : null;
+    if (!mine) return null;
+    // Locality: this device keeps its model if that model's next shard is already here and it is within the copy a
+    // switch would cost (what pickLocal will decide).
+    if (current && mine.m !== current && mine.k === 0 && (this.view.local(look.device, current) || this.view.prefetchable(current))) {
+      const margin = marginOf(this.view.switchCost(look.device, mine.m), mine.m);
+      if (margin > 0 && mine.key - current.notStarted <= margin) return current.next();
+    }
+    return mine.m.ahead(mine.k);
   }
 
   /** The replay's heaps, reused from one lookahead to the next (a lookahead allocates only its small records). */
