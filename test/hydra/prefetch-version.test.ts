@@ -29,7 +29,8 @@ test('device worker: a prefetch taken before a step is dropped; one at the curre
   const views = viewsOf(buffers);
   for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
   views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5) % TINY.vocab_size));
-  const [dev] = await startDevices(parseDevices('js:1'), 64 << 20);
+  // Without the shard cache, so that every use of shard 0 here is a prefetch or a copy from the host.
+  const [dev] = await startDevices(parseDevices('js:1'), 64 << 20, false);
   try {
     dev.send({ type: 'register', modelId: 'm', arch: gpt2Arch(TINY), shards, recipe, B, T, buffers });
     const f0 = { kind: 'F' as const, shard: 0, step: 0 };
@@ -56,6 +57,40 @@ test('device worker: a prefetch taken before a step is dropped; one at the curre
     // Every prefetched copy is counted: three prefetches of shard 0, one used, two dropped (stale, refused).
     const shard0 = rt.shardParams[0].reduce((n, p) => n + p.n * 4, 0);
     assert.deepEqual(dev.prefetch, { copiedBytes: 3 * shard0, usedBytes: shard0, droppedBytes: 2 * shard0, failures: 0 });
+  } finally {
+    await dev.stop();
+  }
+});
+
+test('device worker: a resident shard is used at its version and refused after a step (the shard cache)', async () => {
+  const rt = buildRuntime(buildGpt2(TINY), shards, recipe, B, T);
+  const buffers = allocateHostState(rt, new HostTier(), 'm');
+  const views = viewsOf(buffers);
+  for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
+  views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5) % TINY.vocab_size));
+  const [dev] = await startDevices(parseDevices('js:1'), 64 << 20);
+  try {
+    dev.send({ type: 'register', modelId: 'm', arch: gpt2Arch(TINY), shards, recipe, B, T, buffers });
+    const f0 = { kind: 'F' as const, shard: 0, step: 0 };
+    const boundary = () => Float32Array.from(views.act(1));
+    const shard0 = rt.shardParams[0].reduce((n, p) => n + p.n * 4, 0);
+    // F0 copies shard 0 in and leaves it resident (F steps nothing); a prefetch of that same shard is not made.
+    const first = await dev.run('m', f0, 0, { modelId: 'm', shard: 0, paramsVersion: 0 });
+    assert.equal(first.outcome.prefetchedBytes, 0);
+    assert.deepEqual(first.resident, [{ modelId: 'm', shard: 0, version: 0 }]);
+    const before = boundary();
+    const again = await dev.run('m', f0, 0, null);
+    assert.equal(again.outcome.prefetchedBytes, shard0, 'resident at the current version: nothing copied in');
+    assert.equal(again.cache.hits, 1);
+    assert.deepEqual(boundary(), before);
+    // A step lands on shard 0 (another device's backward): the resident copy is stale and must not be used.
+    const wpe = views.param('wpe.weight');
+    for (let i = 0; i < wpe.length; i++) wpe[i] += 0.5;
+    const stale = await dev.run('m', f0, 1, null);
+    assert.equal(stale.outcome.prefetchedBytes, 0);
+    assert.equal(stale.cache.stale, 1);
+    assert.notDeepEqual(boundary(), before, 'the stepped parameters are seen');
+    assert.deepEqual(dev.prefetch.copiedBytes, 0, 'no prefetch was needed');
   } finally {
     await dev.stop();
   }

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { prepareWebGpuEnvironment } from '../../backend/webgpu/dawn.js';
 import type { DeviceSpec } from './device-spec.js';
 import type { PrefetchTotals } from '../api.js';
-import type { FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
+import type { DeviceInit, FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
 
 type RunMessage = Extract<ToWorker, { type: 'run' }>;
 
@@ -22,9 +22,9 @@ export class DeviceHandle {
     private readonly worker: Worker,
   ) {}
 
-  static start(id: number, spec: DeviceSpec, budget: number): Promise<DeviceHandle> {
+  static start(id: number, spec: DeviceSpec, budget: number, shardCache = true): Promise<DeviceHandle> {
     const worker = new Worker(new URL('./device-worker.js', import.meta.url), {
-      workerData: { kind: spec.kind, threads: spec.threads, budget, deviceIndex: id },
+      workerData: { kind: spec.kind, threads: spec.threads, budget, deviceIndex: id, shardCache } satisfies DeviceInit,
     });
     const h = new DeviceHandle(id, worker);
     return new Promise((resolve, reject) => {
@@ -76,12 +76,13 @@ export class DeviceHandle {
   }
 }
 
-export async function startDevices(spec: DeviceSpec, budget: number): Promise<DeviceHandle[]> {
+/** `shardCache`: keep shard parameters on each device between tasks (shard-cache.ts). */
+export async function startDevices(spec: DeviceSpec, budget: number, shardCache = true): Promise<DeviceHandle[]> {
   const out: DeviceHandle[] = [];
   // Mesa's EGL reads EGL_PLATFORM with getenv; a worker's process.env is a private copy, so it is set here.
   if (spec.kind === 'webgpu') prepareWebGpuEnvironment();
   try {
-    for (let i = 0; i < spec.count; i++) out.push(await DeviceHandle.start(i, spec, budget));
+    for (let i = 0; i < spec.count; i++) out.push(await DeviceHandle.start(i, spec, budget, shardCache));
   } catch (e) {
     await Promise.all(out.map((d) => d.stop()));
     throw e;

@@ -101,14 +101,17 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     await dropPrefetch();
   }
   const t0 = performance.now();
-  if (msg.prefetch) startPrefetch(msg.prefetch.modelId, msg.prefetch.shard, msg.prefetch.paramsVersion);
+  // The values stay resident unless this task steps them (the host's copy changes; the device's would be stale).
+  const stepped = stepsParams(m.rt, msg.task);
+  const keeps = init.shardCache !== false && !m.rt.shardParams[shard].some((p) => stepped.has(p.spec.name));
+  const pf = msg.prefetch;
+  // A prefetch of the very shard this task keeps would copy what stays here anyway.
+  if (pf && !(keeps && pf.modelId === msg.modelId && pf.shard === shard && pf.paramsVersion === msg.paramsVersion)) startPrefetch(pf.modelId, pf.shard, pf.paramsVersion);
   const next = prefetch;
   // Prefetched buffers become the task's own; a failing task gives back everything it held.
   const tracked = trackAllocations(be, mine.values());
-  // The values stay resident unless this task steps them (the host's copy changes; the device's would be stale).
-  const stepped = stepsParams(m.rt, msg.task);
   const keep = (values: Map<string, DeviceBuffer>): boolean => {
-    if (m.rt.shardParams[shard].some((p) => stepped.has(p.spec.name))) return false;
+    if (!keeps) return false;
     tracked.disown(values.values());
     cache.put(msg.modelId, shard, msg.paramsVersion, values);
     return true;

@@ -13,6 +13,8 @@ export interface DeviceInit {
   threads: number;
   budget: number;
   deviceIndex: number;
+  /** Keep shard parameters on the device between tasks (default true; false: every task copies its shard in). */
+  shardCache?: boolean;
 }
 
 export type ToWorker =

@@ -1,0 +1,52 @@
+/** The device shard cache on its own: version checks, LRU eviction by free-and-retry, and exact byte accounting. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JsBackend } from '../../src/backend/js.js';
+import { DeviceOutOfMemoryError } from '../../src/backend/backend.js';
+import { evictingBackend, ShardCache } from '../../src/hydra/run/shard-cache.js';
+
+test('a resident shard is handed back only at its version; a stale one is freed', () => {
+  const raw = new JsBackend({ budget: 1 << 20 });
+  const cache = new ShardCache(raw);
+  const be = evictingBackend(raw, cache);
+  cache.put('m', 0, 3, new Map([['w', be.alloc(100)]]));
+  assert.equal(raw.stats().inUse, 400);
+  assert.ok(cache.has('m', 0, 3) && !cache.has('m', 0, 4));
+  assert.equal(cache.take('m', 0, 4), null, 'a step landed since: stale');
+  assert.equal(raw.stats().inUse, 0, 'the stale copy was freed');
+  assert.equal(cache.totals.stale, 1);
+  cache.put('m', 0, 4, new Map([['w', be.alloc(100)]]));
+  const hit = cache.take('m', 0, 4)!;
+  assert.equal(hit.get('w')!.bytes, 400);
+  assert.deepEqual({ hits: cache.totals.hits, hitBytes: cache.totals.hitBytes }, { hits: 1, hitBytes: 400 });
+  be.free(hit.get('w')!);
+});
+
+test('an allocation that does not fit evicts least recently used entries, and fails only when nothing is left', () => {
+  const raw = new JsBackend({ budget: 4000 });
+  const cache = new ShardCache(raw);
+  const be = evictingBackend(raw, cache);
+  for (const s of [0, 1, 2]) cache.put('m', s, 0, new Map([['w', be.alloc(250)]])); // 3 × 1000 bytes
+  assert.ok(cache.take('m', 0, 0)); // shard 0 is in use now; shard 1 is the least recently used entry
+  const big = be.alloc(400); // 1600 bytes: 1000 in use + 2000 cached + 1600 > 4000 → evict shard 1 only
+  assert.deepEqual(cache.resident().map((r) => r.shard), [2]);
+  assert.equal(cache.totals.evictions, 1);
+  assert.ok(raw.stats().highWater <= 4000);
+  assert.throws(() => be.alloc(600), DeviceOutOfMemoryError, 'nothing left to evict: the budget holds');
+  assert.equal(cache.resident().length, 0);
+  be.free(big);
+});
+
+test('invalidate frees the entries holding stepped parameters; drop forgets a model', () => {
+  const raw = new JsBackend({ budget: 1 << 20 });
+  const cache = new ShardCache(raw);
+  cache.put('m', 0, 0, new Map([['wte', raw.alloc(10)], ['h0', raw.alloc(10)]]));
+  cache.put('m', 1, 0, new Map([['wte', raw.alloc(10)], ['lnf', raw.alloc(10)]]));
+  cache.put('n', 0, 0, new Map([['wte', raw.alloc(10)]]));
+  cache.invalidate('m', new Set(['h0']));
+  assert.deepEqual(cache.resident().map((r) => `${r.modelId}${r.shard}`), ['m1', 'n0']);
+  cache.drop('m');
+  assert.deepEqual(cache.resident().map((r) => `${r.modelId}${r.shard}`), ['n0']);
+  cache.clear();
+  assert.equal(raw.stats().inUse, 0);
+});
