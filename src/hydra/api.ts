@@ -2,6 +2,7 @@
  * The public shape of a Hydra job: what `train(tasks, options)` takes, what it returns and the events it emits.
  * The CLI, progress bars, result files and the dashboard consume exactly these types.
  */
+import type { CacheTotals } from './run/shard-cache.js';
 import type { ArchSpec } from '../nn/family.js';
 import type { PolicyName, TaskKind } from './scheduler/types.js';
 import type { HostTensor } from '../nn/host-tensor.js';
@@ -81,6 +82,11 @@ export interface TrainOptions {
   prefetchReserve?: number;
   /** Disable prefetching (benchmarks compare). */
   prefetch?: boolean;
+  /**
+   * Keep shard parameters on their device between tasks while the budget allows (the device shard cache, default
+   * true); false copies every task's shard in from the host tier (benchmarks and tests compare).
+   */
+  shardCache?: boolean;
   /**
    * Where each model's checkpoint lives (`<dir>/<safe model name>.ckpt`). Checkpoints are taken at minibatch
    * boundaries only, so a resumed model continues bitwise as if never stopped.
@@ -214,6 +220,8 @@ export interface JobResult {
   bytesMoved: number;
   /** Prefetched copies, summed over the devices (included in bytesMoved): copied = used + dropped. */
   prefetch: PrefetchTotals;
+  /** The device shard caches, summed over the devices: tasks that found their shard resident, and what they saved. */
+  shardCache?: CacheTotals;
   overlapSeconds: number;
   /** The host tier's accounts at the end of the job (a released model's state is no longer in use). */
   hostTier?: { budget: number; inUse: number; highWater: number };

@@ -17,6 +17,7 @@ import { createJobScheduler, schedSpec, type SchedTask } from './job-scheduler.j
 import { ModelEndings } from './model-endings.js';
 import { ModelJob } from './model-job.js';
 import { checkTasks } from './train-setup.js';
+import { JobLocality } from './job-locality.js';
 
 /** What the devices did over the job. */
 export interface DeviceTotals {
@@ -35,6 +36,8 @@ export class JobRun {
   /** The models the scheduler runs (not those resumed as finished or stopped while planning). */
   private readonly active: ModelJob[];
   private readonly endings: ModelEndings;
+  /** Where shard parameters are (device shard caches, prefetches) and what copies cost: the scheduler weighs it. */
+  private readonly locality: JobLocality;
 
   constructor(
     private readonly jobs: ModelJob[],
@@ -46,13 +49,15 @@ export class JobRun {
     this.byName = new Map(jobs.map((j) => [j.name, j]));
     this.active = jobs.filter((j) => !j.ended);
     this.endings = new ModelEndings(jobs, devices, c);
+    this.locality = new JobLocality(devices.length, c.options.prefetch !== false);
   }
 
   /** Register every model on every device (their state is shared memory, nothing is copied), then run to the end. */
   async run(): Promise<void> {
     for (const j of this.jobs) this.register(j);
     if (this.active.length > 0) {
-      const sched = createJobScheduler(this.active.map((j) => j.schedulerInput()), this.devices.length, this.c.policy, this.c.options.policySeed ?? 0);
+      this.locality.order.push(...this.active);
+      const sched = createJobScheduler(this.active.map((j) => j.schedulerInput()), this.devices.length, this.c.policy, this.c.options.policySeed ?? 0, this.locality);
       this.endings.start(sched);
       await this.loop(sched);
     }
@@ -113,6 +118,7 @@ export class JobRun {
     }
     j.inFlight = st;
     const prefetch = this.prefetchFor(sched, d, j);
+    this.locality.started(d.id, prefetch);
     emit({ type: 'task-start', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step });
     let slot: number | undefined;
     const runTask = async () => {
@@ -135,6 +141,7 @@ export class JobRun {
           if (g !== undefined) await j.disk.drain();
         }
         j.taskEnded(st, true);
+        this.locality.reported(d.id, rep);
         t.busy[d.id] += rep.seconds;
         t.highWater[d.id] = Math.max(t.highWater[d.id], rep.highWater);
         t.bytesMoved += rep.outcome.bytesIn + rep.outcome.bytesOut;
@@ -212,6 +219,7 @@ export class JobRun {
         this.register(j);
         if (!j.ended) {
           this.active.push(j);
+          this.locality.order.push(j);
           sched.add(schedSpec(j.schedulerInput()), this.c.now());
         }
         this.c.emit({ type: 'model-added', t: this.c.now(), model: j.name });

@@ -3,7 +3,7 @@
  * same one), fed with each model's partition plan (pilot-measured per-shard times and parameter bytes).
  */
 import type { PartitionPlan, PolicyName } from '../api.js';
-import { Scheduler, shardCost, type ModelSpec, type Task } from '../scheduler/index.js';
+import { Scheduler, shardCost, type Locality, type ModelSpec, type Task } from '../scheduler/index.js';
 
 export type SchedTask = Task;
 
@@ -18,8 +18,8 @@ export interface SchedModelInput {
   horizon?: number;
 }
 
-export function createJobScheduler(models: SchedModelInput[], devices: number, policy: PolicyName, seed: number): Scheduler {
-  return new Scheduler(models.map(schedSpec), devices, { policy, seed });
+export function createJobScheduler(models: SchedModelInput[], devices: number, policy: PolicyName, seed: number, locality?: Locality): Scheduler {
+  return new Scheduler(models.map(schedSpec), devices, { policy, seed, locality });
 }
 
 export function schedSpec(m: SchedModelInput): ModelSpec {

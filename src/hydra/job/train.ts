@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { HydraEvent, JobResult, PrefetchTotals, TrainOptions, TrainTask } from '../api.js';
 import { parseDevices } from '../run/device-spec.js';
 import { startDevices } from '../run/device-pool.js';
+import type { CacheTotals } from '../run/shard-cache.js';
 import { DEFAULT_POLICY } from '../scheduler/types.js';
 import { JobTiers } from '../tier/job-tiers.js';
 import { formatBytes, parseBytes } from '../units.js';
@@ -61,7 +62,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
 
   // ---- devices, then the loop ----
   emit({ type: 'log', t: now(), message: `[${now().toFixed(1).padStart(7)}s] starting ${dev.count} ${dev.kind} device${dev.count === 1 ? '' : 's'}` });
-  const devices = await startDevices(dev, budget);
+  const devices = await startDevices(dev, budget, options.shardCache !== false);
   const run = new JobRun(jobs, devices, c, control);
   try {
     await run.run();
@@ -93,6 +94,8 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   if (diskTier.highWater > 0) {
     emit({ type: 'log', t: now(), message: `tiers: host high-water ${formatBytes(tier.stats().highWater)} of ${formatBytes(tier.budget)}; disk high-water ${formatBytes(diskTier.highWater)}, ${formatBytes(diskTier.bytesRead)} read, ${formatBytes(diskTier.bytesWritten)} written${peakRss ? `; peak RSS ${formatBytes(peakRss)}` : ''}` });
   }
+  const shardCache: CacheTotals = { hits: 0, hitBytes: 0, stale: 0, evictions: 0 };
+  for (const d of devices) for (const k of Object.keys(shardCache) as (keyof CacheTotals)[]) shardCache[k] += d.cache[k];
   const { busy, highWater, bytesMoved, overlapSeconds } = run.totals;
   return {
     models: jobs.map((j) => j.result),
@@ -101,6 +104,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
     policy: c.policy,
     bytesMoved: bytesMoved + prefetch.copiedBytes,
     prefetch,
+    shardCache,
     overlapSeconds,
     hostTier: tier.stats(),
     diskTier,

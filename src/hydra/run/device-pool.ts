@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { prepareWebGpuEnvironment } from '../../backend/webgpu/dawn.js';
 import type { DeviceSpec } from './device-spec.js';
 import type { PrefetchTotals } from '../api.js';
+import type { CacheTotals } from './shard-cache.js';
 import type { DeviceInit, FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
 
 type RunMessage = Extract<ToWorker, { type: 'run' }>;
@@ -13,6 +14,8 @@ export class DeviceHandle {
   maxBufferBytes = Infinity;
   /** The device's prefetch counters as of its latest report (its totals once stopped). */
   prefetch: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
+  /** The device's shard-cache counters as of its latest report. */
+  cache: CacheTotals = { hits: 0, hitBytes: 0, stale: 0, evictions: 0 };
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (r: TaskReport) => void; reject: (e: Error) => void }>();
   private fatal: Error | null = null;
@@ -42,10 +45,12 @@ export class DeviceHandle {
           h.waiting.clear();
         } else if (m.type === 'done') {
           h.prefetch = m.report.prefetch;
+          h.cache = m.report.cache;
           h.waiting.get(m.id)?.resolve(m.report);
           h.waiting.delete(m.id);
         } else if (m.type === 'stopped') {
           h.prefetch = m.prefetch;
+          h.cache = m.cache;
         } else if (m.type === 'error') {
           h.waiting.get(m.id)?.reject(new Error(m.message));
           h.waiting.delete(m.id);

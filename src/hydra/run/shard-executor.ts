@@ -42,6 +42,8 @@ export interface ShardOutcome {
   lr?: number;
   bytesIn: number;
   bytesOut: number;
+  /** Seconds the task waited for its own copies (what the scheduler's switching cost is measured from). */
+  copySeconds: number;
   /** Bytes of parameter values already on the device when the task began (prefetched, or resident in the shard cache). */
   prefetchedBytes: number;
 }
@@ -64,7 +66,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   if (shard < 0 || shard > last) throw new RangeError(`task ${kind}${shard}: the model has ${rt.shards.length} shards`);
   if (kind === 'FL' && shard !== last) throw new RangeError(`FL runs on the last shard (${last}), not ${shard}`);
   if ((kind === 'F' || kind === 'B') && shard === last) throw new RangeError(`${kind} tasks run on shards 0..${last - 1}`);
-  const out: ShardOutcome = { bytesIn: 0, bytesOut: 0, prefetchedBytes: 0 };
+  const out: ShardOutcome = { bytesIn: 0, bytesOut: 0, copySeconds: 0, prefetchedBytes: 0 };
   const train = kind === 'FL' || kind === 'B';
   const used = rt.shardParams[shard];
   if (task.slot !== undefined) host.stage(shard, task.slot);
@@ -239,12 +241,16 @@ async function downloadPart(be: Backend, buf: DeviceBuffer, dst: Float32Array, o
 }
 
 async function upload(be: Backend, buf: DeviceBuffer, src: Float32Array | Int32Array, out: ShardOutcome): Promise<void> {
+  const t0 = performance.now();
   await be.upload(buf, src);
+  out.copySeconds += (performance.now() - t0) / 1000;
   out.bytesIn += buf.bytes;
 }
 
 async function download(be: Backend, buf: DeviceBuffer, dst: Float32Array, out: ShardOutcome): Promise<void> {
+  const t0 = performance.now();
   await be.download(buf, dst);
+  out.copySeconds += (performance.now() - t0) / 1000;
   out.bytesOut += buf.bytes;
 }
 

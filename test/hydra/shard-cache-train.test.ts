@@ -1,0 +1,74 @@
+/**
+ * The device shard cache inside train(): a shard that stays on its device between tasks must change nothing but the
+ * copies — the same bits as a run that copies every task's shard in — and it must live inside the budget: at every
+ * budget from the smallest that holds the models, the device high-water mark stays within it while the cache is used.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { train } from '../../src/hydra/job/train.js';
+import type { JobResult, TrainTask } from '../../src/hydra/api.js';
+import { LayerTooLargeError } from '../../src/hydra/plan/partitioner.js';
+import { layerFloor, modelBytes } from '../../src/hydra/plan/memory-check.js';
+import { buildArch } from '../../src/nn/families.js';
+import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
+import { gpt2Arch } from '../../src/nn/gpt2.js';
+import { sameBits, syntheticSource, tinyTask } from './helpers.js';
+
+const model: Gpt2Config = { n_layer: 3, n_head: 2, n_embd: 16, n_ctx: 8, vocab_size: 37, dropout: 0.1, tie: true };
+const tasks = (): TrainTask[] => [
+  tinyTask('clipped', { model: gpt2Arch(model), train: syntheticSource(37, 4, 8, 2), eval: syntheticSource(37, 4, 8, 2, 5), epochs: 2, steps: undefined }),
+  tinyTask('unclipped', { model: gpt2Arch(model), seed: 2, clipNorm: 0, train: syntheticSource(37, 4, 8, 4, 3), steps: 4 }),
+];
+
+/** The smallest budget the partitioner accepts for these models (it says so when given the analytic floor). */
+async function minBudget(ts: TrainTask[]): Promise<number> {
+  const floor = Math.max(...ts.flatMap((t) => modelBytes(t.name, buildArch(t.model), t.train.B, t.train.T, 2).layers.map(layerFloor)));
+  return train(ts, { devices: 'js:1', deviceMemory: floor, planDir: null }).then(
+    () => assert.fail('the analytic floor should be too small'),
+    (e: unknown) => {
+      assert.ok(e instanceof LayerTooLargeError && e.minBudget !== undefined);
+      return e.minBudget;
+    },
+  );
+}
+
+function assertSameBits(a: JobResult, b: JobResult, what: string): void {
+  for (const [i, m] of a.models.entries()) {
+    const o = b.models[i];
+    assert.equal(m.status, 'done', `${what}: ${m.name} ${m.reason ?? ''}`);
+    assert.deepEqual(m.losses, o.losses, `${what}: ${m.name} losses`);
+    assert.deepEqual(m.evals.map((e) => e.loss), o.evals.map((e) => e.loss), `${what}: ${m.name} evaluations`);
+    for (const [name, w] of m.weights) assert.ok(sameBits(w.data, o.weights.get(name)!.data), `${what}: ${m.name} ${name}`);
+  }
+}
+
+test('train(): shards resident across tasks end bitwise equal to shards copied in every task (one and two devices)', async () => {
+  const budget = Math.round(1.5 * (await minBudget(tasks())));
+  for (const devices of ['js:1', 'js:2']) {
+    const cached = await train(tasks(), { devices, deviceMemory: budget, planDir: null });
+    const copied = await train(tasks(), { devices, deviceMemory: budget, planDir: null, shardCache: false });
+    assert.ok(cached.models.every((m) => m.plan.shards.length >= 2), 'the models are sharded');
+    assertSameBits(cached, copied, devices);
+    assert.ok(cached.shardCache!.hits > 0, `${devices}: the cache was used (${JSON.stringify(cached.shardCache)})`);
+    assert.equal(copied.shardCache!.hits, 0);
+    assert.ok(cached.bytesMoved < copied.bytesMoved, `${devices}: fewer bytes moved (${cached.bytesMoved} vs ${copied.bytesMoved})`);
+  }
+});
+
+test('train(): at every budget the device high-water mark stays within it, and the cache is used', async () => {
+  const min = await minBudget(tasks());
+  let hits = 0, evictions = 0, budgets = 0;
+  const reference = await train(tasks(), { devices: 'js:2', deviceMemory: 4 * min, planDir: null, shardCache: false });
+  for (let budget = min; budget <= 3 * min; budget += Math.ceil(min / 2)) {
+    const r = await train(tasks(), { devices: 'js:2', deviceMemory: budget, planDir: null });
+    for (const d of r.devices) assert.ok(d.highWater <= budget, `budget ${budget}: device ${d.id} reached ${d.highWater}`);
+    assert.equal(r.prefetch.failures, 0, `budget ${budget}: a prefetch did not fit`);
+    for (const [i, m] of r.models.entries()) assert.deepEqual(m.losses, reference.models[i].losses, `budget ${budget}: ${m.name}`);
+    hits += r.shardCache!.hits;
+    evictions += r.shardCache!.evictions;
+    budgets++;
+    assert.ok(r.shardCache!.hits > 0, `budget ${budget} (${(budget / min).toFixed(2)}× the minimum): no cache hit`);
+  }
+  assert.ok(budgets >= 5, `${budgets} budgets`);
+  assert.ok(hits > 0 && evictions > 0, `the cache is used (${hits} hits) and under pressure (${evictions} evictions)`);
+});
