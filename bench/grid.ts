@@ -12,6 +12,11 @@
  * 16 GiB (one shard, but parameters copied in and gradients out every task). The whole comparison is repeated
  * REPEATS times (default 3), interleaved; figures are the median and the range over the repetitions. Every run's
  * losses are compared with the resident baseline's (exactness: they must be bitwise equal).
+ *
+ * Beside each policy's measured makespan, the simulator's prediction for the same workload (bench/grid-sim.ts: the
+ * plans' pilot times, calibrated once on the warm-up job, and this machine's measured copy bandwidth):
+ * `predicted_makespan_s` = the measured set-up time + the simulated training time, and `prediction_error` compares
+ * the simulated training time with the measured one. Bytes moved, prefetch use and shard-cache hits per policy too.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +32,9 @@ import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { formatSpread, machine, randomTokens, repeats, spread, table, writeJson, type Spread } from './common.js';
 import { startBenchDashboard } from './dashboard-load.js';
+import { calibrationFactor, measureCopyBandwidth, predict } from './grid-sim.js';
+import { parseBytes } from '../src/hydra/units.js';
+import type { PartitionPlan } from '../src/hydra/api.js';
 
 const STEPS = Number(process.env.STEPS ?? 3);
 const BUDGET = process.env.BUDGET ?? '290MiB';
@@ -81,14 +89,22 @@ async function resident(t: TrainTask): Promise<{ seconds: number; setup: number;
   return { seconds: (performance.now() - t0) / 1000, setup, losses };
 }
 
-// Plan once up front, for both set-ups (the pilot passes are not part of any run's makespan below).
-const warm = await train([grid()[0], grid()[6]].map((t) => ({ ...t, steps: 1 })), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
+// Plan once up front, for both set-ups (the pilot passes are not part of any run's makespan below). The warm-up job
+// also calibrates the simulator: its tasks' measured seconds against the pilot's.
+const bandwidth = await measureCopyBandwidth();
+const warmEvents: HydraEvent[] = [];
+const warmTasks = () => [grid()[0], grid()[6]].map((t) => ({ ...t, steps: 2 }));
+await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
+const warm = await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf', onEvent: (e) => warmEvents.push(e) });
 for (const m of warm.models) console.log(formatPlan(m.plan));
+const planOf = new Map<number, PartitionPlan>(warm.models.map((m) => [m.plan.B, m.plan]));
+const factor = calibrationFactor(warmEvents, new Map(warm.models.map((m) => [m.name, m.plan])), bandwidth);
+console.log(`simulator calibration: copy bandwidth ${(bandwidth / 1e9).toFixed(2)} GB/s, task seconds = ${factor.toFixed(2)} × pilot seconds`);
 for (const t of [grid()[0], grid()[6]]) await train([{ ...t, steps: 1 }], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
 
 const RESIDENT = 'one-after-another, resident (LocalTrainer, 2 threads)';
 const SEQUENTIAL = 'one-after-another, train() cpu:1x2 unsharded';
-interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number }
+interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number }
 const samples = new Map<string, Sample[]>();
 const add = (run: string, x: Sample) => samples.set(run, [...(samples.get(run) ?? []), x]);
 let bitwise = true;
@@ -103,28 +119,30 @@ for (let rep = 0; rep < REPEATS; rep++) {
     setupTotal += r.setup;
     ref.push(r.losses);
   }
-  add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0 });
+  add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0 });
   for (const policy of POLICIES) {
     const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy });
     const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
     add(policy, {
       makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
       shards: [...new Set(r.models.map((m) => m.plan.shards.length))].join('/'), failed: r.models.filter((m) => m.status !== 'done').length,
+      prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0,
     });
     bitwise &&= same(r.models.map((m) => m.losses), ref);
     console.log(`repetition ${rep + 1}/${REPEATS}: ${policy} makespan ${r.makespanSeconds.toFixed(1)} s`);
   }
-  let sequential = 0, seqSetup = 0, seqBytes = 0;
+  let sequential = 0, seqSetup = 0, seqBytes = 0, seqHits = 0;
   const seqLosses: number[][] = [];
   for (const t of grid()) {
     const { r, setup } = await timedTrain([t], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
     sequential += r.makespanSeconds;
     seqSetup += setup;
     seqBytes += r.bytesMoved;
+    seqHits += r.shardCache?.hits ?? 0;
     seqLosses.push(r.models[0].losses);
   }
   bitwise &&= same(seqLosses, ref);
-  add(SEQUENTIAL, { makespan: sequential, training: sequential - seqSetup, bytes: seqBytes, overlap: 0, utilisation: 1, shards: '1', failed: 0 });
+  add(SEQUENTIAL, { makespan: sequential, training: sequential - seqSetup, bytes: seqBytes, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: seqHits });
   console.log(`repetition ${rep + 1}/${REPEATS}: resident one-after-another ${total.toFixed(1)} s, train() one-after-another ${sequential.toFixed(1)} s`);
 }
 
@@ -133,6 +151,22 @@ const ratio = (run: string, base: string, key: 'makespan' | 'training'): Spread 
   const a = samples.get(run), b = samples.get(base);
   return a && b ? spread(a.map((x, i) => x[key] / b[i][key])) : null;
 };
+const budgetBytes = parseBytes(BUDGET, 'BUDGET');
+const planned = grid().map((t) => ({ id: t.name, plan: planOf.get(t.train.B)!, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0 }));
+const prediction = (run: string, xs: Sample[]) => {
+  if (!(POLICIES as string[]).includes(run)) return {};
+  const sim = predict(planned, 2, budgetBytes, bandwidth, factor, run as PolicyName);
+  const training = spread(xs.map((x) => x.training)).median;
+  const setup = spread(xs.map((x) => x.makespan - x.training)).median;
+  return {
+    predicted_makespan_s: setup + sim.makespan,
+    predicted_training_s: sim.makespan,
+    prediction_error: sim.makespan / training - 1,
+    predicted_bytes_moved: sim.transfers.bytes + sim.transfers.taskBytes,
+    predicted_prefetch_hits: sim.transfers.prefetchHits,
+    predicted_cache_hits: sim.transfers.resident,
+  };
+};
 const runs = [...samples].map(([run, xs]) => ({
   run,
   makespan_s: spread(xs.map((x) => x.makespan)),
@@ -140,6 +174,9 @@ const runs = [...samples].map(([run, xs]) => ({
   speed_vs_resident: ratio(RESIDENT, run, 'makespan'),
   speed_vs_train_sequential: ratio(SEQUENTIAL, run, 'makespan'),
   bytes_moved: xs[0].bytes,
+  prefetch_used_bytes: xs[0].prefetchUsed,
+  cache_hits: xs[0].cacheHits,
+  ...prediction(run, xs),
   overlap_s: spread(xs.map((x) => x.overlap)),
   utilisation: spread(xs.map((x) => x.utilisation)),
   shards: xs[0].shards,
@@ -148,7 +185,8 @@ const runs = [...samples].map(([run, xs]) => ({
 console.log(table(runs.map((r) => ({
   run: r.run, makespan_s: formatSpread(r.makespan_s, 1), training_s: formatSpread(r.training_s, 1),
   'speed vs resident': r.speed_vs_resident ? formatSpread(r.speed_vs_resident) : '-', 'speed vs train() sequential': r.speed_vs_train_sequential ? formatSpread(r.speed_vs_train_sequential) : '-',
-  moved_GB: (r.bytes_moved / 1e9).toFixed(2), utilisation: formatSpread(r.utilisation),
+  moved_GB: (r.bytes_moved / 1e9).toFixed(2), utilisation: formatSpread(r.utilisation), cache_hits: r.cache_hits,
+  predicted_s: 'predicted_makespan_s' in r ? `${r.predicted_makespan_s!.toFixed(1)} (${(100 * r.prediction_error!).toFixed(0)}%)` : '-',
 }))));
 console.log(`(speed = baseline makespan / this run's makespan, > 1 is faster; median (min–max) over ${REPEATS} interleaved repetitions; every run's losses bitwise equal to the resident baseline's: ${bitwise})`);
 const head = runs.find((r) => r.run === 'sharded-lrtf');
@@ -161,5 +199,6 @@ writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.
   model: `${config.n_layer} layers, ${config.n_head} heads, n_embd ${config.n_embd}, n_ctx ${config.n_ctx}, vocab ${config.vocab_size}, tied, dropout ${config.dropout}`,
   grid: { batch_sizes: BATCHES, lrs: LRS, steps: STEPS, tokens_per_sample: T },
   device_budget: BUDGET,
+  simulator: { copy_bandwidth_bytes_per_s: bandwidth, task_seconds_per_pilot_second: factor, note: 'predicted_makespan_s = measured set-up + simulated training; prediction_error = simulated / measured training - 1' },
   machine: machine(),
 });
