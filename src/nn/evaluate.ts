@@ -6,7 +6,7 @@ import type { Backend, DeviceBuffer } from '../backend/backend.js';
 import { forwardRange } from './chain.js';
 import type { HostTensor } from './host-tensor.js';
 import { numel, type RunContext } from './layer.js';
-import { crossEntropyLoss } from './loss.js';
+import { lossTargets, meanLoss } from './loss.js';
 import type { Model } from './model.js';
 
 export interface EvalBatch {
@@ -44,9 +44,9 @@ export async function evaluate(be: Backend, model: Model, weights: Map<string, H
       const tokens = be.alloc(b.B * b.T, 'i32'), targets = be.alloc(b.B * b.T, 'i32');
       await be.upload(tokens, b.tokens);
       await be.upload(targets, b.targets);
-      const ctx: RunContext = { be, params, B: b.B, T: b.T, training: false, keepForBackward: false, seed: 0, step: 0, saved: new Map() };
+      const ctx: RunContext = { be, params, B: b.B, T: b.T, training: false, keepForBackward: false, seed: 0, step: 0, saved: new Map(), loss: lossTargets(targets, b.targets) };
       const fwd = forwardRange(ctx, model.layers, 0, model.layers.length, tokens);
-      const r = await crossEntropyLoss(be, fwd.output, targets, b.targets, model.vocab);
+      const r = await meanLoss(be, fwd.output, b.targets);
       be.free(fwd.output);
       be.free(tokens);
       be.free(targets);

@@ -49,6 +49,16 @@ export interface RunContext {
   step: number;
   /** Per-layer saved tensors between forward and backward. */
   saved: Map<Layer, SavedTensors>;
+  /** What the loss head (the last layer, src/nn/lm-head.ts) reads; absent where no loss is computed. */
+  loss?: LossTargets;
+}
+
+/** The targets of the mean cross-entropy and the gradient of that mean w.r.t. each counted row. */
+export interface LossTargets {
+  /** i32 (B,T); a target < 0 is ignored. */
+  targets: DeviceBuffer;
+  /** 1 / (number of counted targets), 0 when none count. */
+  scale: number;
 }
 
 export type SavedTensors = Record<string, DeviceBuffer | number>;

@@ -1,9 +1,10 @@
 /**
- * Mean softmax cross-entropy over the valid targets (target < 0 is ignored), fused: the forward keeps only the row
- * log-sum-exps, and the backward turns the logits buffer into dlogits in place — the softmax is never a separate
- * (N,V) tensor.
+ * Mean softmax cross-entropy over the valid targets (target < 0 is ignored). The per-row losses come out of the
+ * fused LM head (src/nn/lm-head.ts), which never materialises the logits; this file sets up what the head reads and
+ * turns its output into the mean.
  */
 import type { Backend, DeviceBuffer } from '../backend/backend.js';
+import type { LossTargets } from './layer.js';
 
 export interface LossResult {
   /** Mean loss (float64 sum of the per-row float32 losses, in row order, divided by the valid count). */
@@ -12,39 +13,23 @@ export interface LossResult {
   count: number;
 }
 
-/** Forward only (evaluation). */
-export async function crossEntropyLoss(be: Backend, logits: DeviceBuffer, targets: DeviceBuffer, hostTargets: Int32Array, V: number): Promise<LossResult> {
-  const N = hostTargets.length;
-  const losses = be.alloc(N), lse = be.alloc(N);
-  be.crossEntropyForward(losses, lse, logits, targets, N, V);
-  const host = await be.download(losses);
-  be.free(losses);
-  be.free(lse);
-  return summarise(host, hostTargets);
+/** ctx.loss for a batch whose targets are on the device (`targets`) and on the host (`hostTargets`). */
+export function lossTargets(targets: DeviceBuffer, hostTargets: Int32Array): LossTargets {
+  const count = countValid(hostTargets);
+  return { targets, scale: count > 0 ? 1 / count : 0 };
 }
 
-/** Forward + backward: returns the loss and overwrites `logits` with dloss/dlogits. */
-export async function crossEntropyLossAndGrad(be: Backend, logits: DeviceBuffer, targets: DeviceBuffer, hostTargets: Int32Array, V: number): Promise<LossResult> {
-  const N = hostTargets.length;
-  const losses = be.alloc(N), lse = be.alloc(N);
-  be.crossEntropyForward(losses, lse, logits, targets, N, V);
-  const count = countValid(hostTargets);
-  be.crossEntropyBackward(logits, logits, lse, targets, N, V, count > 0 ? 1 / count : 0);
+/** The mean of the head's per-row losses (downloads them; the buffer stays the caller's). */
+export async function meanLoss(be: Backend, losses: DeviceBuffer, hostTargets: Int32Array): Promise<LossResult> {
   const host = await be.download(losses);
-  be.free(losses);
-  be.free(lse);
-  return summarise(host, hostTargets);
+  let sum = 0;
+  for (let i = 0; i < host.length; i++) if (hostTargets[i] >= 0) sum += host[i];
+  const count = countValid(hostTargets);
+  return { loss: count > 0 ? sum / count : NaN, count };
 }
 
 function countValid(targets: Int32Array): number {
   let c = 0;
   for (let i = 0; i < targets.length; i++) if (targets[i] >= 0) c++;
   return c;
-}
-
-function summarise(losses: ArrayLike<number>, targets: Int32Array): LossResult {
-  let sum = 0;
-  for (let i = 0; i < losses.length; i++) if (targets[i] >= 0) sum += losses[i];
-  const count = countValid(targets);
-  return { loss: count > 0 ? sum / count : NaN, count };
 }

@@ -1,14 +1,15 @@
 /**
  * Training one model on one device with everything resident: the plain reference path (and the "alone, unsharded"
  * run the Hydra exactness test compares against). Step order, which Hydra's shard executor reproduces exactly:
- *   zero grads → forward all layers → fused loss + dlogits → backward all layers →
+ *   zero grads → forward all layers (the last, the fused LM head + loss, also takes its gradients) → backward all layers →
  *   per-parameter squared norms (canonical order) → global norm → clip scale → per-parameter update.
  */
 import type { Backend, DeviceBuffer } from '../backend/backend.js';
 import { backwardRange, forwardRange } from '../nn/chain.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import { numel, type DeviceParams, type RunContext } from '../nn/layer.js';
-import { crossEntropyLoss, crossEntropyLossAndGrad } from '../nn/loss.js';
+import { lmHeadOf } from '../nn/lm-head.js';
+import { lossTargets, meanLoss } from '../nn/loss.js';
 import type { Model } from '../nn/model.js';
 import { clipScale, globalNorm } from './clip.js';
 import { applyUpdate, stateNames } from './optimizer.js';
@@ -94,28 +95,14 @@ export class LocalTrainer {
     const { be, model } = this;
     for (const s of this.slots.values()) be.fill(s.grad, 0);
     const { tokens, targets } = await this.uploadBatch(b);
-    const ctx = this.context(b.B, b.T, training, true);
+    const ctx: RunContext = { ...this.context(b.B, b.T, training, true), loss: lossTargets(targets, b.targets) };
     const fwd = forwardRange(ctx, model.layers, 0, model.layers.length, tokens);
-    const { loss } = await crossEntropyLossAndGrad(be, fwd.output, targets, b.targets, model.vocab);
+    const { loss } = await meanLoss(be, fwd.output, b.targets);
     backwardRange(ctx, model.layers, 0, model.layers.length, fwd, fwd.output);
     be.free(fwd.output);
     be.free(tokens);
     be.free(targets);
     return loss;
-  }
-
-  /** One forward without dropout or saved tensors; `use` reads the output before it is freed. */
-  private async forwardOnly<R>(b: Batch, use: (output: DeviceBuffer, targets: DeviceBuffer) => Promise<R>): Promise<R> {
-    const { tokens, targets } = await this.uploadBatch(b);
-    const ctx = this.context(b.B, b.T, false, false);
-    const fwd = forwardRange(ctx, this.model.layers, 0, this.model.layers.length, tokens);
-    try {
-      return await use(fwd.output, targets);
-    } finally {
-      this.be.free(fwd.output);
-      this.be.free(tokens);
-      this.be.free(targets);
-    }
   }
 
   /** Forward, backward and one optimizer step. */
@@ -143,12 +130,30 @@ export class LocalTrainer {
 
   /** Mean loss on a batch without dropout and without touching parameters. */
   async evalLoss(b: Batch): Promise<{ loss: number; count: number }> {
-    return this.forwardOnly(b, (output, targets) => crossEntropyLoss(this.be, output, targets, b.targets, this.model.vocab));
+    const { be, model } = this;
+    const { tokens, targets } = await this.uploadBatch(b);
+    const ctx: RunContext = { ...this.context(b.B, b.T, false, false), loss: lossTargets(targets, b.targets) };
+    const fwd = forwardRange(ctx, model.layers, 0, model.layers.length, tokens);
+    try {
+      return await meanLoss(be, fwd.output, b.targets);
+    } finally {
+      for (const buf of [fwd.output, tokens, targets]) be.free(buf);
+    }
   }
 
-  /** Logits of a batch (tests and generation). */
+  /** Logits of a batch, unfused (tests and generation): the layers before the head, then the head's plain GEMM. */
   async logits(b: Batch): Promise<Float32Array> {
-    return this.forwardOnly(b, (output) => this.be.download(output, new Float32Array(output.length)));
+    const { be, model } = this;
+    const tokens = be.alloc(b.B * b.T, 'i32');
+    await be.upload(tokens, b.tokens);
+    const ctx = this.context(b.B, b.T, false, false);
+    const fwd = forwardRange(ctx, model.layers, 0, model.layers.length - 1, tokens);
+    const out = lmHeadOf(model).logits(ctx, fwd.output);
+    try {
+      return await be.download(out, new Float32Array(out.length));
+    } finally {
+      for (const buf of new Set([out, fwd.output, tokens])) be.free(buf);
+    }
   }
 
   /** Gradients of one forward/backward without stepping (tests). */

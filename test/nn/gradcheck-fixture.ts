@@ -6,6 +6,8 @@ import { JsBackend } from '../../src/backend/js.js';
 import type { DeviceBuffer } from '../../src/backend/backend.js';
 import { numel, type Layer, type RunContext } from '../../src/nn/layer.js';
 import type { Model } from '../../src/nn/model.js';
+import type { LmHead } from '../../src/nn/lm-head.js';
+import { lossTargets } from '../../src/nn/loss.js';
 
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -54,4 +56,34 @@ export function randomInput(s: Setup, layer: Layer, seed: number, B: number, T: 
   const v = s.be.view(x);
   for (let i = 0; i < n; i++) v[i] = (rnd() - 0.5) * 2;
   return x;
+}
+
+/**
+ * The fused LM head + loss as a function of its input and weight: `objective` is the mean cross-entropy (what the
+ * head's gradients are gradients of), `train` zeroes the gradients, runs the training forward and backward, and
+ * returns dx (the weight's gradient lands in s.grads).
+ */
+export function headPasses(s: Setup, head: LmHead, x: DeviceBuffer, hostTargets: Int32Array): { objective: () => number; train: () => DeviceBuffer } {
+  const targets = s.be.alloc(hostTargets.length, 'i32');
+  s.be.view(targets).set(hostTargets);
+  const loss = lossTargets(targets, hostTargets);
+  return {
+    objective: () => {
+      const y = head.forward({ ...s.ctx(false), loss }, x);
+      const v = s.be.view(y);
+      let f = 0;
+      for (let i = 0; i < hostTargets.length; i++) if (hostTargets[i] >= 0) f += v[i];
+      s.be.free(y);
+      return f * loss.scale;
+    },
+    train: () => {
+      for (const g of s.grads.values()) s.be.fill(g, 0);
+      const ctx = { ...s.ctx(true), loss };
+      const y = head.forward(ctx, x);
+      const dx = head.backward(ctx, x, y);
+      s.be.free(y);
+      if (ctx.saved.size !== 0) throw new Error('the head left saved state after backward');
+      return dx;
+    },
+  };
 }

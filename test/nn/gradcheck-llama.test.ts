@@ -9,9 +9,11 @@ import type { DeviceBuffer } from '../../src/backend/backend.js';
 import { buildLlama } from '../../src/nn/llama.js';
 import { llamaConfig } from '../../src/nn/llama.js';
 import type { Layer } from '../../src/nn/layer.js';
-import { float64Setup, lcg, randomInput as randomInputOf, type Setup } from './gradcheck-fixture.js';
+import { float64Setup, headPasses, lcg, randomInput as randomInputOf, type Setup } from './gradcheck-fixture.js';
 import { backwardRange, forwardRange } from '../../src/nn/chain.js';
-import { crossEntropyLoss, crossEntropyLossAndGrad } from '../../src/nn/loss.js';
+import { lossTargets, meanLoss } from '../../src/nn/loss.js';
+import { LmHead } from '../../src/nn/lm-head.js';
+import { EMBED_TOKENS } from '../../src/nn/token-embedding.js';
 
 const B = 2, T = 5, C = 16, V = 11;
 const EPS = 1e-5;
@@ -81,10 +83,25 @@ function checkLayer(tie: boolean, layerName: string): void {
   }
 }
 
-for (const name of ['embed', 'layers.0', 'norm', 'lm_head']) {
+for (const name of ['embed', 'layers.0', 'norm']) {
   test(`gradcheck (llama): layer ${name} matches finite differences`, () => checkLayer(false, name));
 }
-test('gradcheck (llama): tied lm_head accumulates into embed_tokens.weight', () => checkLayer(true, 'lm_head'));
+
+for (const tie of [false, true]) {
+  test(`gradcheck (llama): fused LM head + loss (${tie ? 'tied to embed_tokens.weight' : 'untied'}), chunks of 4 rows: dx and dW match finite differences`, () => {
+    const s = setup(tie);
+    // 4 rows of logits per chunk: B·T = 10 rows run as 4 + 4 + 2.
+    const head = new LmHead(s.model.layers.length - 1, V, C, tie, EMBED_TOKENS, 4 * V * 4);
+    const x = randomInput(s, head, 23);
+    const hostTargets = Int32Array.from({ length: B * T }, (_, i) => (i * 3 + 1) % V);
+    const h = headPasses(s, head, x, hostTargets);
+    const dx = s.be.view(h.train());
+    for (const i of sample(B * T * C, 16, 1)) assertClose(dx[i], numeric(h.objective, s.be.view(x), i), `dx[${i}]`);
+    const w = tie ? EMBED_TOKENS : 'lm_head.weight';
+    const gv = s.be.view(s.grads.get(w)!), pv = s.be.view(s.values.get(w)!);
+    for (const i of sample(pv.length, 16, 9)) assertClose(gv[i], numeric(h.objective, pv, i), `d${w}[${i}]`);
+  });
+}
 
 test('gradcheck (llama): whole tied model with loss — the embedding gradient sums both uses', async () => {
   const s = setup(true);
@@ -93,16 +110,16 @@ test('gradcheck (llama): whole tied model with loss — the embedding gradient s
   const targets = s.be.alloc(B * T, 'i32');
   await s.be.upload(targets, hostTargets);
   const L = s.model.layers.length;
+  const loss = lossTargets(targets, hostTargets);
   const lossNow = async () => {
-    const fwd = forwardRange(s.ctx(false), s.model.layers, 0, L, tokens);
-    const r = await crossEntropyLoss(s.be, fwd.output, targets, hostTargets, V);
+    const fwd = forwardRange({ ...s.ctx(false), loss }, s.model.layers, 0, L, tokens);
+    const r = await meanLoss(s.be, fwd.output, hostTargets);
     s.be.free(fwd.output);
     return r.loss;
   };
   for (const g of s.grads.values()) s.be.fill(g, 0);
-  const ctx = s.ctx(true);
+  const ctx = { ...s.ctx(true), loss };
   const fwd = forwardRange(ctx, s.model.layers, 0, L, tokens);
-  await crossEntropyLossAndGrad(s.be, fwd.output, targets, hostTargets, V);
   backwardRange(ctx, s.model.layers, 0, L, fwd, fwd.output);
   for (const name of ['embed_tokens.weight', 'layers.1.self_attn.k_proj.weight', 'layers.0.mlp.gate_proj.weight', 'layers.0.input_layernorm.weight', 'norm.weight']) {
     const gv = s.be.view(s.grads.get(name)!);

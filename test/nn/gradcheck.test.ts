@@ -9,9 +9,10 @@ import { JsBackend } from '../../src/backend/js.js';
 import type { DeviceBuffer } from '../../src/backend/backend.js';
 import { buildGpt2 } from '../../src/nn/gpt2.js';
 import type { Layer } from '../../src/nn/layer.js';
-import { float64Setup, lcg, randomInput as randomInputOf, type Setup } from './gradcheck-fixture.js';
+import { float64Setup, headPasses, lcg, randomInput as randomInputOf, type Setup } from './gradcheck-fixture.js';
 import { backwardRange, forwardRange } from '../../src/nn/chain.js';
-import { crossEntropyLoss, crossEntropyLossAndGrad } from '../../src/nn/loss.js';
+import { lossTargets, meanLoss } from '../../src/nn/loss.js';
+import { LmHead } from '../../src/nn/lm-head.js';
 import { gradCheckLayer } from '../../src/nn/gradcheck.js';
 
 const B = 2, T = 5;
@@ -43,43 +44,37 @@ function checkLayer(tie: boolean, layerName: string): void {
   assert.ok(r.checked >= 12, `${r.checked} elements checked`);
 }
 
-for (const name of ['embed', 'h.0', 'ln_f', 'lm_head']) {
+for (const name of ['embed', 'h.0', 'ln_f']) {
   test(`gradcheck: layer ${name} (dropout on) matches finite differences`, () => checkLayer(false, name));
 }
-test('gradcheck: tied lm_head accumulates into wte.weight and matches finite differences', () => checkLayer(true, 'lm_head'));
 
-test('gradcheck: fused softmax cross-entropy, with an ignored target', async () => {
-  const be = new JsBackend({ float64: true });
-  const N = 4, V = 7;
-  const rnd = lcg(3);
-  const logits = be.alloc(N * V);
-  const lv = be.view(logits);
-  for (let i = 0; i < N * V; i++) lv[i] = (rnd() - 0.5) * 4;
-  const hostTargets = Int32Array.from([3, -1, 0, 6]);
-  const targets = be.alloc(N, 'i32');
-  await be.upload(targets, hostTargets);
-  const base = Float64Array.from(lv);
-  const work = be.alloc(N * V);
-  const wv = be.view(work);
-  const lossOf = async (vals: Float64Array) => {
-    wv.set(vals);
-    return (await crossEntropyLoss(be, work, targets, hostTargets, V)).loss;
-  };
-  wv.set(base);
-  const { loss, count } = await crossEntropyLossAndGrad(be, work, targets, hostTargets, V);
-  assert.equal(count, 3);
-  assert.ok(Number.isFinite(loss));
-  const grad = Float64Array.from(wv);
-  for (let i = 0; i < N * V; i++) {
-    const p = Float64Array.from(base), m = Float64Array.from(base);
-    p[i] += EPS;
-    m[i] -= EPS;
-    const num = ((await lossOf(p)) - (await lossOf(m))) / (2 * EPS);
-    assertClose(grad[i], num, `dlogits[${i}]`);
-  }
-  // the ignored row has zero gradient
-  for (let j = 0; j < V; j++) assert.equal(grad[V + j], 0);
-});
+for (const tie of [false, true]) {
+  test(`gradcheck: fused LM head + loss (${tie ? 'tied to wte.weight' : 'untied'}), chunks of 3 rows and an ignored target: dx and dW match finite differences of the mean loss`, () => {
+    const s = setup(tie, 0);
+    // 3 rows of logits per chunk: B·T = 10 rows run as 3 + 3 + 3 + 1.
+    const head = new LmHead(s.model.layers.length - 1, 11, 8, tie, 'wte.weight', 3 * 11 * 4);
+    const x = randomInput(s, head, 17);
+    const hostTargets = Int32Array.from({ length: B * T }, (_, i) => (i === 4 ? -1 : (i * 7 + 3) % 11));
+    const h = headPasses(s, head, x, hostTargets);
+    const dx = s.be.view(h.train());
+    const xv = s.be.view(x);
+    const numeric = (arr: Float64Array | Float32Array | Int32Array, i: number) => {
+      const old = arr[i];
+      arr[i] = old + EPS;
+      const fp = h.objective();
+      arr[i] = old - EPS;
+      const fm = h.objective();
+      arr[i] = old;
+      return (fp - fm) / (2 * EPS);
+    };
+    for (const i of sample(xv.length, 16, 5)) assertClose(dx[i], numeric(xv, i), `dx[${i}]`);
+    // the ignored row's input gets no gradient
+    for (let j = 0; j < 8; j++) assert.equal(dx[4 * 8 + j], 0);
+    const w = tie ? 'wte.weight' : 'lm_head.weight';
+    const gv = s.be.view(s.grads.get(w)!), pv = s.be.view(s.values.get(w)!);
+    for (const i of sample(pv.length, 16, 9)) assertClose(gv[i], numeric(pv, i), `d${w}[${i}]`);
+  });
+}
 
 test('gradcheck: whole tied GPT-2 with loss — wte gradient sums both uses', async () => {
   const s = setup(true, 0.25);
@@ -88,16 +83,16 @@ test('gradcheck: whole tied GPT-2 with loss — wte gradient sums both uses', as
   const targets = s.be.alloc(B * T, 'i32');
   await s.be.upload(targets, hostTargets);
   const L = s.model.layers.length;
+  const loss = lossTargets(targets, hostTargets);
   const lossNow = async () => {
-    const fwd = forwardRange(s.ctx(false), s.model.layers, 0, L, tokens);
-    const r = await crossEntropyLoss(s.be, fwd.output, targets, hostTargets, 11);
+    const fwd = forwardRange({ ...s.ctx(false), loss }, s.model.layers, 0, L, tokens);
+    const r = await meanLoss(s.be, fwd.output, hostTargets);
     s.be.free(fwd.output);
     return r.loss;
   };
   for (const g of s.grads.values()) s.be.fill(g, 0);
-  const ctx = s.ctx(true);
+  const ctx = { ...s.ctx(true), loss };
   const fwd = forwardRange(ctx, s.model.layers, 0, L, tokens);
-  await crossEntropyLossAndGrad(s.be, fwd.output, targets, hostTargets, 11);
   backwardRange(ctx, s.model.layers, 0, L, fwd, fwd.output);
   for (const name of ['wte.weight', 'wpe.weight', 'h.1.attn.c_attn.weight', 'h.0.mlp.c_fc.bias', 'ln_f.weight']) {
     const gv = s.be.view(s.grads.get(name)!);

@@ -8,6 +8,7 @@ import type { Backend, DeviceBuffer } from '../../backend/backend.js';
 import type { DeviceParams, Layer, RunContext } from '../../nn/layer.js';
 import { numel } from '../../nn/layer.js';
 import type { Model } from '../../nn/model.js';
+import { lossTargets } from '../../nn/loss.js';
 
 export interface LayerProfile {
   name: string;
@@ -17,6 +18,7 @@ export interface LayerProfile {
   /** Peak bytes above the layer's parameters+input during forward (keep) and backward, from the allocator. */
   forwardPeakBytes: number;
   backwardPeakBytes: number;
+  /** The loss head (the last layer) takes its gradients in forward: its forward time is its whole training cost. */
   forwardSeconds: number;
   backwardSeconds: number;
 }
@@ -37,6 +39,10 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
   const measured = new Map<string, LayerProfile>();
   let x: DeviceBuffer = be.alloc(B * T, 'i32');
   await be.upload(x, tokens);
+  // The loss head's targets: the tokens serve (valid ids; the values do not change the cost).
+  const targets = be.alloc(B * T, 'i32');
+  await be.upload(targets, tokens);
+  const loss = lossTargets(targets, tokens);
   for (const [index, layer] of model.layers.entries()) {
     const shape = reuse ? layer.shapeKey : undefined;
     const same = shape === undefined ? undefined : measured.get(shape);
@@ -64,7 +70,7 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
     let fwdS = Infinity, bwdS = Infinity, fwdPeak = 0, bwdPeak = 0;
     let next: DeviceBuffer | null = null;
     for (let r = 0; r < repeats; r++) {
-      const ctx: RunContext = { be, params, B, T, training: true, keepForBackward: true, seed, step: 0, saved: new Map() };
+      const ctx: RunContext = { be, params, B, T, training: true, keepForBackward: true, seed, step: 0, saved: new Map(), loss };
       await be.sync();
       const base = be.stats().inUse;
       be.resetHighWater();
@@ -99,5 +105,6 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
     x = next!;
   }
   be.free(x);
+  be.free(targets);
   return profiles;
 }

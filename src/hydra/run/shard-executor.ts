@@ -1,7 +1,7 @@
 /**
  * Runs one shard task of one model on one device, against the model's host-tier state:
  *   F  k   forward of shard k from its checkpointed input; the output boundary activation goes to the host tier.
- *   FL n-1 last shard: forward, fused loss, backward; dx to the host tier.
+ *   FL n-1 last shard: forward (its last layer is the fused LM head + loss), backward; dx to the host tier.
  *   B  k   recompute shard k's forward (same dropout masks: counter-based), backward from dy; dx to the host tier.
  *   E  k   evaluation forward (no dropout); the last shard returns the summed loss.
  * Gradients go back to the host tier after every FL/B. A parameter whose gradient became final in this task has its
@@ -15,7 +15,7 @@
 import type { Backend, DeviceBuffer } from '../../backend/backend.js';
 import { backwardRange, forwardRange } from '../../nn/chain.js';
 import type { DeviceParams, RunContext } from '../../nn/layer.js';
-import { crossEntropyLoss, crossEntropyLossAndGrad } from '../../nn/loss.js';
+import { lossTargets, meanLoss } from '../../nn/loss.js';
 import { clipScale, globalNorm } from '../../optim/clip.js';
 import { applyUpdate, applyUpdateHost, stateNames } from '../../optim/optimizer.js';
 import { recipeLr } from '../../optim/recipe.js';
@@ -112,17 +112,22 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     input = be.alloc(rt.boundaryLength[shard]);
     await upload(be, input, host.act(shard), out);
   }
+  // The last shard's head reads the targets during its forward.
+  let targets: DeviceBuffer | null = null;
+  if (shard === last) {
+    targets = be.alloc(N, 'i32');
+    await upload(be, targets, host.targets(), out);
+  }
   const ctx: RunContext = { be, params, B: rt.B, T: rt.T, training: kind !== 'E', keepForBackward: train, seed: rt.recipe.seed, step: task.step, saved: new Map() };
+  if (targets) ctx.loss = lossTargets(targets, host.targets());
   const fwd = forwardRange(ctx, rt.model.layers, from, to, input);
+  if (targets) be.free(targets);
 
   if (!train) {
     if (shard === last) {
-      const targets = be.alloc(N, 'i32');
-      await upload(be, targets, host.targets(), out);
-      const r = await crossEntropyLoss(be, fwd.output, targets, host.targets(), rt.model.vocab);
+      const r = await meanLoss(be, fwd.output, host.targets());
       out.lossSum = r.loss * r.count;
       out.count = r.count;
-      be.free(targets);
     } else {
       await download(be, fwd.output, host.act(shard + 1), out);
     }
@@ -135,12 +140,8 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   // ---- loss (last shard) or the incoming boundary gradient ----
   let dy: DeviceBuffer;
   if (kind === 'FL') {
-    const targets = be.alloc(N, 'i32');
-    await upload(be, targets, host.targets(), out);
-    const r = await crossEntropyLossAndGrad(be, fwd.output, targets, host.targets(), rt.model.vocab);
-    out.loss = r.loss;
-    be.free(targets);
-    dy = fwd.output; // the logits buffer now holds dlogits
+    out.loss = (await meanLoss(be, fwd.output, host.targets())).loss;
+    dy = fwd.output; // the head's per-row losses: its gradients were taken in its forward
   } else {
     be.free(fwd.output);
     dy = be.alloc(rt.boundaryLength[shard + 1]);
