@@ -158,14 +158,22 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   // The dashboard's stop button takes Ctrl-C's path (and the job exits as for Ctrl-C).
-  const watch = await JobWatch.start(config.outDir, {
-    format: 'hydra-job', name: config.name, devices: config.devices, deviceMemory: config.deviceMemory, policy: config.policy,
-    models: job.totals.map((t, i) => ({ name: t.name, hparams: job.variants[i].hparams, totalSteps: t.totalSteps })),
-  }, flags.dashboard, () => {
-    if (stoppedBy) return;
-    progress.log('dashboard: stop pressed');
-    onSignal('SIGINT');
-  }, info);
+  let watch: JobWatch;
+  try {
+    watch = await JobWatch.start(config.outDir, {
+      format: 'hydra-job', name: config.name, devices: config.devices, deviceMemory: config.deviceMemory, policy: config.policy,
+      models: job.totals.map((t, i) => ({ name: t.name, hparams: job.variants[i].hparams, totalSteps: t.totalSteps })),
+    }, flags.dashboard, () => {
+      if (stoppedBy) return;
+      progress.log('dashboard: stop pressed');
+      onSignal('SIGINT');
+    }, info);
+  } catch (err) {
+    // E.g. the port is taken: nothing has trained; leave the terminal and events.jsonl as a finished job would.
+    progress.stop();
+    events.close();
+    throw err;
+  }
   if (watch.url) info(`dashboard: ${watch.url}`);
   if (deps.handleSignals) {
     process.on('SIGINT', onSignal);

@@ -4,7 +4,7 @@
  * writeShardedSafetensors: shards of at most `maxShardBytes` each (HF's `max_shard_size`, 5 GB by default), named
  * as save_pretrained names them, plus the index.
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import type { HostTensor } from './host-tensor.js';
@@ -74,6 +74,8 @@ export async function writeHfWeights(dir: string, tensors: Map<string, HostTenso
   if (current.size > 0 || shards.length === 0) shards.push(current);
   if (shards.length === 1) {
     await writeSafetensors(join(dir, 'model.safetensors'), shards[0], metadata);
+    // A sharded layout left by an earlier save would be stale beside it.
+    removeStaleWeights(dir, new Set(['model.safetensors']));
     return ['model.safetensors'];
   }
   const pad = (k: number) => String(k).padStart(5, '0');
@@ -84,6 +86,18 @@ export async function writeHfWeights(dir: string, tensors: Map<string, HostTenso
     for (const name of shard.keys()) weightMap[name] = files[k];
   }
   const index = { metadata: { total_size: total }, weight_map: weightMap };
+  // An earlier single-file save would win over the index when the directory is read (hfWeightFiles): it goes
+  // before the index, the sharded layout's commit point, is written; stale shards of another count go after.
+  rmSync(join(dir, 'model.safetensors'), { force: true });
   await writeFileAtomic(join(dir, INDEX_FILE), [Buffer.from(`${JSON.stringify(index, null, 2)}\n`, 'utf8')]);
+  removeStaleWeights(dir, new Set([...files, INDEX_FILE]));
   return [...files, INDEX_FILE];
+}
+
+/** Remove weight files of this writer's layouts that are not in `keep` (left by an earlier save of the directory). */
+function removeStaleWeights(dir: string, keep: Set<string>): void {
+  for (const name of readdirSync(dir)) {
+    const ours = name === 'model.safetensors' || name === INDEX_FILE || /^model-\d{5}-of-\d{5}\.safetensors$/.test(name);
+    if (ours && !keep.has(name)) rmSync(join(dir, name), { force: true });
+  }
 }
