@@ -93,11 +93,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   if (diskTier.highWater > 0) {
     emit({ type: 'log', t: now(), message: `tiers: host high-water ${formatBytes(tier.stats().highWater)} of ${formatBytes(tier.budget)}; disk high-water ${formatBytes(diskTier.highWater)}, ${formatBytes(diskTier.bytesRead)} read, ${formatBytes(diskTier.bytesWritten)} written${peakRss ? `; peak RSS ${formatBytes(peakRss)}` : ''}` });
   }
-  const { busy, highWater, bytesMoved, overlapSeconds } = run.totals;
+  const { busy, highWater, heldHighWater, bytesMoved, overlapSeconds } = run.totals;
   return {
     models: jobs.map((j) => j.result),
     makespanSeconds: makespan,
-    devices: devices.map((d) => ({ id: d.id, busySeconds: busy[d.id], utilisation: makespan > 0 ? busy[d.id] / makespan : 0, highWater: highWater[d.id], budget: d.budget })),
+    devices: devices.map((d) => ({ id: d.id, busySeconds: busy[d.id], utilisation: makespan > 0 ? busy[d.id] / makespan : 0, highWater: highWater[d.id], heldHighWater: heldHighWater[d.id], budget: d.budget })),
     policy: c.policy,
     bytesMoved: bytesMoved + prefetch.copiedBytes,
     prefetch,

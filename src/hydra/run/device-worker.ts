@@ -111,7 +111,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   // synchronously: nothing overlapped.
   const overlap = next && be.uploadTimed ? Math.min(next.copySeconds, (t1 - t0) / 1000) : 0;
   const s = be.stats();
-  post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse, prefetch: { ...totals } } });
+  post({ type: 'done', id: msg.id, report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, inUse: s.inUse, prefetch: { ...totals } } });
 }
 
 async function main(): Promise<void> {
