@@ -99,7 +99,7 @@ test('partitioner: a layer that cannot fit alone is refused with the layer, byte
       assert.ok(e instanceof LayerTooLargeError);
       assert.match(e.message, /layer '(embed|lm_head|h\.\d)' cannot fit the device even alone/);
       assert.match(e.message, /budget is 48\.8 KiB \(50000 bytes\)/);
-      assert.match(e.message, /smaller batch_size or n_ctx, or a larger device_memory/);
+      assert.match(e.message, /smaller batch \(task\.train\.B\) or sequence length \(task\.train\.T\), or a larger deviceMemory/);
       return true;
     },
   );

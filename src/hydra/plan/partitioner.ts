@@ -178,14 +178,14 @@ function refuseIfTooLarge(req: PartitionRequest, layer: number, peak: ShardPeak,
   if (peak.largest > req.maxBufferBytes) {
     throw new LayerTooLargeError(
       `layer '${p.name}' needs a single buffer of ${formatBytes(peak.largest)} with ${batch}, but the device binds at most ` +
-        `${formatBytes(req.maxBufferBytes)} per buffer: use a smaller batch_size or n_ctx (or a device with a larger binding limit)`,
+        `${formatBytes(req.maxBufferBytes)} per buffer: use a smaller batch (task.train.B) or sequence length (task.train.T) (or a device with a larger binding limit)`,
     );
   }
   if (need + reserve > req.budget) {
     throw new LayerTooLargeError(
       `layer '${p.name}' cannot fit the device even alone: it needs ${formatBytes(need)} (${need} bytes) to train with ${batch} ` +
         `(parameters ${formatBytes(p.paramBytes)}), plus a prefetch reserve of ${formatBytes(reserve)}, but the device budget is ` +
-        `${formatBytes(req.budget)} (${req.budget} bytes). Use a smaller batch_size or n_ctx, or a larger device_memory ` +
+        `${formatBytes(req.budget)} (${req.budget} bytes). Use a smaller batch (task.train.B) or sequence length (task.train.T), or a larger deviceMemory ` +
         `(at least ${formatBytes(need + reserve)}).`,
       need + reserve,
     );
