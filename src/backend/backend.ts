@@ -32,6 +32,23 @@ export interface MemoryStats {
   inUse: number;
   /** Largest `inUse` seen since creation or the last `resetHighWater()`. */
   highWater: number;
+  /**
+   * Backends that keep freed buffers for reuse (webgpu): the most device bytes held at once since creation or the
+   * last `resetHighWater()` — live buffers and pooled free ones — as the pool itself counts them.
+   */
+  heldHighWater?: number;
+}
+
+/**
+ * Where an allocation takes more device memory than the bytes asked for (webgpu rounds buffers up to size classes)
+ * or a kernel takes scratch buffers while it is recorded, the backend says how much, so that the partitioner's dry
+ * runs count the bytes the device really holds. Absent: allocations take exactly their bytes and kernels none.
+ */
+export interface DeviceBytes {
+  /** Device bytes an allocation of `bytes` takes. */
+  of(bytes: number): number;
+  /** Device bytes of each scratch buffer a kernel call takes (one after another, each freed before the next), or none. */
+  scratch(kernel: string, args: readonly unknown[]): number[];
 }
 
 /** Thrown by `alloc` when an allocation would exceed the budget. Carries the numbers for the message. */
@@ -93,6 +110,8 @@ export interface Backend {
    * whose tensors exceed it rather than letting a kernel fail.
    */
   readonly maxBufferBytes: number;
+  /** How allocations and kernels take device memory, where that differs from the bytes asked for (see DeviceBytes). */
+  readonly deviceBytes?: DeviceBytes;
 
   // ---- memory ----
   /** Allocate `length` elements of `dtype`. Contents are undefined (callers fill/zero). Throws DeviceOutOfMemoryError. */

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { inConfigWords } from '../config/config-words.js';
 
 const SUBCOMMANDS = ['train', 'eval', 'simulate', 'dashboard', 'report', 'submit', 'worker', 'status', 'results'] as const;
 
@@ -22,8 +23,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // User-facing errors carry their own explanation; a stack trace from deep inside helps nobody.
-  const msg = err instanceof Error ? err.message : String(err);
+  // User-facing errors carry their own explanation; a stack trace from deep inside helps nobody. The library speaks
+  // in its API's field names; the user wrote a config.
+  const msg = inConfigWords(err instanceof Error ? err.message : String(err));
   console.error(`hydra: ${msg}`);
   if (process.env.HYDRA_DEBUG) console.error(err);
   process.exit(1);

@@ -214,7 +214,11 @@ export interface PrefetchTotals {
 export interface JobResult {
   models: ModelResult[];
   makespanSeconds: number;
-  devices: { id: number; busySeconds: number; utilisation: number; highWater: number; budget: number }[];
+  /**
+   * Per device: `highWater`, the most bytes its allocator counted at once; `heldHighWater`, where the backend pools
+   * freed buffers (webgpu), the most device bytes it held at once — live and pooled — as the pool counts them.
+   */
+  devices: { id: number; busySeconds: number; utilisation: number; highWater: number; heldHighWater?: number; budget: number }[];
   policy: PolicyName;
   /** Every byte copied between the host tier and the devices: the tasks' own copies and every prefetched copy. */
   bytesMoved: number;

@@ -45,23 +45,28 @@ for (const c of created) {
   describe(`conformance: ${label}`, () => {
     test('memory: budget, typed OOM error, high-water mark, free, setBudget', async () => {
       const m = await c.entry.create({ budget: 1000 });
+      // The budget counts device bytes: the bytes asked for, or what the backend says they take (webgpu: size classes).
+      const dev = (bytes: number) => m.deviceBytes?.of(bytes) ?? bytes;
+      const counts = () => { const { budget, inUse, highWater } = m.stats(); return { budget, inUse, highWater }; };
       try {
+        const two = 2 * dev(400), budget = two + dev(204) - 1;
+        m.setBudget(budget);
         const a = m.alloc(100), b = m.alloc(100, 'i32');
-        assert.deepEqual(m.stats(), { budget: 1000, inUse: 800, highWater: 800 });
+        assert.deepEqual(counts(), { budget, inUse: two, highWater: two });
         const err = (() => { try { m.alloc(51); } catch (e) { return e; } })();
         assert.ok(err instanceof DeviceOutOfMemoryError, 'exceeding the budget throws DeviceOutOfMemoryError');
-        assert.equal(err.requested, 204);
-        assert.equal(err.inUse, 800);
-        assert.equal(err.budget, 1000);
-        assert.equal(m.stats().inUse, 800, 'a refused allocation changes nothing');
+        assert.equal(err.requested, dev(204));
+        assert.equal(err.inUse, two);
+        assert.equal(err.budget, budget);
+        assert.equal(m.stats().inUse, two, 'a refused allocation changes nothing');
         m.free(a);
-        assert.deepEqual(m.stats(), { budget: 1000, inUse: 400, highWater: 800 });
+        assert.deepEqual(counts(), { budget, inUse: dev(400), highWater: two });
         m.resetHighWater();
-        assert.equal(m.stats().highWater, 400);
-        assert.throws(() => m.setBudget(399), RangeError);
-        m.setBudget(2000);
+        assert.equal(m.stats().highWater, dev(400));
+        assert.throws(() => m.setBudget(dev(400) - 1), RangeError);
+        m.setBudget(dev(400) + dev(1600));
         const big = m.alloc(400);
-        assert.equal(m.stats().highWater, 2000);
+        assert.equal(m.stats().highWater, dev(400) + dev(1600));
         assert.throws(() => m.free(a), 'double free is refused');
         m.free(b);
         m.free(big);

@@ -15,6 +15,10 @@ import { HostTier } from '../../src/hydra/tier/host-tier.js';
 import { allocateHostState, viewsOf } from '../../src/hydra/tier/host-state.js';
 import { runShardTask } from '../../src/hydra/run/shard-executor.js';
 import { initModel } from '../../src/nn/init.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { createBackend } from '../../src/backend/index.js';
+import type { PartitionPlan } from '../../src/hydra/api.js';
+import { webgpuSkipReason } from '../backend/helpers.js';
 
 const config: Gpt2Config = { n_layer: 4, n_head: 2, n_embd: 32, n_ctx: 16, vocab_size: 97, dropout: 0.1, tie: true };
 const recipe: TrainRecipe = { optimizer: ADAMW_DEFAULTS, schedule: { warmupSteps: 0, decay: 'constant', minRatio: 0 }, clipNorm: 1, totalSteps: 2, seed: 1 };
@@ -22,22 +26,17 @@ const B = 2, T = 16;
 const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 13) % 97);
 const inputs = (budget: number) => ({ model: buildGpt2(config), recipe, B, T, budget, backendKey: 'js', maxBufferBytes: Infinity });
 
-test('partitioner: a small budget forces several shards and the plan never exceeds the budget at run time', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hydra-plan-'));
-  const budget = 330_000;
-  const { plan, reused } = await planFor(inputs(budget), async () => new JsBackend(), tokens, dir);
-  assert.equal(reused, false);
-  assert.ok(plan.shards.length >= 3, `expected >= 3 shards, got ${plan.shards.length}\n${formatPlan(plan)}`);
-  for (const s of plan.shards) assert.ok(Math.max(s.peakBytes.forward, s.peakBytes.train) + plan.reserve <= budget);
-
-  // Run every task of two steps on a device with exactly that budget; the measured peak of each task must equal
-  // the plan's prediction (exact accounting) and stay within budget - reserve.
+/**
+ * Run every task of two steps on a device with exactly the plan's budget less its reserve; the measured peak of each
+ * task must equal the plan's prediction (exact accounting). On webgpu the bytes are device bytes: size classes and
+ * kernel scratch, which the plan counts through the backend's DeviceBytes.
+ */
+async function runPlan(plan: PartitionPlan, be: Backend): Promise<void> {
   const rt = buildRuntime(buildGpt2(config), plan.shards, recipe, B, T);
   const views = viewsOf(allocateHostState(rt, new HostTier(), 'm'));
   for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
   views.tokens().set(tokens);
   views.targets().set(tokens.map((x) => (x + 1) % 97));
-  const be = new JsBackend({ budget: budget - plan.reserve });
   const n = plan.shards.length;
   for (let step = 0; step < 2; step++) {
     const run = async (kind: 'F' | 'FL' | 'B' | 'E', k: number) => {
@@ -53,10 +52,44 @@ test('partitioner: a small budget forces several shards and the plan never excee
     for (let k = n - 2; k >= 0; k--) await run('B', k);
     for (let k = 0; k < n; k++) await run('E', k);
   }
+}
+
+test('partitioner: a small budget forces several shards and the plan never exceeds the budget at run time', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-plan-'));
+  const budget = 330_000;
+  const { plan, reused } = await planFor(inputs(budget), async () => new JsBackend(), tokens, dir);
+  assert.equal(reused, false);
+  assert.ok(plan.shards.length >= 3, `expected >= 3 shards, got ${plan.shards.length}\n${formatPlan(plan)}`);
+  for (const s of plan.shards) assert.ok(Math.max(s.peakBytes.forward, s.peakBytes.train) + plan.reserve <= budget);
+  await runPlan(plan, new JsBackend({ budget: budget - plan.reserve }));
 
   const again = await planFor(inputs(budget), async () => { throw new Error('no pilot pass expected when the plan is cached'); }, tokens, dir);
   assert.equal(again.reused, true);
   assert.deepEqual(again.plan.shards.map((s) => [s.from, s.to]), plan.shards.map((s) => [s.from, s.to]));
+});
+
+test('partitioner on webgpu: planned peaks are the device bytes the webgpu allocator really takes (size classes, scratch)', async (t) => {
+  const open = async (budget?: number): Promise<Backend | string> => {
+    try {
+      return await createBackend('webgpu', { budget });
+    } catch (e) {
+      const reason = await webgpuSkipReason(e);
+      if (reason === null) throw e;
+      return reason;
+    }
+  };
+  const probe = await open();
+  if (typeof probe === 'string') return t.skip(probe);
+  probe.dispose();
+  const budget = 330_000;
+  const { plan } = await planFor({ ...inputs(budget), backendKey: 'webgpu' }, async () => (await open()) as Backend, tokens, null);
+  assert.ok(plan.shards.length >= 2, `expected >= 2 shards, got ${plan.shards.length}\n${formatPlan(plan)}`);
+  const be = (await open(budget - plan.reserve)) as Backend;
+  try {
+    await runPlan(plan, be);
+  } finally {
+    be.dispose();
+  }
 });
 
 test('partitioner: a layer that cannot fit alone is refused with the layer, bytes, budget and what to change', async () => {
@@ -66,7 +99,7 @@ test('partitioner: a layer that cannot fit alone is refused with the layer, byte
       assert.ok(e instanceof LayerTooLargeError);
       assert.match(e.message, /layer '(embed|lm_head|h\.\d)' cannot fit the device even alone/);
       assert.match(e.message, /budget is 48\.8 KiB \(50000 bytes\)/);
-      assert.match(e.message, /smaller batch_size or n_ctx, or a larger device_memory/);
+      assert.match(e.message, /smaller batch \(task\.train\.B\) or sequence length \(task\.train\.T\), or a larger deviceMemory/);
       return true;
     },
   );

@@ -45,7 +45,13 @@ test('train(): webgpu:2, sharded (>= 3 shards) among another model, matches js w
   const result = await train([focus, other], { devices: 'webgpu:2', deviceMemory: 90_000, policy: 'sharded-lrtf', planDir: null });
   const seconds = (performance.now() - t0) / 1000;
   assert.equal(result.devices.length, 2);
-  for (const d of result.devices) assert.ok(d.highWater <= d.budget, `device ${d.id} high water ${d.highWater} > budget ${d.budget}`);
+  // Device bytes really held — live buffers at their size class, scratch, and the pool's free buffers — measured by
+  // each device's buffer pool over the whole run (the accountant's own high water cannot pass the budget: it throws).
+  for (const d of result.devices) {
+    assert.ok(d.heldHighWater !== undefined, `device ${d.id}: the webgpu pool reports what it held`);
+    assert.ok(d.heldHighWater <= d.budget, `device ${d.id}: held ${d.heldHighWater} device bytes (live + pooled) > budget ${d.budget}`);
+    assert.ok(d.heldHighWater >= d.highWater, `device ${d.id}: held ${d.heldHighWater} < allocated high water ${d.highWater}`);
+  }
   for (const m of result.models) assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
   const r = result.models.find((m) => m.name === 'focus')!;
   assert.equal(r.plan.backend, 'webgpu', 'planned (and measured) for the webgpu kind');
@@ -68,7 +74,8 @@ test('train(): webgpu:2, sharded (>= 3 shards) among another model, matches js w
   for (const [name, p] of onGpu.params) assert.ok(sameBits(p.data, r.weights.get(name)!.data), `parameter ${name} differs from webgpu alone`);
   const jsBitwise = [...onJs.params].every(([name, p]) => sameBits(p.data, onGpu.params.get(name)!.data));
   t.diagnostic(
-    `webgpu:2, ${r.plan.shards.length} shards; webgpu ${jsBitwise ? 'IS' : 'is not'} bitwise equal to js; ` +
+    `webgpu:2, ${r.plan.shards.length} shards; device bytes held (live + pooled) ${result.devices.map((d) => d.heldHighWater).join(', ')} ` +
+      `of ${result.devices[0].budget}; webgpu ${jsBitwise ? 'IS' : 'is not'} bitwise equal to js; ` +
       `max relative error vs js: losses ${worstLoss.toExponential(2)}, parameters ${worstParam.toExponential(2)}; train() ${seconds.toFixed(1)} s`,
   );
 });

@@ -8,9 +8,10 @@
  */
 /// <reference types="@webgpu/types" />
 import { totalmem } from 'node:os';
-import type { AdamWParams, Backend, DeviceBuffer, DType, MemoryStats, RngKey, SgdParams } from '../backend.js';
+import type { AdamWParams, Backend, DeviceBuffer, DeviceBytes, DType, MemoryStats, RngKey, SgdParams } from '../backend.js';
 import { MemoryAccountant } from '../memory.js';
 import { BufferPool, GpuBuffer } from './buffer-pool.js';
+import { webgpuDeviceBytes } from './device-bytes.js';
 import type { OpenedDevice } from './dawn.js';
 import type { KernelContext } from './kernel.js';
 import { kernelLimits, WebGpuLimitError, type KernelLimits } from './limits.js';
@@ -49,6 +50,7 @@ export class WebGpuBackend implements Backend {
   readonly name: string;
   readonly maxBufferBytes: number;
   readonly limits: KernelLimits;
+  readonly deviceBytes: DeviceBytes;
   private readonly device: GPUDevice;
   private readonly mem: MemoryAccountant;
   private readonly pool: BufferPool;
@@ -70,7 +72,8 @@ export class WebGpuBackend implements Backend {
     this.recorder = new CommandRecorder(this.device, this.limits.uniformAlign);
     const poolBytes = settings.poolBytes ?? Math.min(2 ** 30, Number.isFinite(budget) ? budget / 4 : 2 ** 30);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    this.pool = new BufferPool(this.device, usage, this.limits.maxBufferSize, poolBytes, () => this.recorder.pendingSerial);
+    this.pool = new BufferPool(this.device, usage, this.limits.maxBufferSize, poolBytes, () => this.mem.stats().budget, () => this.recorder.flush());
+    this.deviceBytes = webgpuDeviceBytes(this.limits);
     this.staging = new StagingPool(this.device, this.limits.maxBufferSize, this.recorder);
     this.ctx = { device: this.device, limits: this.limits, pipelines: new PipelineCache(this.device), recorder: this.recorder };
     this.device.addEventListener('uncapturederror', (e) => this.errors.push((e as GPUUncapturedErrorEvent).error.message));
@@ -87,7 +90,8 @@ export class WebGpuBackend implements Backend {
     if (length * 4 > this.limits.maxBufferSize) {
       throw new WebGpuLimitError(`${this.name}: alloc of ${length * 4} bytes exceeds the device's maxBufferSize of ${this.limits.maxBufferSize} bytes`);
     }
-    this.mem.reserve(length * 4);
+    // The budget counts device bytes: the buffer's size class, not the bytes asked for.
+    this.mem.reserve(this.deviceBytes.of(length * 4));
     const { buffer, capacity } = this.pool.acquire(length * 4, `buffer ${this.nextId}`);
     return new GpuBuffer(this.nextId++, dtype, length, buffer, capacity, this);
   }
@@ -95,19 +99,21 @@ export class WebGpuBackend implements Backend {
     if (!(buf instanceof GpuBuffer) || buf.owner !== this || buf.freed) throw new Error(`${this.name}: double free or foreign buffer (id ${buf.id})`);
     buf.freed = true;
     if (!this.disposed) this.pool.release(buf.gpu, buf.capacity);
-    this.mem.release(buf.bytes);
+    this.mem.release(buf.capacity);
   }
   stats(): MemoryStats {
-    return this.mem.stats();
+    return { ...this.mem.stats(), heldHighWater: this.pool.stats().heldHighWater };
   }
   resetHighWater(): void {
     this.mem.resetHighWater();
+    this.pool.resetHighWater();
   }
   setBudget(bytes: number): void {
     this.mem.setBudget(bytes);
+    this.pool.trim(bytes - this.pool.stats().liveBytes);
   }
   /** Pool and dispatch counters (tests, benchmarks). */
-  poolStats(): { liveBytes: number; pooledBytes: number; retired: number; dispatches: number; submits: number; pipelines: number } {
+  poolStats(): { liveBytes: number; pooledBytes: number; heldHighWater: number; dispatches: number; submits: number; pipelines: number } {
     return { ...this.pool.stats(), dispatches: this.recorder.totalDispatches, submits: this.recorder.totalSubmits, pipelines: this.ctx.pipelines.size };
   }
 
@@ -144,8 +150,7 @@ export class WebGpuBackend implements Backend {
     const out = (dst ?? (b.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n))) as T;
     if (out.length < n) throw new RangeError(`download: host array has ${out.length} elements, ${n} are needed`);
     if (n > 0) {
-      const serial = await this.staging.read(b.gpu, srcOffset * 4, n * 4, new Uint8Array(out.buffer, out.byteOffset, n * 4));
-      this.completed(serial);
+      await this.staging.read(b.gpu, srcOffset * 4, n * 4, new Uint8Array(out.buffer, out.byteOffset, n * 4));
     }
     this.throwDeviceErrors();
     return out;
@@ -153,7 +158,7 @@ export class WebGpuBackend implements Backend {
 
   async sync(): Promise<void> {
     this.alive('sync');
-    this.completed(await this.recorder.drain());
+    await this.recorder.drain();
     this.throwDeviceErrors();
   }
 
@@ -332,16 +337,22 @@ export class WebGpuBackend implements Backend {
     gemm(this.ctx, { transA, transB, M, N, K, alpha, beta, lda, ldb, ldc, offA, offB, offC, batch, strideA, strideB, strideC }, a, b, c, (bytes) => this.scratch(bytes));
   }
 
-  /** An internal buffer outside the budget (small: reduction partials, same-buffer copies); released right after recording. */
+  /**
+   * An internal buffer (split-K partials, reduction partials, same-buffer copies), in the budget like any other
+   * (device-bytes.ts tells the partitioner its size); released right after recording.
+   */
   private scratch(bytes: number): { buf: GpuBuffer; gpu: GPUBuffer; release(): void } {
+    this.mem.reserve(this.deviceBytes.of(bytes));
     const { buffer, capacity } = this.pool.acquire(bytes, 'scratch');
     const buf = new GpuBuffer(0, 'f32', Math.floor(capacity / 4), buffer, capacity, this);
-    return { buf, gpu: buffer, release: () => this.pool.release(buffer, capacity) };
-  }
-
-  private completed(serial: number): void {
-    this.pool.completed(serial);
-    this.staging.completed(serial);
+    return {
+      buf,
+      gpu: buffer,
+      release: () => {
+        this.pool.release(buffer, capacity);
+        this.mem.release(capacity);
+      },
+    };
   }
 
   private throwDeviceErrors(): void {

@@ -3,11 +3,11 @@
  *
  * Freed buffers go back to the pool and are reused by later allocations of the same class, never left to the
  * garbage collector (spilling needs predictable memory). Reusing a buffer right away is safe: WebGPU runs queue
- * operations in order, so new writes land after the old reads. A buffer is *destroyed* (pool trimming, dispose) only
- * once the work submitted before its release has completed — `retire` holds it until the recorder says so.
+ * operations in order, so new writes land after the old reads.
  *
- * Budget accounting (MemoryAccountant, in the backend) counts the bytes callers asked for, like every backend, so
- * plans agree across backends; the pool counts physical bytes (class sizes) to bound what it keeps.
+ * The budget means device bytes: the backend's accountant counts each buffer at its class size (scratch buffers
+ * too), and the pool keeps live + pooled bytes within the budget — it destroys pooled buffers before creating a new
+ * one that would not fit beside them, and keeps at most its cap pooled.
  */
 /// <reference types="@webgpu/types" />
 import type { DeviceBuffer, DType } from '../backend.js';
@@ -47,18 +47,13 @@ export function sizeClass(bytes: number, maxBufferSize: number): number {
   return cls > maxBufferSize ? Math.ceil(bytes / 4) * 4 : cls;
 }
 
-interface Retired {
-  buffer: GPUBuffer;
-  /** Destroy once the recorder's completed serial reaches this. */
-  serial: number;
-}
-
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private pooledBytes = 0;
-  private retired: Retired[] = [];
   /** Physical bytes of buffers handed out and not yet released. */
   private liveBytes = 0;
+  /** Most live + pooled bytes since creation or the last resetHighWater(). */
+  private heldHighWater = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -66,11 +61,16 @@ export class BufferPool {
     private readonly maxBufferSize: number,
     /** Most bytes kept in free lists. */
     private readonly poolCap: number,
-    /** Serial of the batch being recorded: work recorded so far completes when this serial completes. */
-    private readonly pendingSerial: () => number,
+    /** The device budget: live and pooled bytes together never exceed it. */
+    private readonly budget: () => number,
+    /** Submit the work recorded so far (a buffer it uses may be destroyed only once it is submitted). */
+    private readonly submitPending: () => void,
   ) {}
 
-  /** A buffer of class sizeClass(bytes); its size is returned with it. */
+  /**
+   * A buffer of class sizeClass(bytes); its size is returned with it. The caller has reserved `capacity` in the
+   * budget, so live bytes fit; pooled buffers are destroyed first when a new buffer would not fit beside them.
+   */
   acquire(bytes: number, label: string): { buffer: GPUBuffer; capacity: number } {
     const capacity = sizeClass(bytes, this.maxBufferSize);
     const list = this.free.get(capacity);
@@ -78,13 +78,15 @@ export class BufferPool {
     if (buffer) {
       this.pooledBytes -= capacity;
     } else {
+      this.trim(this.budget() - this.liveBytes - capacity);
       buffer = this.device.createBuffer({ size: capacity, usage: this.usage, label });
     }
     this.liveBytes += capacity;
+    this.heldHighWater = Math.max(this.heldHighWater, this.liveBytes + this.pooledBytes);
     return { buffer, capacity };
   }
 
-  /** Back to the free list (or retired when the pool is over its cap). */
+  /** Back to the free list (destroyed instead when the pool is over its cap). */
   release(buffer: GPUBuffer, capacity: number): void {
     this.liveBytes -= capacity;
     let list = this.free.get(capacity);
@@ -94,40 +96,36 @@ export class BufferPool {
     this.trim(this.poolCap);
   }
 
-  /** Retire pooled buffers until at most `keepBytes` stay pooled (largest classes first: fewer, bigger frees). */
+  /**
+   * Destroy pooled buffers until at most `keepBytes` stay pooled (largest classes first: fewer, bigger frees). The
+   * work recorded so far is submitted first: WebGPU lets a buffer be destroyed while submitted work still uses it
+   * (that work completes normally), never while unsubmitted commands refer to it.
+   */
   trim(keepBytes: number): void {
     if (this.pooledBytes <= keepBytes) return;
+    this.submitPending();
     const classes = [...this.free.keys()].sort((a, b) => b - a);
     for (const cls of classes) {
       const list = this.free.get(cls)!;
       while (list.length && this.pooledBytes > keepBytes) {
-        this.retired.push({ buffer: list.pop()!, serial: this.pendingSerial() });
+        list.pop()!.destroy();
         this.pooledBytes -= cls;
       }
     }
   }
 
-  /** Destroys retired buffers whose last use has completed. */
-  completed(serial: number): void {
-    if (!this.retired.length) return;
-    const keep: Retired[] = [];
-    for (const r of this.retired) {
-      if (r.serial <= serial) r.buffer.destroy();
-      else keep.push(r);
-    }
-    this.retired = keep;
+  stats(): { liveBytes: number; pooledBytes: number; heldHighWater: number } {
+    return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, heldHighWater: this.heldHighWater };
   }
 
-  stats(): { liveBytes: number; pooledBytes: number; retired: number } {
-    return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, retired: this.retired.length };
+  resetHighWater(): void {
+    this.heldHighWater = this.liveBytes + this.pooledBytes;
   }
 
   /** Destroys everything (the device is going away; Dawn defers the actual release past in-flight work). */
   destroyAll(): void {
     for (const list of this.free.values()) for (const b of list) b.destroy();
-    for (const r of this.retired) r.buffer.destroy();
     this.free.clear();
-    this.retired = [];
     this.pooledBytes = 0;
   }
 }

@@ -5,9 +5,6 @@
  * Kernel parameters go into a host-side uniform arena, one aligned slot per dispatch, written to the GPU with
  * queue.writeBuffer just before the batch's submit. Queue operations run in order, so the next batch may rewrite
  * the same uniform buffer: the previous batch has read it by then.
- *
- * Serials: batch k (1-based) is submitted as serial k. `pendingSerial` is the serial of the batch being recorded,
- * so a buffer released now is safe to destroy once that serial has completed.
  */
 /// <reference types="@webgpu/types" />
 
@@ -18,8 +15,6 @@ export class CommandRecorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
-  private submitted = 0;
-  private completedSerial = 0;
   private readonly slot: number;
   private readonly arena: ArrayBuffer;
   private readonly arenaWords: Uint32Array;
@@ -37,16 +32,6 @@ export class CommandRecorder {
     this.arena = new ArrayBuffer(this.slot * MAX_DISPATCHES);
     this.arenaWords = new Uint32Array(this.arena);
     this.uniform = device.createBuffer({ size: this.arena.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'kernel params' });
-  }
-
-  get pendingSerial(): number {
-    return this.submitted + 1;
-  }
-  get lastSubmitted(): number {
-    return this.submitted;
-  }
-  get completed(): number {
-    return this.completedSerial;
   }
 
   /** Records one dispatch; `params` are the words of the kernel's uniform struct. */
@@ -86,31 +71,22 @@ export class CommandRecorder {
     this.enc().clearBuffer(buf, offset, size);
   }
 
-  /** Submits what was recorded (no-op when nothing was). Returns the serial of the last submitted batch. */
-  flush(): number {
-    if (!this.encoder) return this.submitted;
+  /** Submits what was recorded (no-op when nothing was). */
+  flush(): void {
+    if (!this.encoder) return;
     this.endPass();
     if (this.arenaUsed) this.device.queue.writeBuffer(this.uniform, 0, this.arena, 0, this.arenaUsed);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.dispatches = 0;
     this.arenaUsed = 0;
-    this.submitted++;
     this.totalSubmits++;
-    return this.submitted;
   }
 
-  /** Submits and waits until everything submitted so far has run. Returns the completed serial. */
-  async drain(): Promise<number> {
-    const serial = this.flush();
+  /** Submits and waits until everything submitted so far has run. */
+  async drain(): Promise<void> {
+    this.flush();
     await this.device.queue.onSubmittedWorkDone();
-    this.noteCompleted(serial);
-    return serial;
-  }
-
-  /** Called when some wait proved that `serial` (and everything before it) has completed. */
-  noteCompleted(serial: number): void {
-    if (serial > this.completedSerial) this.completedSerial = serial;
   }
 
   destroy(): void {

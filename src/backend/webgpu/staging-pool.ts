@@ -14,34 +14,25 @@ export class StagingPool {
   private readonly pool: BufferPool;
 
   constructor(device: GPUDevice, maxBufferSize: number, private readonly recorder: CommandRecorder) {
-    this.pool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, maxBufferSize, 2 * CHUNK_BYTES, () => recorder.pendingSerial);
+    // MAP_READ buffers live in host-visible memory, not in the device budget: the pool bounds them by its cap alone.
+    this.pool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, maxBufferSize, 2 * CHUNK_BYTES, () => Infinity, () => recorder.flush());
   }
 
-  /**
-   * Copies `bytes` from `src` at `srcOffset` into `dst` (a byte view) and returns the serial whose completion the
-   * read proved (queue order: everything submitted before the copy has finished).
-   */
-  async read(src: GPUBuffer, srcOffset: number, bytes: number, dst: Uint8Array): Promise<number> {
-    let serial = this.recorder.completed;
+  /** Copies `bytes` from `src` at `srcOffset` into `dst` (a byte view). */
+  async read(src: GPUBuffer, srcOffset: number, bytes: number, dst: Uint8Array): Promise<void> {
     for (let done = 0; done < bytes; done += CHUNK_BYTES) {
       const size = Math.min(CHUNK_BYTES, bytes - done);
       const { buffer, capacity } = this.pool.acquire(size, 'staging');
       try {
         this.recorder.copyBufferToBuffer(src, srcOffset + done, buffer, 0, size);
-        serial = this.recorder.flush();
+        this.recorder.flush();
         await buffer.mapAsync(GPUMapMode.READ, 0, size);
         dst.set(new Uint8Array(buffer.getMappedRange(0, size)), done);
         buffer.unmap();
       } finally {
         this.pool.release(buffer, capacity);
       }
-      this.recorder.noteCompleted(serial);
     }
-    return serial;
-  }
-
-  completed(serial: number): void {
-    this.pool.completed(serial);
   }
 
   destroyAll(): void {

@@ -23,6 +23,8 @@ import { JobLocality } from './job-locality.js';
 export interface DeviceTotals {
   busy: number[];
   highWater: number[];
+  /** Per device, where its backend pools buffers: the most device bytes held at once (live + pooled). */
+  heldHighWater: (number | undefined)[];
   bytesMoved: number;
   overlapSeconds: number;
 }
@@ -45,7 +47,7 @@ export class JobRun {
     private readonly c: JobContext,
     private readonly control?: JobControl,
   ) {
-    this.totals = { busy: devices.map(() => 0), highWater: devices.map(() => 0), bytesMoved: 0, overlapSeconds: 0 };
+    this.totals = { busy: devices.map(() => 0), highWater: devices.map(() => 0), heldHighWater: devices.map(() => undefined), bytesMoved: 0, overlapSeconds: 0 };
     this.byName = new Map(jobs.map((j) => [j.name, j]));
     this.active = jobs.filter((j) => !j.ended);
     this.endings = new ModelEndings(jobs, devices, c);
@@ -144,6 +146,7 @@ export class JobRun {
         this.locality.reported(d.id, rep);
         t.busy[d.id] += rep.seconds;
         t.highWater[d.id] = Math.max(t.highWater[d.id], rep.highWater);
+        if (rep.heldHighWater !== undefined) t.heldHighWater[d.id] = Math.max(t.heldHighWater[d.id] ?? 0, rep.heldHighWater);
         t.bytesMoved += rep.outcome.bytesIn + rep.outcome.bytesOut;
         t.overlapSeconds += rep.overlapSeconds;
         j.result.deviceSeconds += rep.seconds;

@@ -96,11 +96,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   }
   const shardCache: CacheTotals = { hits: 0, hitBytes: 0, stale: 0, evictions: 0 };
   for (const d of devices) for (const k of Object.keys(shardCache) as (keyof CacheTotals)[]) shardCache[k] += d.cache[k];
-  const { busy, highWater, bytesMoved, overlapSeconds } = run.totals;
+  const { busy, highWater, heldHighWater, bytesMoved, overlapSeconds } = run.totals;
   return {
     models: jobs.map((j) => j.result),
     makespanSeconds: makespan,
-    devices: devices.map((d) => ({ id: d.id, busySeconds: busy[d.id], utilisation: makespan > 0 ? busy[d.id] / makespan : 0, highWater: highWater[d.id], budget: d.budget })),
+    devices: devices.map((d) => ({ id: d.id, busySeconds: busy[d.id], utilisation: makespan > 0 ? busy[d.id] / makespan : 0, highWater: highWater[d.id], heldHighWater: heldHighWater[d.id], budget: d.budget })),
     policy: c.policy,
     bytesMoved: bytesMoved + prefetch.copiedBytes,
     prefetch,

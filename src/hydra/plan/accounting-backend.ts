@@ -3,7 +3,7 @@
  * every kernel is a no-op. Running the real shard executor against it gives the exact peak device bytes of a task
  * without computing anything, so the partitioner's plan and the run-time allocator cannot disagree.
  */
-import type { Backend, DeviceBuffer, DType } from '../../backend/backend.js';
+import type { Backend, DeviceBuffer, DeviceBytes, DType } from '../../backend/backend.js';
 import { MemoryAccountant } from '../../backend/memory.js';
 
 export interface Accounting {
@@ -15,8 +15,10 @@ export interface Accounting {
 /**
  * `hostUpdates`: whether the real backend steps parameters in the host tier (adamwHost/sgdHost: cpu, js) or streams
  * them through device memory (webgpu) — the executor allocates differently, so the accounts must follow the same path.
+ * `deviceBytes`: the real backend's rounding and kernel scratch (webgpu), counted as it counts them.
  */
-export function accountingBackend(hostUpdates: boolean): Accounting {
+export function accountingBackend(hostUpdates: boolean, deviceBytes?: DeviceBytes): Accounting {
+  const of = deviceBytes ? (bytes: number) => deviceBytes.of(bytes) : (bytes: number) => bytes;
   const mem = new MemoryAccountant(Infinity, 'accounting');
   let nextId = 1;
   let largest = 0;
@@ -25,13 +27,14 @@ export function accountingBackend(hostUpdates: boolean): Accounting {
     kind: 'js',
     threads: 1,
     maxBufferBytes: Infinity,
+    deviceBytes,
     alloc(length: number, dtype: DType = 'f32'): DeviceBuffer {
-      mem.reserve(length * 4);
+      mem.reserve(of(length * 4));
       largest = Math.max(largest, length * 4);
       return { id: nextId++, dtype, length, bytes: length * 4 };
     },
     free(b: DeviceBuffer) {
-      mem.release(b.bytes);
+      mem.release(of(b.bytes));
     },
     stats: () => mem.stats(),
     resetHighWater: () => mem.resetHighWater(),
@@ -48,7 +51,14 @@ export function accountingBackend(hostUpdates: boolean): Accounting {
       if ((prop === 'adamwHost' || prop === 'sgdHost') && !hostUpdates) return undefined;
       // Optional capabilities that change what the executor allocates must be declared above, not defaulted here.
       if (prop === 'uploadTimed') return undefined;
-      return () => {}; // every kernel
+      if (!deviceBytes) return () => {}; // every kernel
+      // A kernel holds its scratch buffers only while it is recorded: each counts at the peak, then is given back.
+      return (...args: unknown[]) => {
+        for (const bytes of deviceBytes.scratch(String(prop), args)) {
+          mem.reserve(bytes);
+          mem.release(bytes);
+        }
+      };
     },
   }) as Backend;
   return { be, largestAlloc: () => largest };

@@ -57,7 +57,7 @@ export function checkMemoryBudgets(models: readonly ModelBytes[], limits: { devi
         throw new LayerTooLargeError(
           `model '${m.name}': layer '${l.name}' needs at least ${formatBytes(need)} on a device to train (parameters ${formatBytes(l.paramBytes)}, ` +
             `their gradients ${formatBytes(l.paramBytes)}, input ${formatBytes(l.inputBytes)}, output ${formatBytes(l.outputBytes)}), more than the ` +
-            `device budget of ${formatBytes(limits.device)}; no partition can fit it. Raise device_memory, or lower batch_size, block_size or the model's width.`,
+            `device budget of ${formatBytes(limits.device)}; no partition can fit it. Raise deviceMemory, or lower the batch (task.train.B), the sequence length (task.train.T) or the model's width.`,
         );
       }
     }

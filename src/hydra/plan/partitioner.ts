@@ -8,6 +8,7 @@
  * chunked optimizer update. The pilot pass (src/hydra/plan/pilot.ts) supplies the per-layer times and the per-layer peaks
  * that are printed with the plan.
  */
+import type { DeviceBytes } from '../../backend/backend.js';
 import type { PartitionPlan, ShardPlan } from '../api.js';
 import { accountingBackend } from './accounting-backend.js';
 import { buildRuntime, type ShardRange } from '../run/model-runtime.js';
@@ -41,6 +42,8 @@ export interface PartitionRequest {
   backend: string;
   /** The backend steps parameters in the host tier (cpu, js) rather than through device memory (webgpu). */
   hostUpdates: boolean;
+  /** The backend's device bytes, where they differ from the bytes asked for (webgpu: size classes, kernel scratch). */
+  deviceBytes?: DeviceBytes;
 }
 
 /** Peak device bytes of the forward-only and training tasks of shard [from, to). */
@@ -54,7 +57,9 @@ export interface ShardPeak {
 }
 
 /** Peak device bytes of the forward-only and training tasks of shard [from, to). */
-export async function shardPeak(model: Model, recipe: TrainRecipe, B: number, T: number, from: number, to: number, hostUpdates: boolean): Promise<ShardPeak> {
+export async function shardPeak(
+  model: Model, recipe: TrainRecipe, B: number, T: number, from: number, to: number, hostUpdates: boolean, deviceBytes?: DeviceBytes,
+): Promise<ShardPeak> {
   const nLayers = model.layers.length;
   const shards: ShardRange[] = [];
   if (from > 0) shards.push({ from: 0, to: from });
@@ -65,14 +70,15 @@ export async function shardPeak(model: Model, recipe: TrainRecipe, B: number, T:
   const last = k === shards.length - 1;
   const host = phantomHost(B * T, rt.params.length);
   const measure = async (task: ShardTask) => {
-    const acct = accountingBackend(hostUpdates);
+    const acct = accountingBackend(hostUpdates, deviceBytes);
     await runShardTask(acct.be, rt, host, task);
     return { peak: acct.be.stats().highWater, largest: acct.largestAlloc() };
   };
   const e = await measure({ kind: 'E', shard: k, step: 0 });
   const f = last ? e : await measure({ kind: 'F', shard: k, step: 0 });
   const t = await measure({ kind: last ? 'FL' : 'B', shard: k, step: 0 });
-  const paramBytes = rt.shardParams[k].reduce((a, p) => a + p.n * 4, 0);
+  // Device bytes: what a prefetch of the shard's parameters takes, against the reserve.
+  const paramBytes = rt.shardParams[k].reduce((a, p) => a + (deviceBytes ? deviceBytes.of(p.n * 4) : p.n * 4), 0);
   return { forward: Math.max(e.peak, f.peak), train: t.peak, largest: Math.max(e.largest, f.largest, t.largest), paramBytes };
 }
 
@@ -96,7 +102,7 @@ export async function partition(req: PartitionRequest): Promise<PartitionPlan> {
   const peakOf: PeakOf = (from, to) => {
     const key = layerRunKey(req.profiles, from, to);
     let p = known.get(key);
-    if (!p) known.set(key, (p = shardPeak(req.model, req.recipe, req.B, req.T, from, to, req.hostUpdates)));
+    if (!p) known.set(key, (p = shardPeak(req.model, req.recipe, req.B, req.T, from, to, req.hostUpdates, req.deviceBytes)));
     return p;
   };
   await refuseLayersTooLarge(req, firstReserve, nLayers, peakOf);
@@ -172,14 +178,14 @@ function refuseIfTooLarge(req: PartitionRequest, layer: number, peak: ShardPeak,
   if (peak.largest > req.maxBufferBytes) {
     throw new LayerTooLargeError(
       `layer '${p.name}' needs a single buffer of ${formatBytes(peak.largest)} with ${batch}, but the device binds at most ` +
-        `${formatBytes(req.maxBufferBytes)} per buffer: use a smaller batch_size or n_ctx (or a device with a larger binding limit)`,
+        `${formatBytes(req.maxBufferBytes)} per buffer: use a smaller batch (task.train.B) or sequence length (task.train.T) (or a device with a larger binding limit)`,
     );
   }
   if (need + reserve > req.budget) {
     throw new LayerTooLargeError(
       `layer '${p.name}' cannot fit the device even alone: it needs ${formatBytes(need)} (${need} bytes) to train with ${batch} ` +
         `(parameters ${formatBytes(p.paramBytes)}), plus a prefetch reserve of ${formatBytes(reserve)}, but the device budget is ` +
-        `${formatBytes(req.budget)} (${req.budget} bytes). Use a smaller batch_size or n_ctx, or a larger device_memory ` +
+        `${formatBytes(req.budget)} (${req.budget} bytes). Use a smaller batch (task.train.B) or sequence length (task.train.T), or a larger deviceMemory ` +
         `(at least ${formatBytes(need + reserve)}).`,
       need + reserve,
     );

@@ -64,7 +64,7 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
       be.fill(g, 0);
       values.set(name, v);
       grads.set(name, g);
-      paramBytes += v.bytes;
+      paramBytes += be.deviceBytes ? be.deviceBytes.of(v.bytes) : v.bytes; // device bytes, as the partitioner counts them
     }
     const params: DeviceParams = { value: (n) => values.get(n)!, grad: (n) => grads.get(n)! };
     let fwdS = Infinity, bwdS = Infinity, fwdPeak = 0, bwdPeak = 0;

@@ -16,7 +16,7 @@ import { pilotLayers } from './pilot.js';
 import { formatBytes } from '../units.js';
 import { sweepStaleTemps, writeFileAtomicSync } from '../../data/atomic-write.js';
 
-export const PLANNER_VERSION = 4;
+export const PLANNER_VERSION = 5;
 
 /** cpu and js devices step parameters in the host tier in place; webgpu streams them through device memory. */
 export function hostUpdatesFor(backendKey: string): boolean {
@@ -79,6 +79,7 @@ export async function planFor(
     }
   }
   const be = await pilotBackend();
+  const deviceBytes = be.deviceBytes;
   let profiles;
   try {
     const distinct = new Set(i.model.layers.map((l, k) => l.shapeKey ?? `#${k}`)).size;
@@ -89,7 +90,7 @@ export async function planFor(
     be.dispose();
   }
   progress?.('partitioning (dry runs on the accounting backend)');
-  const plan = await partition({ model: i.model, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey, hostUpdates: hostUpdatesFor(i.backendKey) });
+  const plan = await partition({ model: i.model, recipe: i.recipe, B: i.B, T: i.T, budget: i.budget, maxBufferBytes: i.maxBufferBytes, profiles, reserve: i.reserve, key, backend: i.backendKey, hostUpdates: hostUpdatesFor(i.backendKey), deviceBytes });
   if (path && planDir) {
     // Atomic (a killed run leaves no half-written plan), and temp files of runs killed mid-write are swept.
     sweepStaleTemps(planDir, 0);

@@ -134,7 +134,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const s = be.stats();
   post({
     type: 'done', id: msg.id,
-    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident() },
+    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident() },
   });
 }
 

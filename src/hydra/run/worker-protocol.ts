@@ -43,6 +43,8 @@ export interface TaskReport {
   /** Seconds of prefetch copying (for the NEXT task) that ran while this task computed. */
   overlapSeconds: number;
   highWater: number;
+  /** Device bytes held (live + pooled), most at once, where the backend pools buffers (MemoryStats.heldHighWater). */
+  heldHighWater?: number;
   inUse: number;
   prefetch: PrefetchTotals;
   /** The device's shard-cache counters so far, and what is resident after this task (least recently used first). */
