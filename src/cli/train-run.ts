@@ -160,6 +160,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
   // The dashboard's stop button takes Ctrl-C's path (and the job exits as for Ctrl-C).
   const watch = await JobWatch.start(config.outDir, {
     format: 'hydra-job', name: config.name, devices: config.devices, deviceMemory: config.deviceMemory, policy: config.policy,
+    ...(config.hostMemory !== undefined ? { hostMemory: config.hostMemory } : {}),
     models: job.totals.map((t, i) => ({ name: t.name, hparams: job.variants[i].hparams, totalSteps: t.totalSteps })),
   }, flags.dashboard, () => {
     if (stoppedBy) return;

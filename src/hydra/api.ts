@@ -138,6 +138,8 @@ export type HydraEvent =
   | { type: 'checkpoint'; t: number; model: string; step: number; path: string; finished: boolean }
   /** An early-stopping decision at a rung: the model goes on to `horizon` steps, or stops (with its reason). */
   | { type: 'rung'; t: number; model: string; step: number; action: 'continue' | 'stop'; horizon: number; reason?: StopReason }
+  /** A model's state was placed in the host tier: its bytes, and the tier's bytes in use after. */
+  | { type: 'host-alloc'; t: number; model: string; bytes: number; inUse: number }
   /** A model's host-tier state was released (it stopped early or was stopped by name): bytes freed, bytes still in use. */
   | { type: 'host-release'; t: number; model: string; bytes: number; inUse: number }
   | { type: 'model-added'; t: number; model: string }
