@@ -40,7 +40,7 @@ export interface TrainRunDeps {
   stdout: NodeJS.WritableStream;
   /** Progress, data and plan lines. */
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Load init.from (loadHfGpt2); needed only when the config has init. */
+  /** Open init.from (hfGpt2Weights); needed only when the config has init. */
   loadInit?: (dir: string) => Promise<InitWeights & { warnings?: string[] }>;
   /** Save a model's final weights into dir (saveModelWeights: its family's HF layout). Absent: no weights are written. */
   saveModel?: (dir: string, model: TrainTask['model'], weights: JobResult['models'][number]['weights']) => Promise<void>;
