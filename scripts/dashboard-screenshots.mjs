@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 
 const out = mkdtempSync(join(tmpdir(), 'hydra-screens-'));
 const repo = new URL('..', import.meta.url).pathname;
-const child = spawn(process.execPath, [join(repo, 'dist/src/cli/main.js'), 'train', join(repo, 'examples/grid-tiny.yaml'), '--steps', steps, '--out', out, '--dashboard', '0', '--progress', 'lines'], { stdio: ['ignore', 'inherit', 'pipe'] });
+const child = spawn(process.execPath, [join(repo, 'dist/src/cli/main.js'), 'train', join(repo, 'examples/asha-tiny.yaml'), '--host-memory', '1GiB', '--out', out, '--dashboard', '0', '--progress', 'lines'], { stdio: ['ignore', 'inherit', 'pipe'] });
 let stderr = '';
 child.stderr.on('data', (c) => (stderr += String(c)));
 const exited = new Promise((r) => child.on('exit', r));
