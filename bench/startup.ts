@@ -9,7 +9,9 @@
  * Each run is a fresh process (node or python) started by this one; times are measured from just before the spawn
  * to wall-clock stamps the child prints, so they include loading the runtime. Writes bench/results/startup.json
  * (bench/results/startup-<preset>.json for another preset) with first_task_s, first_step_s, pytorch_first_step_s
- * (medians, cold plan cache) and every run. The machine may be shared: the load average is recorded with each run.
+ * (medians, cold plan cache), `profile` (where the seconds go: the median of each phase, see runHydra) and every run
+ * with the CPU seconds and page faults of its process. The machine may be shared: the load average is recorded with
+ * each run and `under_load` says whether it exceeded half the cores.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,18 +27,34 @@ const B = 1, T = 128, DEVICES = 'cpu:1x2', BUDGET = '1GiB', THREADS = 2;
 
 interface ChildTimes {
   /** Wall-clock stamps (ms since the epoch). */
+  trainCalled: number;
   planned: number;
   initialised: number;
   firstTask: number;
   firstStep: number;
   shards: number;
   reused: boolean;
+  /** The process's CPU seconds and minor page faults up to the first task and up to step 1 (process.resourceUsage). */
+  atFirstTask: Usage;
+  atFirstStep: Usage;
+}
+
+interface Usage {
+  user_s: number;
+  system_s: number;
+  minor_faults: number;
+}
+
+function usage(): Usage {
+  const u = process.resourceUsage();
+  return { user_s: u.userCPUTime / 1e6, system_s: u.systemCPUTime / 1e6, minor_faults: u.minorPageFault };
 }
 
 /** The measured process: one train() of one step, printing its stamps as one JSON line. */
 async function child(preset: string, planDir: string): Promise<void> {
   const stamps: Partial<ChildTimes> = {};
   const model = gpt2Arch(preset);
+  stamps.trainCalled = Date.now();
   await train([{
     name: preset, model, optimizer: { ...ADAMW_DEFAULTS, lr: 3e-4 }, clipNorm: 1, train: randomTokens(50257, B, T, 4), steps: 1, seed: 0,
   }], {
@@ -44,24 +62,41 @@ async function child(preset: string, planDir: string): Promise<void> {
     onEvent: (e) => {
       if (e.type === 'plan') Object.assign(stamps, { planned: Date.now(), shards: e.plan.shards.length, reused: e.reused });
       if (e.type === 'log' && / initialised in /.test(e.message)) stamps.initialised = Date.now();
-      if (e.type === 'task-start' && stamps.firstTask === undefined) stamps.firstTask = Date.now();
-      if (e.type === 'step' && stamps.firstStep === undefined) stamps.firstStep = Date.now();
+      if (e.type === 'task-start' && stamps.firstTask === undefined) Object.assign(stamps, { firstTask: Date.now(), atFirstTask: usage() });
+      if (e.type === 'step' && stamps.firstStep === undefined) Object.assign(stamps, { firstStep: Date.now(), atFirstStep: usage() });
       if (e.type === 'log' && process.env.HYDRA_BENCH_VERBOSE) console.error(e.message);
     },
   });
   console.log(JSON.stringify(stamps));
 }
 
+/**
+ * One run in a fresh process. Phases (seconds, consecutive, summing to first_step_s): `start` node and the imports
+ * up to train(); `plan` the plan (pilot pass + partitioner, or the plan cache); `init` host-tier state and weight
+ * initialisation; `devices` starting the device workers up to the first task; `first_step` that task up to step 1.
+ * Where set-up overlaps training, a phase that ends after the first task counts as 0 in `devices`.
+ */
 function runHydra(preset: string, planDir: string) {
   const t0 = Date.now(), load = loadavg()[0];
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', preset, planDir], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) throw new Error(`hydra child failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
   const c = JSON.parse(line) as ChildTimes;
+  if (c.shards < 4) throw new Error(`${preset} planned into ${c.shards} shards under ${BUDGET}: the bench needs a budget that forces at least 4`);
   const s = (t: number) => (t - t0) / 1000;
-  return { plan_s: s(c.planned), init_s: s(c.initialised), first_task_s: s(c.firstTask), first_step_s: s(c.firstStep), shards: c.shards, plan_reused: c.reused, load_avg_1m: load };
+  const initEnd = Math.min(c.initialised, c.firstTask);
+  return {
+    plan_s: s(c.planned), init_s: s(c.initialised), first_task_s: s(c.firstTask), first_step_s: s(c.firstStep),
+    phases: {
+      start: s(c.trainCalled), plan: (c.planned - c.trainCalled) / 1000, init: Math.max(0, initEnd - c.planned) / 1000,
+      devices: Math.max(0, c.firstTask - Math.max(c.planned, initEnd)) / 1000, first_step: (c.firstStep - c.firstTask) / 1000,
+    },
+    at_first_task: c.atFirstTask, at_first_step: c.atFirstStep,
+    shards: c.shards, plan_reused: c.reused, load_avg_1m: load,
+  };
 }
 
+type HydraRun = ReturnType<typeof runHydra>;
 type TorchRun = { error: string } | { import_s: number; build_s: number; setup_s: number; first_step_s: number; torch_version: string; load_avg_1m: number };
 
 function runTorch(preset: string): TorchRun {
@@ -88,7 +123,7 @@ async function main(): Promise<void> {
   const preset = opt('preset', 'gpt2-medium');
   const repeats = Number(opt('repeats', '3'));
   if (!(Number.isInteger(repeats) && repeats >= 1)) throw new RangeError(`--repeats: expected a positive integer, got ${opt('repeats', '')}`);
-  const runs: { cold: ReturnType<typeof runHydra>; warm: ReturnType<typeof runHydra>; pytorch: TorchRun }[] = [];
+  const runs: { cold: HydraRun; warm: HydraRun; pytorch: TorchRun }[] = [];
   for (let r = 0; r < repeats; r++) {
     const planDir = mkdtempSync(join(tmpdir(), 'hydra-bench-startup-'));
     try {
@@ -102,6 +137,7 @@ async function main(): Promise<void> {
     }
   }
   const stat = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+  const phases = (which: 'cold' | 'warm') => Object.fromEntries(Object.keys(runs[0][which].phases).map((k) => [k, median(runs.map((r) => r[which].phases[k as keyof HydraRun['phases']]))]));
   const torchRuns = runs.map((r) => r.pytorch).filter((p): p is Exclude<TorchRun, { error: string }> => !('error' in p));
   const summary = {
     cold_first_task_s: stat(runs.map((r) => r.cold.first_task_s)),
@@ -111,6 +147,11 @@ async function main(): Promise<void> {
     pytorch_setup_s: torchRuns.length ? stat(torchRuns.map((p) => p.setup_s)) : null,
     pytorch_first_step_s: torchRuns.length ? stat(torchRuns.map((p) => p.first_step_s)) : null,
   };
+  // Where the seconds go (medians of each phase): the profile the README quotes.
+  const profile = { cold: phases('cold'), warm: phases('warm'), pytorch: torchRuns.length ? Object.fromEntries((['import_s', 'build_s', 'setup_s', 'first_step_s'] as const).map((k) => [k, median(torchRuns.map((p) => p[k]))])) : null };
+  console.log('phases (s, medians):', JSON.stringify(profile));
+  const loads = runs.flatMap((r) => [r.cold.load_avg_1m, r.warm.load_avg_1m]);
+  const busy = Math.max(...loads) > machine().cores * 0.5;
   console.log(table(Object.entries(summary).filter(([, v]) => v).map(([k, v]) => ({ figure: k, median: v!.median, min: v!.min, max: v!.max }))));
   const out = preset === 'gpt2-medium' ? 'bench/results/startup.json' : `bench/results/startup-${preset}.json`;
   writeJson(out, {
@@ -119,8 +160,10 @@ async function main(): Promise<void> {
     first_step_s: summary.cold_first_step_s.median,
     pytorch_first_step_s: summary.pytorch_first_step_s?.median ?? null,
     summary,
+    profile,
+    under_load: busy,
     runs,
-    note: 'seconds from spawning the process; medians over the repeats; the machine may have been shared (see load_avg_1m)',
+    note: `seconds from spawning the process; medians over the repeats; ${busy ? `MEASURED UNDER LOAD (1-min load average up to ${Math.max(...loads).toFixed(1)} on ${machine().cores} cores): every figure is inflated` : 'the machine was quiet (load average below half the cores)'}`,
   });
 }
 

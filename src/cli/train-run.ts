@@ -40,7 +40,7 @@ export interface TrainRunDeps {
   stdout: NodeJS.WritableStream;
   /** Progress, data and plan lines. */
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Load init.from (loadHfGpt2); needed only when the config has init. */
+  /** Open init.from (hfGpt2Weights); needed only when the config has init. */
   loadInit?: (dir: string) => Promise<InitWeights & { warnings?: string[] }>;
   /** Save a model's final weights into dir (saveModelWeights: its family's HF layout). Absent: no weights are written. */
   saveModel?: (dir: string, model: TrainTask['model'], weights: JobResult['models'][number]['weights']) => Promise<void>;
@@ -162,6 +162,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
   try {
     watch = await JobWatch.start(config.outDir, {
       format: 'hydra-job', name: config.name, devices: config.devices, deviceMemory: config.deviceMemory, policy: config.policy,
+      ...(config.hostMemory !== undefined ? { hostMemory: config.hostMemory } : {}),
       models: job.totals.map((t, i) => ({ name: t.name, hparams: job.variants[i].hparams, totalSteps: t.totalSteps })),
     }, flags.dashboard, () => {
       if (stoppedBy) return;

@@ -1,5 +1,5 @@
 /** From a validated config to the engine's TrainTask[]: grid expansion, initial weights, data sources. */
-import type { TrainTask } from '../hydra/api.js';
+import type { TrainTask, WeightSource } from '../hydra/api.js';
 import { totalSteps } from '../hydra/job/model-job.js';
 import type { HostTensor } from '../nn/host-tensor.js';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
@@ -9,7 +9,8 @@ import { BlockCache, commonEvalBlocks, evalSource, tokenizeData, trainSource, ty
 
 export interface InitWeights {
   config: Gpt2Config;
-  tensors: Map<string, HostTensor>;
+  /** Read by each model straight into its host tier (hfGpt2Weights), or tensors already in memory. */
+  weights: WeightSource | Map<string, HostTensor>;
 }
 
 export interface BuiltJob {
@@ -51,7 +52,7 @@ export function buildTasks(config: TrainConfig, opts: BuildOptions = {}): BuiltJ
     return {
       name: v.name,
       model: s.model,
-      weights: opts.init?.tensors,
+      weights: opts.init?.weights,
       optimizer: s.optimizer,
       schedule: s.schedule,
       clipNorm: s.clipNorm,

@@ -1,6 +1,6 @@
 /** `hydra train CONFIG.(yaml|json)`: train a grid of models described by a config file (see src/config/schema.ts). */
 import type { Command } from 'commander';
-import { loadHfGpt2 } from '../io/hf-gpt2.js';
+import { hfGpt2Weights } from '../io/hf-gpt2.js';
 import { saveModelWeights } from '../io/hf-families.js';
 import { train } from '../hydra/job/train.js';
 import { previewPlacement } from '../hydra/job/preview.js';
@@ -60,8 +60,9 @@ export function register(program: Command): void {
         progressMode: o.progress,
         handleSignals: true,
         loadInit: async (dir) => {
-          const m = await loadHfGpt2(dir);
-          return { config: m.config, tensors: m.tensors, warnings: m.warnings };
+          // Checked now (config, tensor names and shapes); each model reads the weights into its host tier itself.
+          const m = await hfGpt2Weights(dir);
+          return { config: m.config, weights: m.source, warnings: m.warnings };
         },
         saveModel: saveModelWeights,
       });

@@ -13,6 +13,8 @@ export interface JobMeta {
   devices: string;
   /** Per-device budget, bytes. */
   deviceMemory: number;
+  /** The host tier's budget, bytes (absent: no cap). */
+  hostMemory?: number;
   policy: string;
   models: { name: string; hparams: Record<string, string | number | boolean>; totalSteps: number }[];
 }

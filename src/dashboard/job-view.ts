@@ -28,6 +28,8 @@ export interface ModelView {
   /** Job time (s) of every step event. */
   stepTimes: number[];
   evals: EvalPoint[];
+  /** Early-stopping decisions at its rungs, in order (step: steps taken at the rung). */
+  rungs: { step: number; action: 'continue' | 'stop' }[];
   plan?: PartitionPlan;
   /** Job time of the model's first task (it starts when the scheduler first picks it). */
   startedAt?: number;
@@ -66,15 +68,19 @@ export interface JobView {
   eventCount: number;
   logs: { t: number; message: string }[];
   checkpoints: number;
+  /** The host tier's bytes in use after each host-alloc / host-release event, at its job time. */
+  hostTier: { t: number; inUse: number }[];
   /**
    * A resumed job appends its events to the stopped job's file, with its clock starting again at 0: later segments
-   * are shifted to follow the earlier ones.
+   * are shifted to follow the earlier ones (by this offset).
    */
   offset: number;
+  /** The latest event time as the job wrote it (before the offset). */
+  rawNow: number;
 }
 
 export function emptyView(meta?: JobMeta): JobView {
-  const view: JobView = { meta, models: [], byName: new Map(), tasks: [], running: new Map(), deviceCount: 0, now: 0, eventCount: 0, logs: [], checkpoints: 0, offset: 0 };
+  const view: JobView = { meta, models: [], byName: new Map(), tasks: [], running: new Map(), deviceCount: 0, now: 0, eventCount: 0, logs: [], checkpoints: 0, hostTier: [], offset: 0, rawNow: 0 };
   for (const m of meta?.models ?? []) modelOf(view, m.name);
   return view;
 }
@@ -83,7 +89,7 @@ function modelOf(view: JobView, name: string): ModelView {
   let m = view.byName.get(name);
   if (!m) {
     const known = view.meta?.models.find((x) => x.name === name);
-    m = { name, index: view.models.length, hparams: known?.hparams ?? {}, totalSteps: known?.totalSteps, status: 'waiting', losses: [], stepTimes: [], evals: [], deviceSeconds: 0 };
+    m = { name, index: view.models.length, hparams: known?.hparams ?? {}, totalSteps: known?.totalSteps, status: 'waiting', losses: [], stepTimes: [], evals: [], rungs: [], deviceSeconds: 0 };
     view.models.push(m);
     view.byName.set(name, m);
   }
@@ -93,14 +99,20 @@ function modelOf(view: JobView, name: string): ModelView {
 export function applyEvent(view: JobView, e: HydraEvent): void {
   view.eventCount++;
   if (e.type === 'plan') {
-    // A plan after tasks ran starts a resumed job's segment: its clock restarts.
-    if (view.tasks.length > 0 && view.running.size === 0 && view.offset < view.now) view.offset = view.now;
     const m = modelOf(view, e.model);
     m.plan = e.plan;
     m.status = 'waiting';
     m.reason = undefined;
     return;
   }
+  // A resumed job's segment is a new process: its clock starts again at 0 (within one process job time only grows;
+  // models are planned while others train, so a plan event does not mark a segment).
+  if (e.t < view.rawNow - 1e-3) {
+    view.offset = view.now;
+    view.running.clear();
+    view.hostTier.push({ t: view.offset, inUse: 0 }); // and its host tier starts empty
+  }
+  view.rawNow = e.t;
   const t = e.t + view.offset;
   view.now = Math.max(view.now, t);
   switch (e.type) {
@@ -133,6 +145,7 @@ export function applyEvent(view: JobView, e: HydraEvent): void {
         m.losses.length = e.step;
         m.stepTimes.length = e.step;
         m.evals = m.evals.filter((v) => v.step <= e.step);
+        m.rungs = m.rungs.filter((r) => r.step <= e.step);
       }
       // events.jsonl writes a non-finite loss as null.
       m.losses[e.step] = e.loss ?? Number.NaN;
@@ -157,13 +170,16 @@ export function applyEvent(view: JobView, e: HydraEvent): void {
       view.logs.push({ t, message: e.message });
       return;
     case 'rung':
+      modelOf(view, e.model).rungs.push({ step: e.step, action: e.action });
       // Continuing past a rung is the normal course; a stop is worth a line (its model-end carries the status).
       if (e.action === 'stop') view.logs.push({ t, message: `${e.model}: ${e.reason ? describeStop(e.reason) : `stopped early at step ${e.step}`}` });
       return;
     case 'model-added':
       modelOf(view, e.model);
       return;
+    case 'host-alloc':
     case 'host-release':
+      view.hostTier.push({ t, inUse: e.inUse });
       return;
   }
 }
@@ -262,6 +278,23 @@ export function memorySeries(view: JobView): { times: number[]; devices: number[
   if (view.now > out.times[out.times.length - 1]) {
     out.times.push(view.now);
     for (let d = 0; d < current.length; d++) out.devices[d].push(current[d]);
+  }
+  return out;
+}
+
+/**
+ * The host tier's bytes in use over job time: 0 at the start, one point per host-alloc / host-release event (a
+ * resumed segment starts again from its own allocations), held up to now.
+ */
+export function hostTierSeries(view: JobView): { times: number[]; inUse: number[] } {
+  const out = { times: [0], inUse: [0] };
+  for (const p of view.hostTier) {
+    out.times.push(p.t);
+    out.inUse.push(p.inUse);
+  }
+  if (view.now > out.times[out.times.length - 1]) {
+    out.times.push(view.now);
+    out.inUse.push(out.inUse[out.inUse.length - 1]);
   }
   return out;
 }

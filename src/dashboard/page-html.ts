@@ -51,6 +51,7 @@ export function pageHtml(data: PageData): string {
 <label>smoothing <select id="smoothing"><option value="0">none</option><option value="0.6" selected>0.6</option><option value="0.9">0.9</option></select></label>
 <div id="loss"></div><div id="evals"></div></section>
 <section><h2>Devices</h2><div id="timeline"></div><div id="memory"></div></section>
+<section><h2>Host tier</h2><div id="host-memory"></div></section>
 <section><h2>Events</h2><div id="log"></div></section>
 <footer>${data.mode === 'report' ? 'report' : 'page'} generated ${escHtml(data.generatedAt)} by hydra-dl from the job's events</footer>
 <script id="hydra-data" type="application/json">${json}</script>

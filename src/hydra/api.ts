@@ -5,7 +5,8 @@
 import type { CacheTotals } from './run/shard-cache.js';
 import type { ArchSpec } from '../nn/family.js';
 import type { PolicyName, TaskKind } from './scheduler/types.js';
-import type { HostTensor } from '../nn/host-tensor.js';
+import type { HostTensor, WeightSource } from '../nn/host-tensor.js';
+export type { WeightSource } from '../nn/host-tensor.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import type { EarlyStoppingConfig, StopReason } from './scheduler/early-stopping/types.js';
@@ -28,8 +29,12 @@ export interface TrainTask {
    * see src/nn/family.ts). Device workers rebuild the model from it.
    */
   model: ArchSpec;
-  /** Initial weights (e.g. a pretrained GPT-2); default: each parameter's init rule, seeded by `seed`. */
-  weights?: Map<string, HostTensor>;
+  /**
+   * Initial weights (e.g. a pretrained GPT-2): tensors in memory (copied into the host tier), or a WeightSource that
+   * reads them straight into the host tier (hfGpt2Weights, hfLlamaWeights); default: each parameter's init rule,
+   * seeded by `seed`.
+   */
+  weights?: Map<string, HostTensor> | WeightSource;
   optimizer: OptimizerConfig;
   schedule?: LrSchedule;
   /** Global-norm gradient clipping threshold; 0 or absent disables. */
@@ -138,6 +143,8 @@ export type HydraEvent =
   | { type: 'checkpoint'; t: number; model: string; step: number; path: string; finished: boolean }
   /** An early-stopping decision at a rung: the model goes on to `horizon` steps, or stops (with its reason). */
   | { type: 'rung'; t: number; model: string; step: number; action: 'continue' | 'stop'; horizon: number; reason?: StopReason }
+  /** A model's state was placed in the host tier: its bytes, and the tier's bytes in use after. */
+  | { type: 'host-alloc'; t: number; model: string; bytes: number; inUse: number }
   /** A model's host-tier state was released (it stopped early or was stopped by name): bytes freed, bytes still in use. */
   | { type: 'host-release'; t: number; model: string; bytes: number; inUse: number }
   | { type: 'model-added'; t: number; model: string }

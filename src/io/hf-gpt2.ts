@@ -15,6 +15,7 @@ import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { gpt2ConfigFromHf, gpt2ConfigToHf, HfGpt2Error, type HfConfigOptions } from './hf-gpt2-config.js';
 import type { HostTensor } from './host-tensor.js';
+import type { WeightSource } from '../nn/host-tensor.js';
 import { hfWeightFiles } from './hf-weight-files.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorEntry } from './safetensors.js';
 
@@ -97,8 +98,15 @@ export interface LoadHfOptions extends HfConfigOptions {
   allocate?: (name: string, elements: number) => Float32Array;
 }
 
-/** Load a Hugging Face GPT-2 directory (config.json + model.safetensors). */
-export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Promise<HfGpt2Model> {
+/** A GPT-2 directory whose config and tensor headers were checked: ready to read. */
+interface OpenedHfGpt2 {
+  config: Gpt2Config;
+  warnings: string[];
+  files: string[];
+}
+
+/** Read config.json and every weight file's header; names and shapes are checked before any tensor is read. */
+async function openHfGpt2(dir: string, options: HfConfigOptions): Promise<OpenedHfGpt2> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new HfGpt2Error(`${dir}: no config.json`);
   let json: unknown;
@@ -108,8 +116,8 @@ export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Prom
     throw new HfGpt2Error(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
   const { config, warnings } = gpt2ConfigFromHf(json, configPath, options);
-  // Headers first: names and shapes are checked before any tensor is read, so a file with unexpected or mis-shaped
-  // tensors (or a huge one the model does not use) is refused without reading its data.
+  // Headers first: a file with unexpected or mis-shaped tensors (or a huge one the model does not use) is refused
+  // without reading its data.
   const files = hfWeightFiles(dir, (m) => new HfGpt2Error(m));
   const shapes = new Map<string, readonly number[]>();
   let headShape: readonly number[] | undefined;
@@ -123,12 +131,18 @@ export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Prom
     }
   }
   validateGpt2Shapes(config, shapes, dir);
+  return { config, warnings, files };
+}
+
+/** Every tensor of an opened directory, each into the array `allocate` gives (default: a new one). */
+async function readHfGpt2(dir: string, { config, files }: OpenedHfGpt2, allocate?: (name: string, elements: number) => Float32Array): Promise<Map<string, HostTensor>> {
   const tensors = new Map<string, HostTensor>();
   let lmHead: HostTensor | undefined;
   for (const file of files) {
     const wanted = (e: TensorEntry): boolean => !isAttentionBuffer(e.name);
-    const allocate = options.allocate ? (e: TensorEntry, n: number) => options.allocate!(stripPrefix(e.name), n) : undefined;
-    const contents = await readSafetensors(file, { filter: wanted, allocate });
+    // A tied model's stored head is only compared with the embedding: it gets an array of its own.
+    const into = allocate ? (e: TensorEntry, n: number) => (config.tie && stripPrefix(e.name) === 'lm_head.weight' ? new Float32Array(n) : allocate(stripPrefix(e.name), n)) : undefined;
+    const contents = await readSafetensors(file, { filter: wanted, allocate: into });
     for (const [rawName, t] of contents.tensors) {
       const name = stripPrefix(rawName);
       if (name === 'lm_head.weight' && config.tie) lmHead = t;
@@ -143,7 +157,28 @@ export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Prom
     }
   }
   validateGpt2Tensors(config, tensors, dir);
-  return { config, tensors, warnings };
+  return tensors;
+}
+
+/** Load a Hugging Face GPT-2 directory (config.json + model.safetensors). */
+export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Promise<HfGpt2Model> {
+  const opened = await openHfGpt2(dir, options);
+  return { config: opened.config, tensors: await readHfGpt2(dir, opened, options.allocate), warnings: opened.warnings };
+}
+
+/**
+ * A Hugging Face GPT-2 directory as initial weights for train(): its config and headers are checked now; each model
+ * that starts from it reads the tensors straight into its host-tier arrays (no intermediate copy).
+ */
+export async function hfGpt2Weights(dir: string, options: HfConfigOptions = {}): Promise<{ config: Gpt2Config; warnings: string[]; source: WeightSource }> {
+  const opened = await openHfGpt2(dir, options);
+  const source: WeightSource = {
+    describe: dir,
+    read: async (into) => {
+      await readHfGpt2(dir, opened, into);
+    },
+  };
+  return { config: opened.config, warnings: opened.warnings, source };
 }
 
 /** Write config.json + model.safetensors that Hugging Face's GPT2LMHeadModel.from_pretrained(dir) loads. */

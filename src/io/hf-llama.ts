@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../data/atomic-write.js';
 import { HfLlamaError, llamaConfigFromHf, llamaConfigToHf } from './hf-llama-config.js';
 import { hfWeightFiles, writeHfWeights } from './hf-weight-files.js';
 import type { HostTensor } from './host-tensor.js';
+import type { WeightSource } from '../nn/host-tensor.js';
 import { readSafetensors, type TensorEntry } from './safetensors.js';
 
 export { HfLlamaError } from './hf-llama-config.js';
@@ -75,8 +76,7 @@ export interface HfLlamaModel {
   tensors: Map<string, HostTensor>;
 }
 
-/** Load a Hugging Face Llama directory (config.json + model.safetensors or a sharded index). */
-export async function loadHfLlama(dir: string, options: { allocate?: (name: string, elements: number) => Float32Array } = {}): Promise<HfLlamaModel> {
+function readLlamaConfig(dir: string): LlamaConfig {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new HfLlamaError(`${dir}: no config.json`);
   let json: unknown;
@@ -85,12 +85,27 @@ export async function loadHfLlama(dir: string, options: { allocate?: (name: stri
   } catch (err) {
     throw new HfLlamaError(`${configPath}: not valid JSON (${(err as Error).message})`);
   }
-  const config = llamaConfigFromHf(json, configPath);
+  return llamaConfigFromHf(json, configPath);
+}
+
+/**
+ * A Hugging Face Llama directory as initial weights for train(): its config is read now; each model that starts from
+ * it reads the tensors straight into its host-tier arrays (no intermediate copy).
+ */
+export function hfLlamaWeights(dir: string): { config: LlamaConfig; source: WeightSource } {
+  const config = readLlamaConfig(dir);
+  return { config, source: { describe: dir, read: async (into) => void (await loadHfLlama(dir, { allocate: into })) } };
+}
+
+/** Load a Hugging Face Llama directory (config.json + model.safetensors or a sharded index). */
+export async function loadHfLlama(dir: string, options: { allocate?: (name: string, elements: number) => Float32Array } = {}): Promise<HfLlamaModel> {
+  const config = readLlamaConfig(dir);
   const tensors = new Map<string, HostTensor>();
   let storedHead: HostTensor | undefined;
   for (const file of hfWeightFiles(dir, (m) => new HfLlamaError(m))) {
     const wanted = (e: TensorEntry): boolean => !isRotaryBuffer(e.name);
-    const allocate = options.allocate ? (e: TensorEntry, n: number) => options.allocate!(stripPrefix(e.name), n) : undefined;
+    // A tied model's stored head is only compared with the embedding: it gets an array of its own.
+    const allocate = options.allocate ? (e: TensorEntry, n: number) => (config.tie && stripPrefix(e.name) === HEAD ? new Float32Array(n) : options.allocate!(stripPrefix(e.name), n)) : undefined;
     const contents = await readSafetensors(file, { filter: wanted, allocate });
     for (const [rawName, t] of contents.tensors) {
       const name = stripPrefix(rawName);

@@ -3,3 +3,15 @@ export interface HostTensor {
   shape: number[];
   data: Float32Array;
 }
+
+/**
+ * Weights read on demand (e.g. from safetensors files: hfGpt2Weights, hfLlamaWeights): `read` asks `into(name,
+ * elements)` for the array each tensor goes to and fills it, so a model's weights land in its host-tier arrays with
+ * no copy in between. It is read once per model that uses it (a grid sharing one checkpoint reads the files once
+ * per model, from the page cache after the first).
+ */
+export interface WeightSource {
+  /** Where the weights come from, for messages (e.g. the directory). */
+  describe: string;
+  read(into: (name: string, elements: number) => Float32Array): Promise<void>;
+}

@@ -1,6 +1,8 @@
 /**
  * A stand-in for the Hydra engine: walks every task's steps in order, emitting the events the real engine emits
- * (plan, task-start/end, step, eval, model-end) and returning a JobResult. Models whose lr is >= 1 "diverge".
+ * (plan, host-alloc, task-start/end, step, eval, model-end) and returning a JobResult. Models whose lr is >= 1
+ * "diverge". With early stopping configured, every model meets one rung after FAKE_RUNG steps: those with lr >= 1e-2
+ * stop there (stopped-early, their host tier released), the others continue.
  */
 import type { HydraEvent, JobResult, ModelResult, PartitionPlan, TrainOptions, TrainTask } from '../../src/hydra/api.js';
 
@@ -10,6 +12,9 @@ export interface FakeCall {
   /** Events emitted, in order. */
   events: HydraEvent[];
 }
+
+export const FAKE_RUNG = 3;
+const FAKE_STATE_BYTES = 1000;
 
 export function fakeTrain(calls: FakeCall[] = []) {
   return async (tasks: TrainTask[], options: TrainOptions): Promise<JobResult> => {
@@ -21,12 +26,16 @@ export function fakeTrain(calls: FakeCall[] = []) {
       options.onEvent?.(e);
     };
     const models: ModelResult[] = [];
+    const rungs = options.earlyStopping !== undefined && options.earlyStopping.kind !== 'none';
+    let hostInUse = 0;
     for (const task of tasks) {
       const plan: PartitionPlan = {
         key: `plan-B${task.train.B}`, arch: 'fake', backend: 'fake', B: task.train.B, T: task.train.T, budget: 1 << 26, reserve: 0,
         shards: [{ from: 0, to: 1, layerNames: ['embed'], paramBytes: 10, inputBytes: 1, peakBytes: { forward: 1, train: 2 }, seconds: { forward: 0, backward: 0 } }],
       };
       emit({ type: 'plan', model: task.name, plan, reused: false });
+      hostInUse += FAKE_STATE_BYTES;
+      emit({ type: 'host-alloc', t, model: task.name, bytes: FAKE_STATE_BYTES, inUse: hostInUse });
       const total = task.steps ?? (task.epochs ?? 1) * task.train.stepsPerEpoch;
       const result: ModelResult = { name: task.name, hparams: task.hparams ?? {}, status: 'done', losses: [], evals: [], steps: 0, wallSeconds: 0, deviceSeconds: 0, plan, weights: new Map() };
       for (let s = 0; s < total; s++) {
@@ -46,6 +55,17 @@ export function fakeTrain(calls: FakeCall[] = []) {
         }
         result.steps = s + 1;
         emit({ type: 'step', t, model: task.name, step: s, epoch: Math.floor(s / spe), loss, gradNorm: 1, lr: task.optimizer.lr });
+        if (rungs && result.steps === FAKE_RUNG && FAKE_RUNG < total) {
+          const stop = task.optimizer.lr >= 1e-2;
+          emit({ type: 'rung', t, model: task.name, step: FAKE_RUNG, action: stop ? 'stop' : 'continue', horizon: stop ? FAKE_RUNG : total });
+          if (stop) {
+            result.status = 'stopped-early';
+            result.reason = `stopped early at rung 0 (step ${FAKE_RUNG})`;
+            hostInUse -= FAKE_STATE_BYTES;
+            emit({ type: 'host-release', t, model: task.name, bytes: FAKE_STATE_BYTES, inUse: hostInUse });
+            break;
+          }
+        }
       }
       if (result.status === 'done' && task.eval) {
         const loss = result.losses[result.losses.length - 1] + 0.5;

@@ -132,20 +132,20 @@ test('init.from: shape and weights come from the checkpoint, dropout from the co
   const { dir, file } = setup({ init: { from: 'ckpt' }, model: { dropout: 0 }, grid: { lr: [1e-3, 1e-4] }, batch_size: 2 });
   const { initModel } = await import('../../src/nn/init.js');
   const { buildGpt2 } = await import('../../src/nn/gpt2.js');
-  const { saveHfGpt2, loadHfGpt2 } = await import('../../src/io/hf-gpt2.js');
+  const { saveHfGpt2, hfGpt2Weights } = await import('../../src/io/hf-gpt2.js');
   const shape = { n_layer: 1, n_head: 2, n_embd: 8, n_ctx: 16, vocab_size: 50257, dropout: 0.1, tie: true };
   await saveHfGpt2(join(dir, 'cfg/ckpt'), shape, initModel(buildGpt2(shape), 5));
   const calls: FakeCall[] = [];
   const stderr = sink();
   await runTrain(file, {}, {
     train: fakeTrain(calls), stdout: sink(), stderr, cwd: dir, cacheDir: join(dir, 'c'),
-    loadInit: async (d) => loadHfGpt2(d).then((m) => ({ config: m.config, tensors: m.tensors, warnings: m.warnings })),
+    loadInit: async (d) => hfGpt2Weights(d).then((m) => ({ config: m.config, weights: m.source, warnings: m.warnings })),
   });
   assert.match(stderr.text(), /init: .*ckpt: gpt2\(n_layer=1,n_head=2,n_embd=8,n_ctx=16/);
   const [a, b] = calls[0].tasks;
   assert.deepEqual(a.model, { family: 'gpt2', config: { ...shape, dropout: 0 } });
-  assert.ok(a.weights && a.weights === b.weights, 'one loaded copy shared by every model');
-  assert.equal(a.weights.get('wte.weight')?.shape.join('x'), '50257x8');
+  assert.ok(a.weights && a.weights === b.weights, 'one weight source shared by every model');
+  assert.ok(!(a.weights instanceof Map) && a.weights.describe.endsWith('ckpt'), 'read by each model into its host tier, not loaded here');
 });
 
 test('init.from a checkpoint with a vocabulary smaller than GPT-2\'s is refused', async () => {
@@ -153,7 +153,7 @@ test('init.from a checkpoint with a vocabulary smaller than GPT-2\'s is refused'
   writeFile(join(dir, 'cfg/ckpt/config.json'), '{}');
   const small = { n_layer: 1, n_head: 2, n_embd: 8, n_ctx: 16, vocab_size: 101, dropout: 0.1, tie: true };
   await assert.rejects(
-    runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, loadInit: async () => ({ config: small, tensors: new Map() }) }),
+    runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, loadInit: async () => ({ config: small, weights: new Map() }) }),
     /job\.yaml: init\.from: the checkpoint's vocab_size 101 is smaller than the GPT-2 tokenizer's 50257/,
   );
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HydraEvent, PartitionPlan } from '../../src/hydra/api.js';
-import { buildView, jobEta, lossRange, memorySeries, modelFigures, smooth, varyingHparams } from '../../src/dashboard/job-view.js';
+import { buildView, hostTierSeries, jobEta, lossRange, memorySeries, modelFigures, smooth, varyingHparams } from '../../src/dashboard/job-view.js';
 import type { JobMeta } from '../../src/dashboard/job-meta.js';
 import { renderTable, renderTimeline } from '../../src/dashboard/client/render-html.js';
 
@@ -77,6 +77,24 @@ test('a resumed job continues the stopped one: its clock follows, a retrained st
   assert.equal(a.status, 'running');
   assert.deepEqual(a.stepTimes, [1, 2, 4, 5], 'the second segment starts where the first ended');
   assert.equal(view.tasks.length, 10);
+});
+
+test('the host tier over time: a point per host-alloc/host-release event, 0 again when a resumed segment starts', () => {
+  const alloc = (t: number, model: string, inUse: number): HydraEvent => ({ type: 'host-alloc', t, model, bytes: 500, inUse });
+  const first = [alloc(0, 'a', 500), alloc(0.1, 'b', 1000), ...steps('a', 0.2, 2), { type: 'host-release', t: 2.2, model: 'b', bytes: 500, inUse: 500 } as HydraEvent];
+  const view = buildView([...first, alloc(0, 'a', 500), ...steps('a', 0.1, 1, 2)], meta);
+  const host = hostTierSeries(view);
+  assert.deepEqual(host.inUse, [0, 500, 1000, 500, 0, 500, 500]);
+  assert.deepEqual(host.times.slice(0, -1), [0, 0, 0.1, 2.2, 2.2, 2.2], 'the second segment follows the first');
+  assert.equal(host.times.at(-1), view.now, 'held up to now');
+});
+
+test('rungs are folded per model in order; a retrained step drops the rungs after it', () => {
+  const rung = (t: number, step: number, action: 'continue' | 'stop'): HydraEvent => ({ type: 'rung', t, model: 'a', step, action, horizon: 4 });
+  const view = buildView([...steps('a', 0, 2), rung(2, 2, 'continue'), ...steps('a', 2, 1, 2), rung(3, 3, 'stop')], meta);
+  assert.deepEqual(view.models[0].rungs, [{ step: 2, action: 'continue' }, { step: 3, action: 'stop' }]);
+  const retrained = buildView([...steps('a', 0, 3), rung(3, 3, 'continue'), ...steps('a', 0, 1, 1)], meta);
+  assert.deepEqual(retrained.models[0].rungs, [], 'step 1 retrained: the rung at 3 steps is gone with the steps after it');
 });
 
 test('smoothing: debiased exponential moving average; weight 0 is the raw curve', () => {

@@ -1,7 +1,7 @@
 /**
  * The live dashboard in a real browser, served by the real `hydra train --dashboard` (two tiny GPT-2s on js:2): the
  * page loads from the running job and follows it; its Stop button stops the job as Ctrl-C does (checkpoints
- * written, exit 130); the page's table, curves and timeline then match results.json and events.jsonl.
+ * written, exit 130); the page's table, curves, timeline and host-tier chart then match results.json and events.jsonl.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,6 +66,11 @@ test('hydra train --dashboard: the page follows the running job, its Stop button
       assert.match(shown.rows[m.name].status, /^stopped/);
     }
     assert.equal(shown.bars, events.filter((e) => e.type === 'task-end').length, 'one timeline bar per task');
+    // The host tier over time: 0, then the bytes in use after each model's state arrived (a point per event).
+    const hostEvents = events.filter((e) => e.type === 'host-alloc') as { inUse?: number }[];
+    assert.equal(hostEvents.length, 2);
+    const hostInUse = await page.evaluate(() => [...window.hydraDashboard!.charts.host.plot!.data[1]]);
+    assert.deepEqual(hostInUse.slice(0, 3), [0, ...hostEvents.map((e) => e.inUse)]);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

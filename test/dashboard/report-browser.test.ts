@@ -1,7 +1,8 @@
 /**
  * report.html in a real browser: written at the end of a job (the fake engine: 4 models, one diverging), opened from
  * disk, it renders the numbers of results.json and events.jsonl, marks the diverged model with its reason, and makes
- * no network request at all.
+ * no network request at all. With early stopping and a host budget: a mark on the loss curves for every rung event
+ * and the host tier's bytes at every host-alloc/host-release event, against its budget.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { stringify } from 'yaml';
 import { runTrain } from '../../src/cli/train-run.js';
 import { formatLoss } from '../../src/report/format.js';
 import { tempDir, writeFile } from '../config/fixtures.js';
-import { fakeTrain } from '../cli/fake-engine.js';
+import { FAKE_RUNG, fakeTrain } from '../cli/fake-engine.js';
 import { launchBrowser, openPage, readPage } from './browser.js';
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
@@ -63,6 +64,49 @@ test('report.html opened from disk shows results.json\'s numbers, every step and
     assert.equal(shown.bars, events.filter((e) => e.type === 'task-end').length, 'one timeline bar per task');
     assert.match(shown.header, /2 done, 1 diverged/);
     assert.match(await page.locator('#log').innerText(), /lr=5 diverged: loss became NaN/);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('report.html: early-stopping rungs marked on the loss curves and the host tier over time, one mark or point per event', async () => {
+  const dir = tempDir();
+  const text = 'The quick brown fox jumps over the lazy dog. '.repeat(60) + '\n';
+  writeFile(join(dir, 'data/train.txt'), text);
+  writeFile(join(dir, 'data/eval.txt'), text);
+  const file = writeFile(join(dir, 'job.yaml'), stringify({
+    name: 'rung-test', model: { preset: 'gpt2-tiny', n_ctx: 16 }, data: { train: 'data/train.txt', eval: 'data/eval.txt' },
+    grid: { lr: [1e-3, 3e-3, 1e-2, 3e-2] }, batch_size: 2, steps: 8, devices: 'js:2', device_memory: '64MiB', host_memory: '1GiB', out_dir: 'out',
+    early_stopping: { kind: 'asha', metric: 'eval_loss', mode: 'min', grace_steps: FAKE_RUNG, reduction_factor: 2 },
+  }));
+  await runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, cacheDir: join(dir, 'tokens') });
+  const out = join(dir, 'out');
+  type Ev = { type: string; model?: string; step?: number; action?: string; inUse?: number };
+  const events = readFileSync(join(out, 'events.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Ev);
+  const rungs = events.filter((e) => e.type === 'rung');
+  const hostEvents = events.filter((e) => e.type === 'host-alloc' || e.type === 'host-release');
+  assert.deepEqual(rungs.map((e) => e.action), ['continue', 'continue', 'stop', 'stop'], 'the fake engine: two promoted, two stopped');
+  assert.equal(hostEvents.length, 6, 'four allocations, two releases');
+
+  const browser = await launchBrowser();
+  try {
+    const { page, errors } = await openPage(browser, pathToFileURL(join(out, 'report.html')).href);
+    const shown = await page.evaluate(() => {
+      const c = window.hydraDashboard!.charts;
+      const names = window.hydraDashboard!.view.models.map((m) => m.name);
+      return {
+        marks: c.drawnRungMarks.map((m) => ({ model: names[m.model], step: m.step, action: m.action })),
+        host: c.host.plot!.data.map((s) => [...s]),
+        hostLabels: c.host.plot!.series.map((s) => s.label),
+      };
+    });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(shown.marks, rungs.map((e) => ({ model: e.model, step: e.step, action: e.action })), 'one mark per rung event, drawn on the canvas');
+    // 0 at the start, then the bytes in use after each event; the budget line at host_memory.
+    const [, inUse, budget] = shown.host;
+    assert.deepEqual(inUse.slice(0, hostEvents.length + 1), [0, ...hostEvents.map((e) => e.inUse!)]);
+    assert.deepEqual(shown.hostLabels.slice(1), ['host tier in use', 'host budget']);
+    assert.ok(budget.every((b) => b === 1024 ** 3));
   } finally {
     await browser.close();
   }

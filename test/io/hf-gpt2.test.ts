@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import type { HostTensor } from '../../src/io/host-tensor.js';
-import { expectedGpt2Shapes, HfGpt2Error, loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
+import { expectedGpt2Shapes, HfGpt2Error, hfGpt2Weights, loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
 import { gpt2ConfigFromHf, gpt2ConfigToHf } from '../../src/io/hf-gpt2-config.js';
 import { readSafetensorsHeader, writeSafetensors } from '../../src/io/safetensors.js';
 import { hashAt, hashString } from '../../src/backend/rng.js';
@@ -95,6 +95,37 @@ test('loadHfGpt2 reads the original hub layout: no prefix, attn.bias/masked_bias
   assertSameTensors(loaded.tensors, tensors);
   assert.equal(loaded.warnings.length, 1);
   assert.match(loaded.warnings[0], /attn_pdrop=0\.1 .* not modelled/);
+});
+
+test('hfGpt2Weights: config and headers checked up front; read() puts each tensor straight into the array into() gives, once', async () => {
+  const dir = tmp();
+  const config = tiny(true);
+  const tensors = makeTensors(config);
+  // The hub layout with a stored (tied) head: it is compared with wte in an array of its own, never handed out.
+  const file = new Map(tensors);
+  file.set('lm_head.weight', { shape: [50, 8], data: tensors.get('wte.weight')!.data.slice() });
+  await writeSafetensors(join(dir, 'model.safetensors'), file, { format: 'pt' });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(gpt2ConfigToHf(config)));
+  const { config: read, source } = await hfGpt2Weights(dir);
+  assert.deepEqual(read, config);
+  assert.equal(source.describe, dir);
+  const given = new Map<string, Float32Array>();
+  await source.read((name, n) => {
+    assert.ok(!given.has(name), `${name} asked for once`);
+    const a = new Float32Array(new SharedArrayBuffer(n * 4)); // as the host tier's arrays are
+    given.set(name, a);
+    return a;
+  });
+  assert.deepEqual([...given.keys()].sort(), [...tensors.keys()].sort(), 'every parameter, and nothing else');
+  for (const [name, t] of tensors) assert.deepEqual(bits(given.get(name)!), bits(t.data), name);
+
+  // A mis-shaped tensor is refused from the headers, before any read is asked for.
+  const bad = tmp();
+  const wrong = new Map(tensors);
+  wrong.set('wpe.weight', { shape: [15, 8], data: new Float32Array(120) });
+  await writeSafetensors(join(bad, 'model.safetensors'), wrong, { format: 'pt' });
+  writeFileSync(join(bad, 'config.json'), JSON.stringify(gpt2ConfigToHf(config)));
+  await assert.rejects(hfGpt2Weights(bad), /wrong shape: wpe\.weight \[15, 8\], expected \[16, 8\]/);
 });
 
 test('loadHfGpt2 reads a sharded model.safetensors.index.json', async () => {

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostTensor } from '../../src/io/host-tensor.js';
-import { expectedLlamaShapes, HfLlamaError, isHfLlamaDir, loadHfLlama, saveHfLlama } from '../../src/io/hf-llama.js';
+import { expectedLlamaShapes, HfLlamaError, hfLlamaWeights, isHfLlamaDir, loadHfLlama, saveHfLlama } from '../../src/io/hf-llama.js';
 import { llamaConfigFromHf, llamaConfigToHf } from '../../src/io/hf-llama-config.js';
 import { readSafetensorsHeader, writeSafetensors } from '../../src/io/safetensors.js';
 import { llamaConfig } from '../../src/nn/llama.js';
@@ -86,6 +86,22 @@ test('hf llama: a tied checkpoint may store its head only as a copy of the embed
   file.set('lm_head.weight', other);
   await writeSafetensors(join(dir, 'model.safetensors'), file, { format: 'pt' });
   await assert.rejects(loadHfLlama(dir), /tie_word_embeddings=true but lm_head.weight differs/);
+});
+
+test('hf llama: hfLlamaWeights reads each tensor of a sharded, tied checkpoint straight into the array into() gives, once', async () => {
+  const dir = tmp();
+  const config = tiny(true), tensors = makeTensors(config);
+  await saveHfLlama(dir, config, tensors, { maxShardBytes: 4096 });
+  const { config: read, source } = hfLlamaWeights(dir);
+  assert.deepEqual(read, config);
+  const given = new Map<string, Float32Array>();
+  await source.read((name, n) => {
+    assert.ok(!given.has(name), `${name} asked for once`);
+    const a = new Float32Array(new SharedArrayBuffer(n * 4));
+    given.set(name, a);
+    return a;
+  });
+  assertSameTensors(new Map([...given].map(([n, data]) => [n, { shape: tensors.get(n)!.shape, data }])), tensors);
 });
 
 test('hf llama: a missing or mis-shaped tensor is named', async () => {

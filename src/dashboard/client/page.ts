@@ -22,7 +22,7 @@ function start(): void {
   const view = buildView(data.events, data.meta);
   const token = new URLSearchParams(location.search).get('token') ?? '';
   const el = (id: string) => document.getElementById(id)!;
-  const charts = new Charts(el('loss'), el('evals'), el('memory'));
+  const charts = new Charts(el('loss'), el('evals'), el('memory'), el('host-memory'));
   const state = { view, charts, rendered: 0, connected: false };
   window.hydraDashboard = state;
 
@@ -37,7 +37,7 @@ function start(): void {
     el('table').innerHTML = renderTable(view);
     el('timeline').innerHTML = renderTimeline(view, Math.max(400, el('timeline').clientWidth - 140));
     el('log').innerHTML = renderLog(view);
-    charts.update(view, smoothing, data.meta?.deviceMemory);
+    charts.update(view, smoothing, data.meta?.deviceMemory, data.meta?.hostMemory);
     state.rendered++;
   }
 

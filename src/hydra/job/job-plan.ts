@@ -117,7 +117,9 @@ async function loadModel({ index, task, safeName, arch, plan, recipe, rt }: Plan
   const setup = (what: string) => log(`[${now().toFixed(1).padStart(7)}s] ${task.name}: ${what}`);
   const { B, T } = task.train;
   const steps = totalSteps(task);
+  const before = c.tier.stats().inUse;
   const buffers = allocateHostState(rt, c.tier, task.name, mp);
+  c.emit({ type: 'host-alloc', t: now(), model: task.name, bytes: c.tier.stats().inUse - before, inUse: c.tier.stats().inUse });
   const views = viewsOf(buffers, rt);
   const disk = await c.tiers.attach(rt, jp, mp, buffers, views);
   const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeName) : undefined;

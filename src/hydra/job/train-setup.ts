@@ -2,7 +2,7 @@
  * Setting up a job for train(): checking the tasks, choosing usable devices, loading initial weights into the host
  * tier, and where each model is evaluated.
  */
-import type { HostTensor } from '../../nn/host-tensor.js';
+import type { HostTensor, WeightSource } from '../../nn/host-tensor.js';
 import type { ArchSpec } from '../../nn/family.js';
 import { buildArch, loadFamily, resolveArch } from '../../nn/families.js';
 import type { Model } from '../../nn/model.js';
@@ -32,7 +32,29 @@ export async function usableDevices(dev: DeviceSpec, warn: (m: string) => void):
   }
 }
 
-export async function loadWeights(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, weights: Map<string, HostTensor>, model: string): Promise<void> {
+/**
+ * A model's initial weights into its state: copied from tensors in memory, or read by a WeightSource straight into
+ * its host-tier arrays (each parameter's array handed out once, no copy in between; with a disk tier the tensors pass
+ * through memory to where the placement put them).
+ */
+export async function loadWeights(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, weights: Map<string, HostTensor> | WeightSource, model: string): Promise<void> {
+  if (!(weights instanceof Map)) {
+    const source = weights;
+    const read = new Map<string, HostTensor>();
+    await source.read((name, elements) => {
+      const p = rt.byName.get(name);
+      if (!p) throw new Error(`model '${model}': ${source.describe} has a tensor '${name}' the model does not have`);
+      if (elements !== p.n) throw new RangeError(`model '${model}': weight '${name}' in ${source.describe} has ${elements} elements, the model needs ${p.n}`);
+      if (read.has(name)) throw new Error(`model '${model}': ${source.describe} gives '${name}' twice`);
+      const data = disk ? new Float32Array(elements) : views.param(name);
+      read.set(name, { shape: [...p.spec.shape], data });
+      return data;
+    });
+    const missing = rt.params.filter((p) => !read.has(p.spec.name));
+    if (missing.length > 0) throw new Error(`model '${model}': initial weights from ${source.describe} lack parameter '${missing[0].spec.name}'${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
+    if (!disk) return;
+    weights = read;
+  }
   for (const p of rt.params) {
     const w = weights.get(p.spec.name);
     if (!w) throw new Error(`model '${model}': initial weights lack parameter '${p.spec.name}'`);

@@ -43,6 +43,16 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
   const targets = be.alloc(B * T, 'i32');
   await be.upload(targets, tokens);
   const loss = lossTargets(targets, tokens);
+  // A parameter used by several measured layers (GPT-2's tied embedding: the embedding and the head) is allocated
+  // and filled once and freed after its last measured user: a 50 M-element table costs one fill, not two. Peaks are
+  // measured above what is already allocated, so this does not change them.
+  const measuredIdx = model.layers.map((_, k) => k).filter((k) => {
+    const shape = reuse ? model.layers[k].shapeKey : undefined;
+    return shape === undefined || model.layers.findIndex((m) => m.shapeKey === shape) === k;
+  });
+  const lastUse = new Map<string, number>();
+  for (const k of measuredIdx) for (const name of model.layers[k].uses) lastUse.set(name, k);
+  const values = new Map<string, DeviceBuffer>(), grads = new Map<string, DeviceBuffer>();
   for (const [index, layer] of model.layers.entries()) {
     const shape = reuse ? layer.shapeKey : undefined;
     const same = shape === undefined ? undefined : measured.get(shape);
@@ -52,10 +62,14 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
       continue;
     }
     options.onLayer?.(layer, index);
-    const values = new Map<string, DeviceBuffer>(), grads = new Map<string, DeviceBuffer>();
     let paramBytes = 0;
     for (const name of layer.uses) {
       const spec = specs.get(name)!;
+      const kept = values.get(name);
+      if (kept) {
+        paramBytes += be.deviceBytes ? be.deviceBytes.of(kept.bytes) : kept.bytes;
+        continue;
+      }
       const v = be.alloc(numel(spec.shape));
       // Costs and bytes do not depend on parameter values (no kernel branches on data), so a constant of the init's
       // scale serves: filled on the device, with no initialisation or copy of e.g. a 50 M-element embedding.
@@ -100,10 +114,17 @@ export async function pilotLayers(be: Backend, model: Model, tokens: Int32Array,
       measured.set(shape, profile);
     }
     profiles.push(profile);
-    for (const b of [...values.values(), ...grads.values()]) be.free(b);
+    for (const name of layer.uses) {
+      if ((lastUse.get(name) ?? index) > index) continue;
+      be.free(values.get(name)!);
+      be.free(grads.get(name)!);
+      values.delete(name);
+      grads.delete(name);
+    }
     be.free(x);
     x = next!;
   }
+  for (const b of [...values.values(), ...grads.values()]) be.free(b);
   be.free(x);
   be.free(targets);
   return profiles;

@@ -1,0 +1,33 @@
+/** Pretrained weights read from a WeightSource land straight in the host tier's arrays (no copy in between). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WeightSource } from '../../src/hydra/api.js';
+import { train } from '../../src/hydra/job/train.js';
+import { hfGpt2Weights, loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
+import { buildGpt2 } from '../../src/nn/gpt2.js';
+import { initModel } from '../../src/nn/init.js';
+import { TINY, sameBits, tinyTask } from './helpers.js';
+
+test('pretrained weights from a WeightSource are read straight into the host tier: one array per parameter, no staging copy', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-weights-'));
+  const config = { ...TINY, vocab_size: 37 };
+  await saveHfGpt2(dir, config, initModel(buildGpt2(config), 5));
+  const { source } = await hfGpt2Weights(dir);
+  const handed: Float32Array[] = [];
+  const recording: WeightSource = { describe: source.describe, read: (into) => source.read((name, n) => { const a = into(name, n); handed.push(a); return a; }) };
+  const task = tinyTask('pretrained', { steps: 2 });
+  const streamed = await train([{ ...task, weights: recording }], { devices: 'js:1', deviceMemory: 90_000, planDir: null });
+  // Every tensor went into a whole host-tier buffer (shared memory the devices read in place), each once.
+  const params = buildGpt2(config).params;
+  assert.equal(handed.length, params.length);
+  for (const a of handed) assert.ok(a.buffer instanceof SharedArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength);
+  assert.equal(new Set(handed.map((a) => a.buffer)).size, params.length);
+  // The same run with the weights loaded into memory first and copied in: same host-tier state, same arithmetic.
+  const copied = await train([{ ...task, weights: (await loadHfGpt2(dir)).tensors }], { devices: 'js:1', deviceMemory: 90_000, planDir: null });
+  assert.equal(streamed.hostTier!.highWater, copied.hostTier!.highWater);
+  assert.deepEqual(streamed.models[0].losses, copied.models[0].losses);
+  for (const [name, t] of copied.models[0].weights) assert.ok(sameBits(streamed.models[0].weights.get(name)!.data, t.data), name);
+});
