@@ -41,7 +41,8 @@ export class FileWriteError extends Error {
 
 const named = (path: string, err: unknown): Error => (err instanceof FileWriteError ? err : new FileWriteError(path, err));
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists, owned by another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -14,6 +14,7 @@
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../data/atomic-write.js';
 
 export const LOCK_NAME = '.hydra-lock';
 
@@ -47,20 +48,11 @@ function processStartTime(pid: number): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
-}
-
 /** Whether the lock's owner is certainly gone (only decidable for a lock taken on this host). */
 function isStale(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return false;
   if (owner.pid === process.pid) return false;
-  if (!isAlive(owner.pid)) return true;
+  if (!processAlive(owner.pid)) return true;
   const now = processStartTime(owner.pid);
   return owner.processStart !== undefined && now !== undefined && now !== owner.processStart;
 }

@@ -13,6 +13,7 @@ import { closeSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { processAlive } from '../../data/atomic-write.js';
 
 const NAME = /^hydra-scratch-(\d+)-[0-9a-f]+\.spill$/;
 /** Bytes per request of a large transfer: large enough for sequential bandwidth, small enough to pipeline. */
@@ -29,15 +30,6 @@ export class DiskTierError extends Error {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Remove scratch files left in `dir` by processes that no longer run; returns the paths removed. */
 export function sweepScratch(dir: string): string[] {
   let names: string[];
@@ -49,7 +41,7 @@ export function sweepScratch(dir: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const m = NAME.exec(name);
-    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     rmSync(join(dir, name), { force: true });
     removed.push(join(dir, name));
   }
