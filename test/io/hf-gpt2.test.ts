@@ -8,35 +8,14 @@ import type { HostTensor } from '../../src/io/host-tensor.js';
 import { expectedGpt2Shapes, HfGpt2Error, hfGpt2Weights, loadHfGpt2, saveHfGpt2 } from '../../src/io/hf-gpt2.js';
 import { gpt2ConfigFromHf, gpt2ConfigToHf } from '../../src/io/hf-gpt2-config.js';
 import { readSafetensorsHeader, writeSafetensors } from '../../src/io/safetensors.js';
-import { hashAt, hashString } from '../../src/backend/rng.js';
+import { assertSameTensors, bits, hashedTensors } from './hf-tensors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hydra-hf-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const tmp = (): string => mkdtempSync(join(root, 'case-'));
 const tiny = (tie: boolean): Gpt2Config => ({ n_layer: 2, n_head: 2, n_embd: 8, n_ctx: 16, vocab_size: 50, dropout: 0.1, tie });
 
-/** Deterministic, distinct values per tensor (bit patterns from the counter hash, as finite floats). */
-function makeTensors(config: Gpt2Config): Map<string, HostTensor> {
-  const m = new Map<string, HostTensor>();
-  for (const [name, shape] of expectedGpt2Shapes(config)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const key = hashString(name);
-    for (let i = 0; i < n; i++) data[i] = (hashAt(key, i) / 2 ** 32 - 0.5) * 0.2;
-    m.set(name, { shape, data });
-  }
-  return m;
-}
-
-const bits = (a: Float32Array): number[] => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
-
-function assertSameTensors(got: Map<string, HostTensor>, want: Map<string, HostTensor>): void {
-  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
-  for (const [name, t] of want) {
-    assert.deepEqual(got.get(name)!.shape, t.shape, name);
-    assert.deepEqual(bits(got.get(name)!.data), bits(t.data), name);
-  }
-}
+const makeTensors = (config: Gpt2Config): Map<string, HostTensor> => hashedTensors(expectedGpt2Shapes(config));
 
 test('expectedGpt2Shapes: Hugging Face names and Conv1D (in, out) layouts', () => {
   const s = expectedGpt2Shapes(tiny(true));

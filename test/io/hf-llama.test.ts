@@ -10,30 +10,14 @@ import { llamaConfigFromHf, llamaConfigToHf } from '../../src/io/hf-llama-config
 import { readSafetensorsHeader, writeSafetensors } from '../../src/io/safetensors.js';
 import { llamaConfig } from '../../src/nn/llama.js';
 import type { LlamaConfig } from '../../src/nn/llama-config.js';
-import { hashAt, hashString } from '../../src/backend/rng.js';
+import { assertSameTensors, hashedTensors } from './hf-tensors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hydra-hf-llama-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const tmp = (): string => mkdtempSync(join(root, 'case-'));
 const tiny = (tie: boolean): LlamaConfig => llamaConfig('llama-tiny', { n_layer: 2, n_embd: 16, n_head: 4, n_kv_head: 2, intermediate_size: 24, vocab_size: 40, tie });
 
-function makeTensors(config: LlamaConfig): Map<string, HostTensor> {
-  const m = new Map<string, HostTensor>();
-  for (const [name, shape] of expectedLlamaShapes(config)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const key = hashString(name);
-    for (let i = 0; i < n; i++) data[i] = (hashAt(key, i) / 2 ** 32 - 0.5) * 0.2;
-    m.set(name, { shape, data });
-  }
-  return m;
-}
-
-const bits = (a: Float32Array): number[] => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
-function assertSameTensors(got: Map<string, HostTensor>, want: Map<string, HostTensor>): void {
-  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
-  for (const [name, t] of want) assert.deepEqual(bits(got.get(name)!.data), bits(t.data), name);
-}
+const makeTensors = (config: LlamaConfig): Map<string, HostTensor> => hashedTensors(expectedLlamaShapes(config));
 
 test('hf llama: the gold fixture loads with HF names mapped to ours (GQA shapes, untied head)', async () => {
   const { config, tensors } = await loadHfLlama(join('test', 'fixtures', 'gold', 'llama-tiny', 'untied'));
