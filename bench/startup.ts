@@ -4,7 +4,7 @@
  * cache cold (fresh directory) and warm (the same directory again); beside PyTorch's set-up of the same model
  * (bench/startup_torch.py under Debian's /usr/bin/python3: build, init, first step) at the same 2 threads.
  *
- *   npm run bench:startup [-- --repeats 3] [-- --preset gpt2-large --repeats 1]
+ *   npm run bench:startup [-- --repeats 3] [-- --preset gpt2-large --repeats 1] [-- --multi 3 --repeats 1]
  *
  * Each run is a fresh process (node or python) started by this one; times are measured from just before the spawn
  * to wall-clock stamps the child prints, so they include loading the runtime. Writes bench/results/startup.json
@@ -12,6 +12,13 @@
  * (medians, cold plan cache), `profile` (where the seconds go: the median of each phase, see runHydra) and every run
  * with the CPU seconds and page faults of its process. The machine may be shared: the load average is recorded with
  * each run and `under_load` says whether it exceeded half the cores.
+ *
+ * The multi-model row: a job of MULTI_MODELS gpt2 (124 M) models (an lr grid, 2 steps each, same devices and budget),
+ * set up overlapped with training (the default: the first model trains once its first shard is initialised, the
+ * others get their state behind it) and not (overlapSetUp false: every model set up first), one after the other in
+ * each repeat, fresh plan cache each: time to the job's first task and to its end, and the devices' busy share.
+ * `--multi K` runs only this row (K models) and writes bench/results/startup-multi.json; the default run adds it to
+ * startup.json as `multi`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +31,7 @@ import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { machine, median, randomTokens, table, writeJson } from './common.js';
 
 const B = 1, T = 128, DEVICES = 'cpu:1x2', BUDGET = '1GiB', THREADS = 2;
+const MULTI_MODELS = 3, MULTI_PRESET = 'gpt2', MULTI_STEPS = 2;
 
 interface ChildTimes {
   /** Wall-clock stamps (ms since the epoch). */
@@ -68,6 +76,55 @@ async function child(preset: string, planDir: string): Promise<void> {
     },
   });
   console.log(JSON.stringify(stamps));
+}
+
+/** The measured multi-model process: one train() of `k` models, overlapped or not, printing its stamps. */
+async function childMulti(k: number, overlap: boolean, planDir: string): Promise<void> {
+  let firstTask: number | undefined;
+  const trainCalled = Date.now();
+  const r = await train(Array.from({ length: k }, (_, i) => ({
+    name: `lr${i}`, model: gpt2Arch(MULTI_PRESET), optimizer: { ...ADAMW_DEFAULTS, lr: 3e-4 * (i + 1) }, clipNorm: 1,
+    train: randomTokens(50257, B, T, 4, i), steps: MULTI_STEPS, seed: i,
+  })), {
+    devices: DEVICES, deviceMemory: BUDGET, planDir, overlapSetUp: overlap,
+    onEvent: (e) => {
+      if (e.type === 'task-start') firstTask ??= Date.now();
+    },
+  });
+  const busy = r.devices.reduce((a, d) => a + d.busySeconds, 0);
+  console.log(JSON.stringify({ trainCalled, firstTask, ended: Date.now(), busy_share: busy / (r.devices.length * r.makespanSeconds), shards: r.models[0].plan.shards.length }));
+}
+
+/** One multi-model job in a fresh process: seconds from the spawn to its first task and to its end. */
+function runMulti(k: number, overlap: boolean) {
+  const planDir = mkdtempSync(join(tmpdir(), 'hydra-bench-startup-multi-'));
+  try {
+    const t0 = Date.now(), load = loadavg()[0];
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child-multi', String(k), overlap ? '1' : '0', planDir], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.status !== 0 || !line.startsWith('{')) throw new Error(`hydra multi-model child failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
+    const c = JSON.parse(line) as { trainCalled: number; firstTask: number; ended: number; busy_share: number; shards: number };
+    return { first_task_s: (c.firstTask - t0) / 1000, end_s: (c.ended - t0) / 1000, busy_share: c.busy_share, shards: c.shards, load_avg_1m: load };
+  } finally {
+    rmSync(planDir, { recursive: true, force: true });
+  }
+}
+
+/** The multi-model row over the repeats: overlapped and not, side by side in each repeat. */
+function multiRow(k: number, repeats: number) {
+  const runs: { overlapped: ReturnType<typeof runMulti>; sequential: ReturnType<typeof runMulti> }[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const overlapped = runMulti(k, true), sequential = runMulti(k, false);
+    runs.push({ overlapped, sequential });
+    console.log(`multi ${r + 1}/${repeats} (${k} × ${MULTI_PRESET}, ${overlapped.shards} shards): first task ${overlapped.first_task_s.toFixed(1)} s overlapped vs ${sequential.first_task_s.toFixed(1)} s set up first; job end ${overlapped.end_s.toFixed(1)} vs ${sequential.end_s.toFixed(1)} s`);
+  }
+  const med = (f: (r: (typeof runs)[number]) => number) => median(runs.map(f));
+  return {
+    models: k, preset: MULTI_PRESET, steps: MULTI_STEPS,
+    overlapped: { first_task_s: med((r) => r.overlapped.first_task_s), end_s: med((r) => r.overlapped.end_s), busy_share: med((r) => r.overlapped.busy_share) },
+    sequential: { first_task_s: med((r) => r.sequential.first_task_s), end_s: med((r) => r.sequential.end_s), busy_share: med((r) => r.sequential.busy_share) },
+    runs,
+  };
 }
 
 /**
@@ -116,6 +173,7 @@ function runTorch(preset: string): TorchRun {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--child') return child(argv[1], argv[2]);
+  if (argv[0] === '--child-multi') return childMulti(Number(argv[1]), argv[2] === '1', argv[3]);
   const opt = (name: string, dflt: string) => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : dflt;
@@ -123,6 +181,16 @@ async function main(): Promise<void> {
   const preset = opt('preset', 'gpt2-medium');
   const repeats = Number(opt('repeats', '3'));
   if (!(Number.isInteger(repeats) && repeats >= 1)) throw new RangeError(`--repeats: expected a positive integer, got ${opt('repeats', '')}`);
+  const onlyMulti = argv.includes('--multi');
+  const k = Number(opt('multi', String(MULTI_MODELS)));
+  if (!(Number.isInteger(k) && k >= 2)) throw new RangeError(`--multi: expected a whole number of models ≥ 2, got ${opt('multi', '')}`);
+  if (onlyMulti) {
+    const load = loadavg()[0];
+    const multi = multiRow(k, repeats);
+    const busy = Math.max(load, ...multi.runs.flatMap((r) => [r.overlapped.load_avg_1m, r.sequential.load_avg_1m])) > machine().cores * 0.5;
+    writeJson('bench/results/startup-multi.json', { bench: 'startup-multi', machine: machine(), B, T, devices: DEVICES, deviceMemory: BUDGET, repeats, multi, under_load: busy });
+    return;
+  }
   const runs: { cold: HydraRun; warm: HydraRun; pytorch: TorchRun }[] = [];
   for (let r = 0; r < repeats; r++) {
     const planDir = mkdtempSync(join(tmpdir(), 'hydra-bench-startup-'));
@@ -150,7 +218,8 @@ async function main(): Promise<void> {
   // Where the seconds go (medians of each phase): the profile the README quotes.
   const profile = { cold: phases('cold'), warm: phases('warm'), pytorch: torchRuns.length ? Object.fromEntries((['import_s', 'build_s', 'setup_s', 'first_step_s'] as const).map((k) => [k, median(torchRuns.map((p) => p[k]))])) : null };
   console.log('phases (s, medians):', JSON.stringify(profile));
-  const loads = runs.flatMap((r) => [r.cold.load_avg_1m, r.warm.load_avg_1m]);
+  const multi = multiRow(k, repeats);
+  const loads = [...runs.flatMap((r) => [r.cold.load_avg_1m, r.warm.load_avg_1m]), ...multi.runs.flatMap((r) => [r.overlapped.load_avg_1m, r.sequential.load_avg_1m])];
   const busy = Math.max(...loads) > machine().cores * 0.5;
   console.log(table(Object.entries(summary).filter(([, v]) => v).map(([k, v]) => ({ figure: k, median: v!.median, min: v!.min, max: v!.max }))));
   const out = preset === 'gpt2-medium' ? 'bench/results/startup.json' : `bench/results/startup-${preset}.json`;
@@ -161,6 +230,7 @@ async function main(): Promise<void> {
     pytorch_first_step_s: summary.pytorch_first_step_s?.median ?? null,
     summary,
     profile,
+    multi,
     under_load: busy,
     runs,
     note: `seconds from spawning the process; medians over the repeats; ${busy ? `MEASURED UNDER LOAD (1-min load average up to ${Math.max(...loads).toFixed(1)} on ${machine().cores} cores): every figure is inflated` : 'the machine was quiet (load average below half the cores)'}`,

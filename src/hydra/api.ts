@@ -93,6 +93,12 @@ export interface TrainOptions {
    */
   shardCache?: boolean;
   /**
+   * Set models up behind the running job (default true): the first model trains as soon as its first shard is
+   * initialised while the others are given their state and weights. false gives every model its state and weights
+   * before anything trains (benchmarks compare). Planning and the placement's preflight come first either way.
+   */
+  overlapSetUp?: boolean;
+  /**
    * Where each model's checkpoint lives (`<dir>/<safe model name>.ckpt`). Checkpoints are taken at minibatch
    * boundaries only, so a resumed model continues bitwise as if never stopped.
    */

@@ -1,4 +1,4 @@
-/** train() says what its set-up is doing (planning, each pilot measurement, initialising, starting devices), timed. */
+/** train() says what its set-up is doing (starting devices, planning, each pilot measurement, initialising), timed. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -15,25 +15,25 @@ async function setupLines(planDir: string): Promise<string[]> {
   return lines;
 }
 
-test('set-up progress: planning with each distinct layer measured, initialising, devices; a warm plan cache says so', async () => {
+test('set-up progress: devices start while planning (each distinct layer measured) and initialising; a warm plan cache says so', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hydra-setup-'));
   const cold = await setupLines(dir);
   for (const l of cold) assert.match(l, /^\[ *\d+\.\ds\] /, `every set-up line carries the elapsed time: ${l}`);
   const text = cold.map((l) => l.replace(/^\[ *\d+\.\ds\] /, ''));
-  assert.deepEqual(text.slice(0, 7), [
+  assert.deepEqual(text.slice(0, 8), [
+    'starting 1 js device',
     'm: planning',
     'm: pilot pass: measuring layer embed (1 of 4 distinct)',
     'm: pilot pass: measuring layer h.0 (2 of 4 distinct)',
     'm: pilot pass: measuring layer ln_f (3 of 4 distinct)',
     'm: pilot pass: measuring layer lm_head (4 of 4 distinct)',
     'm: partitioning (dry runs on the accounting backend)',
-    text[6],
+    text[7],
   ]);
-  assert.match(text[6], /^m: planned in \d+\.\d s$/);
-  assert.match(text[7], /^m: initialising 0\.\d M parameters$/);
-  assert.match(text[8], /^m: initialised in \d+\.\d s \((native, every core|JavaScript: the cpu addon is missing)\)$/);
-  assert.equal(text[9], 'starting 1 js device');
+  assert.match(text[7], /^m: planned in \d+\.\d s$/);
+  assert.match(text[8], /^m: initialising 0\.\d M parameters, shard by shard \(it trains as soon as shard 0 is in place\)$/);
+  assert.match(text[9], /^m: initialised in \d+\.\d s \((native, every core|JavaScript: the cpu addon is missing)\)$/);
   const warm = (await setupLines(dir)).map((l) => l.replace(/^\[ *\d+\.\ds\] /, ''));
-  assert.deepEqual(warm.slice(0, 1), ['m: planning']);
-  assert.match(warm[1], /^m: plan read from the plan cache in \d+\.\d s$/);
+  assert.deepEqual(warm.slice(0, 2), ['starting 1 js device', 'm: planning']);
+  assert.match(warm[2], /^m: plan read from the plan cache in \d+\.\d s$/);
 });

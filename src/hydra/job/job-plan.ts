@@ -1,8 +1,10 @@
 /**
  * Before a model trains: it is planned (a cached plan, or a pilot pass and the partitioner — a layer that cannot fit
- * stops the job here), its state is placed in the host tier, and it is loaded from its checkpoint (resume), its given
- * weights or its initialisation. Set-up of a large model takes a while, so each stage is logged with the time since
- * train() started.
+ * stops the job here), its state is placed across the host and disk tiers together with every other model of the
+ * job (the preflight refuses a job that cannot fit, before anything trains), then allocated and loaded from its
+ * checkpoint (resume), its given weights or its initialisation — a fresh model in RAM shard by shard, so that it
+ * trains while the rest of it, and the job's other models, are still being set up. Set-up of a large model takes a
+ * while, so each stage is logged with the time since train() started.
  */
 import { existsSync, renameSync } from 'node:fs';
 import { createBackend } from '../../backend/index.js';
@@ -23,6 +25,7 @@ import { describeStop } from '../scheduler/early-stopping/index.js';
 import { checkpointPath, loadModelSnapshotOrPrevious, restoreModel } from './job-checkpoint.js';
 import type { JobEarlyStopping } from './job-early-stopping.js';
 import { ModelJob, totalSteps } from './model-job.js';
+import { initByShard } from './shard-init.js';
 import { evalPoints, loadWeights, type TaskModel } from './train-setup.js';
 
 /** What setting up a model needs of the job (parsed once by train()). */
@@ -41,27 +44,37 @@ export interface JobContext {
   now: () => number;
 }
 
+/** Models planned and placed together, each waiting for its state (loadModel). */
+export interface PlannedJob {
+  models: PlannedModel[];
+  placement: JobPlacement;
+}
+
 /**
- * Plan and load the job's first models, in order. A resumed job also replays the rung results its checkpoints kept:
+ * Plan the job's models in order, then place all their state at once: the placement weighs every model, and the
+ * preflight sees the whole job before anything trains.
+ */
+export async function planJob(tasks: TrainTask[], taskModels: TaskModel[], c: JobContext, firstIndex = 0, safeNames = fsSafeNames(tasks.map((t) => t.name))): Promise<PlannedJob> {
+  const models: PlannedModel[] = [];
+  for (const [k, task] of tasks.entries()) models.push(await planModel(firstIndex + k, task, safeNames.get(task.name)!, taskModels[k], c));
+  const placement = c.tiers.place(models.map(({ task, rt }) => ({ name: task.name, rt })));
+  if (placement.diskBytes > 0) for (const line of describePlacement(placement)) c.emit({ type: 'log', t: c.now(), message: line });
+  return { models, placement };
+}
+
+/**
+ * A resumed job: every model read back before anything trains, and the rung results its checkpoints kept replayed —
  * every earlier early-stopping decision, and who waits where.
  */
-export async function setUpModels(tasks: TrainTask[], taskModels: TaskModel[], c: JobContext): Promise<ModelJob[]> {
-  const safeNames = fsSafeNames(tasks.map((t) => t.name));
-  const planned: PlannedModel[] = [];
-  for (const [index, task] of tasks.entries()) planned.push(await planModel(index, task, safeNames.get(task.name)!, taskModels[index], c));
-  const jobs = await placeModels(planned, c);
+export async function loadResumed({ models, placement }: PlannedJob, c: JobContext): Promise<ModelJob[]> {
+  const jobs: ModelJob[] = [];
+  for (const [i, p] of models.entries()) jobs.push(await loadModel(p, placement, placement.models[i], c));
   const resumed = jobs.filter((j) => j.resumed);
   if (c.stopping && resumed.length > 0) replayRungs(jobs, c.stopping, c.now());
-  if (c.options.resume && resumed.length === 0) {
+  if (resumed.length === 0) {
     throw new RangeError(`resume: no model of this job has a checkpoint in ${c.options.checkpointDir} (resuming looks there for <model name>.ckpt; was the job run with another output directory?)`);
   }
   return jobs;
-}
-
-/** Plan a model, give it its state where the placement puts it and its weights (initial or from its checkpoint). */
-export async function setUpModel(index: number, task: TrainTask, safeName: string, taskModel: TaskModel, c: JobContext): Promise<ModelJob> {
-  const [j] = await placeModels([await planModel(index, task, safeName, taskModel, c)], c);
-  return j;
 }
 
 /** A planned model, waiting for the placement of its state. */
@@ -73,18 +86,6 @@ export interface PlannedModel {
   plan: PartitionPlan;
   recipe: TrainRecipe;
   rt: ModelRuntime;
-}
-
-/**
- * Place planned models' state across the host and disk tiers (the preflight refuses, before anything trains, a job
- * that cannot fit RAM and disk), then load each.
- */
-async function placeModels(planned: PlannedModel[], c: JobContext): Promise<ModelJob[]> {
-  const jp = c.tiers.place(planned.map(({ task, rt }) => ({ name: task.name, rt })));
-  if (jp.diskBytes > 0) for (const line of describePlacement(jp)) c.emit({ type: 'log', t: c.now(), message: line });
-  const out: ModelJob[] = [];
-  for (const [i, p] of planned.entries()) out.push(await loadModel(p, jp, jp.models[i], c));
-  return out;
 }
 
 /** Plan a model (a cached plan, or a pilot pass and the partitioner). */
@@ -110,8 +111,11 @@ export async function planModel(index: number, task: TrainTask, safeName: string
   return { index, task, safeName, arch, plan, recipe, rt };
 }
 
-/** Give a planned model its state where the placement put it, and its weights (initial or from its checkpoint). */
-async function loadModel({ index, task, safeName, arch, plan, recipe, rt }: PlannedModel, jp: JobPlacement, mp: ModelPlacement, c: JobContext): Promise<ModelJob> {
+/**
+ * Give a planned model its state where the placement put it, and its weights (initial or from its checkpoint). A
+ * fresh model in RAM resolves once its initialisation has started: its tasks wait for their own shards (ModelJob).
+ */
+export async function loadModel({ index, task, safeName, arch, plan, recipe, rt }: PlannedModel, jp: JobPlacement, mp: ModelPlacement, c: JobContext): Promise<ModelJob> {
   const { options, now } = c;
   const log = (message: string) => c.emit({ type: 'log', t: now(), message });
   const setup = (what: string) => log(`[${now().toFixed(1).padStart(7)}s] ${task.name}: ${what}`);
@@ -132,13 +136,20 @@ async function loadModel({ index, task, safeName, arch, plan, recipe, rt }: Plan
     log(`${task.name}: an earlier run's checkpoint was moved to ${checkpoint}.prev (this run starts afresh)`);
   }
   if (checkpoint && options.resume && !resumed) log(`${task.name}: no checkpoint at ${checkpoint}; starting from step 0`);
+  let shardsInitialised: Promise<void>[] | undefined;
   if (resumed) await restoreModel(rt, views, disk, resumed, checkpoint!);
   else if (task.weights) await loadWeights(rt, views, disk, task.weights, task.name);
   else {
     const initStart = now();
-    setup(`initialising ${(rt.params.reduce((a, p) => a + p.n, 0) / 1e6).toFixed(1)} M parameters${disk ? ' (those placed on disk written to scratch)' : ''}`);
-    const engine = await initModelParams(rt, views, disk, task.seed);
-    setup(`initialised in ${(now() - initStart).toFixed(1)} s (${engine === 'native' ? 'native, every core' : 'JavaScript: the cpu addon is missing'})`);
+    const M = `${(rt.params.reduce((a, p) => a + p.n, 0) / 1e6).toFixed(1)} M parameters`;
+    const initialised = (engine: 'native' | 'js') => setup(`initialised in ${(now() - initStart).toFixed(1)} s (${engine === 'native' ? 'native, every core' : 'JavaScript: the cpu addon is missing'})`);
+    if (disk) {
+      setup(`initialising ${M} (those placed on disk written to scratch)`);
+      initialised(await initModelParams(rt, views, disk, task.seed));
+    } else {
+      setup(`initialising ${M}, shard by shard (it trains as soon as shard 0 is in place)`);
+      shardsInitialised = initByShard(rt, views, task.seed, initialised);
+    }
   }
   const rungs = c.stopping?.add(index, steps) ?? [];
   if (resumed) log(`${task.name}: resumed from ${checkpoint} at step ${resumed.step}${resumed.progress.finished ? ' (finished)' : ''}`);
@@ -147,6 +158,7 @@ async function loadModel({ index, task, safeName, arch, plan, recipe, rt }: Plan
     evalAfter: new Set([...evalPoints(task, steps), ...rungs.map((r) => r - 1)]),
     horizon: rungs[0] ?? steps,
     resumed: resumed ? { step: resumed.step, progress: resumed.progress } : undefined,
+    shardsInitialised,
   });
 }
 

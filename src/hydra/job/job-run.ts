@@ -3,7 +3,9 @@
  * next task's parameters prefetched beside it when that is safe and fits), and what the task did goes back to its
  * model. Models fail alone: a diverged, failing or data-broken model is marked and dropped, the rest go on. How models
  * end — stopped, stopped early, by name, finished — and their checkpoints are model-endings.ts; requests of a running
- * job's handle (add a model, stop one) are served between tasks.
+ * job's handle (add a model, stop one) are served between tasks. Models still being set up (train()'s later ones,
+ * added ones) are set up behind the running tasks (set-up-queue.ts) and join between tasks as each becomes ready; a
+ * model whose first shards are still being initialised runs each task once its own shard is in place.
  */
 import type { DeviceHandle } from '../run/device-pool.js';
 import { prefetchIsSafe } from '../run/prefetch-safety.js';
@@ -12,12 +14,13 @@ import type { Scheduler } from '../scheduler/index.js';
 import { fsSafeNames } from '../../report/names.js';
 import type { JobControl } from './job-control.js';
 import { JobEarlyStopping } from './job-early-stopping.js';
-import { setUpModel, type JobContext } from './job-plan.js';
+import { loadModel, planJob, type JobContext } from './job-plan.js';
 import { createJobScheduler, schedSpec, type SchedTask } from './job-scheduler.js';
 import { ModelEndings } from './model-endings.js';
 import { ModelJob } from './model-job.js';
 import { checkTasks } from './train-setup.js';
 import { JobLocality } from './job-locality.js';
+import { SetUpQueue } from './set-up-queue.js';
 
 /** What the devices did over the job. */
 export interface DeviceTotals {
@@ -40,18 +43,33 @@ export class JobRun {
   private readonly endings: ModelEndings;
   /** Where shard parameters are (device shard caches, prefetches) and what copies cost: the scheduler weighs it. */
   private readonly locality: JobLocality;
+  /** Models set up behind the running tasks; they join between tasks. */
+  private readonly setUp: SetUpQueue;
+  /** Every model's name, in the job's order, those still being set up included (added names are checked against it). */
+  private readonly names: string[];
 
+  /** `later`: train()'s models still to be set up (in order, behind the first), each joining when ready. */
   constructor(
     private readonly jobs: ModelJob[],
     private readonly devices: DeviceHandle[],
     private readonly c: JobContext,
     private readonly control?: JobControl,
+    later: { name: string; load: (index: number) => Promise<ModelJob>; failed: (e: unknown) => void }[] = [],
   ) {
     this.totals = { busy: devices.map(() => 0), highWater: devices.map(() => 0), heldHighWater: devices.map(() => undefined), bytesMoved: 0, overlapSeconds: 0 };
     this.byName = new Map(jobs.map((j) => [j.name, j]));
     this.active = jobs.filter((j) => !j.ended);
     this.endings = new ModelEndings(jobs, devices, c);
     this.locality = new JobLocality(devices.length, c.options.prefetch !== false);
+    for (const j of jobs) control?.names.add(j.name);
+    this.names = [...jobs.map((j) => j.name), ...later.map((l) => l.name)];
+    this.setUp = new SetUpQueue(jobs.length);
+    // A failed set-up of train()'s own stops the job (train() rejects with it): nothing queued behind it starts.
+    const failed = (l: (typeof later)[number]) => (e: unknown) => {
+      l.failed(e);
+      this.setUp.cancel(() => new Error(`the job stopped: the set-up of '${l.name}' failed (${message(e)})`));
+    };
+    for (const l of later) this.setUp.push({ load: l.load, joined: () => undefined, failed: failed(l) });
   }
 
   /** Register every model on every device (their state is shared memory, nothing is copied), then run to the end. */
@@ -62,31 +80,71 @@ export class JobRun {
       const sched = createJobScheduler(this.active.map((j) => j.schedulerInput()), this.devices.length, this.c.policy, this.c.options.policySeed ?? 0, this.locality);
       this.endings.start(sched);
       await this.loop(sched);
+    } else {
+      // Nothing to train (every model over before it started): models still being set up are over as they join.
+      this.setUp.start();
+      while (this.setUp.pending) {
+        this.takeJoins(null);
+        if (this.setUp.pending) await this.setUp.wakeup();
+      }
     }
     await this.endings.close(this.active);
+  }
+
+  /** Take in the models set up since the last look: registered on the devices, scheduled (unless already over). */
+  private takeJoins(sched: Scheduler | null): void {
+    for (const { j, joined } of this.setUp.take()) {
+      this.jobs.push(j);
+      this.byName.set(j.name, j);
+      this.control?.names.add(j.name);
+      this.register(j);
+      if (!j.ended) {
+        this.active.push(j);
+        this.locality.order.push(j);
+        sched!.add(schedSpec(j.schedulerInput()), this.c.now());
+      }
+      joined();
+    }
   }
 
   /** Offer work to every idle device, then wait for any device to finish (or for a request of the job's handle). */
   private async loop(sched: Scheduler): Promise<void> {
     const { control } = this;
-    while (!sched.isDone() || this.running.size > 0) {
+    while (!sched.isDone() || this.running.size > 0 || this.setUp.pending) {
+      this.takeJoins(sched);
       for (const d of this.devices) {
         // A task may end without running (its model stopped or its batch failed): then offer the device another.
         while (!this.running.has(d.id)) {
           const st = sched.assign(d.id, this.c.now());
           if (!st) break;
+          const j = this.byName.get(st.modelId)!;
+          // A model that ends at this boundary is checkpointed or copied whole: its initialisation must be complete.
+          if (ModelJob.atBoundary(st) && !j.fullyInitialised && this.endsAtBoundary(j, st)) await j.initialised.catch(() => undefined);
           this.dispatch(sched, d, st);
         }
       }
+      // The devices have work: the models still to be set up are set up behind it.
+      this.setUp.start();
       if (this.running.size === 0) {
-        if (sched.isDone()) break;
+        if (sched.isDone() && !this.setUp.pending) break;
         // Stopped while models wait at a rung: they are at a boundary; checkpoint them as they are.
         if (this.c.options.signal?.aborted && this.endings.stopHeld(this.active)) continue;
-        throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
+        if (!this.setUp.pending) throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
       }
-      if (control?.pending) await this.serveControl(sched, control);
-      else await Promise.race(control ? [...this.running.values(), control.wakeup()] : this.running.values());
+      if (control?.pending) this.serveControl(sched, control);
+      else {
+        const wake: Promise<void>[] = [...this.running.values()];
+        if (control) wake.push(control.wakeup());
+        if (this.setUp.pending) wake.push(this.setUp.wakeup());
+        await Promise.race(wake);
+      }
     }
+  }
+
+  /** Whether the model ends at this boundary instead of running the task (the job stopped, its segment ended, or by name). */
+  private endsAtBoundary(j: ModelJob, st: SchedTask): boolean {
+    const step = j.stepOf(st);
+    return this.c.options.signal?.aborted === true || (j.task.stopAtStep !== undefined && step >= j.task.stopAtStep) || j.stopRequested;
   }
 
   private dispatch(sched: Scheduler, d: DeviceHandle, st: SchedTask): void {
@@ -124,6 +182,8 @@ export class JobRun {
     emit({ type: 'task-start', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step });
     let slot: number | undefined;
     const runTask = async () => {
+      // A model trains while its later shards are still being initialised: a task waits for its own.
+      await j.shardInitialising(st.shard);
       if (j.disk) {
         // The shard's disk-tier steps have landed and a shard on disk is staged in a host slot; the model's next
         // shard is read from disk while this task runs.
@@ -184,6 +244,7 @@ export class JobRun {
     const hint = sched.peek(d.id);
     const next = hint ? this.byName.get(hint.modelId) : undefined;
     if (!hint || !next || !prefetchIsSafe(next.rt, next.inFlight, hint)) return null;
+    if (next.shardInitialising(hint.shard)) return null; // its parameters are not all in place yet
     // A shard staged from disk is copied by its own task; one whose disk-tier step still runs would be stale.
     if (next.disk && (next.disk.staged(hint.shard) || next.disk.stepping(hint.shard))) return null;
     if (next.plan.shards[hint.shard].paramBytes > running.plan.reserve) return null;
@@ -201,8 +262,11 @@ export class JobRun {
     for (const d of this.devices) d.send({ type: 'register', modelId: j.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
   }
 
-  /** Requests of the job's handle: new models join (planned while the devices work on), named ones stop. */
-  private async serveControl(sched: Scheduler, control: JobControl): Promise<void> {
+  /**
+   * Requests of the job's handle: named models stop; new ones are checked now and set up behind the running tasks
+   * (after any model still being set up), joining when ready — add() resolves then.
+   */
+  private serveControl(sched: Scheduler, control: JobControl): void {
     for (const name of control.takeStops()) {
       const j = this.byName.get(name)!;
       if (j.ended || j.stopRequested) continue; // already over, or already asked
@@ -211,25 +275,29 @@ export class JobRun {
     }
     for (const a of control.takeAdds()) {
       try {
-        if (this.byName.has(a.task?.name)) throw new RangeError(`add: a model named '${a.task.name}' is already in this job`);
-        const [taskModel] = await checkTasks([a.task]);
+        if (this.names.includes(a.task?.name)) throw new RangeError(`add: a model named '${a.task.name}' is already in this job`);
         if (this.c.stopping) JobEarlyStopping.check(a.task);
-        const safeName = fsSafeNames([...this.jobs.map((x) => x.name), a.task.name]).get(a.task.name)!;
-        const j = await setUpModel(this.jobs.length, a.task, safeName, taskModel, this.c);
-        this.jobs.push(j);
-        this.byName.set(j.name, j);
-        control.names.add(j.name);
-        this.register(j);
-        if (!j.ended) {
-          this.active.push(j);
-          this.locality.order.push(j);
-          sched.add(schedSpec(j.schedulerInput()), this.c.now());
-        }
-        this.c.emit({ type: 'model-added', t: this.c.now(), model: j.name });
-        a.resolve();
       } catch (e) {
         a.reject(e);
+        continue;
       }
+      this.names.push(a.task.name);
+      const safeName = fsSafeNames(this.names).get(a.task.name)!;
+      this.setUp.push({
+        load: async (index) => {
+          const [taskModel] = await checkTasks([a.task]);
+          const { models: [p], placement } = await planJob([a.task], [taskModel], this.c, index, new Map([[a.task.name, safeName]]));
+          return loadModel(p, placement, placement.models[0], this.c);
+        },
+        joined: () => {
+          this.c.emit({ type: 'model-added', t: this.c.now(), model: a.task.name });
+          a.resolve();
+        },
+        failed: (e) => {
+          this.names.splice(this.names.indexOf(a.task.name), 1);
+          a.reject(e);
+        },
+      });
     }
   }
 }

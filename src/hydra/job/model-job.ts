@@ -43,6 +43,11 @@ export interface ModelJobInit {
   resumed?: { step: number; progress: ModelProgress };
   /** Seconds since the job started (a model resumed as finished ends now). */
   now: number;
+  /**
+   * Per shard: resolves once every parameter the shard uses holds its initial value (a fresh model is initialised
+   * shard by shard while its first tasks already run, shard-init.ts). Absent: every parameter is in place.
+   */
+  shardsInitialised?: Promise<void>[];
 }
 
 /** What a finished task changed, for the loop: events to emit, whether the model diverged, a completed evaluation. */
@@ -86,6 +91,9 @@ export class ModelJob {
   stopRequested = false;
   /** A snapshot of its disk-tier state still being read: its next task (and its release) wait for it. */
   busyUntil?: Promise<void>;
+  /** Resolves when every parameter holds its initial value (before that, none may be read but by its shard's tasks). */
+  readonly initialised: Promise<void>;
+  private readonly shardReady: (Promise<void> | null)[];
   private readonly evalAfter: Set<number>;
   private evalSum = 0;
   private evalCount = 0;
@@ -107,6 +115,12 @@ export class ModelJob {
     this.checkpoint = i.checkpoint;
     this.checkpointedAt = i.resumed ? this.startStep : -1;
     this.paramsVersion = i.plan.shards.map(() => 0);
+    const inits = i.shardsInitialised ?? [];
+    this.shardReady = i.plan.shards.map((_, k) => inits[k] ?? null);
+    // A failed initialisation fails the model's task that waits for it; nothing else awaits these, so mark them handled.
+    for (const [k, p] of inits.entries()) p.then(() => (this.shardReady[k] = null), () => undefined);
+    this.initialised = Promise.all(inits).then(() => undefined);
+    this.initialised.catch(() => undefined);
     const progress = i.resumed?.progress;
     this.result = {
       name: i.task.name, hparams: i.task.hparams ?? {}, status: 'done', losses: progress?.losses ?? [], evals: progress?.evals ?? [],
@@ -131,6 +145,16 @@ export class ModelJob {
   /** Ended (finished, stopped, failed) — its result has a time. */
   get ended(): boolean {
     return this.result.wallSeconds > 0;
+  }
+
+  /** What a task of shard k waits for before it may run: its parameters' initialisation, or nothing (null). */
+  shardInitialising(k: number): Promise<void> | null {
+    return this.shardReady[k];
+  }
+
+  /** Every parameter holds its initial value (so its state may be read whole: checkpoints, copies). */
+  get fullyInitialised(): boolean {
+    return this.shardReady.every((p) => p === null);
   }
 
   /** The global training step of a scheduler task (its minibatch counts from where this job started it). */

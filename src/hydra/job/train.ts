@@ -1,9 +1,11 @@
 /**
  * `train(tasks, options)`: the Hydra orchestrator. Plan every model (pilot pass + partitioner, or a cached plan) and
- * put its state in the host tier (job-plan.ts); start the devices; then let the scheduler hand shard tasks of all
- * models to whichever device frees up (job-run.ts) until every model has finished, failed or been stopped. With a
- * checkpoint directory, models are checkpointed at minibatch boundaries (every `checkpointEvery` steps, and when the
- * job is stopped through `signal`), and `resume` continues each model from its checkpoint.
+ * place their state across the tiers (job-plan.ts) while the devices start; then let the scheduler hand shard tasks
+ * of all models to whichever device frees up (job-run.ts) until every model has finished, failed or been stopped. The
+ * first model trains as soon as its first shard is initialised; the others are given their state and weights behind
+ * it and join the running job one by one. With a checkpoint directory, models are checkpointed at minibatch
+ * boundaries (every `checkpointEvery` steps, and when the job is stopped through `signal`), and `resume` continues
+ * each model from its checkpoint (a resumed job reads every model back before anything trains).
  */
 import { readFileSync } from 'node:fs';
 import type { HydraEvent, JobResult, PrefetchTotals, TrainOptions, TrainTask } from '../api.js';
@@ -17,7 +19,8 @@ import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
 import { stateNames } from '../../optim/optimizer.js';
 import type { JobControl } from './job-control.js';
 import { JobEarlyStopping } from './job-early-stopping.js';
-import { setUpModels, type JobContext } from './job-plan.js';
+import { loadModel, loadResumed, planJob, type JobContext, type PlannedJob } from './job-plan.js';
+import type { ModelJob } from './model-job.js';
 import { JobRun } from './job-run.js';
 import { checkTasks, usableDevices } from './train-setup.js';
 
@@ -49,29 +52,67 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new RangeError(`checkpointEvery: expected a whole number of steps ≥ 0, got ${checkpointEvery}`);
   if ((options.resume || checkpointEvery > 0) && !options.checkpointDir) throw new RangeError(`checkpointDir: required with ${options.resume ? 'resume' : 'checkpointEvery'}`);
   const stopping = JobEarlyStopping.create(options.earlyStopping, tasks);
-  const c: JobContext = { dev, budget, tier, tiers, options, policy: options.policy ?? DEFAULT_POLICY, checkpointEvery, stopping, emit, now };
+  // A model whose set-up fails after others started training stops the job (as it would have before any trained).
+  const setUpFailed = new AbortController();
+  let setUpError: { e: unknown } | undefined;
+  const signal = options.signal ? AbortSignal.any([options.signal, setUpFailed.signal]) : setUpFailed.signal;
+  const c: JobContext = { dev, budget, tier, tiers, options: { ...options, signal }, policy: options.policy ?? DEFAULT_POLICY, checkpointEvery, stopping, emit, now };
+  const stoppedWhilePlanning = (j: ModelJob) => {
+    // Nothing has trained, nothing to checkpoint (and nothing to announce: the model never started).
+    if (signal.aborted && !j.ended) j.finish('stopped', now(), `stopped before step ${j.startStep} (while the job was being set up)`);
+    return j;
+  };
 
-  // ---- plan every model before anything trains: a layer that cannot fit stops the job here ----
-  const jobs = await setUpModels(tasks, taskModels, c).catch(async (e: unknown) => {
+  // ---- plan every model and place their state while the devices start: a layer that cannot fit, or a job that
+  // cannot fit RAM and disk, stops the job here, before anything trains ----
+  emit({ type: 'log', t: now(), message: `[${now().toFixed(1).padStart(7)}s] starting ${dev.count} ${dev.kind} device${dev.count === 1 ? '' : 's'}` });
+  const devicesStarted = startDevices(dev, budget, options.shardCache !== false);
+  devicesStarted.catch(() => undefined); // a failure to start is met below, after planning (no unhandled rejection meanwhile)
+  let planned: PlannedJob, jobs: ModelJob[];
+  try {
+    planned = await planJob(tasks, taskModels, c);
+    // A resumed job reads every model back first (its rung results are replayed across models); a fresh one gives
+    // the first model its state and starts initialising it; the others are set up behind the running job (unless
+    // overlapSetUp is false: then every model is set up first).
+    if (options.resume) jobs = await loadResumed(planned, c);
+    else if (options.overlapSetUp === false) {
+      jobs = [];
+      for (const [i, p] of planned.models.entries()) jobs.push(await loadModel(p, planned.placement, planned.placement.models[i], c));
+      await Promise.all(jobs.map((j) => j.initialised));
+    } else jobs = [await loadModel(planned.models[0], planned.placement, planned.placement.models[0], c)];
+  } catch (e) {
+    await devicesStarted.then((ds) => Promise.all(ds.map((d) => d.stop())), () => undefined);
     await tiers.close().catch(() => undefined); // scratch of models set up before the failure
     throw e;
-  });
-  for (const j of jobs) control?.names.add(j.name);
-  // Stopped while planning: nothing has trained, nothing to checkpoint (and nothing to announce: no model started).
-  if (options.signal?.aborted) for (const j of jobs) if (!j.ended) j.finish('stopped', now(), `stopped before step ${j.startStep} (while the job was being planned)`);
+  }
+  jobs.forEach(stoppedWhilePlanning);
+  const { models, placement } = planned, loaded = jobs.length;
+  const later = models.slice(loaded).map((p, k) => ({
+    name: p.task.name,
+    load: async () => stoppedWhilePlanning(await loadModel(p, placement, placement.models[loaded + k], c)),
+    failed: (e: unknown) => {
+      setUpError ??= { e };
+      setUpFailed.abort();
+    },
+  }));
 
-  // ---- devices, then the loop ----
-  emit({ type: 'log', t: now(), message: `[${now().toFixed(1).padStart(7)}s] starting ${dev.count} ${dev.kind} device${dev.count === 1 ? '' : 's'}` });
-  const devices = await startDevices(dev, budget, options.shardCache !== false);
-  const run = new JobRun(jobs, devices, c, control);
+  // ---- devices, then the loop (the run adds each later model to `jobs` as it joins) ----
+  const devices = await devicesStarted.catch(async (e: unknown) => {
+    await tiers.close().catch(() => undefined);
+    throw e;
+  });
+  const run = new JobRun(jobs, devices, c, control, later);
   try {
     await run.run();
+    if (setUpError) throw setUpError.e;
   } catch (e) {
     await tiers.close().catch(() => undefined);
     throw e;
   } finally {
     await Promise.all(devices.map((d) => d.stop()));
   }
+  // Weights are read whole below: a model stopped before its first step may still have been initialising.
+  await Promise.all(jobs.map((j) => j.initialised.catch(() => undefined)));
 
   const makespan = now();
   // Read after the devices stopped: a device's last prefetch is dropped (and counted) when it stops.
