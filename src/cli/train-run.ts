@@ -10,6 +10,7 @@ import type { HydraEvent, JobResult, TrainOptions, TrainTask } from '../hydra/ap
 import { describeGpt2 } from '../nn/gpt2.js';
 import { describeArch } from '../nn/families.js';
 import { ConfigError } from '../config/errors.js';
+import { inConfigWords } from '../config/config-words.js';
 import { loadTrainConfig } from '../config/load.js';
 import { applyOverrides, type CliOverrides } from '../config/overrides.js';
 import { hparamSpec } from '../config/hparams.js';
@@ -102,7 +103,7 @@ export async function runTrain(configFile: string, flags: TrainRunFlags, deps: T
     }
     if (deps.preview) {
       const job = blameFile(configFile, () => buildTasks(config, { init, log: info, cacheDir: deps.cacheDir }));
-      for (const line of await deps.preview(job.tasks, trainOptions(config))) deps.stdout.write(`${line}\n`);
+      for (const line of await deps.preview(job.tasks, trainOptions(config))) deps.stdout.write(`${inConfigWords(line)}\n`);
     }
     return { config, outDir: config.outDir, writeFailures: [] };
   }
@@ -139,7 +140,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
     events.write(e);
     watch.publish(e);
     if (e.type === 'plan') plans.onPlan(e.model, e.plan, e.reused);
-    else progress.onEvent(e);
+    else progress.onEvent(inConfigWordsEvent(e));
   };
 
   const stop = new AbortController();
@@ -294,4 +295,11 @@ function trainOptions(config: TrainConfig): TrainOptions {
     planDir: config.planDir,
     prefetch: config.prefetch,
   };
+}
+
+/** What the library says during a job (its logs, a model's reason), shown in the config's words. */
+function inConfigWordsEvent(e: HydraEvent): HydraEvent {
+  if (e.type === 'log') return { ...e, message: inConfigWords(e.message) };
+  if (e.type === 'model-end' && e.reason) return { ...e, reason: inConfigWords(e.reason) };
+  return e;
 }

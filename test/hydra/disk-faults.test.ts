@@ -45,7 +45,7 @@ test('disk full mid-training: the model fails naming the scratch file and the fu
   const full = run({ ...base, resume: true }, limit);
   const m = full.last.models?.[0];
   assert.equal(m?.status, 'failed', JSON.stringify(full.last));
-  assert.match(m!.reason!, /disk tier: cannot write .*hydra-scratch-\d+-[0-9a-f]+\.spill: EFBIG \(the disk holding spill_dir is full\)/);
+  assert.match(m!.reason!, /disk tier: cannot write .*hydra-scratch-\d+-[0-9a-f]+\.spill: EFBIG \(the disk holding spillDir is full\)/);
   assert.equal(m!.steps, 2, 'no step counts whose update did not land');
   assert.ok(readFileSync(ckpt).equals(before), 'the checkpoint written before is untouched');
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.spill')), [], 'scratch removed');
@@ -78,7 +78,7 @@ test('kill -9 mid-job leaves scratch files; the next job in that spill directory
 
 test('a missing or unwritable spill_dir is refused before training, naming it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hydra-nospill-'));
-  for (const [spill, why] of [[join(dir, 'missing'), /spill_dir: .*missing does not exist/], ['/proc', /spill_dir: cannot write in \/proc/]] as const) {
+  for (const [spill, why] of [[join(dir, 'missing'), /spillDir: .*missing does not exist/], ['/proc', /spillDir: cannot write in \/proc/]] as const) {
     const r = run({ spill, hostMemory: CAP, deviceMemory: DISK_DEVICE_BUDGET, steps: 1 });
     assert.equal(r.last.type, 'error');
     assert.match(r.last.message!, /^PreflightError: preflight: /);

@@ -30,7 +30,7 @@ export async function previewPlacement(tasks: TrainTask[], options: TrainOptions
   const cap = options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : defaultHostMemory(ram);
   const spill = options.spillDir === undefined ? '.hydra/spill' : options.spillDir;
   const jp = placeJob(planned.map((p) => ({ name: p.task.name, rt: p.rt })), spill === null ? Infinity : cap);
-  lines.push(`host_memory ${formatBytes(cap)}${options.hostMemory === undefined ? ' (the default share of RAM)' : ''}; spill_dir ${spill ?? '(none: no disk tier)'}`);
+  lines.push(`hostMemory ${formatBytes(cap)}${options.hostMemory === undefined ? ' (the default share of RAM)' : ''}; spillDir ${spill ?? '(none: no disk tier)'}`);
   lines.push(...describePlacement(jp));
   try {
     preflight({

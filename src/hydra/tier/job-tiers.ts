@@ -1,6 +1,6 @@
 /**
- * The three tiers of one job, behind one accountant: the host tier (hard cap `host_memory`, by default a share of
- * physical RAM), the disk tier (scratch files in `spill_dir`), and, per model, where its state was placed. train()
+ * The three tiers of one job, behind one accountant: the host tier (hard cap `hostMemory`, by default a share of
+ * physical RAM), the disk tier (scratch files in `spillDir`), and, per model, where its state was placed. train()
  * plans every model, then asks `place` where each one's state goes (the preflight refuses a job that cannot run,
  * before anything trains), allocates the RAM part from `host`, and `attach`es the disk part. `close` removes every
  * scratch file the job made.
@@ -67,8 +67,8 @@ export class JobTiers {
   }
 
   private readySpill(): string {
-    if (!this.spillDir) throw new Error('no spill_dir');
-    if (!this.spillReady) ensureSpillDir(this.spillDir, !this.spillDirGiven, this.spillDirGiven ? 'spill_dir' : 'spill_dir (default)');
+    if (!this.spillDir) throw new Error('no spillDir');
+    if (!this.spillReady) ensureSpillDir(this.spillDir, !this.spillDirGiven, this.spillDirGiven ? 'spillDir' : 'spillDir (default)');
     this.spillReady = true;
     return this.spillDir;
   }

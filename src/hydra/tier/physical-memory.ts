@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 
-/** Share of physical RAM the host tier may hold when `host_memory` is not set. */
+/** Share of physical RAM the host tier may hold when `hostMemory` is not set. */
 export const DEFAULT_HOST_SHARE = 0.6;
 
 export interface PhysicalMemory {

@@ -22,7 +22,7 @@ export interface PreflightInput {
   hostFloor: number;
   /** Bytes of scratch the plan puts on disk. */
   diskBytes: number;
-  /** The host cap (`host_memory`). */
+  /** The host cap (`hostMemory`). */
   hostCap: number;
   /** Whether the cap was set by the user (else it is the default share of RAM). */
   hostCapGiven: boolean;
@@ -48,24 +48,24 @@ function ramWords(ram: PhysicalMemory): string {
 export function preflight(p: PreflightInput): void {
   if (p.hostCap > p.ram.bytes && Math.min(p.hostBytes, p.hostCap) > p.ram.bytes) {
     throw new PreflightError(
-      `host_memory is ${formatBytes(p.hostCap)} and the plan holds ${formatBytes(p.hostBytes)} in RAM, more than the ${ramWords(p.ram)} of RAM this ` +
-        `process may use: it would be killed for memory. Lower host_memory below ${formatBytes(p.ram.bytes)} (the rest of the state then goes to disk).`,
+      `hostMemory is ${formatBytes(p.hostCap)} and the plan holds ${formatBytes(p.hostBytes)} in RAM, more than the ${ramWords(p.ram)} of RAM this ` +
+        `process may use: it would be killed for memory. Lower hostMemory below ${formatBytes(p.ram.bytes)} (the rest of the state then goes to disk).`,
     );
   }
   if (p.hostFloor > p.hostCap) {
     throw new PreflightError(
       `the job needs at least ${formatBytes(p.hostFloor)} in RAM even with every movable byte on disk (batches, boundary activations, shared ` +
-        `parameters, staging for the largest shard), more than host_memory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (the default, ${Math.round((p.hostCap / p.ram.bytes) * 100)}% of ${ramWords(p.ram)})`}. ` +
-        `Raise host_memory, train fewer models at once, or lower batch_size or block_size.`,
+        `parameters, staging for the largest shard), more than hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (the default, ${Math.round((p.hostCap / p.ram.bytes) * 100)}% of ${ramWords(p.ram)})`}. ` +
+        `Raise hostMemory, train fewer models at once, or lower the batch (task.train.B) or the sequence length (task.train.T).`,
     );
   }
   if (p.diskBytes > 0) {
-    if (!p.spillDir) throw new PreflightError(`the plan puts ${formatBytes(p.diskBytes)} on disk but no spill_dir is set`);
+    if (!p.spillDir) throw new PreflightError(`the plan puts ${formatBytes(p.diskBytes)} on disk but no spillDir is set`);
     const free = p.diskFree ?? freeDiskBytes(p.spillDir);
     if (p.diskBytes > free) {
       throw new PreflightError(
-        `the plan puts ${formatBytes(p.diskBytes)} of state on disk at spill_dir ${p.spillDir}, which has ${formatBytes(free)} free. ` +
-          `Free space there, point spill_dir at a larger disk, or raise host_memory (now ${formatBytes(p.hostCap)}) so less goes to disk.`,
+        `the plan puts ${formatBytes(p.diskBytes)} of state on disk at spillDir ${p.spillDir}, which has ${formatBytes(free)} free. ` +
+          `Free space there, point spillDir at a larger disk, or raise hostMemory (now ${formatBytes(p.hostCap)}) so less goes to disk.`,
       );
     }
   }
@@ -75,7 +75,7 @@ export function preflight(p: PreflightInput): void {
  * The spill directory exists (or, when `create`, is created) and takes a file: a typo or a read-only mount fails
  * here, before planning, with the field and the path.
  */
-export function ensureSpillDir(dir: string, create: boolean, field = 'spill_dir'): void {
+export function ensureSpillDir(dir: string, create: boolean, field = 'spillDir'): void {
   if (create) {
     try {
       mkdirSync(dir, { recursive: true });

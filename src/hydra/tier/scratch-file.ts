@@ -101,7 +101,7 @@ export class ScratchFile {
             n = write ? (await this.fh.write(part, 0, part.length, offset + at + done)).bytesWritten : (await this.fh.read(part, 0, part.length, offset + at + done)).bytesRead;
           } catch (e) {
             const code = (e as NodeJS.ErrnoException).code;
-            throw new DiskTierError(`disk tier: cannot ${write ? 'write' : 'read'} ${this.path}: ${code ?? (e as Error).message}${code === 'ENOSPC' || code === 'EFBIG' ? ' (the disk holding spill_dir is full)' : ''}`);
+            throw new DiskTierError(`disk tier: cannot ${write ? 'write' : 'read'} ${this.path}: ${code ?? (e as Error).message}${code === 'ENOSPC' || code === 'EFBIG' ? ' (the disk holding spillDir is full)' : ''}`);
           }
           if (n === 0 && !write) {
             // Past the end of the file: never written, so zeros.
