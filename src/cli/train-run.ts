@@ -6,7 +6,7 @@
  * costs weights, never results. Whatever could not be written is listed at the end (`writeFailures`).
  */
 import { join, relative } from 'node:path';
-import type { HydraEvent, JobResult, TrainOptions, TrainTask } from '../hydra/api.js';
+import type { HydraEvent, JobResult, ModelResult, TrainOptions, TrainTask } from '../hydra/api.js';
 import { describeGpt2 } from '../nn/gpt2.js';
 import { describeArch } from '../nn/families.js';
 import { ConfigError } from '../config/errors.js';
@@ -21,7 +21,9 @@ import { formatBytes } from '../report/format.js';
 import { PlanPrinter } from '../report/plan-summary.js';
 import { createProgress } from '../report/progress.js';
 import { formatHparams, renderJobSummary, renderResultsTable } from '../report/results-table.js';
-import { describeFailure, writeResults } from '../report/write-results.js';
+import { describeFailure, hasWeightsToSave, writeResults } from '../report/write-results.js';
+import { fsSafeNames } from '../report/names.js';
+import type { TensorLike } from '../io/streamed-tensor.js';
 import { sweepStaleTemps } from '../data/atomic-write.js';
 import { prepareOutDir, validateOutDir } from '../io/out-dir.js';
 import { movePreviousRun } from '../io/previous-run.js';
@@ -44,7 +46,7 @@ export interface TrainRunDeps {
   /** Open init.from (hfGpt2Weights); needed only when the config has init. */
   loadInit?: (dir: string) => Promise<InitWeights & { warnings?: string[] }>;
   /** Save a model's final weights into dir (saveModelWeights: its family's HF layout). Absent: no weights are written. */
-  saveModel?: (dir: string, model: TrainTask['model'], weights: JobResult['models'][number]['weights']) => Promise<void>;
+  saveModel?: (dir: string, model: TrainTask['model'], weights: Map<string, TensorLike>) => Promise<void>;
   cwd?: string;
   cacheDir?: string;
   progressMode?: 'bars' | 'lines';
@@ -183,6 +185,16 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
   }
 
   const startedAt = new Date().toISOString();
+  const modelConfigs = new Map(job.tasks.map((t) => [t.name, t.model]));
+  const saveModel = deps.saveModel;
+  // A model with state on disk is saved from the tiers while the job ends (streamed: never whole in RAM), into the
+  // directory writeResults would give it; the others after the results files, from their results.
+  const modelDirs = fsSafeNames(job.tasks.map((t) => t.name));
+  const streamWeights: TrainOptions['streamWeights'] = saveModel
+    ? async (m, weights) => {
+      if (hasWeightsToSave(m)) await saveModel(join(config.outDir, 'models', modelDirs.get(m.name)!), modelConfigs.get(m.name)!, weights);
+    }
+    : undefined;
   let result: JobResult;
   try {
     result = await deps.train(job.tasks, {
@@ -193,6 +205,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
       resume: flags.resume,
       signal: stop.signal,
       onEvent,
+      streamWeights,
     });
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -204,8 +217,6 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
 
   // The table first: it needs no disk.
   deps.stdout.write(`\n${renderResultsTable(result)}\n\n${renderJobSummary(result)}\n\n`);
-  const modelConfigs = new Map(job.tasks.map((t) => [t.name, t.model]));
-  const saveModel = deps.saveModel;
   const problems = events.failure ? [events.failure] : [];
   const written = await writeResults(config.outDir, result, {
     name: config.name,
@@ -213,7 +224,7 @@ async function runLocked(configFile: string, flags: TrainRunFlags, deps: TrainRu
     startedAt,
     finishedAt: new Date().toISOString(),
     specs: new Map(job.variants.map((v) => [v.name, v.spec])),
-    saveModel: saveModel ? (dir, m) => saveModel(dir, modelConfigs.get(m.name)!, m.weights) : undefined,
+    saveModel: saveModel ? (dir, m) => savedOrSave(m, () => saveModel(dir, modelConfigs.get(m.name)!, m.weights)) : undefined,
     problems,
   });
 
@@ -295,6 +306,12 @@ function trainOptions(config: TrainConfig): TrainOptions {
     planDir: config.planDir,
     prefetch: config.prefetch,
   };
+}
+
+/** Weights streamed during the job are already saved (or failed: the failure is reported as writeResults' own). */
+async function savedOrSave(m: ModelResult, save: () => Promise<void>): Promise<void> {
+  if (!m.weightsStreamed) return save();
+  if (m.weightsError) throw new Error(m.weightsError);
 }
 
 /** What the library says during a job (its logs, a model's reason), shown in the config's words. */

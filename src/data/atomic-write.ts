@@ -121,7 +121,12 @@ export function writeFileAtomicSync(path: string, chunks: Iterable<Uint8Array>):
   fsyncDirSync(dirname(path));
 }
 
-export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): Promise<void> {
+/**
+ * `chunks` may be produced while they are written (an async generator reusing one buffer: each chunk is written before
+ * the next is asked for), so a file larger than RAM can be written in bounded memory. `head`, when given, is written
+ * over the file's first bytes once every chunk is (a header whose checksums are known only at the end; same length).
+ */
+export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, head?: () => Uint8Array): Promise<void> {
   const tmp = tempPathFor(path);
   let fh: Awaited<ReturnType<typeof open>>;
   try {
@@ -132,9 +137,16 @@ export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>
   }
   let closed = false;
   try {
-    for (const chunk of chunks) {
+    let at = 0;
+    for await (const chunk of chunks) {
       let off = 0;
-      while (off < chunk.byteLength) off += (await fh.write(chunk, off, Math.min(chunk.byteLength - off, MAX_IO_BYTES))).bytesWritten;
+      while (off < chunk.byteLength) off += (await fh.write(chunk, off, Math.min(chunk.byteLength - off, MAX_IO_BYTES), at + off)).bytesWritten;
+      at += chunk.byteLength;
+    }
+    if (head) {
+      const h = head();
+      let off = 0;
+      while (off < h.byteLength) off += (await fh.write(h, off, h.byteLength - off, off)).bytesWritten;
     }
     await fh.sync();
     await fh.close();

@@ -6,6 +6,7 @@ import type { CacheTotals } from './run/shard-cache.js';
 import type { ArchSpec } from '../nn/family.js';
 import type { PolicyName, TaskKind } from './scheduler/types.js';
 import type { HostTensor, WeightSource } from '../nn/host-tensor.js';
+import type { TensorLike } from '../io/streamed-tensor.js';
 export type { WeightSource } from '../nn/host-tensor.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
@@ -85,6 +86,14 @@ export interface TrainOptions {
   onEvent?: (e: HydraEvent) => void;
   /** Bytes of prefetch reserve the partitioner leaves free (default: derived from the plan). */
   prefetchReserve?: number;
+  /**
+   * Receives the final weights of each model whose state lives partly on disk (its training ended and its tier is
+   * readable: not a model whose disk failed), streamed from the tiers — each tensor read piece by piece as it is
+   * written, e.g. by saveModelWeights — before its scratch is removed. Such a model's `weights` then stays empty
+   * (`weightsStreamed`): reading them into the result would hold the whole model in RAM, outside hostMemory. Without
+   * it they are read into `weights`. A failure is recorded in the model's `weightsError`, not thrown.
+   */
+  streamWeights?: (model: ModelResult, weights: Map<string, TensorLike>) => Promise<void>;
   /** Disable prefetching (benchmarks compare). */
   prefetch?: boolean;
   /**
@@ -201,8 +210,11 @@ export interface ModelResult {
   /** Device-seconds spent on this model's tasks. */
   deviceSeconds: number;
   plan: PartitionPlan;
-  /** Final weights (host tier copies). */
+  /** Final weights (host tier copies); empty when they were streamed instead (`weightsStreamed`). */
   weights: Map<string, HostTensor>;
+  /** Its state lived partly on disk and its final weights went to TrainOptions.streamWeights (`weightsError`: that failed). */
+  weightsStreamed?: boolean;
+  weightsError?: string;
   /** The last checkpoint written for this model in this job (with `checkpointDir`), and its step. */
   checkpoint?: { path: string; step: number };
   /** Where the placement put its state when part of it went to disk (tier/placement.ts). */

@@ -19,7 +19,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { MAX_IO_BYTES, writeFileAtomic } from '../data/atomic-write.js';
 import type { HostTensor } from './host-tensor.js';
-import { encodeSafetensors, planLayout, readSafetensors, readSafetensorsHeader, SafetensorsError, type TensorEntry } from './safetensors.js';
+import { planLayout, readSafetensors, readSafetensorsHeader, safetensorsHeader, SafetensorsError, type TensorEntry } from './safetensors.js';
+import { tensorBytes, type TensorLike } from './streamed-tensor.js';
 
 export const CHECKPOINT_FORMAT = 'hydra-checkpoint';
 export const CHECKPOINT_VERSION = '1';
@@ -33,8 +34,9 @@ export class CheckpointError extends Error {
   }
 }
 
-export interface CheckpointData<M = unknown> {
-  tensors: Map<string, HostTensor>;
+export interface CheckpointData<M = unknown, T extends TensorLike = HostTensor> {
+  /** Read back, tensors are in memory; written, they may be streamed (read in pieces as the file is written). */
+  tensors: Map<string, T>;
   /** Any JSON-serialisable value (NaN/Infinity become null, as in JSON). */
   meta: M;
 }
@@ -50,8 +52,12 @@ function indexLines(entries: readonly TensorEntry[]): string {
   return entries.map((e) => `${e.name}\t${e.dtype}\t${e.shape.join(',')}\t${e.begin}\t${e.end}\n`).join('');
 }
 
-/** Write a checkpoint atomically. Returns the file size in bytes. */
-export async function writeCheckpoint(path: string, data: CheckpointData): Promise<{ bytes: number }> {
+/**
+ * Write a checkpoint atomically. Returns the file size in bytes. Streamed tensors pass through memory one piece at a
+ * time: the header goes first with a placeholder for the tensor checksum (a sha256 has a fixed length, so the header's
+ * does not change) and is rewritten once every byte has been written and hashed.
+ */
+export async function writeCheckpoint(path: string, data: CheckpointData<unknown, TensorLike>): Promise<{ bytes: number }> {
   let metaJson: string | undefined;
   try {
     metaJson = JSON.stringify(data.meta);
@@ -59,25 +65,36 @@ export async function writeCheckpoint(path: string, data: CheckpointData): Promi
     throw new CheckpointError(path, 'bad-input', `meta is not JSON-serialisable (${(err as Error).message})`);
   }
   if (metaJson === undefined) throw new CheckpointError(path, 'bad-input', 'meta is not JSON-serialisable (got undefined or a function)');
-  let layout: ReturnType<typeof planLayout>;
+  let layout: ReturnType<typeof planLayout<TensorLike>>;
   try {
     layout = planLayout(data.tensors);
   } catch (err) {
     throw new CheckpointError(path, 'bad-input', (err as Error).message);
   }
-  const tensorsHash = createHash('sha256');
-  for (const { tensor } of layout) hashBytes(tensorsHash, new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
-  const metadata = {
+  const header = (tensorsSha256: string) => safetensorsHeader(layout.map((l) => l.entry), {
     format: CHECKPOINT_FORMAT,
     hydra_checkpoint_version: CHECKPOINT_VERSION,
     meta: metaJson,
     meta_sha256: sha256(metaJson),
     index_sha256: sha256(indexLines(layout.map((l) => l.entry))),
-    tensors_sha256: tensorsHash.digest('hex'),
-  };
-  const chunks = encodeSafetensors(data.tensors, metadata);
-  await writeFileAtomic(path, chunks);
-  return { bytes: chunks.reduce((n, c) => n + c.byteLength, 0) };
+    tensors_sha256: tensorsSha256,
+  });
+  const placeholder = header('0'.repeat(64));
+  const tensorsHash = createHash('sha256');
+  let bytes = placeholder.byteLength;
+  await writeFileAtomic(path, (async function* () {
+    yield placeholder;
+    for await (const piece of tensorBytes(layout.map((l) => l.tensor))) {
+      hashBytes(tensorsHash, piece);
+      bytes += piece.byteLength;
+      yield piece;
+    }
+  })(), () => {
+    const final = header(tensorsHash.digest('hex'));
+    if (final.byteLength !== placeholder.byteLength) throw new Error(`checkpoint ${path}: header length changed (${placeholder.byteLength} → ${final.byteLength})`);
+    return final;
+  });
+  return { bytes };
 }
 
 function checkedMeta(path: string, metadata: Record<string, string>): unknown {

@@ -6,14 +6,14 @@
 import { join } from 'node:path';
 import type { ArchSpec } from '../nn/family.js';
 import type { Gpt2Config } from '../nn/gpt2-config.js';
-import type { HostTensor } from '../nn/host-tensor.js';
+import type { TensorLike } from './streamed-tensor.js';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { saveHfGpt2 } from './hf-gpt2.js';
 import { saveHfLlama } from './hf-llama.js';
 import type { LlamaConfig } from '../nn/llama-config.js';
 import { writeSafetensors } from './safetensors.js';
 
-type Writer = (dir: string, config: object, tensors: Map<string, HostTensor>) => Promise<void>;
+type Writer = (dir: string, config: object, tensors: Map<string, TensorLike>) => Promise<void>;
 
 /** Family name → its Hugging Face writer. A new family with an HF layout adds one line. */
 const HF_WRITERS: Record<string, Writer> = {
@@ -21,7 +21,7 @@ const HF_WRITERS: Record<string, Writer> = {
   llama: (dir, config, tensors) => saveHfLlama(dir, config as LlamaConfig, tensors),
 };
 
-export async function saveModelWeights(dir: string, arch: ArchSpec, tensors: Map<string, HostTensor>): Promise<void> {
+export async function saveModelWeights(dir: string, arch: ArchSpec, tensors: Map<string, TensorLike>): Promise<void> {
   const writer = HF_WRITERS[arch.family];
   if (writer) return writer(dir, arch.config, tensors);
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });

@@ -15,6 +15,7 @@ import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { gpt2ConfigFromHf, gpt2ConfigToHf, HfGpt2Error, type HfConfigOptions } from './hf-gpt2-config.js';
 import type { HostTensor } from './host-tensor.js';
+import type { TensorLike } from './streamed-tensor.js';
 import type { WeightSource } from '../nn/host-tensor.js';
 import { hfWeightFiles } from './hf-weight-files.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorEntry } from './safetensors.js';
@@ -48,11 +49,11 @@ function listed(names: string[], limit = 12): string {
 }
 
 /** Throws one HfGpt2Error listing every missing, unexpected and mis-shaped tensor. */
-export function validateGpt2Tensors(config: Gpt2Config, tensors: Map<string, HostTensor>, source: string): void {
+export function validateGpt2Tensors(config: Gpt2Config, tensors: Map<string, TensorLike>, source: string): void {
   const bad: string[] = [];
   for (const [name, t] of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== n) bad.push(`${name}: data has ${t.data.length} elements for shape [${t.shape.join(', ')}]`);
+    if ('data' in t && t.data.length !== n) bad.push(`${name}: data has ${t.data.length} elements for shape [${t.shape.join(', ')}]`);
   }
   validateGpt2Shapes(config, new Map([...tensors].map(([k, t]) => [k, t.shape])), source, bad);
 }
@@ -182,9 +183,9 @@ export async function hfGpt2Weights(dir: string, options: HfConfigOptions = {}):
 }
 
 /** Write config.json + model.safetensors that Hugging Face's GPT2LMHeadModel.from_pretrained(dir) loads. */
-export async function saveHfGpt2(dir: string, config: Gpt2Config, tensors: Map<string, HostTensor>): Promise<void> {
+export async function saveHfGpt2(dir: string, config: Gpt2Config, tensors: Map<string, TensorLike>): Promise<void> {
   validateGpt2Tensors(config, tensors, 'saveHfGpt2');
-  const out = new Map<string, HostTensor>();
+  const out = new Map<string, TensorLike>();
   for (const [name, t] of tensors) out.set(name === 'lm_head.weight' ? name : PREFIX + name, t);
   await writeSafetensors(join(dir, 'model.safetensors'), out, { format: 'pt' });
   await writeFileAtomic(join(dir, 'config.json'), [Buffer.from(`${JSON.stringify(gpt2ConfigToHf(config), null, 2)}\n`, 'utf8')]);

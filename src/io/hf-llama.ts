@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../data/atomic-write.js';
 import { HfLlamaError, llamaConfigFromHf, llamaConfigToHf } from './hf-llama-config.js';
 import { hfWeightFiles, writeHfWeights } from './hf-weight-files.js';
 import type { HostTensor } from './host-tensor.js';
+import type { TensorLike } from './streamed-tensor.js';
 import type { WeightSource } from '../nn/host-tensor.js';
 import { readSafetensors, type TensorEntry } from './safetensors.js';
 
@@ -36,7 +37,7 @@ function listed(names: string[], limit = 12): string {
 }
 
 /** Throws one HfLlamaError listing every missing, unexpected and mis-shaped tensor. */
-export function validateLlamaTensors(config: LlamaConfig, tensors: Map<string, HostTensor>, source: string): void {
+export function validateLlamaTensors(config: LlamaConfig, tensors: Map<string, TensorLike>, source: string): void {
   const expected = expectedLlamaShapes(config);
   const missing = [...expected.keys()].filter((k) => !tensors.has(k));
   const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
@@ -44,7 +45,7 @@ export function validateLlamaTensors(config: LlamaConfig, tensors: Map<string, H
   for (const [name, t] of tensors) {
     const want = expected.get(name);
     if (want && !sameShape(t.shape, want)) misShaped.push(`${name} [${t.shape.join(', ')}], expected [${want.join(', ')}]`);
-    else if (want && t.data.length !== want.reduce((a, b) => a * b, 1)) misShaped.push(`${name}: data has ${t.data.length} elements for shape [${want.join(', ')}]`);
+    else if (want && 'data' in t && t.data.length !== want.reduce((a, b) => a * b, 1)) misShaped.push(`${name}: data has ${t.data.length} elements for shape [${want.join(', ')}]`);
   }
   if (missing.length + unexpected.length + misShaped.length === 0) return;
   const parts = [`${source}: tensors do not match the Llama config (n_layer=${config.n_layer}, n_embd=${config.n_embd}, n_head=${config.n_head}, n_kv_head=${config.n_kv_head}, vocab_size=${config.vocab_size}, tie=${config.tie})`];
@@ -128,9 +129,9 @@ export async function loadHfLlama(dir: string, options: { allocate?: (name: stri
  * Write config.json + weights that LlamaForCausalLM.from_pretrained(dir) loads; above `maxShardBytes` (default
  * HF's 5 GB) the weights are sharded with a model.safetensors.index.json.
  */
-export async function saveHfLlama(dir: string, config: LlamaConfig, tensors: Map<string, HostTensor>, options: { maxShardBytes?: number } = {}): Promise<void> {
+export async function saveHfLlama(dir: string, config: LlamaConfig, tensors: Map<string, TensorLike>, options: { maxShardBytes?: number } = {}): Promise<void> {
   validateLlamaTensors(config, tensors, 'saveHfLlama');
-  const out = new Map<string, HostTensor>();
+  const out = new Map<string, TensorLike>();
   for (const name of expectedLlamaShapes(config).keys()) out.set(name === HEAD ? name : PREFIX + name, tensors.get(name)!);
   await writeHfWeights(dir, out, { format: 'pt' }, options.maxShardBytes);
   await writeFileAtomic(join(dir, 'config.json'), [Buffer.from(`${JSON.stringify(llamaConfigToHf(config), null, 2)}\n`, 'utf8')]);

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../data/atomic-write.js';
-import type { HostTensor } from './host-tensor.js';
+import { tensorElements, type TensorLike } from './streamed-tensor.js';
 import { writeSafetensors } from './safetensors.js';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -56,12 +56,12 @@ export function hfWeightFiles(dir: string, fail: (message: string) => Error): st
  * model-0000k-of-0000n.safetensors shards filled in order up to maxShardBytes (a tensor larger than that gets a shard
  * of its own) plus model.safetensors.index.json. Returns the files written.
  */
-export async function writeHfWeights(dir: string, tensors: Map<string, HostTensor>, metadata: Record<string, string>, maxShardBytes = HF_MAX_SHARD_BYTES): Promise<string[]> {
+export async function writeHfWeights(dir: string, tensors: Map<string, TensorLike>, metadata: Record<string, string>, maxShardBytes = HF_MAX_SHARD_BYTES): Promise<string[]> {
   if (!(maxShardBytes > 0)) throw new RangeError(`maxShardBytes must be positive, got ${maxShardBytes}`);
-  const shards: Map<string, HostTensor>[] = [];
-  let current = new Map<string, HostTensor>(), bytes = 0, total = 0;
+  const shards: Map<string, TensorLike>[] = [];
+  let current = new Map<string, TensorLike>(), bytes = 0, total = 0;
   for (const [name, t] of tensors) {
-    const size = t.data.byteLength;
+    const size = tensorElements(t) * 4;
     if (current.size > 0 && bytes + size > maxShardBytes) {
       shards.push(current);
       current = new Map();

@@ -11,6 +11,7 @@ import { LocalTrainer } from '../optim/local-trainer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
 import type { StopReason } from '../hydra/scheduler/early-stopping/types.js';
 import { CheckpointError, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
+import type { TensorLike } from './streamed-tensor.js';
 
 export interface ModelCheckpointMeta {
   kind: 'hydra-model';
@@ -52,8 +53,9 @@ const PARAM = 'param.';
 
 type ArchFields = 'family' | 'config' | 'module';
 
-export async function saveModelCheckpoint(path: string, arch: ArchSpec, params: Map<string, HostTensor>, optState: Map<string, HostTensor>, meta: Omit<ModelCheckpointMeta, 'kind' | ArchFields>): Promise<void> {
-  const tensors = new Map<string, HostTensor>();
+/** Tensors may be streamed (read in pieces as the file is written: state that lives on disk). */
+export async function saveModelCheckpoint(path: string, arch: ArchSpec, params: Map<string, TensorLike>, optState: Map<string, TensorLike>, meta: Omit<ModelCheckpointMeta, 'kind' | ArchFields>): Promise<void> {
+  const tensors = new Map<string, TensorLike>();
   for (const [n, t] of params) tensors.set(PARAM + n, t);
   for (const [n, t] of optState) tensors.set(`opt.${n}`, t);
   await writeCheckpoint(path, { tensors, meta: { kind: 'hydra-model', ...arch, ...meta } satisfies ModelCheckpointMeta });

@@ -26,6 +26,7 @@ import { endianness } from 'node:os';
 import { MAX_IO_BYTES, writeFileAtomic } from '../data/atomic-write.js';
 import { decodeBF16, decodeF16 } from './float16.js';
 import { checkHostTensor, shapeSize, type HostTensor } from './host-tensor.js';
+import { checkTensorLike, tensorBytes, tensorElements, type TensorLike } from './streamed-tensor.js';
 
 export const SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024;
 
@@ -313,50 +314,61 @@ export function decodeSafetensors(buf: Uint8Array, file = '<buffer>', options: O
   return { metadata, tensors };
 }
 
-export type TensorSet = Map<string, HostTensor> | Record<string, HostTensor>;
+export type TensorSet = Map<string, TensorLike> | Record<string, TensorLike>;
 
-function toEntries(tensors: TensorSet): [string, HostTensor][] {
+function toEntries(tensors: TensorSet): [string, TensorLike][] {
   return tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
 }
 
 /** Where the writer puts each tensor: sorted by name, F32, contiguous from offset 0. Validates the tensors. */
-export function planLayout(tensors: TensorSet): { entry: TensorEntry; tensor: HostTensor }[] {
-  const list = toEntries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+export function planLayout<T extends TensorLike>(tensors: Map<string, T> | Record<string, T>): { entry: TensorEntry; tensor: T }[] {
+  const list = (toEntries(tensors) as [string, T][]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   let offset = 0;
   return list.map(([name, tensor]) => {
     if (name === '__metadata__') throw new RangeError("a tensor cannot be named '__metadata__'");
-    checkHostTensor(name, tensor);
-    const entry: TensorEntry = { name, dtype: 'F32', shape: [...tensor.shape], begin: offset, end: offset + tensor.data.byteLength };
+    checkTensorLike(name, tensor);
+    const entry: TensorEntry = { name, dtype: 'F32', shape: [...tensor.shape], begin: offset, end: offset + tensorElements(tensor) * 4 };
     offset = entry.end;
     return { entry, tensor };
   });
 }
 
-/**
- * Serialise as F32 safetensors: returns [header, tensor bytes...] without copying tensor data (the chunks view
- * the tensors' memory; write them before changing the tensors).
- */
-export function encodeSafetensors(tensors: TensorSet, metadata: Record<string, string> = {}): Uint8Array[] {
+/** The header (length + JSON, space-padded to 8 bytes) of a file laid out as `entries`. */
+export function safetensorsHeader(entries: readonly TensorEntry[], metadata: Record<string, string> = {}): Buffer {
   requireLittleEndian();
   const header: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new TypeError(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
   }
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  const chunks: Uint8Array[] = [];
-  for (const { entry, tensor } of planLayout(tensors)) {
-    header[entry.name] = { dtype: entry.dtype, shape: entry.shape, data_offsets: [entry.begin, entry.end] };
-    chunks.push(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
-  }
+  for (const e of entries) header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
   const head = Buffer.alloc(8 + padded, 0x20);
   head.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(head, 8);
-  return [head, ...chunks];
+  return head;
 }
 
-/** Write F32 tensors (+ string metadata) as a safetensors file, atomically. */
+/**
+ * Serialise as F32 safetensors: returns [header, tensor bytes...] without copying tensor data (the chunks view
+ * the tensors' memory; write them before changing the tensors).
+ */
+export function encodeSafetensors(tensors: Map<string, HostTensor> | Record<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array[] {
+  const layout = planLayout(tensors);
+  const head = safetensorsHeader(layout.map((l) => l.entry), metadata);
+  return [head, ...layout.map(({ tensor }) => new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength))];
+}
+
+/**
+ * Write F32 tensors (+ string metadata) as a safetensors file, atomically. Streamed tensors are read piece by piece
+ * as they are written (bounded memory).
+ */
 export async function writeSafetensors(path: string, tensors: TensorSet, metadata: Record<string, string> = {}): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  const layout = planLayout(tensors);
+  const head = safetensorsHeader(layout.map((l) => l.entry), metadata);
+  await writeFileAtomic(path, (async function* () {
+    yield head;
+    yield* tensorBytes(layout.map((l) => l.tensor));
+  })());
 }

@@ -44,6 +44,12 @@ export interface WrittenResults {
   failures: WriteFailure[];
 }
 
+/**
+ * Diverged or failed models have no trustworthy weights (NaN, or a half-finished step). Finished models and those
+ * early stopping ended (whole steps, a model one may still want to look at or fine-tune) are saved.
+ */
+export const hasWeightsToSave = (m: ModelResult): boolean => m.status === 'done' || m.status === 'stopped-early';
+
 export const describeFailure = (f: WriteFailure): string => `${f.what}: ${f.error}`;
 
 async function attempt(failures: WriteFailure[], what: string, path: string, write: () => unknown): Promise<boolean> {
@@ -77,9 +83,7 @@ export async function writeResults(outDir: string, job: JobResult, opts: WriteRe
   const modelDirs = new Map<string, string>();
   if (opts.saveModel) {
     const safe = fsSafeNames(job.models.map((m) => m.name));
-    // Diverged or failed models have no trustworthy weights (NaN, or a half-finished step). Finished models and
-    // those early stopping ended (whole steps, a model one may still want to look at or fine-tune) are saved.
-    for (const m of job.models.filter((x) => x.status === 'done' || x.status === 'stopped-early')) {
+    for (const m of job.models.filter(hasWeightsToSave)) {
       const rel = join('models', safe.get(m.name)!);
       const dir = join(outDir, rel);
       if (await attempt(failures, `weights of model '${m.name}'`, dir, () => opts.saveModel!(dir, m))) {

@@ -4,7 +4,8 @@
  * with global-norm clipping and AdamW (every shard on disk: steps wait for the norm, then stream from disk), one with
  * SGD momentum and no clipping (steps streamed as soon as each shard's gradients are final) — and each ends bitwise
  * equal to training it alone in RAM. The host tier stays within its cap, the devices within their budgets, and the
- * job leaves no scratch file behind. Checkpoint and resume of a model on disk are bitwise too; a model on disk stopped
+ * job leaves no scratch file behind. Checkpoint and resume of a model on disk are bitwise too (checkpoints and final
+ * weights streamed from the tiers); a model on disk stopped
  * by name gives its weights back and its room to a model added after.
  */
 import { test } from 'node:test';
@@ -17,6 +18,7 @@ import { train } from '../../src/hydra/job/train.js';
 import { startTraining } from '../../src/hydra/job/job-control.js';
 import { JsBackend } from '../../src/backend/js.js';
 import type { HydraEvent } from '../../src/hydra/api.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { cpuSkipReason } from '../backend/helpers.js';
 import { sameBits, trainAlone } from './helpers.js';
 import { DISK_DEVICE_BUDGET, DISK_HOST_CAP, diskTasks } from './disk-tasks.js';
@@ -50,7 +52,7 @@ test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models 
   assert.deepEqual(readdirSync(spill), [], 'scratch files are removed at the end of the job');
 });
 
-test('checkpoint and resume with state on disk: stopped at step 2 and resumed, bitwise equal to training alone in RAM', async (t) => {
+test('checkpoint and resume with state on disk (checkpoints and final weights streamed from the tiers): stopped at step 2 and resumed, bitwise equal to training alone in RAM', async (t) => {
   try {
     (await createBackend('cpu', { threads: 1 })).dispose();
   } catch (e) {
@@ -65,14 +67,18 @@ test('checkpoint and resume with state on disk: stopped at step 2 and resumed, b
   const first = await train([{ ...focus, stopAtStep: 2 }], options);
   assert.equal(first.models[0].status, 'stopped', first.models[0].reason);
   assert.ok((first.models[0].placement?.diskShards.length ?? 0) >= 3, 'its shards were on disk');
-  const second = await train([focus], { ...options, resume: true });
+  // The final weights streamed from the tiers into a file (as `hydra train` saves them), not read into the result.
+  const saved = join(spill, 'weights.safetensors');
+  const second = await train([focus], { ...options, resume: true, streamWeights: (_m, w) => writeSafetensors(saved, w) });
   const m = second.models[0];
   assert.equal(m.status, 'done', m.reason);
+  assert.ok(m.weightsStreamed && m.weightsError === undefined && m.weights.size === 0, JSON.stringify({ streamed: m.weightsStreamed, error: m.weightsError }));
   const be = await createBackend('cpu', { threads: 1 });
   const ref = await trainAlone(focus, be).finally(() => be.dispose());
   assert.deepEqual(m.losses, ref.losses);
-  for (const [name, w] of ref.params) assert.ok(sameBits(w.data, m.weights.get(name)!.data), `parameter ${name} differs`);
-  assert.deepEqual(readdirSync(spill), ['ckpt'], 'only checkpoints remain: scratch is removed');
+  const back = (await readSafetensors(saved)).tensors;
+  for (const [name, w] of ref.params) assert.ok(sameBits(w.data, back.get(name)!.data), `parameter ${name} differs`);
+  assert.deepEqual(readdirSync(spill).sort(), ['ckpt', 'weights.safetensors'], 'only checkpoints and the weights remain: scratch is removed');
 });
 
 test('a model with state on disk stopped by name mid-job: its weights are read back, its host and disk state let go; a model added after is placed in the room it left', async () => {

@@ -6,12 +6,12 @@
  *   - kill -9 mid-job leaves scratch files, and the next job using the same spill directory removes them;
  *   - a missing or unwritable spill_dir is refused before anything trains;
  *   - the process's peak RSS stays within host_memory + the device budget + a fixed overhead, for a model whose
- *     state is several times that.
+ *     state is several times that, over the whole job: checkpoints and the final weights are streamed from the tiers.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DISK_DEVICE_BUDGET } from './disk-tasks.js';
@@ -22,7 +22,7 @@ const CAP = 160_000;
 /** Measured: ≈ 57 MiB of RSS beyond the host cap and device budget (Node, a worker, the addon); pinned with margin. */
 const FIXED_OVERHEAD = 150 * 1024 ** 2;
 
-type Line = { type: string; message?: string; models?: { name: string; status: string; reason?: string; steps: number; placement?: { diskBytes: number; diskGradBytes: number } }[]; peakRssBytes?: number; diskTier?: { highWater: number } };
+type Line = { type: string; message?: string; models?: { name: string; status: string; reason?: string; steps: number; weightsError?: string; placement?: { diskBytes: number; diskGradBytes: number } }[]; peakRssBytes?: number; finalPeakRssBytes?: number; diskTier?: { highWater: number } };
 
 function run(args: object, limitKiB?: number) {
   const cmd = limitKiB === undefined ? [process.execPath, JOB, JSON.stringify(args)] : ['bash', '-c', `trap '' XFSZ; ulimit -f ${limitKiB}; exec "$0" "$@"`, process.execPath, JOB, JSON.stringify(args)];
@@ -87,14 +87,22 @@ test('a missing or unwritable spill_dir is refused before training, naming it', 
   }
 });
 
-test('peak RSS stays within host_memory + the device budget + a fixed overhead, for ≈ 400 MB of state', () => {
+test('peak RSS over the whole job — training, a checkpoint every step, the final weights saved — stays within host_memory + the device budget + a fixed overhead, for ≈ 400 MB of state', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hydra-rss-'));
   const hostMemory = 120e6, deviceMemory = 40e6;
-  const r = run({ spill: dir, hostMemory, deviceMemory, steps: 2, model: 'big' });
+  const r = run({ spill: dir, hostMemory, deviceMemory, steps: 2, model: 'big', checkpointDir: join(dir, 'ckpt'), checkpointEvery: 1, saveDir: join(dir, 'models') });
   assert.equal(r.last.type, 'result', `${r.stderr}\n${JSON.stringify(r.last)}`);
-  assert.equal(r.last.models![0].status, 'done', r.last.models![0].reason);
+  const m = r.last.models![0];
+  assert.equal(m.status, 'done', m.reason);
+  assert.equal(m.weightsError, undefined);
   const state = r.last.diskTier!.highWater;
   const bound = hostMemory + deviceMemory + FIXED_OVERHEAD;
   assert.ok(state > bound, `the test needs more state on disk (${state}) than the bound (${bound}) to mean anything`);
-  assert.ok(r.last.peakRssBytes! <= bound, `peak RSS ${(r.last.peakRssBytes! / 2 ** 20).toFixed(1)} MiB > ${(bound / 2 ** 20).toFixed(1)} MiB`);
+  // What was written is the whole model: its checkpoint (values and both moments: held whole beside the host tier, as
+  // before streaming, it alone would break the bound) and its weights.
+  const ckpt = statSync(join(dir, 'ckpt', 'big.ckpt')).size, weights = statSync(join(dir, 'models', 'big', 'model.safetensors')).size;
+  assert.ok(hostMemory + ckpt > bound && weights > 0.2 * state, `checkpoint ${ckpt} B, weights ${weights} B`);
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  assert.ok(r.last.peakRssBytes! <= bound, `peak RSS while training ${mib(r.last.peakRssBytes!)} MiB > ${mib(bound)} MiB`);
+  assert.ok(r.last.finalPeakRssBytes! <= bound, `peak RSS over the job ${mib(r.last.finalPeakRssBytes!)} MiB > ${mib(bound)} MiB`);
 });

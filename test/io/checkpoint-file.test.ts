@@ -7,6 +7,7 @@ import { CheckpointError, readCheckpoint, readCheckpointMeta, writeCheckpoint } 
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { writeFileAtomic } from '../../src/data/atomic-write.js';
 import type { HostTensor } from '../../src/io/host-tensor.js';
+import { tensorBytes, type StreamedTensor, type TensorLike } from '../../src/io/streamed-tensor.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hydra-ckpt-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -55,6 +56,29 @@ test('checkpoint: write -> read returns bit-identical tensors and the meta; no t
     assert.deepEqual(bits(back.tensors.get(name)!.data), bits(t.data), name);
   }
   assert.deepEqual(await readCheckpointMeta(path), META);
+});
+
+test('streamed tensors (read piece by piece as written): the checkpoint and the safetensors file are byte-identical to writing them from memory', async () => {
+  const dir = tmp();
+  const reads: number[] = [];
+  const streamed = new Map<string, TensorLike>([...tensors()].map(([name, t]) => [name, {
+    shape: t.shape,
+    read: async (dst: Float32Array, offset: number) => void (reads.push(dst.length), dst.set(t.data.subarray(offset, offset + dst.length))),
+  } satisfies StreamedTensor]));
+  await writeCheckpoint(join(dir, 'mem.ckpt'), { tensors: tensors(), meta: META });
+  const { bytes } = await writeCheckpoint(join(dir, 'streamed.ckpt'), { tensors: streamed, meta: META });
+  assert.ok(readFileSync(join(dir, 'streamed.ckpt')).equals(readFileSync(join(dir, 'mem.ckpt'))));
+  assert.equal(bytes, readFileSync(join(dir, 'mem.ckpt')).length);
+  await readCheckpoint(join(dir, 'streamed.ckpt'));
+  await writeSafetensors(join(dir, 'mem.safetensors'), tensors());
+  await writeSafetensors(join(dir, 'streamed.safetensors'), streamed);
+  assert.ok(readFileSync(join(dir, 'streamed.safetensors')).equals(readFileSync(join(dir, 'mem.safetensors'))));
+  // Each tensor read once per file (smaller than a piece), never through a whole-file buffer.
+  assert.deepEqual(reads, [2, 6, 6, 6, 2, 6, 6, 6]);
+  // The bound: a tensor larger than a piece is read piece by piece.
+  const pieces: number[] = [];
+  for await (const b of tensorBytes([{ shape: [10], read: async () => undefined }], 4)) pieces.push(b.byteLength);
+  assert.deepEqual(pieces, [16, 16, 8]);
 });
 
 test('checkpoint: every single flipped byte anywhere in the file is detected (CheckpointError, never a silent load)', async () => {

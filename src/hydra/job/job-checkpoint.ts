@@ -18,7 +18,8 @@ import { canonicalJson } from '../../data/token-cache.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostViews } from '../tier/host-state.js';
 import type { ModelDiskState } from '../tier/disk-state.js';
-import { readModelState, writeModelState } from '../tier/model-state-io.js';
+import { streamModelState, writeModelState } from '../tier/model-state-io.js';
+import type { TensorLike } from '../../io/streamed-tensor.js';
 import type { HydraEvent } from '../api.js';
 
 export class CheckpointMismatchError extends Error {
@@ -28,10 +29,13 @@ export class CheckpointMismatchError extends Error {
   }
 }
 
-/** A model's training state copied out of the host tier (synchronously: nothing can change it half-way). */
-export interface ModelSnapshot {
-  params: Map<string, HostTensor>;
-  optState: Map<string, HostTensor>;
+/**
+ * A model's training state: copied out of the host tier (synchronously: nothing can change it half-way), viewed in
+ * place, or — state on disk — streamed (`T` = TensorLike: read piece by piece while the checkpoint is written).
+ */
+export interface ModelSnapshot<T extends TensorLike = HostTensor> {
+  params: Map<string, T>;
+  optState: Map<string, T>;
   step: number;
   progress: ModelProgress;
 }
@@ -39,20 +43,26 @@ export interface ModelSnapshot {
 /**
  * `copy`: copy the tensors (the model trains on while the checkpoint is written); without it the snapshot views the
  * host tier directly, for a model that will not change again (stopped or finished) — no second copy of its state.
+ * A model with state on disk is streamed instead, whatever `copy` says: its next task waits until the file is
+ * written (ModelEndings.checkpoint), so no copy of a model larger than RAM is ever made.
  */
-export async function snapshotModel(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, step: number, progress: ModelProgress, copy: boolean): Promise<ModelSnapshot> {
+export function snapshotModel(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, step: number, progress: ModelProgress, copy: boolean): ModelSnapshot<TensorLike> {
   const progressCopy = { ...progress, losses: [...progress.losses], evals: progress.evals.map((e) => ({ ...e })) };
-  const state = await readModelState(rt, views, disk, copy);
+  if (disk) {
+    const s = streamModelState(rt, disk);
+    return { params: s.params, optState: s.opt, step, progress: progressCopy };
+  }
+  const take = (a: Float32Array) => (copy ? Float32Array.from(a) : a);
   const params = new Map<string, HostTensor>(), optState = new Map<string, HostTensor>();
   for (const p of rt.params) {
     const shape = [...p.spec.shape];
-    params.set(p.spec.name, { shape, data: state.params.get(p.spec.name)! });
-    for (const s of stateNames(rt.recipe.optimizer)) optState.set(`${s}.${p.spec.name}`, { shape, data: state.opt.get(`${s}.${p.spec.name}`)! });
+    params.set(p.spec.name, { shape, data: take(views.param(p.spec.name)) });
+    for (const s of stateNames(rt.recipe.optimizer)) optState.set(`${s}.${p.spec.name}`, { shape, data: take(views.opt(s, p.spec.name)) });
   }
   return { params, optState, step, progress: progressCopy };
 }
 
-export async function writeModelSnapshot(path: string, arch: ArchSpec, recipe: TrainRecipe, stepsPerEpoch: number, s: ModelSnapshot): Promise<void> {
+export async function writeModelSnapshot(path: string, arch: ArchSpec, recipe: TrainRecipe, stepsPerEpoch: number, s: ModelSnapshot<TensorLike>): Promise<void> {
   await keepPrevious(path);
   await saveModelCheckpoint(path, arch, s.params, s.optState, {
     recipe,
@@ -169,13 +179,13 @@ export class CheckpointWriter {
     private readonly now: () => number,
   ) {}
 
-  /** Resolves once the file is written (or its failure recorded). The snapshot may still be being read (disk tier). */
-  write(model: string, path: string, snapshot: ModelSnapshot | Promise<ModelSnapshot>, arch: ArchSpec, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): Promise<void> {
-    const write = Promise.all([snapshot, this.last.get(model)]).then(([snap]) =>
-      writeModelSnapshot(path, arch, recipe, snap.progress.stepsPerEpoch, snap).then(() => {
+  /** Resolves once the file is written (or its failure recorded). */
+  write(model: string, path: string, snapshot: ModelSnapshot<TensorLike>, arch: ArchSpec, recipe: TrainRecipe, written: (c: { path: string; step: number }) => void): Promise<void> {
+    const write = Promise.resolve(this.last.get(model)).then(() =>
+      writeModelSnapshot(path, arch, recipe, snapshot.progress.stepsPerEpoch, snapshot).then(() => {
         this.errors.delete(model);
-        written({ path, step: snap.step });
-        this.emit({ type: 'checkpoint', t: this.now(), model, step: snap.step, path, finished: snap.progress.finished });
+        written({ path, step: snapshot.step });
+        this.emit({ type: 'checkpoint', t: this.now(), model, step: snapshot.step, path, finished: snapshot.progress.finished });
       }),
     ).catch((e: unknown) => {
       const why = `writing checkpoint ${path} failed: ${e instanceof Error ? e.message : String(e)}`;

@@ -41,9 +41,10 @@ export class ModelEndings {
     if (!j.checkpoint) return undefined;
     j.checkpointedAt = step;
     const snapshot = snapshotModel(j.rt, j.views, j.disk, step, j.progress(finished), !final);
-    // State on disk is read into the snapshot in the background: the model's next task (or release) waits for it.
-    if (j.disk) j.busyUntil = snapshot.then(() => undefined, () => undefined);
-    return this.checkpoints.write(j.name, j.checkpoint, snapshot, j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
+    const write = this.checkpoints.write(j.name, j.checkpoint, snapshot, j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
+    // State on disk is streamed into the file as it is written: the model's next task (or release) waits for it.
+    if (j.disk) j.busyUntil = write;
+    return write;
   }
 
   /** End a model with a status. */
@@ -127,7 +128,7 @@ export class ModelEndings {
    */
   private release(j: ModelJob): void {
     const { tier, tiers, emit, now } = this.c;
-    const weights = j.copyWeights();
+    const weights = j.copyWeights(this.c.options.streamWeights);
     for (const d of this.devices) d.send({ type: 'unregister', modelId: j.name });
     j.released = true;
     const free = () => {

@@ -7,13 +7,13 @@
 import type { ArchSpec } from '../../nn/family.js';
 import type { ModelProgress } from '../../io/model-checkpoint.js';
 import { describeStop } from '../scheduler/early-stopping/index.js';
-import type { HydraEvent, ModelResult, ModelStatus, PartitionPlan, TrainTask } from '../api.js';
+import type { HydraEvent, ModelResult, ModelStatus, PartitionPlan, TrainOptions, TrainTask } from '../api.js';
 import type { ShardOutcome } from '../run/shard-executor.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import { stepsParams } from '../run/prefetch-safety.js';
 import type { HostStateBuffers, HostViews } from '../tier/host-state.js';
 import type { ModelDiskState } from '../tier/disk-state.js';
-import { readModelState } from '../tier/model-state-io.js';
+import { readModelState, streamModelState } from '../tier/model-state-io.js';
 import type { ModelPlacement } from '../tier/placement.js';
 import type { SchedModelInput, SchedTask } from './job-scheduler.js';
 
@@ -252,9 +252,11 @@ export class ModelJob {
 
   /**
    * Copy the weights into the result (before its state is released, or at the job's end): from the host tier at
-   * once, or read back from the disk tier (after any snapshot still being read).
+   * once, or read back from the disk tier (after any checkpoint still being written). With `stream` (TrainOptions.
+   * streamWeights), a model with state on disk hands its weights to it instead, streamed from the tiers: never whole
+   * in memory.
    */
-  copyWeights(): Promise<void> {
+  copyWeights(stream?: TrainOptions['streamWeights']): Promise<void> {
     const set = (params: Map<string, Float32Array>) => {
       for (const p of this.rt.params) this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: params.get(p.spec.name)! });
     };
@@ -263,9 +265,16 @@ export class ModelJob {
       for (const p of this.rt.params) this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(this.views.param(p.spec.name)) });
       return Promise.resolve();
     }
+    const disk = this.disk;
     return (async () => {
       await this.busyUntil;
-      set((await readModelState(this.rt, this.views, this.disk, true, true)).params);
+      if (!stream) return set((await readModelState(this.rt, this.views, disk, true, true)).params);
+      this.result.weightsStreamed = true;
+      try {
+        await stream(this.result, streamModelState(this.rt, disk, true).params);
+      } catch (e) {
+        this.result.weightsError = e instanceof Error ? e.message : String(e);
+      }
     })();
   }
 }

@@ -118,12 +118,13 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   // Read after the devices stopped: a device's last prefetch is dropped (and counted) when it stops.
   const prefetch: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
   for (const d of devices) for (const k of Object.keys(prefetch) as (keyof PrefetchTotals)[]) prefetch[k] += d.prefetch[k];
-  // The peak before the final weights are read back (a model larger than RAM is read into memory for the result).
+  // The peak before the final weights are read back (without streamWeights, a model on disk is read into memory for
+  // its result).
   const peakRss = vmHwm();
   try {
     for (const j of jobs) {
       // A model that failed because its disk tier did (a full disk) has no weights to give back.
-      if (!j.released) await j.copyWeights().catch((e: unknown) => {
+      if (!j.released) await j.copyWeights(options.streamWeights).catch((e: unknown) => {
         if (j.result.status !== 'failed') throw e;
       });
       if (!j.ended) j.result.wallSeconds = makespan;

@@ -117,6 +117,18 @@ export class ModelDiskState {
     return out;
   }
 
+  /**
+   * Elements [offset, offset + dst.length) of a parameter's value or optimizer state, wherever it lives: a checkpoint
+   * or the final weights streamed piece by piece, never the whole model in memory.
+   */
+  async readRange(name: string, state: string | undefined, dst: Float32Array, offset: number): Promise<void> {
+    await this.drain();
+    const o = this.offsets.get(name);
+    const at = state === undefined ? o?.value : o?.states[this.states.indexOf(state)];
+    if (at === undefined) dst.set((state === undefined ? this.views.param(name) : this.views.opt(state, name)).subarray(offset, offset + dst.length));
+    else await this.readArray(dst, at + offset * 4);
+  }
+
   /** Set a parameter's value or optimizer state wherever it lives (initial weights, a resumed checkpoint). */
   async writeParam(name: string, data: Float32Array, state?: string): Promise<void> {
     await this.drain();
