@@ -1,15 +1,18 @@
 /**
  * bench:offload — what the disk tier costs: the same model and batch (4 × 256 = 1,024 tokens per step) trained
- * through train() on one cpu device, all state in RAM vs a host cap that sends the parameters' values, gradients and
- * optimizer moments of (nearly) every shard to disk, side by side in one run. Beside them, the disk's own sequential
- * bandwidth measured in the same run with the tier's I/O path (8 MiB pwrite/pread on libuv's pool; the write timed
- * up to fsync, the read of a file larger than the tier's per-step traffic) — the limit — and the bandwidth the tier
- * achieved (bytes it read and wrote per step over the disk run's step time). Time per step is the median over the
- * steps after the first (which pays the first touch of every page). Note: reads may be served by the page cache, as
- * the tier's own are; the figures say what this machine delivered, not the raw device.
+ * through train() on one cpu device, all state in RAM vs a host cap just above the plan's RAM floor, which sends the
+ * optimizer moments and the parameters and gradients of every shard it can to disk, side by side in one run. The
+ * device budget (128 MiB) cuts the model into many shards: with one shard there is nothing the placement can stage
+ * (a shard on disk needs its slots in RAM), so nothing would go to disk. Beside them:
+ *   - the disk's own sequential bandwidth, measured in the same run without the page cache: `dd` with O_DIRECT
+ *     (8 MiB blocks; the write to fsync), or where the file system refuses O_DIRECT (tmpfs), a buffered write to
+ *     fsync and a read after the file's pages were dropped (posix_fadvise DONTNEED, `dd iflag=nocache`) — the limit;
+ *   - the bandwidth the tier achieved: bytes it read and wrote per step over the disk run's step time. The tier's own
+ *     I/O goes through the page cache (a re-read of a shard's values may be served from it), so it can exceed the disk.
+ * Time per step is the median over the steps after the first (which pays the first touch of every page).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { train } from '../src/hydra/job/train.js';
@@ -36,7 +39,7 @@ async function run(hostMemory: number | undefined, spillDir: string | null): Pro
   const times: number[] = [];
   const log: string[] = [];
   const r = await train([task()], {
-    devices: `cpu:1x${threads}`, deviceMemory: process.env.DEVICE_MEMORY ?? '512MiB', hostMemory, spillDir, planDir: null,
+    devices: `cpu:1x${threads}`, deviceMemory: process.env.DEVICE_MEMORY ?? '128MiB', hostMemory, spillDir, planDir: null,
     onEvent: (e: HydraEvent) => {
       if (e.type === 'step') times.push(e.t);
       if (e.type === 'log' && (e.message.startsWith('placement') || e.message.startsWith('  offload') || e.message.startsWith('tiers'))) log.push(e.message);
@@ -48,32 +51,34 @@ async function run(hostMemory: number | undefined, spillDir: string | null): Pro
   return { stepS: median(per), r, log };
 }
 
-/** Sequential write (to fsync) and read of `bytes` through 8 MiB positional requests, 4 in flight (the tier's path). */
-async function diskBandwidth(dir: string, bytes: number): Promise<{ readMBps: number; writeMBps: number }> {
+/** Seconds `dd` takes with these arguments (throws with its stderr when it fails). */
+function dd(args: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync('dd', [...args, 'status=none'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dd ${args.join(' ')}: ${r.stderr.trim() || r.error?.message}`);
+  return (performance.now() - t0) / 1000;
+}
+
+/** The disk's sequential write (to fsync) and read of `bytes` in 8 MiB blocks, without the page cache. */
+function diskBandwidth(dir: string, bytes: number): { readMBps: number; writeMBps: number; method: string } {
   const path = join(dir, 'bandwidth.bin');
-  const chunk = 8 * MiB, buf = Buffer.alloc(chunk, 7);
-  const pass = async (write: boolean) => {
-    const fh = await open(path, write ? 'w' : 'r');
-    const t0 = performance.now();
-    let next = 0;
-    const worker = async () => {
-      while (next < bytes) {
-        const at = next;
-        next += chunk;
-        if (write) await fh.write(buf, 0, chunk, at);
-        else await fh.read(Buffer.allocUnsafe(chunk), 0, chunk, at);
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    if (write) await fh.sync();
-    const s = (performance.now() - t0) / 1000;
-    await fh.close();
-    return bytes / 1e6 / s;
-  };
-  const writeMBps = await pass(true);
-  const readMBps = await pass(false);
-  rmSync(path, { force: true });
-  return { readMBps, writeMBps };
+  const count = Math.ceil(bytes / (8 * MiB));
+  const mb = (count * 8 * MiB) / 1e6;
+  try {
+    try {
+      const w = dd(['if=/dev/zero', `of=${path}`, 'bs=8M', `count=${count}`, 'oflag=direct', 'conv=fsync']);
+      const r = dd([`if=${path}`, 'of=/dev/null', 'bs=8M', 'iflag=direct']);
+      return { writeMBps: mb / w, readMBps: mb / r, method: 'O_DIRECT (dd, 8 MiB blocks)' };
+    } catch {
+      // No O_DIRECT here (tmpfs): buffered, timed to fsync; the read after dropping the file's pages.
+      const w = dd(['if=/dev/zero', `of=${path}`, 'bs=8M', `count=${count}`, 'conv=fsync']);
+      dd([`if=${path}`, 'iflag=nocache', 'count=0']);
+      const r = dd([`if=${path}`, 'of=/dev/null', 'bs=8M']);
+      return { writeMBps: mb / w, readMBps: mb / r, method: 'buffered to fsync; read after posix_fadvise DONTNEED (dd, 8 MiB blocks)' };
+    }
+  } finally {
+    rmSync(path, { force: true });
+  }
 }
 
 const spill = mkdtempSync(join(process.env.SPILL_DIR ?? tmpdir(), 'hydra-offload-'));
@@ -88,7 +93,12 @@ try {
   const disk = await run(cap, spill);
   const d = disk.r.diskTier!;
   const p = disk.r.models[0].placement!;
-  const bw = await diskBandwidth(spill, Math.max(512 * MiB, p.readPerStep));
+  const bw = diskBandwidth(spill, Math.max(512 * MiB, Math.min(p.readPerStep, 2048 * MiB)));
+  // What went to disk: the values (and gradients) of the disk shards' parameters, and the moments of every parameter
+  // whose moments left RAM.
+  const total = rt.params.reduce((a, q) => a + q.n, 0);
+  const onDisk = p.diskShards.flatMap((k) => rt.shardParams[k].filter((q) => q.shards.length === 1)).reduce((a, q) => a + q.n, 0);
+  const share = { params_on_disk: onDisk / total, params_with_moments_on_disk: p.momentsOnDisk / rt.params.length, shards_on_disk: `${p.diskShards.length} of ${rt.shards.length}` };
   const out = {
     bench: 'offload',
     machine: machine(),
@@ -97,11 +107,13 @@ try {
     steps,
     hostMemory: cap,
     placement: p,
+    on_disk: share,
     ram_step_s: ram.stepS,
     disk_step_s: disk.stepS,
     ratio: disk.stepS / ram.stepS,
     disk_read_MBps: bw.readMBps,
     disk_write_MBps: bw.writeMBps,
+    disk_method: bw.method,
     achieved_read_MBps: p.readPerStep / 1e6 / disk.stepS,
     achieved_write_MBps: p.writePerStep / 1e6 / disk.stepS,
     disk_tier: d,
@@ -113,6 +125,7 @@ try {
     { run: 'all in RAM', 'host MiB': (stateBytes / MiB).toFixed(0), 'disk MiB': 0, 's/step': ram.stepS.toFixed(3) },
     { run: 'state on disk', 'host MiB': (disk.r.hostTier!.highWater / MiB).toFixed(0), 'disk MiB': (p.diskBytes / MiB).toFixed(0), 's/step': disk.stepS.toFixed(3) },
   ]));
+  console.log(`on disk: ${(share.params_on_disk * 100).toFixed(0)}% of the parameter values (${share.shards_on_disk} shards), the moments of ${(share.params_with_moments_on_disk * 100).toFixed(0)}% of the parameters; disk measured by ${bw.method}`);
   console.log(`ratio ${out.ratio.toFixed(2)}× (target ≤ 1.25×); disk ${bw.readMBps.toFixed(0)} MB/s read, ${bw.writeMBps.toFixed(0)} MB/s write; tier achieved ${out.achieved_read_MBps.toFixed(0)} MB/s read, ${out.achieved_write_MBps.toFixed(0)} MB/s write`);
   writeJson('bench/results/offload.json', out);
 } finally {
