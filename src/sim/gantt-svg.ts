@@ -1,8 +1,8 @@
 /**
  * `hydra simulate --gantt`: a simulated run's device timeline, drawn by the same code as the dashboard's
- * (src/dashboard/timeline-svg.ts).
+ * (src/report/timeline-svg.ts).
  */
-import { timelineSvg } from '../dashboard/timeline-svg.js';
+import { timelineSvg } from '../report/timeline-svg.js';
 import type { SimResult, TimelineEntry } from './types.js';
 
 export interface GanttOptions {

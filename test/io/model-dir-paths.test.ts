@@ -45,7 +45,7 @@ test('a weight_map entry outside the model directory is refused without opening 
   await assert.rejects(loadHfGpt2(dir), /weight_map names "passwd\.safetensors", a link to \/etc\/passwd outside the model directory/);
 });
 
-test('a 2.5 GiB tensor the model does not use is refused from the header, in well under a second, naming it', async () => {
+test('a 2.5 GiB tensor the model does not use is refused from the header, without reading it, naming it', async () => {
   const dir = tempDir();
   await saveHfGpt2(dir, config, tensors());
   writeFileSync(join(dir, 'config.json'), JSON.stringify(gpt2ConfigToHf(config)));
@@ -53,9 +53,7 @@ test('a 2.5 GiB tensor the model does not use is refused from the header, in wel
   sparseSafetensors(join(dir, 'part-2.safetensors'), 2.5 * 2 ** 28, 'transformer.h.0.extra.weight');
   writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'part-1.safetensors', b: 'part-2.safetensors' } }));
   const rss = process.memoryUsage().rss;
-  const t0 = performance.now();
   await assert.rejects(loadHfGpt2(dir), /unexpected: h\.0\.extra\.weight/);
-  assert.ok(performance.now() - t0 < 1000);
   assert.ok(process.memoryUsage().rss - rss < 256 * 2 ** 20, 'the big tensor was not read');
 });
 
@@ -70,8 +68,9 @@ test('a 2.5 GiB tensor that cannot be allocated is an error naming the file, the
     assert.equal(e.message, `${path}: tensor 'big' (F32 [671088640], 2684354560 bytes as float32) cannot be held in memory: Array buffer allocation failed`);
     return true;
   });
-  const t0 = performance.now();
-  const got = await readSafetensors(path, { filter: () => false });
+  // A filtered-out tensor is never given memory (the allocator is not asked), so it is never read.
+  let asked = 0;
+  const got = await readSafetensors(path, { filter: () => false, allocate: (_e, n) => (asked++, new Float32Array(n)) });
   assert.equal(got.tensors.size, 0);
-  assert.ok(performance.now() - t0 < 1000);
+  assert.equal(asked, 0);
 });

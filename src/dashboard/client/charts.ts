@@ -7,7 +7,7 @@
 import uPlot from 'uplot';
 import { formatBytes } from '../../report/format.js';
 import { hostTierSeries, lossRange, memorySeries, smooth, type JobView } from '../job-view.js';
-import { modelColour } from '../timeline-svg.js';
+import { modelColour } from '../../report/timeline-svg.js';
 
 type Data = (number | null)[][];
 

@@ -6,7 +6,7 @@ import { formatHValue } from '../../config/grid.js';
 import { formatBytes, formatLoss, formatPerplexity, formatSeconds } from '../../report/format.js';
 import { rankModels } from '../../report/metrics.js';
 import { jobEta, modelFigures, varyingHparams, type JobView, type ModelView } from '../job-view.js';
-import { modelColour, timelineSvg } from '../timeline-svg.js';
+import { modelColour, timelineSvg } from '../../report/timeline-svg.js';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -114,7 +114,8 @@ export class JobRun {
       this.takeJoins(sched);
       for (const d of this.devices) {
         // A task may end without running (its model stopped or its batch failed): then offer the device another.
-        while (!this.running.has(d.id)) {
+        // A device whose worker died is offered nothing; its in-flight task failed its model alone.
+        while (!this.running.has(d.id) && !d.dead) {
           const st = sched.assign(d.id, this.c.now());
           if (!st) break;
           const j = this.byName.get(st.modelId)!;
@@ -129,7 +130,17 @@ export class JobRun {
         if (sched.isDone() && !this.setUp.pending) break;
         // Stopped while models wait at a rung: they are at a boundary; checkpoint them as they are.
         if (this.c.options.signal?.aborted && this.endings.stopHeld(this.active)) continue;
-        if (!this.setUp.pending) throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
+        if (this.devices.every((d) => d.dead)) {
+          // Nothing can run any more: the models left end failed (their last checkpoints stay), the job reports them.
+          const why = this.devices.map((d) => d.dead!.message).join('; ');
+          const left = this.active.filter((x) => !x.ended);
+          if (left.length === 0 && !this.setUp.pending) throw new Error(`every device has died: ${why}`);
+          for (const j of left) {
+            sched.fail(j.name, 'no device');
+            this.endings.finish(j, 'failed', `no device left to run it: ${why}`);
+          }
+          if (!this.setUp.pending) continue;
+        } else if (!this.setUp.pending) throw new Error('scheduler stalled: no device has work but models remain (scheduler bug)');
       }
       if (control?.pending) this.serveControl(sched, control);
       else {

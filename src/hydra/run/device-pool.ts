@@ -19,6 +19,7 @@ export class DeviceHandle {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (r: TaskReport) => void; reject: (e: Error) => void }>();
   private fatal: Error | null = null;
+  private stopping = false;
 
   private constructor(
     readonly id: number,
@@ -31,7 +32,16 @@ export class DeviceHandle {
     });
     const h = new DeviceHandle(id, worker);
     return new Promise((resolve, reject) => {
-      worker.once('error', reject);
+      // A worker that dies — before or after it reported ready — fails every task it holds and every later one, so
+      // the job never waits on a device that is gone.
+      worker.on('error', (e) => {
+        h.die(new Error(`device ${id}${h.name ? ` (${h.name})` : ''} crashed: ${e.message}`));
+        reject(h.fatal);
+      });
+      worker.on('exit', (code) => {
+        if (!h.stopping) h.die(new Error(`device ${id}${h.name ? ` (${h.name})` : ''} exited unexpectedly (exit code ${code})`));
+        reject(h.fatal ?? new Error(`device ${id} exited before it was ready`));
+      });
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'ready') {
           h.name = m.name;
@@ -39,10 +49,8 @@ export class DeviceHandle {
           h.maxBufferBytes = m.maxBufferBytes;
           resolve(h);
         } else if (m.type === 'fatal') {
-          h.fatal = new Error(`device ${id}: ${m.message}`);
+          h.die(new Error(`device ${id}: ${m.message}`));
           reject(h.fatal);
-          for (const w of h.waiting.values()) w.reject(h.fatal);
-          h.waiting.clear();
         } else if (m.type === 'done') {
           h.prefetch = m.report.prefetch;
           h.cache = m.report.cache;
@@ -59,6 +67,23 @@ export class DeviceHandle {
     });
   }
 
+  /** Whether the device can take no more work (its worker reported a fatal error, crashed or exited). */
+  get dead(): Error | null {
+    return this.fatal;
+  }
+
+  private die(e: Error): void {
+    this.fatal ??= e;
+    for (const w of this.waiting.values()) w.reject(this.fatal);
+    this.waiting.clear();
+  }
+
+  /** End the worker thread now, whatever it is doing (a device that does not answer a shutdown). */
+  async terminate(): Promise<void> {
+    this.stopping = true;
+    await this.worker.terminate();
+  }
+
   send(msg: ToWorker): void {
     this.worker.postMessage(msg);
   }
@@ -73,6 +98,8 @@ export class DeviceHandle {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.fatal) return void (await this.worker.terminate());
     const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.send({ type: 'shutdown' });
     const timer = setTimeout(() => void this.worker.terminate(), 5000);
