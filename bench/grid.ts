@@ -10,8 +10,11 @@
  * Two one-after-another baselines: `resident` — each model whole on one 2-thread cpu backend, trained by LocalTrainer
  * (no host tier, no copies: what the usual practice pays) — and `train() cpu:1x2` — the same through train() at
  * 16 GiB (one shard, but parameters copied in and gradients out every task). The whole comparison is repeated
- * REPEATS times (default 3), interleaved; figures are the median and the range over the repetitions. Every run's
- * losses are compared with the resident baseline's (exactness: they must be bitwise equal).
+ * REPEATS times (default 3), interleaved; figures are the median and the range over the repetitions. Exactness is
+ * checked between runs whose GEMMs use the same thread count (a 2-thread sgemm sums in another order than a 1-thread
+ * one): every policy's losses (cpu:2x1, one thread per device) must be bitwise equal to each other, and train()
+ * one-after-another (cpu:1x2) bitwise equal to the resident baseline (2 threads); the largest relative difference
+ * between the two thread counts is reported beside them.
  *
  * Beside each policy's measured makespan, the simulator's prediction for the same workload (bench/grid-sim.ts: the
  * plans' pilot times, calibrated once on the warm-up job, and this machine's measured copy bandwidth):
@@ -108,8 +111,9 @@ const SEQUENTIAL = 'one-after-another, train() cpu:1x2 unsharded';
 interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number }
 const samples = new Map<string, Sample[]>();
 const add = (run: string, x: Sample) => samples.set(run, [...(samples.get(run) ?? []), x]);
-let bitwise = true;
+let policiesBitwise = true, sequentialBitwise = true, threadsRelDiff = 0;
 const same = (a: number[][], b: number[][]) => JSON.stringify(a) === JSON.stringify(b);
+const relDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((xs, i) => xs.map((x, k) => Math.abs(x - b[i][k]) / Math.abs(b[i][k]))));
 for (let rep = 0; rep < REPEATS; rep++) {
   // The true baseline first: its losses are the reference every other run must equal.
   const ref: number[][] = [];
@@ -121,6 +125,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
     ref.push(r.losses);
   }
   add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0 });
+  let policyRef: number[][] | null = null;
   for (const policy of POLICIES) {
     const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy });
     const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
@@ -129,7 +134,10 @@ for (let rep = 0; rep < REPEATS; rep++) {
       shards: [...new Set(r.models.map((m) => m.plan.shards.length))].join('/'), failed: r.models.filter((m) => m.status !== 'done').length,
       prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0,
     });
-    bitwise &&= same(r.models.map((m) => m.losses), ref);
+    const losses = r.models.map((m) => m.losses);
+    policyRef ??= losses;
+    policiesBitwise &&= same(losses, policyRef);
+    threadsRelDiff = Math.max(threadsRelDiff, relDiff(losses, ref));
     console.log(`repetition ${rep + 1}/${REPEATS}: ${policy} makespan ${r.makespanSeconds.toFixed(1)} s`);
   }
   let sequential = 0, seqSetup = 0, seqBytes = 0, seqHits = 0;
@@ -142,7 +150,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
     seqHits += r.shardCache?.hits ?? 0;
     seqLosses.push(r.models[0].losses);
   }
-  bitwise &&= same(seqLosses, ref);
+  sequentialBitwise &&= same(seqLosses, ref);
   add(SEQUENTIAL, { makespan: sequential, training: sequential - seqSetup, bytes: seqBytes, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: seqHits });
   console.log(`repetition ${rep + 1}/${REPEATS}: resident one-after-another ${total.toFixed(1)} s, train() one-after-another ${sequential.toFixed(1)} s`);
 }
@@ -189,14 +197,21 @@ console.log(table(runs.map((r) => ({
   moved_GB: (r.bytes_moved / 1e9).toFixed(2), utilisation: formatSpread(r.utilisation), cache_hits: r.cache_hits,
   predicted_s: 'predicted_makespan_s' in r ? `${r.predicted_makespan_s!.toFixed(1)} (${(100 * r.prediction_error!).toFixed(0)}%)` : '-',
 }))));
-console.log(`(speed = baseline makespan / this run's makespan, > 1 is faster; median (min–max) over ${REPEATS} interleaved repetitions; every run's losses bitwise equal to the resident baseline's: ${bitwise})`);
+console.log(`(speed = baseline makespan / this run's makespan, > 1 is faster; median (min–max) over ${REPEATS} interleaved repetitions)`);
+console.log(`exactness: every policy's losses bitwise equal to each other: ${policiesBitwise}; train() one-after-another bitwise equal to resident: ${sequentialBitwise}; 1-thread vs 2-thread GEMM largest relative loss difference ${threadsRelDiff.toExponential(1)}`);
+const byMedian = runs.filter((r) => (POLICIES as string[]).includes(r.run)).sort((a, b) => a.makespan_s.median - b.makespan_s.median);
+const fastest = byMedian[0];
+console.log(`fastest policy by median makespan: ${fastest.run} ${fastest.makespan_s.median.toFixed(1)} s; ranges overlapping it: ${byMedian.filter((r) => r !== fastest && r.makespan_s.min <= fastest.makespan_s.max).map((r) => r.run).join(', ') || 'none'}`);
 const head = runs.find((r) => r.run === 'sharded-lrtf');
 writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.json', {
   dashboard: DASHBOARD,
   headline: head && { speed_vs_resident: head.speed_vs_resident, speed_vs_train_sequential: head.speed_vs_train_sequential, training_speed_vs_resident: ratio(RESIDENT, 'sharded-lrtf', 'training') },
   runs,
   repeats: REPEATS,
-  losses_bitwise_equal_to_resident: bitwise,
+  fastest_policy: fastest.run,
+  policies_bitwise_equal: policiesBitwise,
+  sequential_bitwise_equal_to_resident: sequentialBitwise,
+  one_vs_two_thread_max_rel_loss_diff: threadsRelDiff,
   model: `${config.n_layer} layers, ${config.n_head} heads, n_embd ${config.n_embd}, n_ctx ${config.n_ctx}, vocab ${config.vocab_size}, tied, dropout ${config.dropout}`,
   grid: { batch_sizes: BATCHES, lrs: LRS, steps: STEPS, tokens_per_sample: T },
   device_budget: BUDGET,

@@ -24,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventHub } from './event-hub.js';
 import type { JobMeta } from './job-meta.js';
 import { pageHtml } from './page-html.js';
+import { streamHubEvents } from './event-stream.js';
 
 export interface DashboardServerOptions {
   runDir: string;
@@ -134,15 +135,8 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     const from = Number.isInteger(last) && last >= 0 ? last + 1 : Math.max(0, Math.floor(Number(url.searchParams.get('from')) || 0));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
-    const sendEvent = (e: unknown, i: number) => res.write(`id: ${i}\ndata: ${JSON.stringify(e)}\n\n`);
-    for (let i = from; i < o.hub.events.length; i++) sendEvent(o.hub.events[i], i);
-    const end = () => {
-      res.end('event: end\ndata: {}\n\n');
-      streams.delete(res);
-    };
-    if (o.hub.ended) return end();
     streams.add(res);
-    const unsubscribe = o.hub.subscribe({ event: sendEvent, end });
+    const unsubscribe = streamHubEvents(o.hub, from, res, () => streams.delete(res));
     res.on('close', () => {
       unsubscribe();
       streams.delete(res);
