@@ -54,6 +54,10 @@ export class DirStore implements Store {
     }
   }
 
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+
   async list(prefix: string): Promise<string[]> {
     // List the deepest directory the prefix names, then filter by the rest of the prefix.
     const cut = prefix.lastIndexOf('/');

@@ -9,7 +9,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { tempPathFor } from '../data/atomic-write.js';
 import type { Store } from './store.js';
 
@@ -91,6 +91,11 @@ export class S3Store implements Store {
       if (isNotFound(e)) return false;
       throw e;
     }
+  }
+
+  async delete(key: string): Promise<void> {
+    // S3 answers 204 for a key that is not there too.
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
   }
 
   async list(prefix: string): Promise<string[]> {

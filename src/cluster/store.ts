@@ -18,6 +18,8 @@ export interface Store {
   exists(key: string): Promise<boolean>;
   /** Keys that start with prefix, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Remove the object; a key that does not exist is not an error. */
+  delete(key: string): Promise<void>;
 }
 
 export async function openStore(where: string): Promise<Store> {
@@ -38,6 +40,7 @@ export async function checkWritable(store: Store, who: string): Promise<void> {
     await store.putBytes(key, payload);
     const back = await store.getBytes(key);
     if (!back || !back.equals(payload)) throw new Error('what was written did not read back');
+    await store.delete(key);
   } catch (e) {
     throw new Error(`store ${store.display} is not writable by ${who}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -1,6 +1,6 @@
 /**
  * The store contract, on both kinds: a shared directory, and S3 through the AWS SDK against a small in-process fake
- * S3 endpoint (path-style PUT/GET/HEAD/ListObjectsV2 over HTTP — not a real S3: it checks our use of the SDK, not
+ * S3 endpoint (path-style PUT/GET/HEAD/DELETE/ListObjectsV2 over HTTP — not a real S3: it checks our use of the SDK, not
  * S3's semantics). Also: store URLs are validated.
  */
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { tempDir } from './harness.js';
 async function contract(store: Store): Promise<void> {
   const dir = tempDir('hydra-store-');
   await checkWritable(store, 'test');
+  assert.deepEqual(await store.list('probe/'), [], 'the writability probe removes its object');
   assert.equal(await store.getBytes('jobs/a/missing.json'), null);
   assert.equal(await store.exists('jobs/a/missing.json'), false);
   await store.putBytes('jobs/a/x.json', Buffer.from('{"x":1}'));
@@ -27,6 +28,10 @@ async function contract(store: Store): Promise<void> {
   assert.ok(await store.exists('jobs/a/x.json'));
   assert.deepEqual(await store.list('jobs/a/'), ['jobs/a/models/m/ckpt-000000002.ckpt', 'jobs/a/x.json']);
   assert.deepEqual(await store.list('jobs/a/models/m/ckpt-'), ['jobs/a/models/m/ckpt-000000002.ckpt']);
+  await store.delete('jobs/a/x.json');
+  await store.delete('jobs/a/x.json'); // gone already: not an error
+  assert.equal(await store.exists('jobs/a/x.json'), false);
+  assert.deepEqual(await store.list('jobs/a/'), ['jobs/a/models/m/ckpt-000000002.ckpt']);
 }
 
 test('directory store: atomic puts, reads, listing', async () => {
@@ -52,6 +57,9 @@ function fakeS3(): Promise<{ server: Server; url: string }> {
         const keys = [...objects.keys()].filter((k) => k.startsWith(`${bucket}/${prefix}`)).map((k) => k.slice(bucket.length + 1)).sort();
         const body = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${bucket}</Name><Prefix>${prefix}</Prefix><KeyCount>${keys.length}</KeyCount><IsTruncated>false</IsTruncated>${keys.map((k) => `<Contents><Key>${k}</Key><Size>${objects.get(`${bucket}/${k}`)!.length}</Size></Contents>`).join('')}</ListBucketResult>`;
         res.writeHead(200, { 'Content-Type': 'application/xml' }).end(body);
+      } else if (req.method === 'DELETE') {
+        objects.delete(id);
+        res.writeHead(204).end();
       } else if (req.method === 'GET' || req.method === 'HEAD') {
         const o = objects.get(id);
         if (!o) {
