@@ -20,7 +20,8 @@ import { existsSync } from 'node:fs';
 import { MAX_IO_BYTES, writeFileAtomic } from '../data/atomic-write.js';
 import type { HostTensor } from './host-tensor.js';
 import { planLayout, readSafetensors, readSafetensorsHeader, safetensorsHeader, SafetensorsError, type TensorEntry } from './safetensors.js';
-import { tensorBytes, type TensorLike } from './streamed-tensor.js';
+import { tensorBytes, type StreamedTensor, type TensorLike } from './streamed-tensor.js';
+import { open, type FileHandle } from 'node:fs/promises';
 
 export const CHECKPOINT_FORMAT = 'hydra-checkpoint';
 export const CHECKPOINT_VERSION = '1';
@@ -150,4 +151,61 @@ export async function readCheckpoint<M = unknown>(path: string, options: ReadChe
     if (hash.digest('hex') !== header.metadata.tensors_sha256) throw new CheckpointError(path, 'checksum', 'tensor data checksum mismatch (file damaged)');
     return { tensors: contents.tensors, meta };
   });
+}
+
+/** Bytes hashed or read per request when a checkpoint is streamed. */
+const PIECE_BYTES = 16 << 20;
+
+/**
+ * Open a checkpoint without reading it into memory: every checksum is verified first (the tensor bytes hashed in
+ * pieces), then each tensor is read in pieces on demand — for state that goes to the disk tier. F32 tensors only
+ * (what writeCheckpoint writes).
+ */
+export async function openCheckpoint<M = unknown>(path: string): Promise<CheckpointData<M, StreamedTensor>> {
+  return withFileErrors(path, async () => {
+    const header = await readSafetensorsHeader(path);
+    const meta = checkedMeta(path, header.metadata) as M;
+    if (sha256(indexLines(header.entries)) !== header.metadata.index_sha256) {
+      throw new CheckpointError(path, 'checksum', 'tensor index checksum mismatch (names, shapes or offsets damaged)');
+    }
+    const bad = header.entries.find((e) => e.dtype !== 'F32');
+    if (bad) throw new CheckpointError(path, 'invalid-file', `tensor '${bad.name}' is ${bad.dtype}; a checkpoint holds F32 tensors`);
+    const end = header.entries.reduce((a, e) => Math.max(a, e.end), 0);
+    const hash = createHash('sha256');
+    const fh = await open(path, 'r');
+    try {
+      const buf = new Uint8Array(Math.min(PIECE_BYTES, Math.max(1, end)));
+      for (let at = 0; at < end; at += buf.byteLength) {
+        const piece = buf.subarray(0, Math.min(buf.byteLength, end - at));
+        await readFully(fh, piece, header.dataStart + at, path);
+        hash.update(piece);
+      }
+    } finally {
+      await fh.close();
+    }
+    if (hash.digest('hex') !== header.metadata.tensors_sha256) throw new CheckpointError(path, 'checksum', 'tensor data checksum mismatch (file damaged)');
+    const tensors = new Map<string, StreamedTensor>();
+    for (const e of header.entries) {
+      tensors.set(e.name, {
+        shape: e.shape,
+        read: async (dst, offset) => {
+          const f = await open(path, 'r');
+          try {
+            await readFully(f, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength), header.dataStart + e.begin + offset * 4, path);
+          } finally {
+            await f.close();
+          }
+        },
+      });
+    }
+    return { tensors, meta };
+  });
+}
+
+async function readFully(fh: FileHandle, dst: Uint8Array, position: number, path: string): Promise<void> {
+  for (let done = 0; done < dst.byteLength;) {
+    const { bytesRead } = await fh.read(dst, done, Math.min(dst.byteLength - done, MAX_IO_BYTES), position + done);
+    if (bytesRead === 0) throw new CheckpointError(path, 'invalid-file', `damaged or truncated: the file ended at byte ${position + done}`);
+    done += bytesRead;
+  }
 }

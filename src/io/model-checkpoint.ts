@@ -10,8 +10,8 @@ import type { HostTensor } from '../nn/host-tensor.js';
 import { LocalTrainer } from '../optim/local-trainer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
 import type { StopReason } from '../hydra/scheduler/early-stopping/types.js';
-import { CheckpointError, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
-import type { TensorLike } from './streamed-tensor.js';
+import { CheckpointError, openCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint-file.js';
+import type { StreamedTensor, TensorLike } from './streamed-tensor.js';
 
 export interface ModelCheckpointMeta {
   kind: 'hydra-model';
@@ -66,16 +66,24 @@ export function checkpointArch(meta: ModelCheckpointMeta): ArchSpec {
   return { family: meta.family ?? 'gpt2', config: meta.config, ...(meta.module ? { module: meta.module } : {}) };
 }
 
-export interface LoadedModelCheckpoint {
+export interface LoadedModelCheckpoint<T extends TensorLike = HostTensor> {
   meta: ModelCheckpointMeta;
-  params: Map<string, HostTensor>;
-  optState: Map<string, HostTensor>;
+  params: Map<string, T>;
+  optState: Map<string, T>;
 }
 
 export async function loadModelCheckpoint(path: string): Promise<LoadedModelCheckpoint> {
-  const { tensors, meta } = await readCheckpoint<ModelCheckpointMeta>(path);
+  return splitModelCheckpoint(path, await readCheckpoint<ModelCheckpointMeta>(path));
+}
+
+/** The checkpoint verified but not read: its tensors are read in pieces on demand (openCheckpoint). */
+export async function openModelCheckpoint(path: string): Promise<LoadedModelCheckpoint<StreamedTensor>> {
+  return splitModelCheckpoint(path, await openCheckpoint<ModelCheckpointMeta>(path));
+}
+
+function splitModelCheckpoint<T extends TensorLike>(path: string, { tensors, meta }: { tensors: Map<string, T>; meta: ModelCheckpointMeta }): LoadedModelCheckpoint<T> {
   if (!meta || meta.kind !== 'hydra-model') throw new CheckpointError(path, 'not-a-checkpoint', `meta.kind is ${JSON.stringify(meta?.kind)}, expected "hydra-model"`);
-  const params = new Map<string, HostTensor>(), optState = new Map<string, HostTensor>();
+  const params = new Map<string, T>(), optState = new Map<string, T>();
   for (const [n, t] of tensors) {
     if (n.startsWith(PARAM)) params.set(n.slice(PARAM.length), t);
     else if (n.startsWith('opt.')) optState.set(n.slice(4), t);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CheckpointError, readCheckpoint, readCheckpointMeta, writeCheckpoint } from '../../src/io/checkpoint-file.js';
+import { CheckpointError, openCheckpoint, readCheckpoint, readCheckpointMeta, writeCheckpoint } from '../../src/io/checkpoint-file.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { writeFileAtomic } from '../../src/data/atomic-write.js';
 import type { HostTensor } from '../../src/io/host-tensor.js';
@@ -79,6 +79,25 @@ test('streamed tensors (read piece by piece as written): the checkpoint and the 
   const pieces: number[] = [];
   for await (const b of tensorBytes([{ shape: [10], read: async () => undefined }], 4)) pieces.push(b.byteLength);
   assert.deepEqual(pieces, [16, 16, 8]);
+});
+
+test('openCheckpoint: checksums verified before any tensor is handed out; tensors then read in pieces, bit-identical', async () => {
+  const dir = tmp();
+  const path = join(dir, 'c.ckpt');
+  await writeCheckpoint(path, { tensors: tensors(), meta: META });
+  const opened = await openCheckpoint<typeof META>(path);
+  assert.deepEqual(opened.meta, META);
+  for (const [name, t] of tensors()) {
+    const back = new Float32Array(t.data.length);
+    // Two pieces: [0, 1) then the rest.
+    await opened.tensors.get(name)!.read(back.subarray(0, 1), 0);
+    await opened.tensors.get(name)!.read(back.subarray(1), 1);
+    assert.deepEqual(bits(back), bits(t.data), name);
+  }
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 3] ^= 1;
+  writeFileSync(path, bytes);
+  await assert.rejects(openCheckpoint(path), (e: unknown) => e instanceof CheckpointError && e.problem === 'checksum' && /tensor data checksum mismatch/.test(e.message));
 });
 
 test('checkpoint: every single flipped byte anywhere in the file is detected (CheckpointError, never a silent load)', async () => {

@@ -12,14 +12,14 @@ import type { ArchSpec } from '../../nn/family.js';
 import type { HostTensor } from '../../nn/host-tensor.js';
 import type { TrainRecipe } from '../../optim/recipe.js';
 import { stateNames } from '../../optim/optimizer.js';
-import { checkpointArch, loadModelCheckpoint, saveModelCheckpoint, type ModelProgress } from '../../io/model-checkpoint.js';
+import { checkpointArch, loadModelCheckpoint, openModelCheckpoint, saveModelCheckpoint, type LoadedModelCheckpoint, type ModelProgress } from '../../io/model-checkpoint.js';
 import { CheckpointError } from '../../io/checkpoint-file.js';
 import { canonicalJson } from '../../data/token-cache.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostViews } from '../tier/host-state.js';
 import type { ModelDiskState } from '../tier/disk-state.js';
 import { streamModelState, writeModelState } from '../tier/model-state-io.js';
-import type { TensorLike } from '../../io/streamed-tensor.js';
+import { tensorElements, type TensorLike } from '../../io/streamed-tensor.js';
 import type { HydraEvent } from '../api.js';
 
 export class CheckpointMismatchError extends Error {
@@ -103,32 +103,33 @@ async function keepPrevious(path: string): Promise<void> {
  */
 export async function loadModelSnapshotOrPrevious(
   path: string, model: string, arch: ArchSpec, recipe: TrainRecipe, B: number, T: number, stepsPerEpoch: number,
-  onFallback: (message: string) => void,
-): Promise<ModelSnapshot | null> {
+  onFallback: (message: string) => void, streamed = false,
+): Promise<ModelSnapshot<TensorLike> | null> {
   const last = previousCheckpointPath(path);
   let why: string;
   try {
-    const current = await loadModelSnapshot(path, model, arch, recipe, B, T, stepsPerEpoch);
+    const current = await loadModelSnapshot(path, model, arch, recipe, B, T, stepsPerEpoch, streamed);
     if (current || !existsSync(last)) return current;
     why = `checkpoint ${path} is missing (the job stopped while replacing it)`;
   } catch (e) {
     if (!(e instanceof CheckpointError && e.problem !== 'bad-input') || !existsSync(last)) throw e;
     why = e.message;
   }
-  const previous = await loadModelSnapshot(last, model, arch, recipe, B, T, stepsPerEpoch);
+  const previous = await loadModelSnapshot(last, model, arch, recipe, B, T, stepsPerEpoch, streamed);
   onFallback(`${model}: ${why}; resuming from the previous checkpoint ${last} (step ${previous!.step}) instead`);
   return previous;
 }
 
 /**
  * The checkpoint of a model, if its file exists, checked against the job: it must have been written for the same
- * model shape, training recipe and batch shape (otherwise continuing from it would not be this job).
+ * model shape, training recipe and batch shape (otherwise continuing from it would not be this job). `streamed`: its
+ * checksums verified, its tensors left in the file and read in pieces when restored (a model with state on disk).
  */
 export async function loadModelSnapshot(
-  path: string, model: string, arch: ArchSpec, recipe: TrainRecipe, B: number, T: number, stepsPerEpoch: number,
-): Promise<ModelSnapshot | null> {
+  path: string, model: string, arch: ArchSpec, recipe: TrainRecipe, B: number, T: number, stepsPerEpoch: number, streamed = false,
+): Promise<ModelSnapshot<TensorLike> | null> {
   if (!existsSync(path)) return null;
-  const ck = await loadModelCheckpoint(path);
+  const ck: LoadedModelCheckpoint<TensorLike> = streamed ? await openModelCheckpoint(path) : await loadModelCheckpoint(path);
   const progress = ck.meta.progress;
   if (!progress) throw new CheckpointMismatchError(`checkpoint ${path} (model '${model}') was not written by a Hydra job: it has no progress record`);
   const differ = (field: string, was: unknown, now: unknown) =>
@@ -151,17 +152,17 @@ export async function loadModelSnapshot(
   return { params: ck.params, optState: ck.optState, step: ck.meta.step, progress };
 }
 
-/** Put a snapshot back into the host tier. */
-export async function restoreModel(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, s: ModelSnapshot, path: string): Promise<void> {
-  const get = (name: string, n: number, t: HostTensor | undefined) => {
-    if (!t || t.data.length !== n) throw new CheckpointMismatchError(`checkpoint ${path}: tensor '${name}' is ${t ? `${t.data.length} elements` : 'missing'}, the model needs ${n}`);
-    return t.data;
+/** Put a snapshot back into the tiers (a streamed one piece by piece). */
+export async function restoreModel(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, s: ModelSnapshot<TensorLike>, path: string): Promise<void> {
+  const get = (name: string, n: number, t: TensorLike | undefined) => {
+    if (!t || tensorElements(t) !== n) throw new CheckpointMismatchError(`checkpoint ${path}: tensor '${name}' is ${t ? `${tensorElements(t)} elements` : 'missing'}, the model needs ${n}`);
+    return t;
   };
   for (const p of rt.params) {
     get(p.spec.name, p.n, s.params.get(p.spec.name));
     for (const st of stateNames(rt.recipe.optimizer)) get(`${st}.${p.spec.name}`, p.n, s.optState.get(`${st}.${p.spec.name}`));
   }
-  await writeModelState(rt, views, disk, (n) => s.params.get(n)!.data, (st, n) => s.optState.get(`${st}.${n}`)!.data);
+  await writeModelState(rt, views, disk, (n) => s.params.get(n)!, (st, n) => s.optState.get(`${st}.${n}`)!);
 }
 
 /**

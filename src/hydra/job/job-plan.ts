@@ -128,7 +128,7 @@ export async function loadModel({ index, task, safeName, arch, plan, recipe, rt 
   const disk = await c.tiers.attach(rt, jp, mp, buffers, views);
   const checkpoint = options.checkpointDir ? checkpointPath(options.checkpointDir, safeName) : undefined;
   const resumed = checkpoint && options.resume
-    ? await loadModelSnapshotOrPrevious(checkpoint, task.name, arch, recipe, B, T, task.train.stepsPerEpoch, log)
+    ? await loadModelSnapshotOrPrevious(checkpoint, task.name, arch, recipe, B, T, task.train.stepsPerEpoch, log, disk !== undefined)
     : null;
   if (checkpoint && !resumed && existsSync(checkpoint)) {
     // A fresh run: an earlier run's checkpoint would be resumed later as if it were this run's. Keep it aside.

@@ -60,7 +60,7 @@ export async function loadWeights(rt: ModelRuntime, views: HostViews, disk: Mode
     if (!w) throw new Error(`model '${model}': initial weights lack parameter '${p.spec.name}'`);
     if (w.data.length !== p.n) throw new RangeError(`model '${model}': weight '${p.spec.name}' has ${w.data.length} elements, the model needs ${p.n}`);
   }
-  await writeModelState(rt, views, disk, (n) => weights.get(n)!.data);
+  await writeModelState(rt, views, disk, (n) => weights.get(n)!);
 }
 
 /** Eval after every full epoch, and after the last step if it ends mid-epoch. */

@@ -129,6 +129,16 @@ export class ModelDiskState {
     else await this.readArray(dst, at + offset * 4);
   }
 
+  /** Set elements [offset, offset + src.length) of a parameter's value or optimizer state wherever it lives. */
+  async writeRange(name: string, state: string | undefined, src: Float32Array, offset: number): Promise<void> {
+    await this.drain();
+    const o = this.offsets.get(name);
+    const at = state === undefined ? o?.value : o?.states[this.states.indexOf(state)];
+    if (at === undefined) (state === undefined ? this.views.param(name) : this.views.opt(state, name)).set(src, offset);
+    else await this.writeArray(src, at + offset * 4);
+    this.gen++; // values staged in slots are stale now
+  }
+
   /** Set a parameter's value or optimizer state wherever it lives (initial weights, a resumed checkpoint). */
   async writeParam(name: string, data: Float32Array, state?: string): Promise<void> {
     await this.drain();

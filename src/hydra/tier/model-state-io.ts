@@ -9,7 +9,7 @@ import { stateNames } from '../../optim/optimizer.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { ModelDiskState } from './disk-state.js';
 import type { HostViews } from './host-state.js';
-import type { StreamedTensor } from '../../io/streamed-tensor.js';
+import { STREAM_PIECE, tensorElements, type StreamedTensor, type TensorLike } from '../../io/streamed-tensor.js';
 
 /** Initial values of every parameter (in RAM through the views, on disk shard by shard through a slot). */
 export async function initModelParams(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, seed: number): Promise<'native' | 'js'> {
@@ -35,25 +35,41 @@ export async function readModelState(rt: ModelRuntime, views: HostViews, disk: M
 }
 
 /**
- * Set values (and, when `opt` gives them, optimizer states) wherever they live. `check` validates each array
- * against the parameter first (a checkpoint or weights of another shape are refused naming the tensor).
+ * Set values (and, when `state` gives them, optimizer states) wherever they live. A streamed tensor (a checkpoint
+ * being resumed) is read piece by piece: straight into its host-tier array, or through one bounded buffer to disk.
  */
 export async function writeModelState(
   rt: ModelRuntime,
   views: HostViews,
   disk: ModelDiskState | undefined,
-  value: (name: string) => Float32Array,
-  state?: (state: string, name: string) => Float32Array,
+  value: (name: string) => TensorLike,
+  state?: (state: string, name: string) => TensorLike,
 ): Promise<void> {
+  let buf = new Float32Array(0);
+  const put = async (n: string, t: TensorLike, st?: string) => {
+    if ('data' in t) {
+      if (disk) await disk.writeParam(n, t.data, st);
+      else (st === undefined ? views.param(n) : views.opt(st, n)).set(t.data);
+      return;
+    }
+    const len = tensorElements(t);
+    if (!disk) {
+      const dst = st === undefined ? views.param(n) : views.opt(st, n);
+      for (let at = 0; at < len; at += STREAM_PIECE) await t.read(dst.subarray(at, Math.min(len, at + STREAM_PIECE)), at);
+      return;
+    }
+    if (buf.length < Math.min(STREAM_PIECE, len)) buf = new Float32Array(Math.min(STREAM_PIECE, len));
+    for (let at = 0; at < len; at += STREAM_PIECE) {
+      const piece = buf.subarray(0, Math.min(STREAM_PIECE, len - at));
+      await t.read(piece, at);
+      await disk.writeRange(n, st, piece, at);
+    }
+  };
   for (const p of rt.params) {
     const n = p.spec.name;
-    if (disk) await disk.writeParam(n, value(n));
-    else views.param(n).set(value(n));
+    await put(n, value(n));
     if (!state) continue;
-    for (const s of stateNames(rt.recipe.optimizer)) {
-      if (disk) await disk.writeParam(n, state(s, n), s);
-      else views.opt(s, n).set(state(s, n));
-    }
+    for (const s of stateNames(rt.recipe.optimizer)) await put(n, state(s, n), s);
   }
 }
 
