@@ -17,83 +17,40 @@ import os
 import sys
 import time
 
+from torch_common import (adamw, add_llama_args, add_model_args, build_model, check_model_args, load_torch,
+                          model_config, train_step)
+
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--threads", type=int, default=1)
+    add_model_args(p, n_ctx=256, n_layer=4, n_head=4, n_embd=256, batch=8, seq=None, dropout=0.0)
     p.add_argument("--steps", type=int, default=5, help="timed steps")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    p.add_argument("--vocab", type=int, default=50257)
-    p.add_argument("--n-ctx", type=int, default=256)
-    p.add_argument("--n-layer", type=int, default=4)
-    p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--n-embd", type=int, default=256)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--seq", type=int, default=None, help="tokens per row (default n_ctx)")
     p.add_argument("--tie", action="store_true", help="tie the head to wte (default untied)")
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--family", choices=("gpt2", "llama"), default="gpt2")
-    p.add_argument("--n-kv-head", type=int, default=None, help="llama: key/value heads (default n_head)")
-    p.add_argument("--intermediate", type=int, default=None, help="llama: SwiGLU width (default 4 * n_embd)")
-    p.add_argument("--rope-theta", type=float, default=10000.0)
-    a = p.parse_args(argv)
-    for name in ("threads", "steps", "vocab", "n_ctx", "n_layer", "n_head", "n_embd", "batch"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(a, name)}")
+    add_llama_args(p)
+    a = check_model_args(p, p.parse_args(argv), positive=("steps",))
     if a.warmup < 0:
         p.error(f"--warmup must be >= 0, got {a.warmup}")
-    a.seq = a.seq or a.n_ctx
-    if not 1 <= a.seq <= a.n_ctx:
-        p.error(f"--seq must be in [1, n_ctx={a.n_ctx}], got {a.seq}")
-    if not 0 <= a.dropout < 1:
-        p.error(f"--dropout must be in [0, 1), got {a.dropout}")
     return a
 
 
 def main(argv):
     a = parse_args(argv)
-    # Thread counts must be in the environment before torch (and its BLAS/OpenMP) load.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(a.threads)
-    try:
-        import torch
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "gold"))
-        from gpt2_torch import Gpt2, adamw, gpt2_init_
-        from llama_torch import Llama, llama_init_
-    except Exception as e:  # ImportError, or a broken install raising something else
-        print(json.dumps({"error": f"torch not available: {type(e).__name__}: {e}"}))
+    torch = load_torch(a.threads)
+    if torch is None:
         return 0
-    torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    if a.family == "llama":
-        cfg = {"n_layer": a.n_layer, "n_head": a.n_head, "n_kv_head": a.n_kv_head or a.n_head, "n_embd": a.n_embd,
-               "head_dim": a.n_embd // a.n_head, "intermediate_size": a.intermediate or 4 * a.n_embd, "n_ctx": a.n_ctx,
-               "vocab_size": a.vocab, "rope_theta": a.rope_theta, "rms_norm_eps": 1e-5, "tie": a.tie}
-        model = Llama(cfg)
-        llama_init_(model, torch.Generator().manual_seed(a.seed))
-    else:
-        cfg = {"n_layer": a.n_layer, "n_head": a.n_head, "n_embd": a.n_embd, "n_ctx": a.n_ctx, "vocab_size": a.vocab,
-               "dropout": a.dropout, "tie": a.tie}
-        model = Gpt2(cfg)
-        gpt2_init_(model, torch.Generator().manual_seed(a.seed))
+    cfg = model_config(a, tie=a.tie)
+    model = build_model(torch, a, cfg)
     model.train()
-    opt = adamw(model, lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    opt = adamw(model)
     data = torch.Generator().manual_seed(a.seed + 1)
-
-    def step():
-        seq = torch.randint(0, a.vocab, (a.batch, a.seq + 1), generator=data)
-        opt.zero_grad(set_to_none=True)
-        _, loss = model.loss(seq[:, :-1], seq[:, 1:])
-        loss.backward()
-        opt.step()
-        return loss.item()
 
     losses, times = [], []
     load_before = os.getloadavg()[0]
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
-        losses.append(step())
+        losses.append(train_step(model, opt, torch.randint(0, a.vocab, (a.batch, a.seq + 1), generator=data)))
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
     s = sorted(times)
