@@ -12,7 +12,7 @@ import { machine, table, writeJson } from './common.js';
 
 const rule: EarlyStoppingConfig = { kind: 'asha', metric: 'eval_loss', mode: 'min', grace_steps: 50, reduction_factor: 3, brackets: 1 };
 const curve = paperGridCurves();
-const workload = paperGrid(8);
+const workload = await paperGrid(8);
 const deviceSeconds = (r: SimResult) => r.devices.reduce((a, d) => a + d.busySeconds, 0);
 const best = (r: SimResult) =>
   r.models.map((m, i) => ({ id: m.id, status: m.status, loss: curve(i, workload.models[i].minibatches) })).filter((m) => m.status === 'done').sort((a, b) => a.loss - b.loss)[0];

@@ -120,7 +120,7 @@ function timerOverheadNs(): number {
   return xs.sort()[xs.length >> 1];
 }
 
-const identical = large();
+const identical = await large();
 const mixed: Workload = { ...identical, name: 'large-mixed-speeds', devices: identical.devices.map((d, i) => ({ ...d, speed: [1, 1.5, 2][i % 3] })) };
 const tasks = run(identical, 'round-robin').assign.count;
 console.log(`large: ${identical.models.length} models, ${identical.devices.length} devices, ${tasks} tasks; timer overhead ${(timerOverheadNs() / 1000).toFixed(3)} µs per reading pair`);

@@ -71,7 +71,7 @@ async function runSimulate(source: string, flags: SimulateFlags): Promise<void> 
   const noise = numberFlag(flags.noise, 'noise', { min: 0, max: 1 });
   const timeLimit = numberFlag(flags.timeLimit, 'time-limit', { min: 0.1 });
   const maxTasks = numberFlag(flags.maxTasks, 'max-tasks', { integer: true, min: 1 });
-  let w: Workload = loadWorkload(source);
+  let w: Workload = await loadWorkload(source);
   if (flags.devices !== undefined || flags.deviceMemory !== undefined) {
     const memory = flags.deviceMemory !== undefined ? parseBytes(flags.deviceMemory, '--device-memory') : Math.min(...w.devices.map((d) => d.memoryBytes));
     const devices = flags.devices !== undefined ? parseDevicesFlag(flags.devices, memory) : w.devices.map((d) => ({ ...d, memoryBytes: memory }));

@@ -1,8 +1,9 @@
 /**
- * A simulator workload from real partition plans: per shard the pilot's measured forward/backward seconds, its
- * parameter bytes and peak, and the bytes each kind of task copies besides its parameters — the executor's own
- * copies (shard-executor.ts): the batch, boundary activations in and out, their gradients, and the parameter
- * gradients going back to the host tier. What bench:grid simulates beside its measured runs.
+ * Simulator shards from real partition plans: per shard the pilot's forward/backward seconds, its parameter bytes
+ * and peak, and the bytes each kind of task copies besides its parameters — the executor's own copies
+ * (shard-executor.ts): the batch, boundary activations in and out, their gradients, and the parameter gradients going
+ * back to the host tier. The one mapping from a plan to the simulator: bench:grid simulates its measured runs' plans
+ * with it, and the presets and workload files their models' plans (model-profile.ts).
  */
 import type { PartitionPlan } from '../hydra/api.js';
 import { shardCost } from '../hydra/scheduler/shard-cost.js';
@@ -31,16 +32,16 @@ export function taskBytes(plan: PartitionPlan, k: number): Partial<Record<TaskKi
   return { F: input + output, B: input + output + dx + grads, E: input + output };
 }
 
-export function workloadFromPlans(name: string, models: PlannedModel[], devices: number, memoryBytes: number, bandwidth: number): Workload {
-  const sim: SimModel[] = models.map((m) => ({
-    id: m.id,
-    minibatches: m.steps,
-    clipping: m.clipping,
-    shards: m.plan.shards.map((s, k): SimShard => ({
-      ...shardCost(s.seconds.forward, s.seconds.backward, s.paramBytes),
-      peakBytes: Math.max(s.peakBytes.forward, s.peakBytes.train),
-      taskBytes: taskBytes(m.plan, k),
-    })),
+/** The plan's shards as the simulator sees them. */
+export function simShards(plan: PartitionPlan): SimShard[] {
+  return plan.shards.map((s, k): SimShard => ({
+    ...shardCost(s.seconds.forward, s.seconds.backward, s.paramBytes),
+    peakBytes: Math.max(s.peakBytes.forward, s.peakBytes.train),
+    taskBytes: taskBytes(plan, k),
   }));
+}
+
+export function workloadFromPlans(name: string, models: PlannedModel[], devices: number, memoryBytes: number, bandwidth: number): Workload {
+  const sim: SimModel[] = models.map((m) => ({ id: m.id, minibatches: m.steps, clipping: m.clipping, shards: simShards(m.plan) }));
   return { name, models: sim, devices: Array.from({ length: devices }, () => ({ speed: 1, memoryBytes })), bandwidth, stepOn: 'host' };
 }

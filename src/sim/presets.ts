@@ -2,19 +2,21 @@
  * Named workloads for `hydra simulate` and the benches.
  *
  * paper-grid: the Hydra paper's 12-configuration grid — batch {16, 8} × lr {3e-4, 1e-4, 5e-5, 6e-5, 1e-5, 2e-5} —
- *   fine-tuning a GPT-2 XL-sized model (1.56 B parameters: it does not fit a 16 GB GPU with its gradients and
- *   activations, which is the point of Hydra) on WikiText-2 with 512-token context, 2 epochs, on 16 GB GPUs. The
- *   shard count and per-shard times come from the analytic profile in gpt2-profile.ts (batch 16 → 9
- *   shards, batch 8 → 5 shards; ~0.3 s forward per shard). The learning rate changes no cost, so models of one batch
- *   size are identical to the scheduler. WikiText-2 with the GPT-2 tokenizer: ~2.4 M training tokens (4,700 sequences of 512: 293 steps per
- *   epoch at batch 16, 587 at batch 8) and ~250 k validation tokens (30 / 60 eval batches).
- * hetero: mixed model sizes (gpt2-medium … a 6 B shape), batch sizes and epochs, on devices of different speeds.
+ *   fine-tuning GPT-2 XL (1.56 B parameters: it does not fit a 16 GB GPU with its gradients and optimizer state,
+ *   which is the point of Hydra) on WikiText-2 with 512-token context, 2 epochs, on 16 GB GPUs. Shards, bytes and
+ *   seconds are the real model's plan on a 16 GiB device (model-profile.ts: batch 16 → 6 shards, batch 8 → 4;
+ *   ~0.45 s forward per shard at 10 TFLOP/s). The learning rate changes no cost, so models of one batch size are
+ *   identical to the scheduler. WikiText-2 with the GPT-2 tokenizer: ~2.4 M training tokens (4,700 sequences of 512:
+ *   293 steps per epoch at batch 16, 587 at batch 8) and ~250 k validation tokens (30 / 60 eval batches).
+ * hetero: mixed architectures and sizes (gpt2-medium … a 6 B GPT shape, TinyLlama-1.1B), batch sizes and step
+ *   counts, on devices of different speeds and memories.
  * large: 1,000 models of mixed sizes on 64 devices (short runs: this is a scheduler-scale test).
  * grid48: the scaling study's 48-model grid (the paper grid × 4 seeds, 24 steps each: scheduling behaviour, not
  *   a training run), default 8 devices.
  */
 import { hashUniform } from './engine.js';
-import { GPT2_SHAPES, gpt2Shards, type Gpt2Shape } from './gpt2-profile.js';
+import type { ArchSpec } from '../nn/family.js';
+import { modelShards } from './model-profile.js';
 import type { SimDevice, SimModel, Workload } from './types.js';
 
 const GiB = 2 ** 30;
@@ -27,8 +29,12 @@ export const PAPER_BATCHES = [16, 8];
 const WIKITEXT2_TRAIN_SEQS = 4700;
 const WIKITEXT2_VALID_SEQS = 480;
 
+/** A family's named shape, e.g. arch('gpt2', 'gpt2-xl'), arch('llama', 'tinyllama-1.1b'). */
+export const arch = (family: string, preset: string): ArchSpec => ({ family, config: { preset } });
+
 export interface GridModelOptions {
-  shape?: Gpt2Shape;
+  /** The model (default GPT-2 XL). */
+  arch?: ArchSpec;
   B: number;
   T?: number;
   epochs?: number;
@@ -38,9 +44,9 @@ export interface GridModelOptions {
   deviceMemory?: number;
 }
 
-export function gpt2Model(id: string, o: GridModelOptions): SimModel {
-  const T = o.T ?? 512;
-  const shards = gpt2Shards(o.shape ?? GPT2_SHAPES['gpt2-xl'], { B: o.B, T, deviceMemory: o.deviceMemory ?? DEFAULT_DEVICE_MEMORY });
+/** A model of the presets: the real model's plan on the device (model-profile.ts), trained on WikiText-2. */
+export async function presetModel(id: string, o: GridModelOptions): Promise<SimModel> {
+  const shards = await modelShards({ arch: o.arch ?? arch('gpt2', 'gpt2-xl'), B: o.B, T: o.T ?? 512, deviceMemory: o.deviceMemory ?? DEFAULT_DEVICE_MEMORY });
   const stepsPerEpoch = o.steps ?? Math.floor(WIKITEXT2_TRAIN_SEQS / o.B);
   const evalBatches = Math.floor((o.evalSeqs ?? WIKITEXT2_VALID_SEQS) / o.B);
   return { id, shards, minibatches: stepsPerEpoch * (o.steps ? 1 : (o.epochs ?? 1)), stepsPerEpoch, evalBatches };
@@ -50,13 +56,13 @@ export function devicesOf(speeds: number[], memoryBytes = DEFAULT_DEVICE_MEMORY)
   return speeds.map((speed) => ({ speed, memoryBytes }));
 }
 
-export function paperGrid(devices = 8, steps?: number, seeds = 1): Workload {
+export async function paperGrid(devices = 8, steps?: number, seeds = 1): Promise<Workload> {
   const models: SimModel[] = [];
   for (let seed = 0; seed < seeds; seed++) {
     for (const B of PAPER_BATCHES) {
       for (const lr of PAPER_LRS) {
         const id = `gpt2xl-b${B}-lr${lr}${seeds > 1 ? `-s${seed}` : ''}`;
-        models.push(steps ? { ...gpt2Model(id, { B, steps, evalSeqs: 0 }), evalBatches: 0 } : gpt2Model(id, { B, epochs: 2 }));
+        models.push(await presetModel(id, steps ? { B, steps, evalSeqs: 0 } : { B, epochs: 2 }));
       }
     }
   }
@@ -69,26 +75,27 @@ export function paperGrid(devices = 8, steps?: number, seeds = 1): Workload {
   };
 }
 
-export function hetero(): Workload {
+export async function hetero(): Promise<Workload> {
   const models: SimModel[] = [];
-  const add = (n: number, name: string, B: number, o: { epochs?: number; steps?: number }) => {
-    for (let i = 0; i < n; i++) models.push(gpt2Model(`${name}-b${B}-${i}`, { shape: GPT2_SHAPES[name], B, ...o, evalSeqs: 96 }));
+  const add = async (n: number, family: string, name: string, B: number, steps: number) => {
+    for (let i = 0; i < n; i++) models.push(await presetModel(`${name}-b${B}-${i}`, { arch: arch(family, name), B, steps, evalSeqs: 96 }));
   };
-  add(4, 'gpt2-medium', 8, { steps: 400 });
-  add(3, 'gpt2-large', 8, { steps: 300 });
-  add(3, 'gpt2-large', 16, { steps: 100 });
-  add(4, 'gpt2-xl', 16, { steps: 150 });
-  add(2, 'gpt-6b', 4, { steps: 60 });
+  await add(4, 'gpt2', 'gpt2-medium', 8, 400);
+  await add(3, 'gpt2', 'gpt2-large', 8, 300);
+  await add(3, 'gpt2', 'gpt2-large', 16, 100);
+  await add(4, 'gpt2', 'gpt2-xl', 16, 150);
+  await add(2, 'gpt2', 'gpt-6b', 4, 60);
+  await add(2, 'llama', 'tinyllama-1.1b', 8, 200);
   return {
     name: 'hetero',
-    description: '16 models (gpt2-medium to a 6 B shape, batch 4-16, 60-400 steps) on 6 devices of speeds 1, 1, 1, 1.5, 2, 2',
+    description: '18 models (GPT-2 medium to a 6 B shape and TinyLlama-1.1B, batch 4-16, 60-400 steps) on 6 devices of speeds 1, 1, 1, 1.5, 2, 2',
     models,
     devices: [1, 1, 1, 1.5, 2, 2].map((speed, i) => ({ speed, memoryBytes: (i < 3 ? 16 : i < 4 ? 24 : 40) * GiB })),
     bandwidth: DEFAULT_BANDWIDTH,
   };
 }
 
-export function large(): Workload {
+export async function large(): Promise<Workload> {
   const shapes = ['gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'];
   const batches = [4, 8, 16];
   const profiles = new Map<string, SimModel>();
@@ -98,7 +105,7 @@ export function large(): Workload {
     const B = batches[Math.floor(hashUniform(7, i, 1) * batches.length)];
     const steps = 8 + Math.floor(hashUniform(7, i, 2) * 17);
     const key = `${shape}/${B}`;
-    if (!profiles.has(key)) profiles.set(key, gpt2Model(key, { shape: GPT2_SHAPES[shape], B, steps: 1, evalSeqs: 0 }));
+    if (!profiles.has(key)) profiles.set(key, await presetModel(key, { arch: arch('gpt2', shape), B, steps: 1, evalSeqs: 0 }));
     const p = profiles.get(key)!;
     models.push({ ...p, id: `m${String(i).padStart(4, '0')}-${shape}-b${B}`, minibatches: steps, stepsPerEpoch: steps });
   }
@@ -111,7 +118,8 @@ export function large(): Workload {
   };
 }
 
-export const PRESETS: Record<string, () => Workload> = {
+/** Each builds its workload afresh (plans are cached per process: the first call of a preset dry-runs its shapes). */
+export const PRESETS: Record<string, () => Promise<Workload>> = {
   'paper-grid': () => paperGrid(8),
   hetero,
   large,

@@ -19,6 +19,15 @@
  *     - id: custom
  *       shards: [{forward: 0.2, backward: 0.4, paramBytes: 1GB}, {F: 0.1, FL: 0.5, B: 0.3, E: 0.1, paramBytes: 1GB}]
  *       steps: 50
+ *     - id: llama                  # a real model instead of shards: the family's config fields (family default gpt2)
+ *       model: {family: llama, preset: tinyllama-1.1b}
+ *       batch: 8                   # batch size and tokens per sequence
+ *       seq: 512
+ *       tflops: 10                 # sustained TFLOP/s of a speed-1 device (default 10)
+ *       steps: 100
+ *
+ * A `model` entry is cut by the real partitioner for the smallest device's memory (model-profile.ts): its shards,
+ * bytes and peaks are the plan a job would use; its seconds come from the FLOPs of its matrix products.
  *
  * Every unknown field is an error naming it, so a typo never silently falls back to a default.
  */
@@ -27,6 +36,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseBytes } from '../hydra/units.js';
 import { DEFAULT_BANDWIDTH, DEFAULT_DEVICE_MEMORY, PRESETS } from './presets.js';
+import { modelShards } from './model-profile.js';
 import type { SimDevice, SimModel, SimShard, Workload } from './types.js';
 import { validateWorkload } from './validate-workload.js';
 
@@ -92,7 +102,9 @@ function devicesFrom(v: unknown, memory: number): SimDevice[] {
   return bad(path, 'a device count, a list of speeds, or device objects', v);
 }
 
-const MODEL_FIELDS = ['id', 'count', 'shards', 'forward', 'backward', 'eval', 'paramBytes', 'peakBytes', 'steps', 'epochs', 'stepsPerEpoch', 'evalBatches', 'evalAfter'] as const;
+const SHARD_COUNT_FIELDS = ['forward', 'backward', 'eval', 'paramBytes', 'peakBytes'] as const;
+const REAL_MODEL_FIELDS = ['model', 'batch', 'seq', 'tflops'] as const;
+const MODEL_FIELDS = ['id', 'count', 'shards', ...SHARD_COUNT_FIELDS, ...REAL_MODEL_FIELDS, 'steps', 'epochs', 'stepsPerEpoch', 'evalBatches', 'evalAfter'] as const;
 const SHARD_FIELDS = ['forward', 'backward', 'eval', 'F', 'FL', 'B', 'E', 'paramBytes', 'peakBytes'] as const;
 
 function shardFrom(e: unknown, at: string): SimShard {
@@ -112,12 +124,34 @@ function shardFrom(e: unknown, at: string): SimShard {
   return { F: f, FL: f + b, B: f + b, E: ev, paramBytes, peakBytes };
 }
 
-function modelsFrom(e: unknown, at: string): SimModel[] {
+/** A real model's shards: its family's plan for `deviceMemory` (model-profile.ts). */
+async function realModelShards(o: Obj, at: string, deviceMemory: number): Promise<SimShard[]> {
+  for (const k of ['shards', ...SHARD_COUNT_FIELDS]) {
+    if (k in o) throw new RangeError(`${at}.${k}: not allowed with ${at}.model (the model's plan gives its shards)`);
+  }
+  const fields = object(o.model, `${at}.model`, Object.keys(o.model ?? {}));
+  const { family = 'gpt2', ...config } = fields;
+  if (typeof family !== 'string') bad(`${at}.model.family`, 'a family name', family);
+  const B = num(o.batch, `${at}.batch`, { integer: true, positive: true });
+  const T = num(o.seq, `${at}.seq`, { integer: true, positive: true });
+  const tflops = o.tflops === undefined ? undefined : num(o.tflops, `${at}.tflops`, { positive: true });
+  try {
+    return await modelShards({ arch: { family, config }, B, T, deviceMemory, tflops });
+  } catch (e) {
+    throw new RangeError(`${at}: ${(e as Error).message}`);
+  }
+}
+
+async function modelsFrom(e: unknown, at: string, deviceMemory: number): Promise<SimModel[]> {
   const o = object(e, at, MODEL_FIELDS);
   if (typeof o.id !== 'string' || o.id === '') bad(`${at}.id`, 'a non-empty string', o.id);
   let shards: SimShard[];
-  if (Array.isArray(o.shards)) {
-    for (const k of ['forward', 'backward', 'eval', 'paramBytes', 'peakBytes']) {
+  if (o.model !== undefined) {
+    shards = await realModelShards(o, at, deviceMemory);
+  } else if (REAL_MODEL_FIELDS.some((k) => k in o)) {
+    throw new RangeError(`${at}: ${REAL_MODEL_FIELDS.filter((k) => k in o).join(', ')} need ${at}.model (a real model to plan)`);
+  } else if (Array.isArray(o.shards)) {
+    for (const k of SHARD_COUNT_FIELDS) {
       if (k in o) throw new RangeError(`${at}.${k}: only allowed when shards is a count (here each shard gives its own)`);
     }
     shards = o.shards.map((s, k) => shardFrom(s, `${at}.shards[${k}]`));
@@ -150,23 +184,24 @@ function modelsFrom(e: unknown, at: string): SimModel[] {
 }
 
 /** A workload from a parsed JSON/YAML document. */
-export function parseWorkload(doc: unknown, fallbackName = 'workload'): Workload {
+export async function parseWorkload(doc: unknown, fallbackName = 'workload'): Promise<Workload> {
   const o = object(doc, '', ['name', 'description', 'devices', 'deviceMemory', 'bandwidth', 'models']);
   const memory = o.deviceMemory === undefined ? DEFAULT_DEVICE_MEMORY : bytes(o.deviceMemory, 'deviceMemory');
+  const name = o.name === undefined ? fallbackName : typeof o.name === 'string' ? o.name : bad('name', 'a string', o.name);
+  const devices = devicesFrom(o.devices ?? 1, memory);
   if (!Array.isArray(o.models) || o.models.length === 0) bad('models', 'a non-empty list of models', o.models);
-  const w: Workload = {
-    name: o.name === undefined ? fallbackName : typeof o.name === 'string' ? o.name : bad('name', 'a string', o.name),
-    models: o.models.flatMap((m, i) => modelsFrom(m, `models[${i}]`)),
-    devices: devicesFrom(o.devices ?? 1, memory),
-    bandwidth: o.bandwidth === undefined ? DEFAULT_BANDWIDTH : parseBandwidth(o.bandwidth),
-  };
+  // A real model's plan must fit every device it may run on.
+  const smallest = Math.min(...devices.map((d) => d.memoryBytes));
+  const models: SimModel[] = [];
+  for (const [i, m] of o.models.entries()) models.push(...(await modelsFrom(m, `models[${i}]`, smallest)));
+  const w: Workload = { name, models, devices, bandwidth: o.bandwidth === undefined ? DEFAULT_BANDWIDTH : parseBandwidth(o.bandwidth) };
   if (o.description !== undefined) w.description = String(o.description);
   validateWorkload(w);
   return w;
 }
 
 /** A preset name, or a .json / .yaml / .yml file. */
-export function loadWorkload(source: string): Workload {
+export async function loadWorkload(source: string): Promise<Workload> {
   const preset = PRESETS[source];
   if (preset) return preset();
   const ext = extname(source).toLowerCase();
@@ -186,7 +221,7 @@ export function loadWorkload(source: string): Workload {
     throw new Error(`${source}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
   }
   try {
-    return parseWorkload(doc, source.replace(/^.*[\\/]/, '').replace(/\.(json|ya?ml)$/i, ''));
+    return await parseWorkload(doc, source.replace(/^.*[\\/]/, '').replace(/\.(json|ya?ml)$/i, ''));
   } catch (e) {
     throw new RangeError(`${source}: ${(e as Error).message}`);
   }

@@ -12,9 +12,9 @@ const asha = { rule: { kind: 'asha' as const, metric: 'eval_loss' as const, mode
 const deviceSeconds = (r: SimResult) => r.devices.reduce((a, d) => a + d.busySeconds, 0);
 const stopped = (r: SimResult) => r.models.filter((m) => m.status === 'stopped').map((m) => `${m.id}: ${m.reason}`);
 
-test('simulator: ASHA on the paper grid spends less device time and keeps the full grid\'s best model', () => {
-  const full = simulate(paperGrid(8, STEPS));
-  const early = simulate(paperGrid(8, STEPS), { earlyStopping: asha });
+test('simulator: ASHA on the paper grid spends less device time and keeps the full grid\'s best model', async () => {
+  const full = simulate(await paperGrid(8, STEPS));
+  const early = simulate(await paperGrid(8, STEPS), { earlyStopping: asha });
   const survivors = early.models.filter((m) => m.status === 'done');
   assert.ok(survivors.length >= 1 && survivors.length < 12, `some models stop (${survivors.length} survive)`);
   // The best model: lowest held-out loss at the end, among the models trained to the end.
@@ -25,11 +25,11 @@ test('simulator: ASHA on the paper grid spends less device time and keeps the fu
   for (const r of stopped(early)) assert.match(r, /stopped early by asha at rung \d+ \(step \d+\): eval_loss [\d.]+ outside the top of its rung, cutoff [\d.]+/);
 });
 
-test('simulator: the same models stop at the same rungs on 1, 3 and 8 devices under every policy', () => {
-  const reference = stopped(simulate(paperGrid(8, STEPS), { earlyStopping: asha }));
+test('simulator: the same models stop at the same rungs on 1, 3 and 8 devices under every policy', async () => {
+  const reference = stopped(simulate(await paperGrid(8, STEPS), { earlyStopping: asha }));
   for (const policy of POLICY_NAMES) {
     for (const devices of [1, 3, 8]) {
-      assert.deepEqual(stopped(simulate(paperGrid(devices, STEPS), { policy, earlyStopping: asha })), reference, `${policy} on ${devices}`);
+      assert.deepEqual(stopped(simulate(await paperGrid(devices, STEPS), { policy, earlyStopping: asha })), reference, `${policy} on ${devices}`);
     }
   }
 });

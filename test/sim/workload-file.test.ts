@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadWorkload, parseBandwidth, parseDevicesFlag, parseWorkload } from '../../src/sim/workload-file.js';
 import { PRESETS, paperGrid } from '../../src/sim/presets.js';
+import { validateWorkload } from '../../src/sim/validate-workload.js';
+import { modelPlan } from '../../src/sim/model-profile.js';
+import { simShards } from '../../src/sim/from-plans.js';
 
 const GiB = 2 ** 30;
 
-test('a YAML workload: replicated models, uniform and explicit shards, epochs, device forms, sizes and rates', () => {
-  const w = parseWorkload(
+test('a YAML workload: replicated models, uniform and explicit shards, epochs, device forms, sizes and rates', async () => {
+  const w = await parseWorkload(
     parseYaml(`
 name: demo
 devices: [{speed: 2, memory: 40GiB}, {count: 2}]
@@ -46,7 +49,7 @@ models:
   assert.equal(c.minibatches, 7);
 });
 
-test('unknown or contradictory fields are errors that name them', () => {
+test('unknown or contradictory fields are errors that name them', async () => {
   const base = { models: [{ id: 'a', shards: 1, forward: 1, backward: 1, paramBytes: 10, steps: 1 }] };
   const cases: [unknown, RegExp][] = [
     [{ ...base, gpus: 4 }, /RangeError: gpus: unknown field \(accepted: name, description, devices, deviceMemory, bandwidth, models\)/],
@@ -60,21 +63,42 @@ test('unknown or contradictory fields are errors that name them', () => {
     [{ ...base, deviceMemory: 15 }, /shard 0 needs 20 bytes at its peak but device 0 has 15/],
     [{ models: [] }, /models: expected a non-empty list of models/],
   ];
-  for (const [doc, re] of cases) assert.throws(() => parseWorkload(doc), re);
+  for (const [doc, re] of cases) await assert.rejects(parseWorkload(doc), re);
 });
 
-test('files: JSON and YAML by extension, presets by name, clear errors otherwise', () => {
+test('a real model in a workload file: its shards are its plan on the smallest device; bad fields are named', async () => {
+  const doc = (model: object) => ({ devices: [{ memory: '8GiB' }, { memory: '16GiB' }], models: [{ id: 'l', count: 2, steps: 5, batch: 4, seq: 256, ...model }] });
+  const w = await parseWorkload(doc({ model: { family: 'llama', preset: 'tinyllama-1.1b' }, tflops: 20 }));
+  const plan = await modelPlan({ arch: { family: 'llama', config: { preset: 'tinyllama-1.1b' } }, B: 4, T: 256, deviceMemory: 8 * GiB, tflops: 20 });
+  assert.deepEqual(w.models.map((m) => m.id), ['l-0', 'l-1']);
+  assert.ok(plan.shards.length >= 2, `TinyLlama at batch 4×256 is cut for 8 GiB (${plan.shards.length} shards)`);
+  assert.deepEqual(w.models[1].shards, simShards(plan));
+  assert.equal(w.models[0].minibatches, 5);
+  // GPT-2 is the default family.
+  const g = await parseWorkload(doc({ model: { preset: 'gpt2' } }));
+  assert.equal(g.models[0].shards.reduce((a, s) => a + s.paramBytes, 0) > 4 * 124e6, true);
+  const cases: [object, RegExp][] = [
+    [{ model: { preset: 'gpt2' }, shards: 2 }, /models\[0\]\.shards: not allowed with models\[0\]\.model/],
+    [{ model: { preset: 'gpt2' }, batch: 0 }, /models\[0\]\.batch: expected an integer > 0, got 0/],
+    [{ model: { family: 'llama', preset: 'gpt2' } }, /models\[0\]: .*unknown Llama preset "gpt2"/],
+    [{ model: { preset: 'gpt2' }, seq: 2048 }, /models\[0\]: T: 2048 tokens is longer than/],
+    [{ shards: 1, forward: 1, backward: 1, paramBytes: 1, tflops: 5 }, /models\[0\]: batch, seq, tflops need models\[0\]\.model/],
+  ];
+  for (const [model, re] of cases) await assert.rejects(parseWorkload(doc(model)), re);
+});
+
+test('files: JSON and YAML by extension, presets by name, clear errors otherwise', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hydra-sim-'));
   const doc = { devices: 2, models: [{ id: 'a', shards: 2, forward: 1, backward: 2, paramBytes: '1MB', steps: 3 }] };
   writeFileSync(join(dir, 'w.json'), JSON.stringify(doc));
   writeFileSync(join(dir, 'w.yml'), 'devices: 2\nmodels:\n  - {id: a, shards: 2, forward: 1, backward: 2, paramBytes: 1MB, steps: 3}\n');
-  assert.deepEqual(loadWorkload(join(dir, 'w.json')), { ...loadWorkload(join(dir, 'w.yml')), name: 'w' });
-  assert.equal(loadWorkload('hetero').name, 'hetero');
-  assert.throws(() => loadWorkload(join(dir, 'w.txt')), /expected a preset \(paper-grid, hetero, large, grid48\) or a .json\/.yaml file/);
+  assert.deepEqual(await loadWorkload(join(dir, 'w.json')), { ...(await loadWorkload(join(dir, 'w.yml'))), name: 'w' });
+  assert.equal((await loadWorkload('hetero')).name, 'hetero');
+  await assert.rejects(loadWorkload(join(dir, 'w.txt')), /expected a preset \(paper-grid, hetero, large, grid48\) or a .json\/.yaml file/);
   writeFileSync(join(dir, 'bad.json'), '{"models": [');
-  assert.throws(() => loadWorkload(join(dir, 'bad.json')), /bad.json: not valid JSON/);
+  await assert.rejects(loadWorkload(join(dir, 'bad.json')), /bad.json: not valid JSON/);
   writeFileSync(join(dir, 'typo.yaml'), 'modles: []\n');
-  assert.throws(() => loadWorkload(join(dir, 'typo.yaml')), /typo.yaml: modles: unknown field/);
+  await assert.rejects(loadWorkload(join(dir, 'typo.yaml')), /typo.yaml: modles: unknown field/);
 });
 
 test('CLI flags: --devices as a count or speeds, --bandwidth with units or inf', () => {
@@ -86,8 +110,8 @@ test('CLI flags: --devices as a count or speeds, --bandwidth with units or inf',
   assert.equal(parseBandwidth(5e9), 5e9);
 });
 
-test('presets: the paper grid is 12 GPT-2 XL configurations whose shards fit 16 GiB', () => {
-  const w = paperGrid(8);
+test('presets: the paper grid is 12 GPT-2 XL configurations whose shards fit 16 GiB', async () => {
+  const w = await paperGrid(8);
   assert.equal(w.models.length, 12);
   assert.equal(new Set(w.models.map((m) => m.id)).size, 12);
   const b16 = w.models.filter((m) => m.id.includes('-b16-'));
@@ -95,12 +119,18 @@ test('presets: the paper grid is 12 GPT-2 XL configurations whose shards fit 16 
   assert.equal(b16.length, 6);
   assert.ok(b16[0].shards.length > b8[0].shards.length, 'a bigger batch needs more, smaller shards');
   assert.ok(Math.abs(b8[0].minibatches / b16[0].minibatches - 2) < 0.01, 'same tokens per epoch');
-  for (const m of w.models) for (const s of m.shards) assert.ok(s.peakBytes <= 0.8 * 16 * GiB);
+  for (const m of w.models) for (const s of m.shards) assert.ok(s.peakBytes <= 16 * GiB);
   // Learning rate changes nothing the scheduler sees.
   assert.deepEqual(b16[0].shards, b16[5].shards);
+  // The tied head's weight is counted in the first shard and again in the last (each holds a copy on its device).
   const params = b16[0].shards.reduce((a, s) => a + s.paramBytes, 0) / 4;
   assert.ok(params > 1.5e9 && params < 1.8e9, `GPT-2 XL parameters (+ tied head counted twice): ${params}`);
-  for (const name of Object.keys(PRESETS)) assert.ok(PRESETS[name]().models.length > 0, name);
-  assert.equal(PRESETS.large().models.length, 1000);
-  assert.equal(PRESETS.large().devices.length, 64);
+  for (const name of Object.keys(PRESETS)) {
+    const p = await PRESETS[name]();
+    assert.ok(p.models.length > 0, name);
+    validateWorkload(p);
+  }
+  const large = await PRESETS.large();
+  assert.equal(large.models.length, 1000);
+  assert.equal(large.devices.length, 64);
 });
