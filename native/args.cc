@@ -80,6 +80,16 @@ int64_t Args::mul(int64_t a, int64_t b) const {
   return r;
 }
 
+Args::Rows Args::rows(size_t i) const {
+  const int64_t N = count(i, "N"), C = count(i + 1, "C");
+  return {N, C, mul(N, C)};
+}
+
+Args::Heads Args::heads(size_t i) const {
+  const int64_t B = count(i, "B"), T = count(i + 1, "T"), NH = count(i + 2, "NH"), hs = count(i + 3, "hs");
+  return {B, T, NH, hs, mul(mul(B, T), mul(NH, hs))};
+}
+
 int64_t matrix_extent(int64_t rows, int64_t cols, int64_t ld) {
   if (rows == 0 || cols == 0) return 0;
   return (rows - 1) * ld + cols;

@@ -36,6 +36,17 @@ class Args {
 
   // a * b, refusing results beyond 2^53 (no silent wrap-around in size arithmetic).
   int64_t mul(int64_t a, int64_t b) const;
+
+  // The shapes most kernels take, read from consecutive arguments with their element counts checked:
+  // rows (N, C) at i, i+1 — normalisations over rows of C — and heads (B, T, NH, hs) at i..i+3 — per-head layouts.
+  struct Rows {
+    int64_t N, C, NC;
+  };
+  Rows rows(size_t i) const;
+  struct Heads {
+    int64_t B, T, NH, hs, n;  // n = B*T*NH*hs
+  };
+  Heads heads(size_t i) const;
   [[noreturn]] void range_error(const std::string& message) const;
   [[noreturn]] void type_error(const std::string& message) const;
   Napi::Env env() const { return info_.Env(); }

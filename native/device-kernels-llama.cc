@@ -9,11 +9,9 @@
 namespace hydra {
 
 namespace {
-// The head size of a rotary call: positive and even (the rotation pairs element i with i + hs/2).
-int64_t rope_head_size(const Args& a, size_t i) {
-  const int64_t hs = a.count(i, "hs");
+// The head size of a rotary call must be positive and even (the rotation pairs element i with i + hs/2).
+void check_rope_head_size(const Args& a, int64_t hs) {
   if (hs < 2 || hs % 2 != 0) a.range_error("hs must be a positive even integer, got " + std::to_string(hs));
-  return hs;
 }
 }  // namespace
 
@@ -21,7 +19,7 @@ int64_t rope_head_size(const Args& a, size_t i) {
 Napi::Value CpuDevice::RmsnormForward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("rmsnormForward");
   Args a(info, "rmsnormForward", table_);
-  const int64_t N = a.count(4, "N"), C = a.count(5, "C"), NC = a.mul(N, C);
+  const auto [N, C, NC] = a.rows(4);
   const double eps = a.number(6, "eps");
   if (!(eps >= 0)) a.range_error("eps must be a non-negative number, got " + std::to_string(eps));
   rmsnorm_forward(tp, a.f32(0, "out", NC), a.f32(1, "rstd", N), a.f32(2, "x", NC), a.f32(3, "w", C), N, C, eps);
@@ -32,7 +30,7 @@ Napi::Value CpuDevice::RmsnormForward(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::RmsnormBackward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("rmsnormBackward");
   Args a(info, "rmsnormBackward", table_);
-  const int64_t N = a.count(6, "N"), C = a.count(7, "C"), NC = a.mul(N, C);
+  const auto [N, C, NC] = a.rows(6);
   rmsnorm_backward(tp, a.f32(0, "dx", NC), a.f32(1, "dw", C), a.f32(2, "dout", NC), a.f32(3, "x", NC),
                    a.f32(4, "w", C), a.f32(5, "rstd", N), N, C);
   return info.Env().Undefined();
@@ -42,7 +40,8 @@ Napi::Value CpuDevice::RmsnormBackward(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::RopeTable(const Napi::CallbackInfo& info) {
   pool("ropeTable");
   Args a(info, "ropeTable", table_);
-  const int64_t T = a.count(1, "T"), hs = rope_head_size(a, 2);
+  const int64_t T = a.count(1, "T"), hs = a.count(2, "hs");
+  check_rope_head_size(a, hs);
   const double theta = a.number(3, "theta");
   if (!(theta > 0) || !std::isfinite(theta)) a.range_error("theta must be a positive number, got " + std::to_string(theta));
   rope_table(a.f32(0, "cs", a.mul(T, hs)), T, hs, theta);
@@ -53,8 +52,8 @@ Napi::Value CpuDevice::RopeTable(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::RopeForward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("ropeForward");
   Args a(info, "ropeForward", table_);
-  const int64_t B = a.count(3, "B"), T = a.count(4, "T"), NH = a.count(5, "NH"), hs = rope_head_size(a, 6);
-  const int64_t n = a.mul(a.mul(B, T), a.mul(NH, hs));
+  const auto [B, T, NH, hs, n] = a.heads(3);
+  check_rope_head_size(a, hs);
   rope_forward(tp, a.f32(0, "out", n), a.f32(1, "x", n), a.f32(2, "cs", a.mul(T, hs)), B, T, NH, hs);
   return info.Env().Undefined();
 }
@@ -63,8 +62,8 @@ Napi::Value CpuDevice::RopeForward(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::RopeBackward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("ropeBackward");
   Args a(info, "ropeBackward", table_);
-  const int64_t B = a.count(3, "B"), T = a.count(4, "T"), NH = a.count(5, "NH"), hs = rope_head_size(a, 6);
-  const int64_t n = a.mul(a.mul(B, T), a.mul(NH, hs));
+  const auto [B, T, NH, hs, n] = a.heads(3);
+  check_rope_head_size(a, hs);
   rope_backward(tp, a.f32(0, "dx", n), a.f32(1, "dout", n), a.f32(2, "cs", a.mul(T, hs)), B, T, NH, hs);
   return info.Env().Undefined();
 }

@@ -54,7 +54,7 @@ Napi::Value CpuDevice::EmbeddingBackward(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::LayernormForward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("layernormForward");
   Args a(info, "layernormForward", table_);
-  const int64_t N = a.count(6, "N"), C = a.count(7, "C"), NC = a.mul(N, C);
+  const auto [N, C, NC] = a.rows(6);
   layernorm_forward(tp, a.f32(0, "out", NC), a.f32(1, "mean", N), a.f32(2, "rstd", N), a.f32(3, "x", NC),
                     a.f32(4, "w", C), a.f32(5, "b", C), N, C);
   return info.Env().Undefined();
@@ -64,7 +64,7 @@ Napi::Value CpuDevice::LayernormForward(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::LayernormBackward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("layernormBackward");
   Args a(info, "layernormBackward", table_);
-  const int64_t N = a.count(8, "N"), C = a.count(9, "C"), NC = a.mul(N, C);
+  const auto [N, C, NC] = a.rows(8);
   layernorm_backward(tp, a.f32(0, "dx", NC), a.f32(1, "dw", C), a.f32(2, "db", C), a.f32(3, "dout", NC),
                      a.f32(4, "x", NC), a.f32(5, "w", C), a.f32(6, "mean", N), a.f32(7, "rstd", N), N, C);
   return info.Env().Undefined();
@@ -90,8 +90,7 @@ Napi::Value CpuDevice::GeluBackward(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::SplitHeads(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("splitHeads");
   Args a(info, "splitHeads", table_);
-  const int64_t B = a.count(4, "B"), T = a.count(5, "T"), NH = a.count(6, "NH"), hs = a.count(7, "hs");
-  const int64_t n = a.mul(a.mul(B, T), a.mul(NH, hs));
+  const auto [B, T, NH, hs, n] = a.heads(4);
   split_heads(tp, a.f32(0, "q", n), a.f32(1, "k", n), a.f32(2, "v", n), a.f32(3, "qkv", a.mul(n, 3)), B, T, NH, hs);
   return info.Env().Undefined();
 }
@@ -100,8 +99,7 @@ Napi::Value CpuDevice::SplitHeads(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::SplitHeadsBackward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("splitHeadsBackward");
   Args a(info, "splitHeadsBackward", table_);
-  const int64_t B = a.count(4, "B"), T = a.count(5, "T"), NH = a.count(6, "NH"), hs = a.count(7, "hs");
-  const int64_t n = a.mul(a.mul(B, T), a.mul(NH, hs));
+  const auto [B, T, NH, hs, n] = a.heads(4);
   split_heads_backward(tp, a.f32(0, "dqkv", a.mul(n, 3)), a.f32(1, "dq", n), a.f32(2, "dk", n), a.f32(3, "dv", n),
                        B, T, NH, hs);
   return info.Env().Undefined();
@@ -111,8 +109,7 @@ Napi::Value CpuDevice::SplitHeadsBackward(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::MergeHeads(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("mergeHeads");
   Args a(info, "mergeHeads", table_);
-  const int64_t B = a.count(2, "B"), T = a.count(3, "T"), NH = a.count(4, "NH"), hs = a.count(5, "hs");
-  const int64_t n = a.mul(a.mul(B, T), a.mul(NH, hs));
+  const auto [B, T, NH, hs, n] = a.heads(2);
   merge_heads(tp, a.f32(0, "out", n), a.f32(1, "y", n), B, T, NH, hs);
   return info.Env().Undefined();
 }
@@ -121,8 +118,7 @@ Napi::Value CpuDevice::MergeHeads(const Napi::CallbackInfo& info) {
 Napi::Value CpuDevice::MergeHeadsBackward(const Napi::CallbackInfo& info) {
   ThreadPool& tp = pool("mergeHeadsBackward");
   Args a(info, "mergeHeadsBackward", table_);
-  const int64_t B = a.count(2, "B"), T = a.count(3, "T"), NH = a.count(4, "NH"), hs = a.count(5, "hs");
-  const int64_t n = a.mul(a.mul(B, T), a.mul(NH, hs));
+  const auto [B, T, NH, hs, n] = a.heads(2);
   merge_heads_backward(tp, a.f32(0, "dy", n), a.f32(1, "dout", n), B, T, NH, hs);
   return info.Env().Undefined();
 }
