@@ -17,9 +17,10 @@ test('a resident shard is handed back only at its version; a stale one is freed'
   assert.equal(cache.totals.stale, 1);
   cache.put('m', 0, 4, new Map([['w', be.alloc(100)]]));
   const hit = cache.take('m', 0, 4)!;
-  assert.equal(hit.get('w')!.bytes, 400);
+  assert.equal(hit.values.get('w')!.bytes, 400);
+  assert.equal(hit.state, null, 'a clean entry holds no optimizer state');
   assert.deepEqual({ hits: cache.totals.hits, hitBytes: cache.totals.hitBytes }, { hits: 1, hitBytes: 400 });
-  be.free(hit.get('w')!);
+  be.free(hit.values.get('w')!);
 });
 
 test('an allocation that does not fit evicts least recently used entries, and fails only when nothing is left', () => {
@@ -48,5 +49,27 @@ test('invalidate frees the entries holding stepped parameters; drop forgets a mo
   cache.drop('m');
   assert.deepEqual(cache.resident().map((r) => `${r.modelId}${r.shard}`), ['n0']);
   cache.clear();
+  assert.equal(raw.stats().inUse, 0);
+});
+
+test('a dirty entry (device-resident optimizer state) is never evicted, never invalidated, and never found stale', () => {
+  const raw = new JsBackend({ budget: 4000 });
+  const cache = new ShardCache(raw);
+  const be = evictingBackend(raw, cache);
+  cache.put('m', 0, 5, new Map([['w', be.alloc(100)]]), new Map([['w', [be.alloc(100), be.alloc(100)]]])); // 1200 bytes
+  cache.put('m', 1, 0, new Map([['u', be.alloc(250)]])); // 1000 bytes, clean
+  assert.deepEqual(cache.dirty().map((e) => e.shard), [0]);
+  cache.invalidate('m', new Set(['w']));
+  assert.equal(cache.dirty().length, 1, 'stepped on the device: the host stepped nothing of it');
+  const big = be.alloc(600); // 2400 bytes: evicts the clean entry, not the older dirty one
+  assert.deepEqual(cache.resident().map((r) => r.shard), [0]);
+  assert.throws(() => be.alloc(200), DeviceOutOfMemoryError, 'only dirty state is left: the allocation fails instead of losing it');
+  assert.throws(() => cache.take('m', 0, 4), /bookkeeping bug/, 'the only current copy at another version is a bug, not a stale copy');
+  const dirty = cache.dirty()[0];
+  cache.markClean(dirty); // written back: the state goes, the values stay as a clean entry
+  assert.equal(raw.stats().inUse, 2400 + 400);
+  assert.equal(cache.bytes, 400);
+  assert.ok(cache.evictOne(), 'clean now: evictable');
+  be.free(big);
   assert.equal(raw.stats().inUse, 0);
 });

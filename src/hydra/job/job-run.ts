@@ -21,6 +21,7 @@ import { ModelJob } from './model-job.js';
 import { checkTasks } from './train-setup.js';
 import { JobLocality } from './job-locality.js';
 import { SetUpQueue } from './set-up-queue.js';
+import { heldElsewhere, writeBack } from './write-back.js';
 
 /** What the devices did over the job. */
 export interface DeviceTotals {
@@ -202,6 +203,8 @@ export class JobRun {
         slot = await j.disk.load(st.shard);
         j.disk.prefetch(nextShard(st.kind, st.shard, j.plan.shards.length));
       }
+      // The shard's only current copy may be on another device (stepped there): it comes back to the host tier first.
+      await writeBack(this.devices, j.name, st.shard, d.id);
       return d.run(j.name, { kind: st.kind, shard: st.shard, step, ...(slot !== undefined ? { slot } : {}) }, j.paramsVersion[st.shard], prefetch);
     };
     const t = this.totals;
@@ -259,6 +262,8 @@ export class JobRun {
     // A shard staged from disk is copied by its own task; one whose disk-tier step still runs would be stale.
     if (next.disk && (next.disk.staged(hint.shard) || next.disk.stepping(hint.shard))) return null;
     if (next.plan.shards[hint.shard].paramBytes > running.plan.reserve) return null;
+    // The host tier's copy is stale while another device holds the current one.
+    if (heldElsewhere(this.devices, hint.modelId, hint.shard, d.id)) return null;
     return { modelId: hint.modelId, shard: hint.shard, paramsVersion: next.paramsVersion[hint.shard] };
   }
 
@@ -270,7 +275,10 @@ export class JobRun {
   }
 
   private register(j: ModelJob): void {
-    for (const d of this.devices) d.send({ type: 'register', modelId: j.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers });
+    // Device-resident optimizer state: not for a model with state on the disk tier (its steps are the disk tier's).
+    const room = { peaks: j.plan.shards.map((s) => Math.max(s.peakBytes.forward, s.peakBytes.train)), reserve: j.plan.reserve };
+    const deviceState = !j.disk && this.c.options.shardCache !== false;
+    for (const d of this.devices) d.send({ type: 'register', modelId: j.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers, room, deviceState });
   }
 
   /**

@@ -13,12 +13,15 @@ import { releaseHostState } from '../tier/host-state.js';
 import { CheckpointWriter, snapshotModel } from './job-checkpoint.js';
 import type { JobContext } from './job-plan.js';
 import type { ModelJob } from './model-job.js';
+import { heldElsewhere, writeBack } from './write-back.js';
 
 export class ModelEndings {
   private readonly checkpoints: CheckpointWriter;
   private sched!: Scheduler;
-  /** Releases of models with state on disk still reading it back. */
+  /** Releases of models with state on disk still reading it back (or with state on a device, written back). */
   private readonly releasing: Promise<void>[] = [];
+  /** Checkpoints waiting for a device to write the model's state back before they are snapshotted. */
+  private readonly writingBack: Promise<void>[] = [];
 
   constructor(
     private readonly jobs: readonly ModelJob[],
@@ -40,11 +43,23 @@ export class ModelEndings {
   checkpoint(j: ModelJob, step: number, finished: boolean, final = finished): Promise<void> | undefined {
     if (!j.checkpoint) return undefined;
     j.checkpointedAt = step;
-    const snapshot = snapshotModel(j.rt, j.views, j.disk, step, j.progress(finished), !final);
-    const write = this.checkpoints.write(j.name, j.checkpoint, snapshot, j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
+    const progress = j.progress(finished);
+    const write = (): Promise<void> => {
+      const snapshot = snapshotModel(j.rt, j.views, j.disk, step, progress, !final);
+      return this.checkpoints.write(j.name, j.checkpoint!, snapshot, j.arch, j.rt.recipe, (written) => (j.result.checkpoint = written));
+    };
+    if (heldElsewhere(this.devices, j.name)) {
+      // State stepped on a device comes back to the host tier first. The model's next task (a periodic checkpoint's
+      // waits for the whole write), its release and the job's close wait for it.
+      const written = writeBack(this.devices, j.name).then(write);
+      this.writingBack.push(written);
+      j.busyUntil = written.then(() => undefined, () => undefined);
+      return written;
+    }
+    const written = write();
     // State on disk is streamed into the file as it is written: the model's next task (or release) waits for it.
-    if (j.disk) j.busyUntil = write;
-    return write;
+    if (j.disk) j.busyUntil = written;
+    return written;
   }
 
   /** End a model with a status. */
@@ -93,6 +108,7 @@ export class ModelEndings {
    */
   async close(active: readonly ModelJob[]): Promise<void> {
     if (this.c.options.signal?.aborted) for (const j of active) if (j.result.status === 'done' && j.checkpointedAt < j.result.steps) this.checkpoint(j, j.result.steps, true);
+    await Promise.all(this.writingBack);
     await this.checkpoints.flush();
     await Promise.all(this.releasing);
     for (const j of this.jobs) {
@@ -127,6 +143,16 @@ export class ModelEndings {
    * happens now; state on disk is read back in the background (after any snapshot still being read), then let go.
    */
   private release(j: ModelJob): void {
+    if (heldElsewhere(this.devices, j.name)) {
+      // Its latest steps are on a device: written back (and any snapshot taken) before its weights are read.
+      j.released = true;
+      this.releasing.push(writeBack(this.devices, j.name).then(() => j.busyUntil).then(() => this.releaseNow(j)));
+      return;
+    }
+    this.releaseNow(j);
+  }
+
+  private releaseNow(j: ModelJob): void {
     const { tier, tiers, emit, now } = this.c;
     const weights = j.copyWeights(this.c.options.streamWeights);
     for (const d of this.devices) d.send({ type: 'unregister', modelId: j.name });

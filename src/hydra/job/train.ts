@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { HydraEvent, JobResult, PrefetchTotals, TrainOptions, TrainTask } from '../api.js';
 import { parseDevices } from '../run/device-spec.js';
 import { startDevices } from '../run/device-pool.js';
-import type { CacheTotals } from '../run/shard-cache.js';
+import { emptyCacheTotals, type CacheTotals } from '../run/shard-cache.js';
 import { DEFAULT_POLICY } from '../scheduler/types.js';
 import { JobTiers } from '../tier/job-tiers.js';
 import { formatBytes, parseBytes } from '../units.js';
@@ -136,7 +136,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   if (diskTier.highWater > 0) {
     emit({ type: 'log', t: now(), message: `tiers: host high-water ${formatBytes(tier.stats().highWater)} of ${formatBytes(tier.budget)}; disk high-water ${formatBytes(diskTier.highWater)}, ${formatBytes(diskTier.bytesRead)} read, ${formatBytes(diskTier.bytesWritten)} written${peakRss ? `; peak RSS ${formatBytes(peakRss)}` : ''}` });
   }
-  const shardCache: CacheTotals = { hits: 0, hitBytes: 0, stale: 0, evictions: 0 };
+  const shardCache: CacheTotals = emptyCacheTotals();
   for (const d of devices) for (const k of Object.keys(shardCache) as (keyof CacheTotals)[]) shardCache[k] += d.cache[k];
   const { busy, highWater, heldHighWater, bytesMoved, overlapSeconds } = run.totals;
   return {
@@ -144,7 +144,8 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
     makespanSeconds: makespan,
     devices: devices.map((d) => ({ id: d.id, busySeconds: busy[d.id], utilisation: makespan > 0 ? busy[d.id] / makespan : 0, highWater: highWater[d.id], heldHighWater: heldHighWater[d.id], budget: d.budget })),
     policy: c.policy,
-    bytesMoved: bytesMoved + prefetch.copiedBytes,
+    // Device-resident state written back (for a checkpoint, another device, a release, the end) moved too.
+    bytesMoved: bytesMoved + prefetch.copiedBytes + shardCache.writeBackBytes,
     prefetch,
     shardCache,
     overlapSeconds,

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { prepareWebGpuEnvironment } from '../../backend/webgpu/dawn.js';
 import type { DeviceSpec } from './device-spec.js';
 import type { PrefetchTotals } from '../api.js';
-import type { CacheTotals } from './shard-cache.js';
+import { emptyCacheTotals, type CacheTotals, type ResidentShard } from './shard-cache.js';
 import type { DeviceInit, FromWorker, TaskReport, ToWorker } from './worker-protocol.js';
 
 type RunMessage = Extract<ToWorker, { type: 'run' }>;
@@ -15,9 +15,12 @@ export class DeviceHandle {
   /** The device's prefetch counters as of its latest report (its totals once stopped). */
   prefetch: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
   /** The device's shard-cache counters as of its latest report. */
-  cache: CacheTotals = { hits: 0, hitBytes: 0, stale: 0, evictions: 0 };
+  cache: CacheTotals = emptyCacheTotals();
+  /** Shards whose only current copy is on this device, as of its latest message (device-state.ts). */
+  dirty: ResidentShard[] = [];
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (r: TaskReport) => void; reject: (e: Error) => void }>();
+  private readonly writing = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private fatal: Error | null = null;
   private stopping = false;
 
@@ -54,8 +57,14 @@ export class DeviceHandle {
         } else if (m.type === 'done') {
           h.prefetch = m.report.prefetch;
           h.cache = m.report.cache;
+          h.dirty = m.report.dirty;
           h.waiting.get(m.id)?.resolve(m.report);
           h.waiting.delete(m.id);
+        } else if (m.type === 'written') {
+          h.cache = m.cache;
+          h.dirty = m.dirty;
+          h.writing.get(m.id)?.resolve();
+          h.writing.delete(m.id);
         } else if (m.type === 'stopped') {
           h.prefetch = m.prefetch;
           h.cache = m.cache;
@@ -74,8 +83,9 @@ export class DeviceHandle {
 
   private die(e: Error): void {
     this.fatal ??= e;
-    for (const w of this.waiting.values()) w.reject(this.fatal);
+    for (const w of [...this.waiting.values(), ...this.writing.values()]) w.reject(this.fatal);
     this.waiting.clear();
+    this.writing.clear();
   }
 
   /** End the worker thread now, whatever it is doing (a device that does not answer a shutdown). */
@@ -94,6 +104,21 @@ export class DeviceHandle {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.send({ type: 'run', id, modelId, task, paramsVersion, prefetch });
+    });
+  }
+
+  /** Whether the only current copy of the model's shard (any shard, without one) is on this device. */
+  holdsDirty(modelId: string, shard?: number): boolean {
+    return this.dirty.some((d) => d.modelId === modelId && (shard === undefined || d.shard === shard));
+  }
+
+  /** Write the model's (or one shard's) device-resident state back to the host tier; resolves once it is there. */
+  writeBack(modelId: string, shard?: number): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.writing.set(id, { resolve, reject });
+      this.send({ type: 'writeback', id, modelId, ...(shard !== undefined ? { shard } : {}) });
     });
   }
 

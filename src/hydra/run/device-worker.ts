@@ -3,7 +3,8 @@
  * of any registered model against that model's host-tier state. While a task computes, the parameters of the task
  * the scheduler expects next are already being copied in (double buffering), within the partitioner's reserve.
  * After a task its shard's parameter values stay on the device while nothing else needs the room (shard-cache.ts),
- * so a later task of that shard at the same parameter version copies nothing in.
+ * so a later task of that shard at the same parameter version copies nothing in; a shard that can be stepped here
+ * keeps its optimizer state too, and is written back to the host tier only when needed (device-state.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { DeviceOutOfMemoryError, type Backend, type DeviceBuffer } from '../../backend/backend.js';
@@ -12,7 +13,8 @@ import { buildArch, loadFamily } from '../../nn/families.js';
 import { viewsOf, type HostViews } from '../tier/host-state.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { runShardTask, type Prefetched } from './shard-executor.js';
-import { evictingBackend, ShardCache } from './shard-cache.js';
+import { evictingBackend, keyOf, ShardCache, type DeviceOptState, type Entry, type ResidentShard } from './shard-cache.js';
+import { deviceSteppable, entryBytes, stateBytes, writeBackEntry, type PlannedRoom } from './device-state.js';
 import { stepsParams } from './prefetch-safety.js';
 import { trackAllocations } from './tracked-backend.js';
 import type { PrefetchTotals } from '../api.js';
@@ -21,6 +23,9 @@ import type { DeviceInit, FromWorker, ToWorker } from './worker-protocol.js';
 interface Registered {
   rt: ModelRuntime;
   views: HostViews;
+  room: PlannedRoom;
+  /** Per shard: stepped on this device against resident optimizer state (all false when the job turned it off). */
+  steppable: boolean[];
 }
 
 interface Prefetch {
@@ -43,6 +48,10 @@ let raw: Backend;
 let cache: ShardCache;
 let prefetch: Prefetch | null = null;
 const totals: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
+/** Write-backs under way (each entry once); a task, a release or the shutdown waits for them before touching entries. */
+const flushing = new Map<Entry, Promise<void>>();
+/** The running task's shard when it holds resident optimizer state (it is out of the cache while it runs). */
+let runningDirty: ResidentShard | null = null;
 
 function post(m: FromWorker): void {
   port.postMessage(m);
@@ -86,11 +95,66 @@ async function dropPrefetch(): Promise<void> {
   }
 }
 
+/** Write a dirty entry back to the host tier; it stays as a clean entry. */
+function flush(e: Entry): Promise<void> {
+  let p = flushing.get(e);
+  if (!p) {
+    const m = models.get(e.modelId)!;
+    p = writeBackEntry(be, m.rt, m.views, e).then((bytes) => {
+      cache.markClean(e);
+      cache.totals.writeBacks++;
+      cache.totals.writeBackBytes += bytes;
+    });
+    flushing.set(e, p);
+    void p.finally(() => flushing.delete(e)).catch(() => undefined);
+  }
+  return p;
+}
+
+async function settle(): Promise<void> {
+  while (flushing.size > 0) await Promise.allSettled([...flushing.values()]);
+}
+
+/** Every shard whose only current copy is here. */
+function dirtyList(): ResidentShard[] {
+  const out = cache.dirty().map(({ modelId, shard, version }) => ({ modelId, shard, version }));
+  return runningDirty ? [...out, runningDirty] : out;
+}
+
+/**
+ * Make room for a task: its planned peak and prefetch reserve, plus whatever resident state stays beside it — other
+ * shards' dirty entries (written back least recently used first until they fit) and, if it can be stepped here, its
+ * own optimizer state. Returns whether the task steps on the device; if not, its own state is written back.
+ */
+async function roomFor(m: Registered, modelId: string, shard: number): Promise<boolean> {
+  const budget = raw.stats().budget;
+  const need = m.room.peaks[shard] + m.room.reserve;
+  const ownKey = keyOf(modelId, shard);
+  const others = cache.dirty().filter((e) => keyOf(e.modelId, e.shard) !== ownKey);
+  // Its own state (its values are part of its peak), when it could fit at all.
+  const ownBytes = stateBytes(raw, m.rt, shard);
+  const own = m.steppable[shard] && need + ownBytes <= budget ? ownBytes : null;
+  let held = others.reduce((n, e) => n + entryBytes(raw, e), 0);
+  for (const e of others) {
+    if (need + (own ?? 0) + held <= budget) break;
+    held -= entryBytes(raw, e);
+    await flush(e); // its values stay, clean: allocations may evict them
+  }
+  const onDevice = own !== null && need + own + held <= budget;
+  if (!onDevice) for (const e of cache.dirty(modelId, shard)) await flush(e);
+  return onDevice;
+}
+
 async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const m = models.get(msg.modelId);
   if (!m) throw new Error(`model '${msg.modelId}' is not registered on this device`);
   const { shard } = msg.task;
-  let mine: Prefetched = cache.take(msg.modelId, shard, msg.paramsVersion) ?? new Map();
+  await settle();
+  const onDevice = init.shardCache !== false && (await roomFor(m, msg.modelId, shard));
+  const taken = cache.take(msg.modelId, shard, msg.paramsVersion);
+  let mine: Prefetched = taken?.values ?? new Map();
+  const state: DeviceOptState | undefined = onDevice ? (taken?.state ?? new Map()) : undefined;
+  if (state && state.size > 0) runningDirty = { modelId: msg.modelId, shard, version: msg.paramsVersion };
   // A prefetch is used only if no step touched the shard's parameters since its copies began.
   if (mine.size === 0 && prefetch && prefetch.modelId === msg.modelId && prefetch.shard === shard && prefetch.paramsVersion === msg.paramsVersion) {
     await Promise.all(prefetch.pending);
@@ -101,29 +165,41 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     await dropPrefetch();
   }
   const t0 = performance.now();
-  // The values stay resident unless this task steps them (the host's copy changes; the device's would be stale).
+  // The values stay resident unless this task steps them on the host (the device's copy would be stale).
   const stepped = stepsParams(m.rt, msg.task);
-  const keeps = init.shardCache !== false && !m.rt.shardParams[shard].some((p) => stepped.has(p.spec.name));
+  const keeps = init.shardCache !== false && (onDevice || !m.rt.shardParams[shard].some((p) => stepped.has(p.spec.name)));
   const pf = msg.prefetch;
   // A prefetch of the very shard this task keeps would copy what stays here anyway.
   if (pf && !(keeps && pf.modelId === msg.modelId && pf.shard === shard && pf.paramsVersion === msg.paramsVersion)) startPrefetch(pf.modelId, pf.shard, pf.paramsVersion);
   const next = prefetch;
   // Prefetched buffers become the task's own; a failing task gives back everything it held.
-  const tracked = trackAllocations(be, mine.values());
-  const keep = (values: Map<string, DeviceBuffer>): boolean => {
+  const tracked = trackAllocations(be, [...mine.values(), ...[...(state?.values() ?? [])].flat()]);
+  let kept = false;
+  const keep = (values: Map<string, DeviceBuffer>, steppedHere: boolean): boolean => {
     if (!keeps) return false;
     tracked.disown(values.values());
-    cache.put(msg.modelId, shard, msg.paramsVersion, values);
+    const dirty = state && state.size > 0 ? state : null;
+    for (const bufs of dirty?.values() ?? []) tracked.disown(bufs);
+    // Stepped here: the values and state are the step's result, the version the job gives the shard after it.
+    cache.put(msg.modelId, shard, msg.paramsVersion + (steppedHere ? 1 : 0), values, dirty);
+    if (steppedHere) cache.totals.deviceSteps++;
+    kept = true;
     return true;
   };
   let outcome;
   try {
-    outcome = await runShardTask(tracked.be, m.rt, m.views, msg.task, mine, keep);
+    outcome = await runShardTask(tracked.be, m.rt, m.views, msg.task, mine, keep, state);
+    // State held without the values being kept would be a lost step (keeps is true whenever state is held).
+    if (!kept && state && state.size > 0) throw new Error(`task ${msg.task.kind}${shard} of '${msg.modelId}' dropped its device-resident state (bookkeeping bug)`);
   } catch (e) {
     tracked.freeLive();
+    runningDirty = null;
+    await settle();
     cache.drop(msg.modelId);
     throw e;
   }
+  runningDirty = null;
+  // Entries whose parameters the host stepped are stale (dirty entries were stepped here and are current).
   cache.invalidate(msg.modelId, stepped);
   const t1 = performance.now();
   // The next task's copies were issued before this task's compute and ran beside it on the backend's copy threads:
@@ -134,7 +210,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const s = be.stats();
   post({
     type: 'done', id: msg.id,
-    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident() },
+    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident(), dirty: dirtyList() },
   });
 }
 
@@ -146,13 +222,25 @@ async function main(): Promise<void> {
   // Tasks run one at a time, in arrival order.
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (msg: ToWorker) => {
+    // A write-back runs beside the task in progress (it touches only entries out of that task's hands), so a device
+    // that wants the shard next waits for the copy, not for this device's task.
+    if (msg.type === 'writeback') {
+      Promise.all(cache.dirty(msg.modelId, msg.shard).map(flush)).then(
+        () => post({ type: 'written', id: msg.id, cache: { ...cache.totals }, dirty: dirtyList() }),
+        (e: unknown) => post({ type: 'fatal', message: `writing back '${msg.modelId}' failed: ${e instanceof Error ? e.message : String(e)}` }),
+      );
+      return;
+    }
     queue = queue.then(async () => {
       switch (msg.type) {
         case 'register':
           try {
             await loadFamily(msg.arch);
             const rt = buildRuntime(buildArch(msg.arch), msg.shards, msg.recipe, msg.B, msg.T);
-            models.set(msg.modelId, { rt, views: viewsOf(msg.buffers, rt) });
+            const views = viewsOf(msg.buffers, rt);
+            const steppable = msg.deviceState && msg.room ? deviceSteppable(rt, views) : rt.shards.map(() => false);
+            const room = msg.room ?? { peaks: rt.shards.map(() => Infinity), reserve: 0 };
+            models.set(msg.modelId, { rt, views, room, steppable });
           } catch (e) {
             // The main thread built the same model a moment ago; a worker that cannot is unusable for every model.
             post({ type: 'fatal', message: `registering model '${msg.modelId}' failed: ${e instanceof Error ? e.message : String(e)}` });
@@ -160,6 +248,8 @@ async function main(): Promise<void> {
           break;
         case 'unregister':
           if (prefetch?.modelId === msg.modelId) await dropPrefetch();
+          // The job wrote the model's state back before releasing it; a write-back still landing finishes first.
+          await settle();
           cache.drop(msg.modelId);
           models.delete(msg.modelId);
           break;
@@ -172,6 +262,9 @@ async function main(): Promise<void> {
           break;
         case 'shutdown':
           await dropPrefetch();
+          // The host tier gets every step taken here before the job reads the final weights.
+          await settle();
+          await Promise.all(cache.dirty().map(flush));
           cache.clear();
           await be.sync();
           raw.dispose();

@@ -5,9 +5,12 @@
  * does not fit first evicts the least-recently-used entry and retries (`evictingBackend`), so a task and its prefetch
  * see exactly the room the partitioner planned for, and the allocator's budget bounds the high-water mark as before.
  *
- * The host tier stays authoritative: an entry is a copy taken at a parameter VERSION (how many times the shard's
- * parameters had been stepped), and it is handed to a task only if that version is still current — a step that
- * landed since (on any device) makes it stale, and it is freed instead of used.
+ * An entry is a copy taken at a parameter VERSION (how many times the shard's parameters had been stepped), and it is
+ * handed to a task only if that version is still current — a step that landed since (on any device) makes it stale,
+ * and it is freed instead of used. A clean entry equals the host tier's copy. A DIRTY entry (device-state.ts) also
+ * holds the shard's optimizer state and was stepped on this device: it is the only current copy, the host tier's is
+ * stale until it is written back. Dirty entries are never evicted by an allocation (a write-back needs a device
+ * read, which an allocation cannot wait for); the worker writes them back before a task that needs their room.
  */
 import { DeviceOutOfMemoryError, type Backend, type DeviceBuffer } from '../../backend/backend.js';
 
@@ -27,40 +30,61 @@ export interface CacheTotals {
   stale: number;
   /** Entries freed to make room (least recently used first). */
   evictions: number;
+  /** Optimizer steps taken on the device, against resident state (device-state.ts). */
+  deviceSteps: number;
+  /** Dirty entries written back to the host tier, and the bytes that took (parameters and optimizer state). */
+  writeBacks: number;
+  writeBackBytes: number;
 }
 
-interface Entry extends ResidentShard {
+export const emptyCacheTotals = (): CacheTotals => ({ hits: 0, hitBytes: 0, stale: 0, evictions: 0, deviceSteps: 0, writeBacks: 0, writeBackBytes: 0 });
+
+/** A shard's optimizer state on the device: per parameter name, its state tensors in stateNames order. */
+export type DeviceOptState = Map<string, DeviceBuffer[]>;
+
+/** What a task takes from the cache: the parameter values, and the optimizer state when the entry was dirty. */
+export interface Taken {
+  values: Map<string, DeviceBuffer>;
+  state: DeviceOptState | null;
+}
+
+export interface Entry extends ResidentShard {
   buffers: Map<string, DeviceBuffer>;
+  /** Present only on a dirty entry: the optimizer state stepped with the values. */
+  state: DeviceOptState | null;
   bytes: number;
 }
 
-const keyOf = (modelId: string, shard: number) => `${shard}\u0000${modelId}`;
+export const keyOf = (modelId: string, shard: number) => `${shard}\u0000${modelId}`;
 
 export class ShardCache {
   /** Map order is recency order: the first entry is the least recently used. */
   private readonly entries = new Map<string, Entry>();
-  readonly totals: CacheTotals = { hits: 0, hitBytes: 0, stale: 0, evictions: 0 };
+  readonly totals: CacheTotals = emptyCacheTotals();
 
   /** `be`: the raw backend (frees must not recurse into eviction). */
   constructor(private readonly be: Backend) {}
 
   /**
-   * The shard's resident parameter values if they are at `version` (the caller owns them from now on), else null;
-   * a stale copy is freed.
+   * The shard's resident parameter values (and state, if dirty) if they are at `version` (the caller owns them from
+   * now on), else null; a stale copy is freed. A dirty entry is the only current copy: finding it at another version
+   * means a step was taken from the host tier's stale copy, which must never happen.
    */
-  take(modelId: string, shard: number, version: number): Map<string, DeviceBuffer> | null {
+  take(modelId: string, shard: number, version: number): Taken | null {
     const key = keyOf(modelId, shard);
     const e = this.entries.get(key);
     if (!e) return null;
-    this.entries.delete(key);
     if (e.version !== version) {
+      if (e.state) throw new Error(`shard ${shard} of '${modelId}': its device-resident state is at version ${e.version} but the task expects ${version} (write-back bookkeeping bug)`);
+      this.entries.delete(key);
       this.totals.stale++;
       this.free(e);
       return null;
     }
+    this.entries.delete(key);
     this.totals.hits++;
     this.totals.hitBytes += e.bytes;
-    return e.buffers;
+    return { values: e.buffers, state: e.state };
   }
 
   /** Whether the shard is resident at `version` (no recency change). */
@@ -68,24 +92,44 @@ export class ShardCache {
     return this.entries.get(keyOf(modelId, shard))?.version === version;
   }
 
-  /** Keep a task's parameter values (the cache owns them now) as the most recently used entry. */
-  put(modelId: string, shard: number, version: number, buffers: Map<string, DeviceBuffer>): void {
+  /**
+   * Keep a task's parameter values (the cache owns them now) as the most recently used entry; with `state`, as a
+   * dirty entry (the values and state were stepped here; the host tier's copy is stale).
+   */
+  put(modelId: string, shard: number, version: number, buffers: Map<string, DeviceBuffer>, state: DeviceOptState | null = null): void {
     const key = keyOf(modelId, shard);
     const old = this.entries.get(key);
     if (old) {
+      if (old.state) throw new Error(`shard ${shard} of '${modelId}': replacing device-resident state that was not written back (bookkeeping bug)`);
       this.entries.delete(key);
       this.free(old);
     }
     let bytes = 0;
     for (const b of buffers.values()) bytes += b.bytes;
-    this.entries.set(key, { modelId, shard, version, buffers, bytes });
+    if (state) for (const s of state.values()) for (const b of s) bytes += b.bytes;
+    this.entries.set(key, { modelId, shard, version, buffers, state, bytes });
   }
 
-  /** Free the model's entries that hold any of `stepped` (their values just changed on the host). */
+  /** Dirty entries, least recently used first. */
+  dirty(modelId?: string, shard?: number): Entry[] {
+    return [...this.entries.values()].filter((e) => e.state && (modelId === undefined || e.modelId === modelId) && (shard === undefined || e.shard === shard));
+  }
+
+  /** A dirty entry was written back: free its state; its values stay as a clean entry (they equal the host's now). */
+  markClean(e: Entry): void {
+    if (!e.state) return;
+    for (const s of e.state.values()) for (const b of s) {
+      e.bytes -= b.bytes;
+      this.be.free(b);
+    }
+    e.state = null;
+  }
+
+  /** Free the model's clean entries that hold any of `stepped` (their values just changed on the host). */
   invalidate(modelId: string, stepped: ReadonlySet<string>): void {
     if (stepped.size === 0) return;
     for (const [key, e] of this.entries) {
-      if (e.modelId !== modelId) continue;
+      if (e.modelId !== modelId || e.state) continue;
       for (const name of e.buffers.keys()) {
         if (stepped.has(name)) {
           this.entries.delete(key);
@@ -96,7 +140,7 @@ export class ShardCache {
     }
   }
 
-  /** Forget a model (it ended). */
+  /** Forget a model (it ended, or its task failed: state not written back is lost with it). */
   drop(modelId: string): void {
     for (const [key, e] of this.entries) {
       if (e.modelId === modelId) {
@@ -106,15 +150,16 @@ export class ShardCache {
     }
   }
 
-  /** Free the least recently used entry; false if the cache is empty. */
+  /** Free the least recently used clean entry; false if there is none. */
   evictOne(): boolean {
-    const first = this.entries.entries().next();
-    if (first.done) return false;
-    const [key, e] = first.value;
-    this.entries.delete(key);
-    this.totals.evictions++;
-    this.free(e);
-    return true;
+    for (const [key, e] of this.entries) {
+      if (e.state) continue;
+      this.entries.delete(key);
+      this.totals.evictions++;
+      this.free(e);
+      return true;
+    }
+    return false;
   }
 
   clear(): void {
@@ -136,13 +181,14 @@ export class ShardCache {
   private free(e: Entry): void {
     for (const b of e.buffers.values()) this.be.free(b);
     e.buffers.clear();
+    this.markClean(e);
   }
 }
 
 /**
  * A view of `inner` whose allocations make room by evicting the cache's least recently used entries (free and
- * retry); an allocation fails only when the cache is empty and it still does not fit — exactly when it would have
- * failed without a cache.
+ * retry); an allocation fails only when no clean entry is left and it still does not fit — exactly when it would
+ * have failed without a cache, given that the worker keeps dirty entries only where they fit beside the task.
  */
 export function evictingBackend(inner: Backend, cache: ShardCache): Backend {
   const alloc: Backend['alloc'] = (...args) => {

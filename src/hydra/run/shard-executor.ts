@@ -6,13 +6,16 @@
  *   E  k   evaluation forward (no dropout); the last shard returns the summed loss.
  * Gradients go back to the host tier after every FL/B. A parameter whose gradient became final in this task has its
  * squared norm recorded; it is stepped here too, unless global-norm clipping makes every step wait for the norm,
- * in which case shard 0's task steps them all once every squared norm is known.
+ * in which case shard 0's task steps them all once every squared norm is known. With `deviceState` (device-state.ts)
+ * the task's own parameters are stepped on the device instead, against optimizer state kept there: their gradients
+ * and new values never cross to the host (the caller keeps values and state resident and writes them back later).
  *
  * The kernel sequence per buffer is exactly LocalTrainer's, which is what makes sharded training bitwise equal to
  * unsharded training. Every device allocation goes through the backend's budgeted allocator, and the partitioner
  * predicts this function's peak by running it against an accounting-only backend.
  */
 import type { Backend, DeviceBuffer } from '../../backend/backend.js';
+import type { DeviceOptState } from './shard-cache.js';
 import { backwardRange, forwardRange } from '../../nn/chain.js';
 import type { DeviceParams, RunContext } from '../../nn/layer.js';
 import { lossTargets, meanLoss } from '../../nn/loss.js';
@@ -53,14 +56,18 @@ export type Prefetched = Map<string, DeviceBuffer>;
 
 /**
  * Offered the task's parameter values once it no longer reads them (the device shard cache); returns whether it took
- * them — otherwise they are freed here.
+ * them — otherwise they are freed here. `stepped`: the task stepped them on the device (they are a new version).
  */
-export type KeepValues = (values: Map<string, DeviceBuffer>) => boolean;
+export type KeepValues = (values: Map<string, DeviceBuffer>, stepped: boolean) => boolean;
 
 /** Elements per chunk of an optimizer update: bounds its device footprint to 4 × 4 MiB. */
 export const UPDATE_CHUNK = 1 << 20;
 
-export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostViews, task: ShardTask, prefetched: Prefetched = new Map(), keep?: KeepValues): Promise<ShardOutcome> {
+/**
+ * `deviceState`: step this shard's own parameters (used by no other shard) on the device, with their optimizer state
+ * from this map — state missing from it is copied in from the host tier and added. The caller owns the map's buffers.
+ */
+export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostViews, task: ShardTask, prefetched: Prefetched = new Map(), keep?: KeepValues, deviceState?: DeviceOptState): Promise<ShardOutcome> {
   const { kind, shard } = task;
   const last = rt.shards.length - 1;
   if (shard < 0 || shard > last) throw new RangeError(`task ${kind}${shard}: the model has ${rt.shards.length} shards`);
@@ -133,7 +140,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     }
     be.free(fwd.output);
     be.free(input);
-    release(be, values, keep);
+    release(be, values, keep, false);
     return out;
   }
 
@@ -164,25 +171,56 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     be.free(norms);
     final.forEach((p, i) => (host.sumsq()[p.index] = sq[i]));
   }
-  for (const p of used) await download(be, grads.get(p.spec.name)!, host.grad(p.spec.name), out);
-  freeMap(be, grads);
-  release(be, values, keep);
-
-  // ---- optimizer steps ----
+  // ---- which parameters this task steps, and where ----
   const clipping = rt.recipe.clipNorm > 0;
   const lr = recipeLr(rt.recipe, task.step);
+  let toStep: ParamPlacement[] = [];
+  let gradScale = 1;
   if (shard === 0) {
     // Every gradient is final now: the step's global norm is known.
     const gradNorm = globalNorm(host.sumsq());
     out.gradNorm = gradNorm;
     out.lr = lr;
-    const toStep = (clipping ? rt.params : final).filter((p) => host.stepsHere(p.spec.name));
-    await stepParams(be, rt, host, toStep, task.step, clipScale(gradNorm, rt.recipe.clipNorm), out);
+    toStep = clipping ? rt.params : final;
+    gradScale = clipScale(gradNorm, rt.recipe.clipNorm);
   } else if (!clipping) {
-    // Parameters whose moments are on disk are stepped by the disk tier (tier/disk-state.ts).
-    await stepParams(be, rt, host, final.filter((p) => host.stepsHere(p.spec.name)), task.step, 1, out);
+    toStep = final;
   }
+  // Parameters whose moments are on disk are stepped by the disk tier (tier/disk-state.ts).
+  toStep = toStep.filter((p) => host.stepsHere(p.spec.name));
+  // On the device: what this shard alone uses (its gradient starts and ends here, so the host never needs it).
+  const onDevice = deviceState ? toStep.filter((p) => p.shards.length === 1 && values.has(p.spec.name)) : [];
+  const mine = new Set(onDevice.map((p) => p.spec.name));
+  for (const p of used) if (!mine.has(p.spec.name)) await download(be, grads.get(p.spec.name)!, host.grad(p.spec.name), out);
+  if (onDevice.length > 0) await stepOnDevice(be, rt, host, onDevice, values, grads, deviceState!, task.step, gradScale, out);
+  freeMap(be, grads);
+  release(be, values, keep, onDevice.length > 0);
+  await stepParams(be, rt, host, toStep.filter((p) => !mine.has(p.spec.name)), task.step, gradScale, out);
   return out;
+}
+
+/**
+ * The optimizer update of parameters whose values and gradients are on the device, in place, with the same kernel
+ * (and so the same bits) as the host-tier path: the update is elementwise, so one call over the whole tensor equals
+ * the chunked or host-side calls. Optimizer state not yet resident is copied in from the host tier first.
+ */
+async function stepOnDevice(be: Backend, rt: ModelRuntime, host: HostViews, list: ParamPlacement[], values: Map<string, DeviceBuffer>, grads: Map<string, DeviceBuffer>, state: DeviceOptState, step: number, gradScale: number, out: ShardOutcome): Promise<void> {
+  const names = stateNames(rt.recipe.optimizer);
+  const lr = recipeLr(rt.recipe, step);
+  for (const p of list) {
+    const name = p.spec.name;
+    let s = state.get(name);
+    if (!s) {
+      s = [];
+      for (const n of names) {
+        const b = be.alloc(p.n);
+        s.push(b);
+        state.set(name, s); // owned by the caller from the start: a failed copy leaks nothing
+        await upload(be, b, host.opt(n, name), out);
+      }
+    }
+    applyUpdate(be, rt.recipe.optimizer, values.get(name)!, grads.get(name)!, s, p.n, { lr, t: step + 1, gradScale, decay: p.spec.decay });
+  }
 }
 
 /**
@@ -260,8 +298,11 @@ function freeMap(be: Backend, m: Map<string, DeviceBuffer>): void {
   m.clear();
 }
 
-function release(be: Backend, values: Map<string, DeviceBuffer>, keep: KeepValues | undefined): void {
-  if (!keep?.(values)) freeMap(be, values);
+function release(be: Backend, values: Map<string, DeviceBuffer>, keep: KeepValues | undefined, stepped: boolean): void {
+  if (keep?.(values, stepped)) return;
+  // Values stepped on the device are the only current copy: dropping them would lose the step.
+  if (stepped) throw new Error('values stepped on the device were not kept (device-state bookkeeping bug)');
+  freeMap(be, values);
 }
 
 function missing(name: string, shard: number): never {

@@ -7,6 +7,7 @@ import type { ShardRange } from './model-runtime.js';
 import type { ShardOutcome, ShardTask } from './shard-executor.js';
 import type { PrefetchTotals } from '../api.js';
 import type { CacheTotals, ResidentShard } from './shard-cache.js';
+import type { PlannedRoom } from './device-state.js';
 
 export interface DeviceInit {
   kind: BackendKind;
@@ -19,7 +20,18 @@ export interface DeviceInit {
 
 export type ToWorker =
   /** The worker rebuilds the model from its spec (importing the spec's module for a family it does not know yet). */
-  | { type: 'register'; modelId: string; arch: ArchSpec; shards: ShardRange[]; recipe: TrainRecipe; B: number; T: number; buffers: HostStateBuffers }
+  | {
+      type: 'register'; modelId: string; arch: ArchSpec; shards: ShardRange[]; recipe: TrainRecipe; B: number; T: number; buffers: HostStateBuffers;
+      /**
+       * The plan's per-shard peaks and reserve: what a task needs beside resident state (device-state.ts). Without
+       * it, nothing stays dirty beside the model's tasks and it keeps the host-tier optimizer.
+       */
+      room?: PlannedRoom;
+      /** Optimizer steps of its steppable shards may run on the device against resident state (device-state.ts). */
+      deviceState?: boolean;
+    }
+  /** Write the model's (or one shard's) device-resident state back to the host tier; answered by 'written'. */
+  | { type: 'writeback'; id: number; modelId: string; shard?: number }
   /** The model ended early (its host state is released): drop its runtime, views and any prefetch of it. */
   | { type: 'unregister'; modelId: string }
   | {
@@ -50,11 +62,14 @@ export interface TaskReport {
   /** The device's shard-cache counters so far, and what is resident after this task (least recently used first). */
   cache: CacheTotals;
   resident: ResidentShard[];
+  /** Shards whose only current copy (values and optimizer state) is on this device. */
+  dirty: ResidentShard[];
 }
 
 export type FromWorker =
   | { type: 'ready'; name: string; budget: number; maxBufferBytes: number }
   | { type: 'done'; id: number; report: TaskReport }
+  | { type: 'written'; id: number; cache: CacheTotals; dirty: ResidentShard[] }
   | { type: 'error'; id: number; message: string }
   | { type: 'stopped'; prefetch: PrefetchTotals; cache: CacheTotals }
   | { type: 'fatal'; message: string };
