@@ -36,6 +36,8 @@ import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { formatSpread, machine, randomTokens, repeats, spread, table, writeJson, type Spread } from './common.js';
 import { startBenchDashboard } from './dashboard-load.js';
 import { calibrationFactor, measureCopyBandwidth, predict } from './grid-sim.js';
+import { buildRuntime } from '../src/hydra/run/model-runtime.js';
+import { deviceSteppable } from '../src/hydra/run/device-state.js';
 import { parseBytes } from '../src/hydra/units.js';
 import type { PartitionPlan } from '../src/hydra/api.js';
 
@@ -48,6 +50,8 @@ const LRS = [3e-4, 1e-4, 5e-5, 6e-5, 1e-5, 2e-5];
 const BATCHES = [16, 8];
 const POLICIES: PolicyName[] = (process.env.POLICIES?.split(',') as PolicyName[] | undefined) ?? ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'];
 const DASHBOARD = process.argv.includes('--dashboard');
+// DEVICE_STATE=0: optimizer steps on the host tier (the executor before device-resident state), for before/after.
+const DEVICE_STATE = process.env.DEVICE_STATE !== '0';
 const planDir = mkdtempSync(join(tmpdir(), 'hydra-grid-plans-'));
 const REPEATS = repeats();
 
@@ -127,7 +131,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
   add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0 });
   let policyRef: number[][] | null = null;
   for (const policy of POLICIES) {
-    const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy });
+    const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy, deviceState: DEVICE_STATE });
     const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
     add(policy, {
       makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
@@ -143,7 +147,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
   let sequential = 0, seqSetup = 0, seqBytes = 0, seqHits = 0;
   const seqLosses: number[][] = [];
   for (const t of grid()) {
-    const { r, setup } = await timedTrain([t], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
+    const { r, setup } = await timedTrain([t], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir, deviceState: DEVICE_STATE });
     sequential += r.makespanSeconds;
     seqSetup += setup;
     seqBytes += r.bytesMoved;
@@ -161,7 +165,12 @@ const ratio = (run: string, base: string, key: 'makespan' | 'training'): Spread 
   return a && b ? spread(a.map((x, i) => x[key] / b[i][key])) : null;
 };
 const budgetBytes = parseBytes(BUDGET, 'BUDGET');
-const planned = grid().map((t) => ({ id: t.name, plan: planOf.get(t.train.B)!, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0 }));
+const planned = grid().map((t) => {
+  const plan = planOf.get(t.train.B)!;
+  // Which shards the executor steps on their devices (none with DEVICE_STATE=0): the simulator keeps their copies.
+  const rt = buildRuntime(buildGpt2(config), plan.shards, { optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed }, t.train.B, T);
+  return { id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, ...(DEVICE_STATE ? { deviceSteps: deviceSteppable(rt) } : {}) };
+});
 const prediction = (run: string, xs: Sample[]) => {
   if (!(POLICIES as string[]).includes(run)) return {};
   const sim = predict(planned, 2, budgetBytes, bandwidth, factor, run as PolicyName);
@@ -205,6 +214,7 @@ console.log(`fastest policy by median makespan: ${fastest.run} ${fastest.makespa
 const head = runs.find((r) => r.run === 'sharded-lrtf');
 writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.json', {
   dashboard: DASHBOARD,
+  device_state: DEVICE_STATE,
   headline: head && { speed_vs_resident: head.speed_vs_resident, speed_vs_train_sequential: head.speed_vs_train_sequential, training_speed_vs_resident: ratio(RESIDENT, 'sharded-lrtf', 'training') },
   runs,
   repeats: REPEATS,

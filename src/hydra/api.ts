@@ -102,6 +102,12 @@ export interface TrainOptions {
    */
   shardCache?: boolean;
   /**
+   * Step a shard whose parameters no other shard uses on its device, keeping its optimizer state there and writing it
+   * back only when needed (run/device-state.ts; default true with the shard cache); false steps on the host tier
+   * (benchmarks and tests compare).
+   */
+  deviceState?: boolean;
+  /**
    * Set models up behind the running job (default true): the first model trains as soon as its first shard is
    * initialised while the others are given their state and weights. false gives every model its state and weights
    * before anything trains (benchmarks compare). Planning and the placement's preflight come first either way.

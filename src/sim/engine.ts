@@ -13,7 +13,8 @@
  *     executor awaits them inside the task.
  *   - compute: estimated seconds / device speed (× optional noise). The scheduler is told the compute seconds.
  * After a task its shard stays cached unless the task stepped it and the optimizer steps the host's copy
- * (Workload.stepOn 'host'); a step makes every other device's copy of the shard stale.
+ * (Workload.stepOn 'host', unless the shard steps on its device: SimShard.stepsOnDevice); a step makes every other
+ * device's copy of the shard stale.
  */
 import { Scheduler } from '../hydra/scheduler/scheduler.js';
 import { defaultEvalSteps } from '../hydra/scheduler/model-state.js';
@@ -104,7 +105,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     for (const k of stepped) versions.set(k, versionOf(k) + 1);
     cache.invalidate(stepped.filter((k) => k !== key));
     inFlight[task.model] = task;
-    const keeps = !(hostSteps && stepped.includes(key));
+    const keeps = !(hostSteps && !shard.stepsOnDevice && stepped.includes(key));
     cache.keeping = keeps ? { key, version: versionOf(key) } : null;
     sched.started(task, ready);
     if (prefetch) {

@@ -10,6 +10,12 @@ export interface SimShard extends ShardCost {
    * gradients, parameter gradients), in and out together: what the executor's task moves (default 0).
    */
   taskBytes?: Partial<Record<TaskKind, number>>;
+  /**
+   * Stepped on the device that runs its backward, against optimizer state resident there (the executor's
+   * run/device-state.ts): its copy stays current on that device even when the workload steps on the host. Not
+   * modelled: the write-back (parameters and state) when the shard's next task runs on another device.
+   */
+  stepsOnDevice?: boolean;
 }
 
 export interface SimModel extends ModelSpec {

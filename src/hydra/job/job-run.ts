@@ -277,7 +277,7 @@ export class JobRun {
   private register(j: ModelJob): void {
     // Device-resident optimizer state: not for a model with state on the disk tier (its steps are the disk tier's).
     const room = { peaks: j.plan.shards.map((s) => Math.max(s.peakBytes.forward, s.peakBytes.train)), reserve: j.plan.reserve };
-    const deviceState = !j.disk && this.c.options.shardCache !== false;
+    const deviceState = !j.disk && this.c.options.shardCache !== false && this.c.options.deviceState !== false;
     for (const d of this.devices) d.send({ type: 'register', modelId: j.name, arch: j.arch, shards: j.plan.shards, recipe: j.rt.recipe, B: j.rt.B, T: j.rt.T, buffers: j.buffers, room, deviceState });
   }
 

@@ -28,10 +28,13 @@ export interface PlannedRoom {
   reserve: number;
 }
 
-/** Per shard: whether its own optimizer step may run on the device (see the header for who may not). */
-export function deviceSteppable(rt: ModelRuntime, views: HostViews): boolean[] {
+/**
+ * Per shard: whether its own optimizer step may run on the device (see the header for who may not); `stepsHere`:
+ * the host tier steps the parameter (not the disk tier).
+ */
+export function deviceSteppable(rt: ModelRuntime, stepsHere: (name: string) => boolean = () => true): boolean[] {
   const clipping = rt.recipe.clipNorm > 0;
-  return rt.shardParams.map((params, k) => (k === 0 || !clipping) && params.every((p) => p.shards.length === 1 && views.stepsHere(p.spec.name)));
+  return rt.shardParams.map((params, k) => (k === 0 || !clipping) && params.every((p) => p.shards.length === 1 && stepsHere(p.spec.name)));
 }
 
 /** Device bytes of one buffer as the backend's budget counts it (webgpu rounds each buffer up to its size class). */

@@ -238,7 +238,7 @@ async function main(): Promise<void> {
             await loadFamily(msg.arch);
             const rt = buildRuntime(buildArch(msg.arch), msg.shards, msg.recipe, msg.B, msg.T);
             const views = viewsOf(msg.buffers, rt);
-            const steppable = msg.deviceState && msg.room ? deviceSteppable(rt, views) : rt.shards.map(() => false);
+            const steppable = msg.deviceState && msg.room ? deviceSteppable(rt, (n) => views.stepsHere(n)) : rt.shards.map(() => false);
             const room = msg.room ?? { peaks: rt.shards.map(() => Infinity), reserve: 0 };
             models.set(msg.modelId, { rt, views, room, steppable });
           } catch (e) {
