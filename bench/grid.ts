@@ -42,8 +42,9 @@ import { parseBytes } from '../src/hydra/units.js';
 import type { PartitionPlan } from '../src/hydra/api.js';
 
 const STEPS = Number(process.env.STEPS ?? 3);
-// With the fused LM head: batch-16 models 2 shards, batch-8 models 1 (110–120 MiB; 130 MiB holds a batch-16 model whole).
-const BUDGET = process.env.BUDGET ?? '115MiB';
+// With the fused LM head's 28 MiB chunks: batch-16 models 2 shards, batch-8 models 1 (127–144 MiB; 145 MiB holds a
+// batch-16 model whole).
+const BUDGET = process.env.BUDGET ?? '130MiB';
 const config = gpt2Config('gpt2-tiny', { n_layer: 4, n_head: 4, n_embd: 128, n_ctx: 64, dropout: 0.1 });
 const T = 64;
 const LRS = [3e-4, 1e-4, 5e-5, 6e-5, 1e-5, 2e-5];

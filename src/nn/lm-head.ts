@@ -24,17 +24,27 @@ import { releaseSaved, type Layer, type ParamSpec, type RunContext } from './lay
 import type { Model } from './model.js';
 
 /**
- * Default bound on the logits scratch of one chunk: 8 MiB. Large enough that each chunk's three GEMMs stay big
- * (≥ 41 rows at GPT-2's 50257-token vocabulary, so each is ≥ 41 × 50257 × C; on cpu a GPT-mini step with 41-row
- * chunks was no slower than with one chunk of all 2048 rows), small enough to be a rounding error next to what it
- * replaces (2 % of GPT-mini's 412 MB of logits), and far below WebGPU's smallest per-binding limit (128 MiB). It does
- * not depend on the backend, so the partitioner's accounting backend sees the same chunks as the real one.
+ * Default bound on the logits scratch of one chunk: 28 MiB (137 rows per chunk at GPT-mini's shape, N = 8·256 rows
+ * of GPT-2's 50257-token vocabulary). The rows of a chunk are the inner dimension of its dW(V, C) += dlogitsᵀ · x
+ * GEMM, which reads and writes all of dW, and each chunk's other two GEMMs read all of W: ≈ 4·V·C·4 bytes of memory
+ * traffic per chunk whatever its rows, so a chunk must be many rows for that traffic to be small next to its
+ * 6·rows·V·C FLOPs. Measured side by side (`npm run bench:head`, cpu, one thread, CPU time): 41-row chunks (the old
+ * 8 MiB bound) cost 1.19× the materialised head, 128–166 rows 0.76–0.81× (a chunk smaller than the whole logits
+ * stays in cache between its three passes), 256 rows 0.73×. The bound is what keeps the head's shard (weight,
+ * gradient, one chunk) under a third of the 412 MB of logits it replaces at GPT-mini's shape; it is far below
+ * WebGPU's smallest per-binding limit (128 MiB) and independent of the backend, so the partitioner's accounting
+ * backend sees the same chunks as the real one. With a larger vocabulary a chunk has fewer rows (57 at Llama 3's
+ * 128256 tokens).
  */
-export const HEAD_CHUNK_BYTES = 8 * 1024 * 1024;
+export const HEAD_CHUNK_BYTES = 28 * 1024 * 1024;
 
-/** Rows per chunk: as many as fit `chunkBytes` of float32 logits (at least one row, at most all N). */
+/**
+ * Rows per chunk: the fewest chunks whose logits fit `chunkBytes` of float32 (at least one row per chunk), with the
+ * rows spread evenly over them, so no chunk is a short remainder with a small-K GEMM.
+ */
 export function headChunkRows(N: number, V: number, chunkBytes = HEAD_CHUNK_BYTES): number {
-  return Math.max(1, Math.min(N, Math.floor(chunkBytes / (V * 4))));
+  const most = Math.max(1, Math.min(N, Math.floor(chunkBytes / (V * 4))));
+  return Math.ceil(N / Math.ceil(N / most));
 }
 
 export class LmHead implements Layer {
