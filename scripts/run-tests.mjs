@@ -2,7 +2,11 @@
 // globs, so the list is made here. Extra arguments filter by substring: `node scripts/run-tests.mjs backend`.
 // A compiled test whose source (test/**/*.test.ts) is gone is stale: it is not run, and the run says so (`npm test`
 // cleans dist/ first, so this matters only for a focused run after a plain `npm run build`).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+// Every temporary file the tests make (checkpoints, spill files, run directories: gigabytes over a full run) goes
+// under one directory of this run (TMPDIR, which os.tmpdir(), Python's tempfile and mktemp all follow), removed when
+// the run passes and kept, with its path printed, when it fails.
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -29,5 +33,8 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const scratch = mkdtempSync(join(tmpdir(), 'hydra-tests-'));
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: { ...process.env, TMPDIR: scratch } });
+if (r.status === 0) rmSync(scratch, { recursive: true, force: true });
+else console.error(`run-tests: the tests' temporary files are kept in ${scratch}`);
 process.exit(r.status ?? 1);
