@@ -12,15 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../../src/hydra/job/train.js';
 import type { HydraEvent, JobResult, TrainOptions, TrainTask } from '../../src/hydra/api.js';
-import { LayerTooLargeError } from '../../src/hydra/plan/partitioner.js';
-import { layerFloor, modelBytes } from '../../src/hydra/plan/memory-check.js';
-import { buildArch } from '../../src/nn/families.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { gpt2Arch } from '../../src/nn/gpt2.js';
 import { SGD_DEFAULTS } from '../../src/optim/optimizer.js';
 import { createBackend } from '../../src/backend/index.js';
 import { webgpuSkipReason } from '../backend/helpers.js';
-import { sameBits, syntheticSource, tinyTask } from './helpers.js';
+import { syntheticSource, tinyTask } from './helpers.js';
+import { assertSameBits, minBudget } from './train-checks.js';
 
 const untied: Gpt2Config = { n_layer: 3, n_head: 2, n_embd: 16, n_ctx: 8, vocab_size: 37, dropout: 0.1, tie: false };
 const tied: Gpt2Config = { ...untied, tie: true };
@@ -32,28 +30,6 @@ const tasks = (): TrainTask[] => [
   tinyTask('sgd', { model: gpt2Arch(untied), seed: 3, clipNorm: 0, optimizer: { ...SGD_DEFAULTS, lr: 0.05 }, train: syntheticSource(37, B, T, 3, 4), steps: 3 }),
   tinyTask('tied-unclipped', { model: gpt2Arch(tied), seed: 4, clipNorm: 0, train: syntheticSource(37, B, T, 3, 6), steps: 3 }),
 ];
-
-async function minBudget(ts: TrainTask[]): Promise<number> {
-  const floor = Math.max(...ts.flatMap((t) => modelBytes(t.name, buildArch(t.model), t.train.B, t.train.T, 2).layers.map(layerFloor)));
-  return train(ts, { devices: 'js:1', deviceMemory: floor, planDir: null }).then(
-    () => assert.fail('the analytic floor should be too small'),
-    (e: unknown) => {
-      assert.ok(e instanceof LayerTooLargeError && e.minBudget !== undefined);
-      return e.minBudget;
-    },
-  );
-}
-
-function assertSameBits(a: JobResult, b: JobResult, what: string): void {
-  for (const [i, m] of a.models.entries()) {
-    const o = b.models[i];
-    assert.equal(m.status, 'done', `${what}: ${m.name} ${m.reason ?? ''}`);
-    assert.deepEqual(m.losses, o.losses, `${what}: ${m.name} losses`);
-    assert.deepEqual(m.evals.map((e) => e.loss), o.evals.map((e) => e.loss), `${what}: ${m.name} evaluations`);
-    assert.equal(m.weights.size, o.weights.size);
-    for (const [name, w] of m.weights) assert.ok(sameBits(w.data, o.weights.get(name)!.data), `${what}: ${m.name} ${name}`);
-  }
-}
 
 /** Both runs of a job: shards resident with device-side steps (the default), and copied in every task. */
 async function both(ts: () => TrainTask[], opts: TrainOptions): Promise<{ resident: JobResult; copied: JobResult }> {

@@ -6,41 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { train } from '../../src/hydra/job/train.js';
-import type { JobResult, TrainTask } from '../../src/hydra/api.js';
-import { LayerTooLargeError } from '../../src/hydra/plan/partitioner.js';
-import { layerFloor, modelBytes } from '../../src/hydra/plan/memory-check.js';
-import { buildArch } from '../../src/nn/families.js';
+import type { TrainTask } from '../../src/hydra/api.js';
 import type { Gpt2Config } from '../../src/nn/gpt2-config.js';
 import { gpt2Arch } from '../../src/nn/gpt2.js';
-import { sameBits, syntheticSource, tinyTask } from './helpers.js';
+import { syntheticSource, tinyTask } from './helpers.js';
+import { assertSameBits, minBudget } from './train-checks.js';
 
 const model: Gpt2Config = { n_layer: 3, n_head: 2, n_embd: 16, n_ctx: 8, vocab_size: 37, dropout: 0.1, tie: true };
 const tasks = (): TrainTask[] => [
   tinyTask('clipped', { model: gpt2Arch(model), train: syntheticSource(37, 4, 8, 2), eval: syntheticSource(37, 4, 8, 2, 5), epochs: 2, steps: undefined }),
   tinyTask('unclipped', { model: gpt2Arch(model), seed: 2, clipNorm: 0, train: syntheticSource(37, 4, 8, 4, 3), steps: 4 }),
 ];
-
-/** The smallest budget the partitioner accepts for these models (it says so when given the analytic floor). */
-async function minBudget(ts: TrainTask[]): Promise<number> {
-  const floor = Math.max(...ts.flatMap((t) => modelBytes(t.name, buildArch(t.model), t.train.B, t.train.T, 2).layers.map(layerFloor)));
-  return train(ts, { devices: 'js:1', deviceMemory: floor, planDir: null }).then(
-    () => assert.fail('the analytic floor should be too small'),
-    (e: unknown) => {
-      assert.ok(e instanceof LayerTooLargeError && e.minBudget !== undefined);
-      return e.minBudget;
-    },
-  );
-}
-
-function assertSameBits(a: JobResult, b: JobResult, what: string): void {
-  for (const [i, m] of a.models.entries()) {
-    const o = b.models[i];
-    assert.equal(m.status, 'done', `${what}: ${m.name} ${m.reason ?? ''}`);
-    assert.deepEqual(m.losses, o.losses, `${what}: ${m.name} losses`);
-    assert.deepEqual(m.evals.map((e) => e.loss), o.evals.map((e) => e.loss), `${what}: ${m.name} evaluations`);
-    for (const [name, w] of m.weights) assert.ok(sameBits(w.data, o.weights.get(name)!.data), `${what}: ${m.name} ${name}`);
-  }
-}
 
 test('train(): shards resident across tasks end bitwise equal to shards copied in every task (one and two devices)', async () => {
   const budget = Math.round(1.5 * (await minBudget(tasks())));
