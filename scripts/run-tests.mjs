@@ -5,7 +5,7 @@
 // Every temporary file the tests make (checkpoints, spill files, run directories: gigabytes over a full run) goes
 // under one directory of this run (TMPDIR, which os.tmpdir(), Python's tempfile and mktemp all follow), removed when
 // the run passes and kept, with its path printed, when it fails.
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -34,6 +34,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const scratch = mkdtempSync(join(tmpdir(), 'hydra-tests-'));
+// As /tmp itself (sticky, open to all): tests that run a step as another user (an unwritable out_dir) must reach it.
+chmodSync(scratch, 0o1777);
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env: { ...process.env, TMPDIR: scratch } });
 if (r.status === 0) rmSync(scratch, { recursive: true, force: true });
 else console.error(`run-tests: the tests' temporary files are kept in ${scratch}`);
