@@ -37,7 +37,7 @@ import { formatSpread, machine, randomTokens, repeats, spread, table, writeJson,
 import { startBenchDashboard } from './dashboard-load.js';
 import { calibrationFactor, measureCopyBandwidth, predict } from './grid-sim.js';
 import { buildRuntime } from '../src/hydra/run/model-runtime.js';
-import { deviceSteppable } from '../src/hydra/run/device-state.js';
+import { deviceSteppable, stateFits } from '../src/hydra/run/device-state.js';
 import { parseBytes } from '../src/hydra/units.js';
 import type { PartitionPlan } from '../src/hydra/api.js';
 
@@ -113,7 +113,7 @@ for (const t of [grid()[0], grid()[6]]) await train([{ ...t, steps: 1 }], { devi
 
 const RESIDENT = 'one-after-another, resident (LocalTrainer, 2 threads)';
 const SEQUENTIAL = 'one-after-another, train() cpu:1x2 unsharded';
-interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number }
+interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number; deviceSteps: number }
 const samples = new Map<string, Sample[]>();
 const add = (run: string, x: Sample) => samples.set(run, [...(samples.get(run) ?? []), x]);
 let policiesBitwise = true, sequentialBitwise = true, threadsRelDiff = 0;
@@ -129,7 +129,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
     setupTotal += r.setup;
     ref.push(r.losses);
   }
-  add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0 });
+  add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0, deviceSteps: 0 });
   let policyRef: number[][] | null = null;
   for (const policy of POLICIES) {
     const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy, deviceState: DEVICE_STATE });
@@ -137,7 +137,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
     add(policy, {
       makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
       shards: [...new Set(r.models.map((m) => m.plan.shards.length))].join('/'), failed: r.models.filter((m) => m.status !== 'done').length,
-      prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0,
+      prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0, deviceSteps: r.shardCache?.deviceSteps ?? 0,
     });
     const losses = r.models.map((m) => m.losses);
     policyRef ??= losses;
@@ -145,7 +145,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
     threadsRelDiff = Math.max(threadsRelDiff, relDiff(losses, ref));
     console.log(`repetition ${rep + 1}/${REPEATS}: ${policy} makespan ${r.makespanSeconds.toFixed(1)} s`);
   }
-  let sequential = 0, seqSetup = 0, seqBytes = 0, seqHits = 0;
+  let sequential = 0, seqSetup = 0, seqBytes = 0, seqHits = 0, seqSteps = 0;
   const seqLosses: number[][] = [];
   for (const t of grid()) {
     const { r, setup } = await timedTrain([t], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir, deviceState: DEVICE_STATE });
@@ -153,10 +153,11 @@ for (let rep = 0; rep < REPEATS; rep++) {
     seqSetup += setup;
     seqBytes += r.bytesMoved;
     seqHits += r.shardCache?.hits ?? 0;
+    seqSteps += r.shardCache?.deviceSteps ?? 0;
     seqLosses.push(r.models[0].losses);
   }
   sequentialBitwise &&= same(seqLosses, ref);
-  add(SEQUENTIAL, { makespan: sequential, training: sequential - seqSetup, bytes: seqBytes, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: seqHits });
+  add(SEQUENTIAL, { makespan: sequential, training: sequential - seqSetup, bytes: seqBytes, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: seqHits, deviceSteps: seqSteps });
   console.log(`repetition ${rep + 1}/${REPEATS}: resident one-after-another ${total.toFixed(1)} s, train() one-after-another ${sequential.toFixed(1)} s`);
 }
 
@@ -168,9 +169,12 @@ const ratio = (run: string, base: string, key: 'makespan' | 'training'): Spread 
 const budgetBytes = parseBytes(BUDGET, 'BUDGET');
 const planned = grid().map((t) => {
   const plan = planOf.get(t.train.B)!;
-  // Which shards the executor steps on their devices (none with DEVICE_STATE=0): the simulator keeps their copies.
+  // Which shards the executor steps on their devices (none with DEVICE_STATE=0): those it may step there whose AdamW
+  // moments fit beside their planned peak and reserve (the worker's rule). The simulator keeps their copies.
   const rt = buildRuntime(buildGpt2(config), plan.shards, { optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed }, t.train.B, T);
-  return { id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, ...(DEVICE_STATE ? { deviceSteps: deviceSteppable(rt) } : {}) };
+  const fits = (k: number) => stateFits(Math.max(plan.shards[k].peakBytes.forward, plan.shards[k].peakBytes.train), plan.reserve, 2 * plan.shards[k].paramBytes, budgetBytes);
+  const deviceSteps = deviceSteppable(rt).map((ok, k) => ok && fits(k));
+  return { id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, ...(DEVICE_STATE ? { deviceSteps } : {}) };
 });
 const prediction = (run: string, xs: Sample[]) => {
   if (!(POLICIES as string[]).includes(run)) return {};
@@ -195,6 +199,7 @@ const runs = [...samples].map(([run, xs]) => ({
   bytes_moved: xs[0].bytes,
   prefetch_used_bytes: xs[0].prefetchUsed,
   cache_hits: xs[0].cacheHits,
+  device_steps: xs[0].deviceSteps,
   ...prediction(run, xs),
   overlap_s: spread(xs.map((x) => x.overlap)),
   utilisation: spread(xs.map((x) => x.utilisation)),

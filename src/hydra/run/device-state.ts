@@ -37,6 +37,11 @@ export function deviceSteppable(rt: ModelRuntime, stepsHere: (name: string) => b
   return rt.shardParams.map((params, k) => (k === 0 || !clipping) && params.every((p) => p.shards.length === 1 && stepsHere(p.spec.name)));
 }
 
+/** Whether a shard's optimizer state stays on the device beside its task: the task's planned peak and reserve first. */
+export function stateFits(peak: number, reserve: number, state: number, budget: number): boolean {
+  return peak + reserve + state <= budget;
+}
+
 /** Device bytes of one buffer as the backend's budget counts it (webgpu rounds each buffer up to its size class). */
 const held = (be: Backend, bytes: number): number => be.deviceBytes?.of(bytes) ?? bytes;
 

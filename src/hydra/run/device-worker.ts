@@ -14,7 +14,7 @@ import { viewsOf, type HostViews } from '../tier/host-state.js';
 import { buildRuntime, type ModelRuntime } from './model-runtime.js';
 import { runShardTask, type Prefetched } from './shard-executor.js';
 import { evictingBackend, keyOf, ShardCache, type DeviceOptState, type Entry, type ResidentShard } from './shard-cache.js';
-import { deviceSteppable, entryBytes, stateBytes, writeBackEntry, type PlannedRoom } from './device-state.js';
+import { deviceSteppable, entryBytes, stateBytes, stateFits, writeBackEntry, type PlannedRoom } from './device-state.js';
 import { stepsParams } from './prefetch-safety.js';
 import { trackAllocations } from './tracked-backend.js';
 import type { PrefetchTotals } from '../api.js';
@@ -133,7 +133,7 @@ async function roomFor(m: Registered, modelId: string, shard: number): Promise<b
   const others = cache.dirty().filter((e) => keyOf(e.modelId, e.shard) !== ownKey);
   // Its own state (its values are part of its peak), when it could fit at all.
   const ownBytes = stateBytes(raw, m.rt, shard);
-  const own = m.steppable[shard] && need + ownBytes <= budget ? ownBytes : null;
+  const own = m.steppable[shard] && stateFits(m.room.peaks[shard], m.room.reserve, ownBytes, budget) ? ownBytes : null;
   let held = others.reduce((n, e) => n + entryBytes(raw, e), 0);
   for (const e of others) {
     if (need + (own ?? 0) + held <= budget) break;
