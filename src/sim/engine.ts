@@ -124,7 +124,9 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     cache.keeping = null;
     if (keeps) cache.put(key, versionOf(key), shard.paramBytes);
     timeline?.push({ device: d, modelId: task.modelId, model: task.model, kind: task.kind, shard: task.shard, minibatch: task.minibatch, assigned: now, start: ready, end });
-    queue.push(end, { task, seconds });
+    // The scheduler is told what the executor reports: the task's seconds with its own copies (its worker times them
+    // together), so remaining-time estimates, and LRTF's balance, count the copies a model's tasks make.
+    queue.push(end, { task, seconds: seconds + io / bandwidth });
     tasks++;
   };
 
