@@ -11,7 +11,11 @@ test('placement preview: shards and moments on disk under a small cap, bytes per
   const spill = mkdtempSync(join(tmpdir(), 'hydra-preview-'));
   const base = { devices: 'js:2', deviceMemory: DISK_DEVICE_BUDGET, spillDir: spill, planDir: null };
   const lines = await previewPlacement(diskTasks, { ...base, hostMemory: DISK_HOST_CAP });
-  assert.match(lines.join('\n'), /^placement: .* in RAM, .* on disk; optimizer moments of \d+ parameters on disk/m);
+  assert.match(lines.join('\n'), /^placement: .* in RAM, .* on disk; per step .* read, .* written$/m);
+  // What was chosen and why.
+  assert.match(lines.join('\n'), /^ {2}all in RAM would be .*, over the host cap .*: what is read least per byte freed goes to disk/m);
+  assert.match(lines.join('\n'), /^ {2}optimizer moments of \d+ parameters on disk/m);
+  assert.match(lines.join('\n'), /^ {2}parameters and gradients of \d+ shards on disk .* staged through a pool of 6 host slots .* \(3 per device for 2 devices/m);
   assert.match(lines.join('\n'), /^ {2}focus: .* RAM, .* disk; .*all on disk \d+ \(shards [0-9, ]+\); per step .* read, .* written$/m);
   assert.ok(!lines.some((l) => l.startsWith('would be refused')), lines.join('\n'));
   const refused = await previewPlacement(diskTasks, { ...base, hostMemory: 100_000 });

@@ -29,7 +29,7 @@ export async function previewPlacement(tasks: TrainTask[], options: TrainOptions
   const ram = physicalMemory();
   const cap = options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : defaultHostMemory(ram);
   const spill = options.spillDir === undefined ? '.hydra/spill' : options.spillDir;
-  const jp = placeJob(planned.map((p) => ({ name: p.task.name, rt: p.rt })), spill === null ? Infinity : cap);
+  const jp = placeJob(planned.map((p) => ({ name: p.task.name, rt: p.rt })), spill === null ? Infinity : cap, dev.count);
   lines.push(`hostMemory ${formatBytes(cap)}${options.hostMemory === undefined ? ' (the default share of RAM)' : ''}; spillDir ${spill ?? '(none: no disk tier)'}`);
   lines.push(...describePlacement(jp));
   try {

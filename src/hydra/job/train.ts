@@ -37,6 +37,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
       hostMemory: options.hostMemory,
       spillDir: options.spillDir === undefined ? '.hydra/spill' : options.spillDir,
       spillDirGiven: options.spillDir != null && !options.createSpillDir,
+      devices: dev.count,
     },
     (message) => emit({ type: 'log', t: now(), message }),
   );

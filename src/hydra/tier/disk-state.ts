@@ -1,7 +1,8 @@
 /**
  * One model's state in the disk tier: a scratch file holding what the placement put on disk (the values, gradients
- * and moments of disk shards' parameters; the moments of parameters whose values stay in RAM), the host slots that
- * stage a disk shard while its task runs, and the steps of every parameter whose moments are on disk.
+ * and moments of disk shards' parameters; the moments of parameters whose values stay in RAM), its use of the job's
+ * staging slots (staging.ts: one pool for every model) while a disk shard's task runs, and the steps of every
+ * parameter whose moments are on disk.
  *
  * Order of events (the orchestrator calls these in task order; each model has at most one task in flight):
  *   - `load(shard)` before a task: waits for any step still writing the shard's parameters, then reads the shard's
@@ -22,7 +23,7 @@ import type { HostStateBuffers, HostViews } from './host-state.js';
 import type { ModelPlacement } from './placement.js';
 import { ALIGN, ScratchFile } from './scratch-file.js';
 import { streamStep, type ChunkBuffer, type IoCount, type StateArray } from './disk-step.js';
-import { stagingLayout, type StagingLayout } from './staging.js';
+import { stagingLayout, type StagingLayout, type StagingPool } from './staging.js';
 
 interface Offsets {
   value?: number;
@@ -30,25 +31,10 @@ interface Offsets {
   states: number[];
 }
 
-interface Slot {
-  shard: number | null;
-  /** The slot holds the shard's current values once this resolves true. */
-  ready: Promise<boolean> | null;
-  /** A task, a step or a prefetch is using it. */
-  busy: boolean;
-  lastUse: number;
-  /** The generation its values were read at: a step of every parameter (clipping) makes older ones stale. */
-  gen: number;
-}
-
 export class ModelDiskState {
   readonly io: IoCount = { read: 0, written: 0 };
-  private readonly slots: Slot[];
-  private readonly slotViews: ArrayBufferLike[];
   /** Per parameter: its step (or gradient write) still in flight. */
   private readonly pending = new Map<string, Promise<void>>();
-  private readonly waiters: (() => void)[] = [];
-  private clock = 0;
   private gen = 0;
   private readonly layout: StagingLayout;
   private readonly states: string[];
@@ -62,14 +48,13 @@ export class ModelDiskState {
     private readonly views: HostViews,
     private readonly chunk: ChunkBuffer,
     private readonly be: Backend,
+    private readonly pool: StagingPool | null,
   ) {
-    this.slotViews = buffers.staging?.slots ?? [];
-    this.slots = this.slotViews.map(() => ({ shard: null, ready: null, busy: false, lastUse: 0, gen: -1 }));
     this.layout = stagingLayout(rt, new Set(buffers.staging?.diskParams ?? []));
     this.states = stateNames(rt.recipe.optimizer);
   }
 
-  static async create(rt: ModelRuntime, placement: ModelPlacement, dir: string, buffers: HostStateBuffers, views: HostViews, chunk: ChunkBuffer, be: Backend): Promise<ModelDiskState> {
+  static async create(rt: ModelRuntime, placement: ModelPlacement, dir: string, buffers: HostStateBuffers, views: HostViews, chunk: ChunkBuffer, be: Backend, pool: StagingPool | null): Promise<ModelDiskState> {
     const states = stateNames(rt.recipe.optimizer).length;
     const offsets = new Map<string, Offsets>();
     let at = 0;
@@ -90,18 +75,19 @@ export class ModelDiskState {
     for (const p of rt.params) if (placement.home.get(p.spec.name) === 'disk') offsets.get(p.spec.name)!.grad = take(p.n);
     // Moments read as zeros (the optimizer's fresh state) until first written.
     const file = await ScratchFile.create(dir);
-    return new ModelDiskState(rt, placement, file, offsets, buffers, views, chunk, be);
+    if (placement.diskShards.length > 0 && !(pool && pool.slotBytes >= placement.slotBytes)) throw new Error(`disk tier: '${placement.model}' stages shards of ${placement.slotBytes} bytes and has no staging slots that large`);
+    return new ModelDiskState(rt, placement, file, offsets, buffers, views, chunk, be, pool);
   }
 
   /** Initialise the disk-resident parameter values (per shard, through a slot). */
   async initParams(seed: number): Promise<void> {
     for (const k of this.placement.diskShards) {
-      const slot = await this.claim();
+      const slot = await this.pool!.claim(this);
       this.views.stage(k, slot);
       const specs = this.rt.shardParams[k].filter((p) => this.layout.has(p.spec.name)).map((p) => p.spec);
       await initParamsInto(specs, seed, (spec) => this.views.param(spec.name));
       await Promise.all(specs.map((s) => this.writeArray(this.views.param(s.name), this.offsets.get(s.name)!.value!)));
-      this.release(slot, null);
+      this.pool!.release(slot, this, false);
     }
   }
 
@@ -163,25 +149,26 @@ export class ModelDiskState {
   async load(shard: number): Promise<number | undefined> {
     await Promise.all(this.rt.shardParams[shard].map((p) => this.pending.get(p.spec.name)));
     if (!this.staged(shard)) return undefined;
+    const pool = this.pool!;
     for (;;) {
-      const i = this.slots.findIndex((s) => s.shard === shard && s.gen === this.gen);
-      if (i >= 0 && this.slots[i].busy) {
+      const i = pool.find(this, shard, this.gen);
+      if (i >= 0 && pool.slot(i).busy) {
         // Being prefetched, or its step still writing back: wait for it to be given back.
-        await new Promise<void>((r) => this.waiters.push(r));
+        await pool.changed();
         continue;
       }
-      const slot = i >= 0 ? i : await this.claim();
-      this.slots[slot].busy = true;
-      if (i < 0 || !(await this.slots[slot].ready!.catch(() => false))) {
+      const slot = i >= 0 ? i : await pool.claim(this);
+      pool.slot(slot).busy = true;
+      if (i < 0 || !(await pool.slot(slot).ready!.catch(() => false))) {
         this.fill(slot, shard);
         try {
-          await this.slots[slot].ready;
+          await pool.slot(slot).ready;
         } catch (e) {
-          this.release(slot, null);
+          pool.release(slot, this, false);
           throw e;
         }
       }
-      this.slots[slot].lastUse = ++this.clock;
+      pool.touch(slot);
       this.views.stage(shard, slot);
       return slot;
     }
@@ -189,14 +176,15 @@ export class ModelDiskState {
 
   /** Read `shard`'s values into a free slot while other work runs (nothing happens when no slot is free). */
   prefetch(shard: number): void {
-    if (!this.staged(shard) || this.slots.some((s) => s.shard === shard && s.gen === this.gen)) return;
-    const i = this.freeSlot();
+    const pool = this.pool;
+    if (!pool || !this.staged(shard) || pool.find(this, shard, this.gen) >= 0) return;
+    const i = pool.free();
     if (i < 0) return;
-    this.slots[i].busy = true;
+    Object.assign(pool.slot(i), { owner: this, busy: true });
     this.fill(i, shard);
-    void this.slots[i].ready!.then(
-      () => this.release(i, shard),
-      () => this.release(i, null),
+    void pool.slot(i).ready!.then(
+      () => pool.release(i, this, true),
+      () => pool.release(i, this, false),
     );
   }
 
@@ -207,7 +195,7 @@ export class ModelDiskState {
   after(kind: 'F' | 'FL' | 'B' | 'E', shard: number, slot: number | undefined, step: number, clipScale: number | undefined): void {
     const training = kind === 'FL' || kind === 'B';
     if (!training) {
-      if (slot !== undefined) this.release(slot, shard);
+      if (slot !== undefined) this.pool!.release(slot, this, true);
       return;
     }
     const clipping = this.rt.recipe.clipNorm > 0;
@@ -237,7 +225,7 @@ export class ModelDiskState {
         this.gen++;
       }
     }
-    if (slot !== undefined) void Promise.allSettled(slotWork).then(() => this.release(slot, shard));
+    if (slot !== undefined) void Promise.allSettled(slotWork).then(() => this.pool!.release(slot, this, true));
   }
 
   /** Every step and write in flight has landed; rejects with the first failure. */
@@ -247,6 +235,11 @@ export class ModelDiskState {
 
   async remove(): Promise<void> {
     await Promise.allSettled([...this.pending.values()]);
+    if (this.pool) {
+      // Its reads into slots land before the slots serve another model.
+      await Promise.allSettled(this.pool.reading(this));
+      this.pool.releaseOwner(this);
+    }
     await this.file.remove();
   }
 
@@ -273,52 +266,15 @@ export class ModelDiskState {
   }
 
   private fill(i: number, shard: number): void {
-    const s = this.slots[i];
+    const s = this.pool!.slot(i);
     s.shard = shard;
     s.gen = this.gen;
     const specs = this.rt.shardParams[shard].filter((p) => this.layout.has(p.spec.name));
-    const slotBuf = this.slotViews[i];
+    const slotBuf = this.pool!.buffers[i];
     s.ready = Promise.all(specs.map((p) => this.pending.get(p.spec.name)))
       .then(() => Promise.all(specs.map((p) => this.readArray(new Float32Array(slotBuf, this.layout.get(p.spec.name)!.value * 4, p.n), this.offsets.get(p.spec.name)!.value!))))
       .then(() => true);
     s.ready.catch(() => undefined);
-  }
-
-  private freeSlot(): number {
-    let best = -1;
-    this.slots.forEach((s, i) => {
-      if (!s.busy && (best < 0 || s.lastUse < this.slots[best].lastUse)) best = i;
-    });
-    return best;
-  }
-
-  /** A free slot, claimed (waits for one when all are in use). */
-  private async claim(): Promise<number> {
-    for (;;) {
-      const i = this.freeSlot();
-      if (i >= 0) {
-        this.slots[i].busy = true;
-        this.slots[i].shard = null;
-        this.slots[i].ready = null;
-        return i;
-      }
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-
-  /** Give a slot back; it keeps `shard`'s values (valid) or none. */
-  private release(i: number, shard: number | null): void {
-    const s = this.slots[i];
-    s.busy = false;
-    if (shard === null) {
-      s.shard = null;
-      s.ready = null;
-    }
-    this.wake();
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
   }
 
   private async readArray(dst: Float32Array, at: number): Promise<void> {

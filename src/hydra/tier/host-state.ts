@@ -41,14 +41,20 @@ export interface HostStateBuffers {
   tokens: SharedArrayBuffer;
   targets: SharedArrayBuffer;
   sumsq: SharedArrayBuffer;
-  /** Disk tier: the host slots that stage shards whose parameters live on disk, and which parameters those are. */
+  /**
+   * Disk tier: the host slots that stage shards whose parameters live on disk (the job's pool, shared by every model
+   * with shards on disk: not the model's to release), and which parameters those are.
+   */
   staging?: { slots: SharedArrayBuffer[]; diskParams: string[] };
   /** Parameters the disk tier steps (their moments are on disk). */
   tierStepped?: string[];
 }
 
-/** `placement`: what lives on disk (absent: everything in RAM). Only RAM-resident arrays are allocated here. */
-export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: string, placement?: ModelPlacement): HostStateBuffers {
+/**
+ * `placement`: what lives on disk (absent: everything in RAM); `slots`: the job's staging pool, when the placement
+ * stages shards. Only RAM-resident arrays are allocated here.
+ */
+export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: string, placement?: ModelPlacement, slots?: SharedArrayBuffer[]): HostStateBuffers {
   const f32 = (n: number, what: string) => tier.alloc(n * 4, `${owner}: ${what}`);
   const params: Record<string, SharedArrayBuffer> = {};
   const grads: Record<string, SharedArrayBuffer> = {};
@@ -62,9 +68,10 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
     if (home(p.spec.name) === 'host') for (const s of stateNames(rt.recipe.optimizer)) opt[`${s}.${p.spec.name}`] = f32(p.n, `optimizer ${s} of ${p.spec.name}`);
   }
   const diskParams = rt.params.filter((p) => home(p.spec.name) === 'disk').map((p) => p.spec.name);
-  const staging = placement && placement.slotBytes > 0
-    ? { slots: Array.from({ length: placement.slotCount }, (_, i) => tier.alloc(placement.slotBytes, `${owner}: disk staging slot ${i}`)), diskParams }
-    : undefined;
+  if (placement && placement.slotBytes > 0 && !(slots && slots.length > 0 && slots[0].byteLength >= placement.slotBytes)) {
+    throw new Error(`host state of '${owner}': its shards on disk need staging slots of ${placement.slotBytes} bytes`);
+  }
+  const staging = placement && placement.slotBytes > 0 ? { slots: slots!, diskParams } : undefined;
   const tierStepped = rt.params.filter((p) => home(p.spec.name) !== 'host').map((p) => p.spec.name);
   // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens).
   const acts = rt.shards.map((_, k) => (k === 0 ? new SharedArrayBuffer(0) : f32(rt.boundaryLength[k], `boundary activation ${k}`)));
@@ -84,7 +91,7 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
 
 /** Give a model's host-tier state back to its tier (a model stopped early or by name); its views must not be used after. */
 export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
-  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq, ...(s.staging?.slots ?? [])];
+  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq];
   for (const b of all) tier.release(b);
 }
 

@@ -16,6 +16,7 @@ import type { HostStateBuffers, HostViews } from './host-state.js';
 import { HostTier } from './host-tier.js';
 import { defaultHostMemory, physicalMemory, type PhysicalMemory } from './physical-memory.js';
 import { placeJob, type JobPlacement, type ModelPlacement } from './placement.js';
+import { StagingPool } from './staging.js';
 import { ensureSpillDir, preflight } from './preflight.js';
 import { sweepScratch } from './scratch-file.js';
 
@@ -25,6 +26,8 @@ export interface TierOptions {
   spillDir?: string | null;
   /** Whether spillDir was given by the user (checked at once) or is a default (created when first needed). */
   spillDirGiven?: boolean;
+  /** Devices running tasks at once: the staging pool has SLOTS_PER_DEVICE slots per device. */
+  devices?: number;
 }
 
 export interface DiskTierStats {
@@ -38,6 +41,8 @@ export interface DiskTierStats {
 export class JobTiers {
   readonly host: HostTier;
   private chunk: ChunkBuffer | null = null;
+  /** The staging pool of the models placed last with shards on disk (earlier ones keep theirs when it was replaced). */
+  private pool: StagingPool | null = null;
   private stepBackend: Promise<Backend> | null = null;
   private readonly disks = new Set<ModelDiskState>();
   private diskInUse = 0;
@@ -51,6 +56,7 @@ export class JobTiers {
     readonly ram: PhysicalMemory,
     readonly spillDir: string | null,
     private readonly spillDirGiven: boolean,
+    private readonly devices: number,
   ) {
     this.host = new HostTier(hostCap);
   }
@@ -60,7 +66,7 @@ export class JobTiers {
     const ram = physicalMemory();
     const given = o.hostMemory !== undefined;
     const cap = given ? parseBytes(o.hostMemory!, 'hostMemory') : defaultHostMemory(ram);
-    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false);
+    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false, o.devices ?? 1);
     if (t.spillDir && t.spillDirGiven) t.readySpill();
     if (t.spillDir) for (const p of sweepScratch(t.spillDir)) log(`removed ${p}, scratch left by a job that did not end (crashed or killed)`);
     return t;
@@ -79,8 +85,11 @@ export class JobTiers {
    */
   place(models: { name: string; rt: ModelRuntime }[]): JobPlacement {
     const inUse = this.host.stats().inUse;
-    const held = this.chunk ? { elems: this.chunk.chunk, arrays: this.chunk.arrays } : null;
-    const p = placeJob(models, this.spillDir ? this.host.budget - inUse : Infinity, held);
+    const held = {
+      chunk: this.chunk ? { elems: this.chunk.chunk, arrays: this.chunk.arrays } : null,
+      staging: this.pool ? { slotBytes: this.pool.slotBytes, count: this.pool.buffers.length } : null,
+    };
+    const p = placeJob(models, this.spillDir ? this.host.budget - inUse : Infinity, this.devices, held);
     preflight({
       hostBytes: inUse + p.hostBytes,
       hostFloor: inUse + (this.spillDir ? p.hostFloor : p.hostBytes),
@@ -93,6 +102,21 @@ export class JobTiers {
     return p;
   }
 
+  /**
+   * The staging slots of a placed model with shards on disk (the job's pool, allocated with the first such model of
+   * its placement, or the held one when that is large enough); undefined without disk shards.
+   */
+  staging(job: JobPlacement, m: ModelPlacement): StagingPool | undefined {
+    if (m.slotBytes === 0 || !job.staging) return undefined;
+    if (job.stagingBytes > 0) {
+      const { slotBytes, count } = job.staging;
+      // Models placed earlier keep the pool they were given (it stays accounted); the new one serves these.
+      this.pool = new StagingPool(Array.from({ length: count }, (_, i) => this.host.alloc(slotBytes, `disk tier: staging slot ${i} of ${count}`)));
+      job.stagingBytes = 0;
+    }
+    return this.pool!;
+  }
+
   /** The disk part of a placed model (undefined when all of it is in RAM). Call after allocating its host state. */
   async attach(rt: ModelRuntime, job: JobPlacement, m: ModelPlacement, buffers: HostStateBuffers, views: HostViews): Promise<ModelDiskState | undefined> {
     if (m.diskBytes === 0) return undefined;
@@ -102,7 +126,7 @@ export class JobTiers {
       job.chunkBytes = 0;
     }
     this.stepBackend ??= createBackendOrFallback('cpu', { threads: availableParallelism(), budget: 1 << 20 }, () => undefined);
-    const d = await ModelDiskState.create(rt, m, this.readySpill(), buffers, views, this.chunk!, await this.stepBackend);
+    const d = await ModelDiskState.create(rt, m, this.readySpill(), buffers, views, this.chunk!, await this.stepBackend, this.staging(job, m) ?? null);
     this.disks.add(d);
     this.diskInUse += m.diskBytes;
     this.diskHighWater = Math.max(this.diskHighWater, this.diskInUse);

@@ -1,13 +1,21 @@
 /**
  * The placement policy: which tier each array of each model's state lives in when the host cap cannot hold it all.
  *
- * Always in RAM: batches, boundary activations and their gradient, the squared-norm table — read on every task, the
- * most per byte — and parameters used by more than one shard (tied embeddings: two visits, two tasks' gradients).
- * Then, while the plan exceeds the cap:
- *   1. optimizer moments go to disk first (largest parameters first): touched once per step, by the optimizer only;
- *   2. then whole shards' parameters and gradients, the last shard first (its parameters are read once per step: FL
- *      has no separate backward visit), then the largest. A shard on disk is staged through a fixed set of host
- *      slots while its tasks run (one for the task, one prefetching the next, one being stepped and written back).
+ * Always in RAM: batches, boundary activations and their gradient, the squared-norm table — read on every task — and
+ * the values and gradient of parameters used by more than one shard (tied embeddings: their gradient is summed over
+ * two tasks); their optimizer moments may go to disk like any other's.
+ *
+ * What may move is priced by what it would cost per training step, per byte of RAM it frees:
+ *   - a parameter's optimizer moments: read and written once per step, by the optimizer only (1 read per byte);
+ *   - a shard's parameter values and gradients (its moments with them): the values are read at every visit of the
+ *     shard (twice per step, F and B; once for the last shard, FL), written once after the step; with global-norm
+ *     clipping the gradient is written after the backward and read again, with the values, by the step.
+ * What stays in RAM is what is read most per byte: items move to disk in order of reads per byte freed (then writes),
+ * until the plan fits the cap. A shard on disk is staged through host slots while its tasks run; the slots are one
+ * pool for the whole job, SLOTS_PER_DEVICE per device (a device runs one task at a time: its task's slot, the next
+ * shard being read, one being stepped and written back; more in flight wait for a slot), of the largest disk shard's
+ * size. The pool's size depends on which shards go, so every candidate slot size is tried (none, or each shard's) and
+ * the one that fits with the least disk traffic per step is kept.
  * The step of state on disk streams through a bounded chunk buffer (tier/disk-step.ts).
  */
 import type { ModelRuntime } from '../run/model-runtime.js';
@@ -17,8 +25,8 @@ import { ALIGN } from './scratch-file.js';
 
 export type ParamHome = 'host' | 'moments-on-disk' | 'disk';
 
-/** Host staging slots per model with shards on disk: the running task's, the next task's, the one being stepped. */
-export const STAGING_SLOTS = 3;
+/** Host staging slots per device: its running task's, the next shard being read, one being stepped and written back. */
+export const SLOTS_PER_DEVICE = 3;
 /** Elements per chunk of a streamed optimizer step. */
 export const STEP_CHUNK = 1 << 20;
 
@@ -27,10 +35,9 @@ export interface ModelPlacement {
   home: Map<string, ParamHome>;
   /** Shards whose parameters and gradients live on disk, ascending. */
   diskShards: number[];
-  /** Bytes of one staging slot (the largest disk shard's parameters + gradients); 0 without disk shards. */
+  /** Bytes its largest disk shard takes in a staging slot (parameters + gradients); 0 without disk shards. */
   slotBytes: number;
-  /** Staging slots of slotBytes the model holds in RAM. */
-  slotCount: number;
+  /** Bytes the model itself holds in RAM (the job's staging pool and chunk buffer are counted in JobPlacement). */
   hostBytes: number;
   /** Bytes of its scratch file, of which the gradients (the file's last part: written only with clipping). */
   diskBytes: number;
@@ -40,18 +47,36 @@ export interface ModelPlacement {
   writePerStep: number;
 }
 
+/** A job's staging pool: `count` host slots of `slotBytes` each, shared by every model with shards on disk. */
+export interface StagingSize {
+  slotBytes: number;
+  count: number;
+}
+
 export interface JobPlacement {
   models: ModelPlacement[];
   /** The chunk buffer streamed steps need (elements per array, arrays per set); null when nothing is on disk. */
   chunk: { elems: number; arrays: number } | null;
   /** Bytes of a new chunk buffer to allocate (0 when none is needed or the held one suffices). */
   chunkBytes: number;
+  /** The staging pool these models use; null when no shard is on disk. */
+  staging: StagingSize | null;
+  /** Bytes of a new staging pool to allocate (0 when none is needed or the held one suffices). */
+  stagingBytes: number;
   hostBytes: number;
   diskBytes: number;
-  /** Host bytes with everything that may move on disk. */
+  readPerStep: number;
+  writePerStep: number;
+  /** The least the host tier could hold with every movable byte on disk (under the best slot size). */
   hostFloor: number;
-  /** Why, in words, for the plan. */
+  /** What was chosen and why, in words, for the plan. */
   reasons: string[];
+}
+
+/** What the job already holds (models added to a running job share it when it is large enough). */
+export interface HeldBuffers {
+  chunk: { elems: number; arrays: number } | null;
+  staging: StagingSize | null;
 }
 
 /** Host bytes a model holds whatever the placement (batches, boundaries, norms). */
@@ -60,115 +85,205 @@ export function fixedHostBytes(rt: ModelRuntime): number {
   return acts + Math.max(0, ...rt.boundaryLength) * 4 + 2 * rt.B * rt.T * 4 + rt.params.length * 8;
 }
 
-interface Work {
-  rt: ModelRuntime;
-  name: string;
-  states: number;
-  home: Map<string, ParamHome>;
-  diskShards: Set<number>;
-}
-
-function slotBytesOf(w: Work): number {
-  let max = 0;
-  for (const k of w.diskShards) max = Math.max(max, w.rt.shardParams[k].filter((p) => w.home.get(p.spec.name) === 'disk').reduce((a, p) => a + 8 * p.n, 0));
-  return max;
-}
-
-function modelTotals(w: Work, clipping: boolean): ModelPlacement {
-  let host = fixedHostBytes(w.rt), disk = 0, read = 0, write = 0, grads = 0;
-  const S = w.states;
-  for (const p of w.rt.params) {
-    // On disk every array starts at an aligned offset (scratch-file.ts).
-    const b = 4 * p.n, home = w.home.get(p.spec.name)!, onDisk = Math.ceil(b / ALIGN) * ALIGN;
-    if (home === 'host') host += b * (2 + S);
-    else if (home === 'moments-on-disk') {
-      host += 2 * b;
-      disk += S * onDisk;
-      read += S * b;
-      write += S * b;
-    } else {
-      disk += (2 + S) * onDisk;
-      grads += onDisk;
-      const visits = p.shards[0] === w.rt.shards.length - 1 ? 1 : 2; // FL, or F and B
-      // Each visit reads the values; the step reads the moments (and, clipping, the values and gradient written after B).
-      read += visits * b + S * b + (clipping ? 2 * b : 0);
-      write += b + S * b + (clipping ? b : 0);
-    }
-  }
-  const slotBytes = slotBytesOf(w);
-  host += STAGING_SLOTS * slotBytes;
-  return { model: w.name, home: w.home, diskShards: [...w.diskShards].sort((a, b) => a - b), slotBytes, slotCount: slotBytes > 0 ? STAGING_SLOTS : 0, hostBytes: host, diskBytes: disk, diskGradBytes: grads, readPerStep: read, writePerStep: write };
-}
-
 /** Bytes of a chunk buffer: two sets (one stepped and written while the other is read). */
 export function chunkBufferBytes(c: { elems: number; arrays: number }): number {
   return 2 * c.arrays * c.elems * 4;
 }
 
+/** Bytes a parameter's array takes in a scratch file: every array starts at an aligned offset (scratch-file.ts). */
+const onDiskBytes = (n: number) => Math.ceil((4 * n) / ALIGN) * ALIGN;
+
+interface Model {
+  name: string;
+  rt: ModelRuntime;
+  states: number;
+  clipping: boolean;
+}
+
+/** Something that may go to disk: its RAM freed and the disk traffic it adds per step. */
+interface Item {
+  m: number;
+  kind: 'moments' | 'shard';
+  /** The parameter (moments) or the shard (values and gradients of its one-shard parameters). */
+  param?: string;
+  shard?: number;
+  /** For a shard: the moments it takes to disk with it (items of kind 'moments'). */
+  needs: Item[];
+  freed: number;
+  read: number;
+  write: number;
+  /** Bytes of a staging slot the shard needs (0 for moments). */
+  slot: number;
+}
+
+function itemsOf(models: Model[]): Item[] {
+  const out: Item[] = [];
+  models.forEach((md, m) => {
+    const { rt, states: S } = md;
+    const moments = new Map<string, Item>();
+    if (S > 0) {
+      for (const p of rt.params) {
+        const it: Item = { m, kind: 'moments', param: p.spec.name, needs: [], freed: S * 4 * p.n, read: S * 4 * p.n, write: S * 4 * p.n, slot: 0 };
+        moments.set(p.spec.name, it);
+        out.push(it);
+      }
+    }
+    const last = rt.shards.length - 1;
+    rt.shardParams.forEach((ps, k) => {
+      const mine = ps.filter((p) => p.shards.length === 1);
+      if (mine.length === 0) return;
+      let n = 0;
+      for (const p of mine) n += p.n;
+      const b = 4 * n, visits = k === last ? 1 : 2; // FL, or F and B
+      // Each visit reads the values; the step writes them back. Clipping: the gradient goes to disk after the
+      // backward, and the step reads it and the values again.
+      const read = visits * b + (md.clipping ? 2 * b : 0), write = b + (md.clipping ? b : 0);
+      out.push({ m, kind: 'shard', shard: k, needs: mine.flatMap((p) => (moments.has(p.spec.name) ? [moments.get(p.spec.name)!] : [])), freed: 2 * b, read, write, slot: 2 * b });
+    });
+  });
+  return out;
+}
+
+/** Per byte freed: reads first (what stays in RAM is what is read most per byte), then writes. */
+function byCost(a: Item, b: Item): number {
+  return a.read / a.freed - b.read / b.freed || a.write / a.freed - b.write / b.freed || b.freed - a.freed;
+}
+
+interface Choice {
+  taken: Set<Item>;
+  staging: StagingSize | null;
+  stagingBytes: number;
+  host: number;
+  read: number;
+  write: number;
+}
+
+/**
+ * The placement under one largest slot size `slotMax` (0: no shard on disk): items in order of cost until the job fits
+ * `cap` (Infinity-cap: none; -1: everything eligible, for the floor).
+ */
+function choose(items: Item[], slotMax: number, cap: number, devices: number, base: number, chunkBytes: number, held: StagingSize | null): Choice {
+  const taken = new Set<Item>();
+  let host = base, read = 0, write = 0;
+  const withShards = new Set<number>();
+  const pool = (slot: number, nModels: number): StagingSize | null => (slot > 0 ? { slotBytes: slot, count: SLOTS_PER_DEVICE * Math.min(devices, nModels) } : null);
+  const poolBytes = (s: StagingSize | null) => (s === null || (held && held.slotBytes >= s.slotBytes && held.count >= s.count) ? 0 : s.slotBytes * s.count);
+  // While choosing, the pool counts as if every model that could stage a shard did (the most it can cost).
+  const eligible = items.filter((it) => it.kind === 'moments' || it.slot <= slotMax);
+  const bound = poolBytes(pool(slotMax, new Set(eligible.filter((it) => it.kind === 'shard').map((it) => it.m)).size));
+  const fits = () => cap >= 0 && host + (taken.size > 0 ? chunkBytes : 0) + (withShards.size > 0 ? bound : 0) <= cap;
+  const take = (it: Item) => {
+    if (taken.has(it)) return;
+    for (const n of it.needs) take(n);
+    taken.add(it);
+    host -= it.freed;
+    read += it.read;
+    write += it.write;
+    if (it.kind === 'shard') withShards.add(it.m);
+  };
+  for (const it of eligible) {
+    if (fits()) break;
+    take(it);
+  }
+  let slot = 0;
+  for (const it of taken) slot = Math.max(slot, it.slot);
+  const staging = pool(slot, withShards.size);
+  const stagingBytes = poolBytes(staging);
+  return { taken, staging, stagingBytes, host: host + (taken.size > 0 ? chunkBytes : 0) + stagingBytes, read, write };
+}
+
 /**
  * Place every model's state under `hostCap`; the result says what went where and whether it fits (hostBytes).
- * `held`: a chunk buffer the job already holds (models added to a running job share it when it is large enough).
+ * `devices`: how many devices run tasks at once (the staging pool's size). `held`: what the running job already holds.
  */
-export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: number, held: { elems: number; arrays: number } | null = null): JobPlacement {
-  const works: Work[] = rts.map(({ name, rt }) => ({ rt, name, states: stateNames(rt.recipe.optimizer).length, home: new Map(rt.params.map((p) => [p.spec.name, 'host' as ParamHome])), diskShards: new Set<number>() }));
-  const clip = (w: Work) => w.rt.recipe.clipNorm > 0;
+export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: number, devices = 1, held: HeldBuffers = { chunk: null, staging: null }): JobPlacement {
+  const models: Model[] = rts.map(({ name, rt }) => ({ name, rt, states: stateNames(rt.recipe.optimizer).length, clipping: rt.recipe.clipNorm > 0 }));
   const maxParam = Math.max(1, ...rts.flatMap(({ rt }) => rt.params.map((p) => p.n)));
-  const chunkElems = Math.min(STEP_CHUNK, maxParam);
-  const maxStates = Math.max(0, ...works.map((w) => w.states));
-  const totals = () => {
-    const models = works.map((w) => modelTotals(w, clip(w)));
-    const streamed = works.some((w) => [...w.home.values()].some((h) => h !== 'host'));
-    // Values, gradient and every moment of a chunk.
-    const chunk = streamed ? { elems: chunkElems, arrays: 2 + maxStates } : null;
-    const chunkBytes = chunk && !(held && held.elems >= chunk.elems && held.arrays >= chunk.arrays) ? chunkBufferBytes(chunk) : 0;
-    return { models, chunk, chunkBytes, hostBytes: chunkBytes + models.reduce((a, m) => a + m.hostBytes, 0), diskBytes: models.reduce((a, m) => a + m.diskBytes, 0) };
-  };
-  const reasons: string[] = [];
-  let t = totals();
-  const allHost = t.hostBytes;
-  // 1. moments, largest first (only optimizers that keep moments have any to move).
-  const moments = works.flatMap((w) => (w.states === 0 ? [] : w.rt.params.map((p) => ({ w, p })))).sort((a, b) => b.p.n - a.p.n);
-  let moved = 0;
-  for (const { w, p } of moments) {
-    if (t.hostBytes <= hostCap) break;
-    w.home.set(p.spec.name, 'moments-on-disk');
-    moved++;
-    t = totals();
+  const maxStates = Math.max(0, ...models.map((m) => m.states));
+  // Values, gradient and every moment of a chunk.
+  const chunk = { elems: Math.min(STEP_CHUNK, maxParam), arrays: 2 + maxStates };
+  const chunkBytes = held.chunk && held.chunk.elems >= chunk.elems && held.chunk.arrays >= chunk.arrays ? 0 : chunkBufferBytes(chunk);
+  const base = models.reduce((a, { rt, states }) => a + fixedHostBytes(rt) + rt.params.reduce((s, p) => s + (2 + states) * 4 * p.n, 0), 0);
+  const items = itemsOf(models).sort(byCost);
+  const slotSizes = [0, ...new Set(items.filter((it) => it.kind === 'shard').map((it) => it.slot))].sort((a, b) => a - b);
+  let best: Choice | null = null, floor: Choice | null = null;
+  const all: Choice = { taken: new Set(), staging: null, stagingBytes: 0, host: base, read: 0, write: 0 };
+  for (const s of slotSizes) {
+    const f = choose(items, s, -1, devices, base, chunkBytes, held.staging);
+    if (!floor || f.host < floor.host) floor = f;
+    if (base <= hostCap) continue;
+    const c = choose(items, s, hostCap, devices, base, chunkBytes, held.staging);
+    // Among the slot sizes that fit: the least traffic per step (then the least RAM).
+    if (c.host <= hostCap && (!best || c.read + c.write < best.read + best.write || (c.read + c.write === best.read + best.write && c.host < best.host))) best = c;
   }
-  if (moved > 0) reasons.push(`optimizer moments of ${moved} parameter${moved === 1 ? '' : 's'} on disk (read and written once per step, by the optimizer only)`);
-  // 2. whole shards: the last first (visited once per step), then the largest.
-  const shards = works.flatMap((w) =>
-    w.rt.shards.map((_, k) => ({ w, k, bytes: w.rt.shardParams[k].filter((p) => p.shards.length === 1).reduce((a, p) => a + p.n, 0), last: k === w.rt.shards.length - 1 })),
-  ).filter((s) => s.bytes > 0).sort((a, b) => Number(b.last) - Number(a.last) || b.bytes - a.bytes);
-  const onDisk = (w: Work, k: number) => {
-    for (const p of w.rt.shardParams[k]) if (p.shards.length === 1) w.home.set(p.spec.name, 'disk');
-    w.diskShards.add(k);
-  };
-  let disked = 0;
-  for (const s of shards) {
-    if (t.hostBytes <= hostCap) break;
-    onDisk(s.w, s.k);
-    disked++;
-    t = totals();
-  }
-  if (disked > 0) reasons.push(`parameters and gradients of ${disked} shard${disked === 1 ? '' : 's'} on disk (the last shard first: one visit per step; then the largest), staged through ${STAGING_SLOTS} host slots per model`);
-  // The floor: everything movable on disk (computed on copies, the placement above stays).
-  const saved = works.map((w) => ({ home: new Map(w.home), disk: new Set(w.diskShards) }));
-  for (const { w, p } of moments) if (w.home.get(p.spec.name) === 'host') w.home.set(p.spec.name, 'moments-on-disk');
-  for (const s of shards) onDisk(s.w, s.k);
-  const floor = totals().hostBytes;
-  works.forEach((w, i) => {
-    w.home = saved[i].home;
-    w.diskShards = saved[i].disk;
+  const chosen = base <= hostCap ? all : (best ?? floor!);
+  return assemble(models, chosen, chosen.taken.size > 0 ? chunk : null, chosen.taken.size > 0 ? chunkBytes : 0, Math.min(base, floor!.host), hostCap, base, devices);
+}
+
+function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chunkBytes: number, hostFloor: number, hostCap: number, allHost: number, devices: number): JobPlacement {
+  const out: ModelPlacement[] = models.map(({ name, rt, states }, m) => {
+    const home = new Map<string, ParamHome>(rt.params.map((p) => [p.spec.name, 'host']));
+    const diskShards: number[] = [];
+    let read = 0, write = 0, slotBytes = 0;
+    for (const it of c.taken) {
+      if (it.m !== m) continue;
+      read += it.read;
+      write += it.write;
+      if (it.kind === 'moments' && home.get(it.param!) === 'host') home.set(it.param!, 'moments-on-disk');
+      if (it.kind === 'shard') {
+        diskShards.push(it.shard!);
+        slotBytes = Math.max(slotBytes, it.slot);
+        for (const p of rt.shardParams[it.shard!]) if (p.shards.length === 1) home.set(p.spec.name, 'disk');
+      }
+    }
+    let host = fixedHostBytes(rt), disk = 0, grads = 0;
+    for (const p of rt.params) {
+      const h = home.get(p.spec.name)!;
+      if (h === 'host') host += (2 + states) * 4 * p.n;
+      else if (h === 'moments-on-disk') {
+        host += 2 * 4 * p.n;
+        disk += states * onDiskBytes(p.n);
+      } else {
+        disk += (2 + states) * onDiskBytes(p.n);
+        grads += onDiskBytes(p.n);
+      }
+    }
+    return { model: name, home, diskShards: diskShards.sort((a, b) => a - b), slotBytes, hostBytes: host, diskBytes: disk, diskGradBytes: grads, readPerStep: read, writePerStep: write };
   });
-  t = totals();
-  if (reasons.length === 0) reasons.push(`everything in RAM (${formatBytes(allHost)} within the host cap of ${formatBytes(hostCap)})`);
-  return { models: t.models.map((m, i) => ({ ...m, home: works[i].home })), chunk: t.chunk, chunkBytes: t.chunkBytes, hostBytes: t.hostBytes, diskBytes: t.diskBytes, hostFloor: Math.min(floor, allHost), reasons };
+  const sum = (f: (m: ModelPlacement) => number) => out.reduce((a, m) => a + f(m), 0);
+  const hostBytes = sum((m) => m.hostBytes) + chunkBytes + c.stagingBytes;
+  return {
+    models: out, chunk, chunkBytes, staging: c.staging, stagingBytes: c.stagingBytes, hostBytes, diskBytes: sum((m) => m.diskBytes),
+    readPerStep: sum((m) => m.readPerStep), writePerStep: sum((m) => m.writePerStep), hostFloor, reasons: reasonsOf(models, c, hostCap, allHost, devices),
+  };
+}
+
+function reasonsOf(models: Model[], c: Choice, hostCap: number, allHost: number, devices: number): string[] {
+  if (c.taken.size === 0) return [`everything in RAM (${formatBytes(allHost)} within the host cap of ${formatBytes(hostCap)})`];
+  const out = [`all in RAM would be ${formatBytes(allHost)}, over the host cap of ${formatBytes(hostCap)}: what is read least per byte freed goes to disk, what is read most stays (batches, boundary activations, tied parameters' values and gradients always stay)`];
+  const moments = [...c.taken].filter((it) => it.kind === 'moments');
+  if (moments.length > 0) {
+    const bytes = moments.reduce((a, it) => a + it.freed, 0);
+    out.push(`optimizer moments of ${moments.length} parameter${moments.length === 1 ? '' : 's'} on disk (${formatBytes(bytes)}: read and written once per step, by the optimizer only)`);
+  }
+  const shards = [...c.taken].filter((it) => it.kind === 'shard');
+  if (shards.length > 0) {
+    const last = shards.filter((it) => it.shard === models[it.m].rt.shards.length - 1).length;
+    out.push(
+      `parameters and gradients of ${shards.length} shard${shards.length === 1 ? '' : 's'} on disk (${last} last shard${last === 1 ? '' : 's'}: read once per step; ` +
+        `${shards.length - last} visited twice: read twice), staged through a pool of ${c.staging!.count} host slots of ${formatBytes(c.staging!.slotBytes)} ` +
+        `shared by the job (${SLOTS_PER_DEVICE} per device for ${devices} device${devices === 1 ? '' : 's'}: the running task's, the next shard being read, one being stepped)`,
+    );
+  }
+  return out;
 }
 
 /** The placement in a few lines (plan output and `hydra train --dry-run`). */
 export function describePlacement(p: JobPlacement): string[] {
-  const lines = [`placement: ${formatBytes(p.hostBytes)} in RAM, ${formatBytes(p.diskBytes)} on disk; ${p.reasons.join('; ')}`];
+  const lines = [
+    `placement: ${formatBytes(p.hostBytes)} in RAM, ${formatBytes(p.diskBytes)} on disk; per step ${formatBytes(p.readPerStep)} read, ${formatBytes(p.writePerStep)} written`,
+    ...p.reasons.map((r) => `  ${r}`),
+  ];
   for (const m of p.models) {
     const count = (h: ParamHome) => [...m.home.values()].filter((x) => x === h).length;
     lines.push(

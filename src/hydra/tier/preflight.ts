@@ -18,7 +18,7 @@ export class PreflightError extends Error {
 export interface PreflightInput {
   /** Bytes the plan holds in the host tier (pinned state, staging, chunk buffers). */
   hostBytes: number;
-  /** The least the host tier could hold with everything that may go to disk on disk. */
+  /** The least the host tier could hold with as much on disk as helps (placement.ts: hostFloor). */
   hostFloor: number;
   /** Bytes of scratch the plan puts on disk. */
   diskBytes: number;
@@ -54,8 +54,8 @@ export function preflight(p: PreflightInput): void {
   }
   if (p.hostFloor > p.hostCap) {
     throw new PreflightError(
-      `the job needs at least ${formatBytes(p.hostFloor)} in RAM even with every movable byte on disk (batches, boundary activations, shared ` +
-        `parameters, staging for the largest shard), more than hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (the default, ${Math.round((p.hostCap / p.ram.bytes) * 100)}% of ${ramWords(p.ram)})`}. ` +
+      `the job needs at least ${formatBytes(p.hostFloor)} in RAM with as much on disk as helps (batches, boundary activations and tied ` +
+        `parameters' values and gradients stay in RAM, and shards on disk need staging slots), more than hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (the default, ${Math.round((p.hostCap / p.ram.bytes) * 100)}% of ${ramWords(p.ram)})`}. ` +
         `Raise hostMemory, train fewer models at once, or lower the batch (task.train.B) or the sequence length (task.train.T).`,
     );
   }

@@ -1,0 +1,116 @@
+/**
+ * The placement policy (tier/placement.ts) on shapes alone, no training: what is read least per byte freed goes to
+ * disk first; the staging pool is one per job, SLOTS_PER_DEVICE per device; a move that would cost more RAM (a
+ * model's only shard staged through slots as large as itself) is not made, so the floor is the least RAM the job can
+ * run with; and the job's staging pool (staging.ts) is shared safely: claims wait, a slot is given back only by its
+ * holder, a model gone frees its slots.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildArch } from '../../../src/nn/families.js';
+import { gpt2Arch } from '../../../src/nn/gpt2.js';
+import { buildRuntime, type ModelRuntime } from '../../../src/hydra/run/model-runtime.js';
+import { CONSTANT_LR } from '../../../src/optim/schedule.js';
+import type { OptimizerConfig } from '../../../src/optim/optimizer.js';
+import { placeJob, SLOTS_PER_DEVICE } from '../../../src/hydra/tier/placement.js';
+import { StagingPool } from '../../../src/hydra/tier/staging.js';
+import { TINY } from '../helpers.js';
+
+const ADAMW: OptimizerConfig = { kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+/** A tiny tied GPT-2 (embed, 4 blocks, ln_f, tied head) cut into `cuts.length + 1` shards at those layers. */
+function rt(cuts: number[], clipNorm = 1, optimizer: OptimizerConfig = ADAMW): ModelRuntime {
+  const model = buildArch(gpt2Arch({ ...TINY, n_layer: 4 }));
+  const at = [0, ...cuts, model.layers.length];
+  const shards = at.slice(1).map((to, i) => ({ from: at[i], to }));
+  return buildRuntime(model, shards, { optimizer, schedule: CONSTANT_LR, clipNorm, totalSteps: 3, seed: 0 }, 2, 8);
+}
+
+test('placement: everything fits, nothing moves; the plan says so', () => {
+  const p = placeJob([{ name: 'a', rt: rt([2, 4]) }], Infinity, 2);
+  assert.equal(p.diskBytes, 0);
+  assert.equal(p.staging, null);
+  assert.equal(p.readPerStep, 0);
+  assert.match(p.reasons[0], /^everything in RAM/);
+});
+
+test('placement: with clipping, moments (1 read per byte freed) go before shards (1.5: the last one, 2: the others); what stays is read most', () => {
+  // Four shards of about one block's parameters each (the first with the embeddings, the last with ln_f and the tied head).
+  const r = rt([2, 3, 4]);
+  const all = placeJob([{ name: 'a', rt: r }], Infinity, 1).hostBytes;
+  // Just under everything in RAM: moments alone free enough.
+  const p1 = placeJob([{ name: 'a', rt: r }], all - 1, 1);
+  assert.ok(p1.hostBytes <= all - 1);
+  assert.deepEqual(p1.models[0].diskShards, []);
+  assert.ok([...p1.models[0].home.values()].includes('moments-on-disk'));
+  assert.match(p1.reasons.join('\n'), /optimizer moments of \d+ parameters? on disk/);
+  // At the floor every shard's parameters are on disk: the last one is the first to go.
+  const floor = p1.hostFloor;
+  const atFloor = placeJob([{ name: 'a', rt: r }], floor, 1);
+  assert.ok(atFloor.hostBytes <= floor, `${atFloor.hostBytes} > ${floor}`);
+  assert.deepEqual(atFloor.models[0].diskShards, [0, 1, 2, 3]);
+  // In the order of cost, one item at a time (a held staging pool: slots cost nothing more, so nothing goes in groups).
+  const held = { chunk: atFloor.chunk, staging: { slotBytes: 1 << 20, count: 3 } };
+  let firstShard: number[] | null = null;
+  const heldFloor = placeJob([{ name: 'a', rt: r }], 0, 1, held).hostFloor;
+  for (let cap = all; cap >= heldFloor && firstShard === null; cap -= 256) {
+    const p = placeJob([{ name: 'a', rt: r }], cap, 1, held);
+    if (p.models[0].diskShards.length > 0) firstShard = p.models[0].diskShards;
+    // Moments leave RAM before any shard's parameters: a shard on disk means every moment is on disk.
+    if (p.models[0].diskShards.length > 0) assert.ok(![...p.models[0].home.values()].includes('host'), `cap ${cap}: a shard on disk while moments stay`);
+  }
+  assert.deepEqual(firstShard, [3], 'the last shard (read once per step) goes first');
+  // Tied parameters (used by shards 0 and 2) never leave RAM; their moments do.
+  const tied = r.params.filter((p) => p.shards.length > 1).map((p) => p.spec.name);
+  assert.ok(tied.length > 0);
+  for (const n of tied) assert.equal(atFloor.models[0].home.get(n), 'moments-on-disk');
+  // Predicted traffic: what was chosen, per step.
+  assert.ok(atFloor.readPerStep > p1.readPerStep && atFloor.writePerStep > 0);
+});
+
+test('placement: one staging pool per job, SLOTS_PER_DEVICE per device, sized for the largest disk shard; never more slots than models can use', () => {
+  const models = ['a', 'b', 'c', 'd'].map((name) => ({ name, rt: rt([2, 4]) }));
+  const floor2 = placeJob(models, 0, 2);
+  const p = placeJob(models, floor2.hostFloor, 2);
+  assert.ok(p.hostBytes <= floor2.hostFloor);
+  assert.equal(p.staging!.count, SLOTS_PER_DEVICE * 2, 'per device, not per model');
+  assert.equal(p.staging!.slotBytes, Math.max(...p.models.map((m) => m.slotBytes)));
+  assert.equal(p.stagingBytes, p.staging!.count * p.staging!.slotBytes);
+  assert.equal(p.hostBytes, p.models.reduce((a, m) => a + m.hostBytes, 0) + p.chunkBytes + p.stagingBytes, 'one accountant: models + chunk buffer + pool');
+  // One model on 8 devices runs one task at a time: 3 slots, not 24.
+  const one = placeJob([{ name: 'a', rt: rt([1, 2, 3, 4]) }], 0, 8);
+  assert.equal(one.staging!.count, SLOTS_PER_DEVICE);
+  // A running job's pool, large enough, is shared by models added to it: no new bytes.
+  const added = placeJob([{ name: 'e', rt: rt([2, 4]) }], 0, 2, { chunk: p.chunk, staging: p.staging });
+  assert.equal(added.stagingBytes, 0);
+  assert.equal(added.chunkBytes, 0);
+});
+
+test('placement: a one-shard model is not staged through slots as large as itself (it would need more RAM, not less); the floor is the least RAM the job can run with', () => {
+  const whole = rt([]);
+  const p = placeJob([{ name: 'a', rt: whole }, { name: 'b', rt: whole }], 0, 2);
+  assert.deepEqual(p.models.map((m) => m.diskShards), [[], []], 'moments only');
+  assert.equal(p.hostBytes, p.hostFloor);
+  assert.ok(p.models.every((m) => [...m.home.values()].every((h) => h === 'moments-on-disk')));
+});
+
+test('staging pool: a claim waits while every slot is busy; only the holder gives a slot back; a model gone frees its slots', async () => {
+  const pool = new StagingPool([new SharedArrayBuffer(16)]);
+  const a = {}, b = {};
+  const s = await pool.claim(a);
+  let got = -1;
+  const waiting = pool.claim(b).then((i) => (got = i));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(got, -1, 'waits while the only slot is busy');
+  pool.release(s, b, false);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(got, -1, "another model's release of a slot it does not hold changes nothing");
+  pool.slot(s).shard = 3;
+  pool.slot(s).gen = 0;
+  pool.release(s, a, true);
+  assert.equal(await waiting, 0);
+  assert.equal(pool.find(a, 3, 0), -1, 'claimed by another: what it held is gone');
+  pool.releaseOwner(b);
+  assert.equal(pool.slot(0).busy, false);
+  assert.equal(pool.slot(0).owner, null);
+});
