@@ -78,10 +78,11 @@ const planDir = join(work, 'plans');
 const opts = { devices: DEVICES, deviceMemory: BUDGET, planDir, spillDir: join(work, 'spill'), ...(HOST_MEMORY ? { hostMemory: HOST_MEMORY } : {}) };
 mkdirSync(opts.spillDir);
 
-// Plans first (one pilot per batch shape), timed apart: they are cached, as they would be for a second grid.
+// Plans first (one pilot per batch shape: the plan cache's key leaves the learning rate out), timed apart: they are
+// cached, as they would be for a second grid. The whole grid's placement across RAM and disk is printed with them.
 const p0 = performance.now();
-const shapes = tasks.filter((t, i) => tasks.findIndex((u) => u.train.B === t.train.B) === i);
-for (const line of await previewPlacement(shapes.map((t) => ({ ...t, steps: 1 })), opts)) console.log(line);
+const placement = await previewPlacement(tasks, opts);
+for (const line of placement) console.log(line);
 const planningSeconds = (performance.now() - p0) / 1000;
 
 // ---- hydra-dl: every configuration at once ----------------------------------------------------------------------
@@ -151,7 +152,7 @@ const result = {
   hydra: {
     devices: DEVICES, device_budget: BUDGET, policy: hydra.policy,
     plans: Object.fromEntries(hydra.models.map((m) => [m.name, m.plan.shards.length])),
-    bytes_moved: hydra.bytesMoved, host_tier: hydra.hostTier, disk_tier: hydra.diskTier, peak_rss_bytes: hydra.peakRssBytes,
+    bytes_moved: hydra.bytesMoved, host_tier: hydra.hostTier, disk_tier: hydra.diskTier, peak_rss_bytes: hydra.peakRssBytes, placement,
     utilisation: hydra.devices.map((d) => d.utilisation),
   },
   pytorch: { python: '/usr/bin/python3', torch_version: torchOut.torch_version, threads: torchOut.torch_threads, params: torchOut.params },

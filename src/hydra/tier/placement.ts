@@ -192,6 +192,14 @@ function choose(items: Item[], slotMax: number, cap: number, devices: number, ba
   return { taken, staging, stagingBytes, host: host + (taken.size > 0 ? chunkBytes : 0) + stagingBytes, read, write };
 }
 
+/** Largest slot sizes to try: none, and each shard's — at most MAX_SLOT_SIZES of them (spread, the largest kept). */
+const MAX_SLOT_SIZES = 48;
+function candidateSlots(items: Item[]): number[] {
+  const all = [...new Set(items.filter((it) => it.kind === 'shard').map((it) => it.slot))].sort((a, b) => a - b);
+  const step = Math.max(1, Math.ceil(all.length / MAX_SLOT_SIZES));
+  return [0, ...all.filter((_, i) => i % step === 0 || i === all.length - 1)];
+}
+
 /**
  * Place every model's state under `hostCap`; the result says what went where and whether it fits (hostBytes).
  * `devices`: how many devices run tasks at once (the staging pool's size). `held`: what the running job already holds.
@@ -205,7 +213,7 @@ export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: num
   const chunkBytes = held.chunk && held.chunk.elems >= chunk.elems && held.chunk.arrays >= chunk.arrays ? 0 : chunkBufferBytes(chunk);
   const base = models.reduce((a, { rt, states }) => a + fixedHostBytes(rt) + rt.params.reduce((s, p) => s + (2 + states) * 4 * p.n, 0), 0);
   const items = itemsOf(models).sort(byCost);
-  const slotSizes = [0, ...new Set(items.filter((it) => it.kind === 'shard').map((it) => it.slot))].sort((a, b) => a - b);
+  const slotSizes = candidateSlots(items);
   let best: Choice | null = null, floor: Choice | null = null;
   const all: Choice = { taken: new Set(), staging: null, stagingBytes: 0, host: base, read: 0, write: 0 };
   for (const s of slotSizes) {
