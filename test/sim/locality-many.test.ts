@@ -1,6 +1,6 @@
 /**
  * Locality-aware Sharded-LRTF with many more models than devices (the `large` preset's regime, scaled down to run in
- * a second): copies counted, it must not lose to model-lrtf by more than 0.1 % (which keeps each model on one device and so copies
+ * seconds): copies counted, it must not lose to model-lrtf (which keeps each model on one device and so copies
  * least), its prefetch hints must mostly come true (a wrong hint costs a serial copy), and its models still finish
  * together — no wider apart than plain LRTF's without copies, plus one task and one copy.
  */
@@ -23,17 +23,17 @@ async function manyModels(n: number, devices: number): Promise<Workload> {
   return { name: 'many', models, devices: devicesOf(new Array<number>(devices).fill(1)), bandwidth: DEFAULT_BANDWIDTH };
 }
 
-test('many models on few devices: Sharded-LRTF with copies is within 0.1 % of model-lrtf, its hints come true, its models finish together', async () => {
+test('many models on few devices: Sharded-LRTF with copies is no slower than model-lrtf, its hints come true, its models finish together', async () => {
   const w = await manyModels(100, 8);
   const lrtf = simulate(w, { policy: 'sharded-lrtf' });
   const owner = simulate(w, { policy: 'model-lrtf' });
-  // With the real models' plans (boundary and gradient copies counted) it is 0.05 % behind here (546.66 vs 546.39 s);
-  // before the lookahead predicted its own picks it was 1 % behind on the older analytic profile. Not yet a win.
-  assert.ok(lrtf.makespan <= owner.makespan * 1.001, `sharded-lrtf ${lrtf.makespan} s vs model-lrtf ${owner.makespan} s`);
-  // Every model's first shard is copied once somewhere; beyond that, serial copies come from wrong hints. Before the
-  // lookahead replayed other devices keeping their models (and left models they prefetch to them): 608 here on the
-  // older analytic profile (now 204 with the real plans).
-  assert.ok(lrtf.transfers.serial < 3 * w.models.length, `${lrtf.transfers.serial} serial copies for ${w.models.length} models`);
+  // With the real models' plans (boundary and gradient copies counted) it is 0.3 % ahead here (544.71 vs 546.39 s);
+  // before pick() honoured its own lookahead's prefetch it was 0.05 % behind, and before the lookahead predicted its
+  // own picks 1 % behind.
+  assert.ok(lrtf.makespan <= owner.makespan, `sharded-lrtf ${lrtf.makespan} s vs model-lrtf ${owner.makespan} s`);
+  // Serial copies come from wrong hints (and first shards nobody prefetched): fewer than model-lrtf's one per model
+  // (51 here; 205 before pick() honoured its own prefetch, 608 before the lookahead predicted other devices' picks).
+  assert.ok(lrtf.transfers.serial < w.models.length, `${lrtf.transfers.serial} serial copies for ${w.models.length} models`);
   // The scheduler's estimates count each task's own copies (the executor times them with the task; so does the
   // simulator): before they did, small models (more copy per second of compute) finished 26 s after the big ones.
   const plain = simulate({ ...w, bandwidth: Infinity }, { policy: 'sharded-lrtf' });
