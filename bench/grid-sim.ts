@@ -1,19 +1,26 @@
 /**
  * bench:grid's simulator side: the same workload simulated, to put a predicted makespan beside each measured one.
- *
- * Calibration (measured on this machine before the timed runs, never from them):
+ * The simulator runs the job's own plans through the executor's rules (from-plans.ts: the bytes each task copies;
+ * engine.ts: the shard cache, prefetch and device-state rules); its costs are measured on this machine before the
+ * timed runs, never taken from them:
  *   - copy bandwidth: a cpu device copying a buffer in and out the way a task does (a fresh allocation each time,
  *     so first-touch page faults are in it), median of several;
- *   - task seconds: the pilot's per-shard forward/backward seconds, times one factor: what a short calibration job
- *     (the warm-up run) measured per task, copies taken out, over what the pilot predicted for the same tasks. The
- *     pilot times layers alone; a task also pays the loss, the optimizer step and the executor's own overhead.
+ *   - task seconds: the pilot pass (per layer, the fastest of a few repetitions, summed over each shard's layers) run
+ *     in a worker thread on a one-thread cpu backend — alone, and with a second worker running it at the same time
+ *     (two devices computing at once share the cores' memory bandwidth; the simulator uses the second figure while
+ *     another device computes) — plus the optimizer step: the host AdamW kernel's measured seconds per element times
+ *     the elements each training task steps (all of a clipped model's in shard 0's task).
+ * The scheduler inside the simulator is told the plans' own pilot times, as the executor's scheduler is.
  */
-import type { HydraEvent, PartitionPlan } from '../src/hydra/api.js';
+import { Worker } from 'node:worker_threads';
+import type { PartitionPlan } from '../src/hydra/api.js';
 import { createCpuBackend } from '../src/backend/cpu.js';
 import { simulate } from '../src/sim/engine.js';
 import { workloadFromPlans, type PlannedModel } from '../src/sim/from-plans.js';
-import type { PolicyName } from '../src/hydra/scheduler/types.js';
+import type { PolicyName, TaskKind } from '../src/hydra/scheduler/types.js';
 import type { SimResult } from '../src/sim/types.js';
+import type { Gpt2Config } from '../src/nn/gpt2-config.js';
+import type { CalibrateJob, CalibrateResult } from './grid-calibrate-worker.js';
 import { median } from './common.js';
 
 /** Bytes per second of a host→device plus device→host copy pair on a one-thread cpu device. */
@@ -36,34 +43,57 @@ export async function measureCopyBandwidth(bytes = 32 << 20, runs = 7): Promise<
   return median(rates);
 }
 
-/** Pilot seconds of one task of a plan's shard (the scheduler's cost model). */
-function pilotSeconds(plan: PartitionPlan, kind: string, shard: number): number {
-  const s = plan.shards[shard].seconds;
-  return kind === 'F' || kind === 'E' ? s.forward : s.forward + s.backward;
+function calibrateIn(job: CalibrateJob): Promise<CalibrateResult> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./grid-calibrate-worker.js', import.meta.url), { workerData: job });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`calibration worker exited (code ${code}) before reporting`)));
+  });
 }
 
-/**
- * Measured task seconds (copies at `bandwidth` taken out) over pilot seconds, over the task-end events of a job whose
- * models had these plans.
- */
-export function calibrationFactor(events: HydraEvent[], plans: Map<string, PartitionPlan>, bandwidth: number): number {
-  let measured = 0, pilot = 0;
-  for (const e of events) {
-    if (e.type !== 'task-end') continue;
-    const plan = plans.get(e.model);
-    if (!plan) continue;
-    measured += Math.max(0, e.computeSeconds - (e.bytesIn + e.bytesOut) / bandwidth);
-    pilot += pilotSeconds(plan, e.kind, e.shard);
-  }
-  if (!(pilot > 0)) throw new Error('calibration: the calibration job reported no tasks');
-  return measured / pilot;
+/** Per layer: forward and backward seconds; and seconds per stepped element. */
+export interface Calibration {
+  forward: number[];
+  backward: number[];
+  stepSecondsPerElement: number;
 }
 
-/** Simulate the grid under a policy on `devices` cpu devices with the calibrated costs. */
-export function predict(models: PlannedModel[], devices: number, budget: number, bandwidth: number, factor: number, policy: PolicyName): SimResult {
-  const scaled = models.map((m) => ({
-    ...m,
-    plan: { ...m.plan, shards: m.plan.shards.map((s) => ({ ...s, seconds: { forward: s.seconds.forward * factor, backward: s.seconds.backward * factor } })) },
-  }));
-  return simulate(workloadFromPlans('grid', scaled, devices, budget, bandwidth), { policy });
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const calibration = (rs: CalibrateResult[]): Calibration => ({
+  forward: rs[0].profiles.map((_, i) => mean(rs.map((r) => r.profiles[i].forwardSeconds))),
+  backward: rs[0].profiles.map((_, i) => mean(rs.map((r) => r.profiles[i].backwardSeconds))),
+  stepSecondsPerElement: mean(rs.map((r) => r.stepSecondsPerElement)),
+});
+
+/** The model's per-layer costs at batch B, alone (`solo`) and while a second device runs the same (`shared`). */
+export async function measureTaskSeconds(config: Gpt2Config, B: number, T: number, stepElements: number, repeats = 3): Promise<{ solo: Calibration; shared: Calibration }> {
+  const job: CalibrateJob = { config, B, T, repeats, stepElements };
+  const solo = calibration([await calibrateIn(job)]);
+  const shared = calibration(await Promise.all([calibrateIn(job), calibrateIn(job)]));
+  return { solo, shared };
+}
+
+/** Seconds of each task kind of each shard of `plan`: its layers' measured seconds, plus its optimizer step. */
+export function shardSeconds(plan: PartitionPlan, c: Calibration, stepElements: number[]): Partial<Record<TaskKind, number>>[] {
+  const sum = (xs: number[], from: number, to: number) => xs.slice(from, to).reduce((a, b) => a + b, 0);
+  const last = plan.shards.length - 1;
+  return plan.shards.map((s, k) => {
+    const fwd = sum(c.forward, s.from, s.to), bwd = sum(c.backward, s.from, s.to);
+    const train = fwd + bwd + stepElements[k] * c.stepSecondsPerElement;
+    return k === last ? { FL: train, E: fwd } : { F: fwd, B: train, E: fwd };
+  });
+}
+
+export interface CalibratedModel extends PlannedModel {
+  /** Per shard, per task kind: measured seconds alone and while another device computes. */
+  seconds: Partial<Record<TaskKind, number>>[];
+  sharedSeconds: Partial<Record<TaskKind, number>>[];
+}
+
+/** Simulate the grid under a policy on `devices` cpu devices with the measured costs. */
+export function predict(models: CalibratedModel[], devices: number, budget: number, bandwidth: number, policy: PolicyName): SimResult {
+  const w = workloadFromPlans('grid', models, devices, budget, bandwidth);
+  w.models.forEach((m, i) => m.shards.forEach((s, k) => Object.assign(s, { seconds: models[i].seconds[k], sharedSeconds: models[i].sharedSeconds[k] })));
+  return simulate(w, { policy });
 }

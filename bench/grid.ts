@@ -17,9 +17,11 @@
  * between the two thread counts is reported beside them.
  *
  * Beside each policy's measured makespan, the simulator's prediction for the same workload (bench/grid-sim.ts: the
- * plans' pilot times, calibrated once on the warm-up job, and this machine's measured copy bandwidth):
- * `predicted_makespan_s` = the measured set-up time + the simulated training time, and `prediction_error` compares
- * the simulated training time with the measured one. Bytes moved, prefetch use and shard-cache hits per policy too.
+ * job's plans through the executor's copy, cache and prefetch rules, with per-shard seconds from a pilot pass run
+ * alone and beside a second one, the measured optimizer-step throughput and copy bandwidth — all measured before the
+ * timed runs): `predicted_makespan_s` = the measured set-up time + the simulated training time, and
+ * `prediction_error` compares the simulated training time with the measured one. Bytes moved, prefetch use and
+ * shard-cache hits per policy, predicted and measured.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +37,8 @@ import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { formatSpread, machine, randomTokens, repeats, spread, table, writeJson, type Spread } from './common.js';
 import { startBenchDashboard } from './dashboard-load.js';
-import { calibrationFactor, measureCopyBandwidth, predict } from './grid-sim.js';
+import { measureCopyBandwidth, measureTaskSeconds, predict, shardSeconds, type CalibratedModel } from './grid-sim.js';
+import { gradInBytes, stepElements } from '../src/sim/from-plans.js';
 import { buildRuntime } from '../src/hydra/run/model-runtime.js';
 import { deviceSteppable, stateFits } from '../src/hydra/run/device-state.js';
 import { parseBytes } from '../src/hydra/units.js';
@@ -98,17 +101,22 @@ async function resident(t: TrainTask): Promise<{ seconds: number; setup: number;
   return { seconds: (performance.now() - t0) / 1000, setup, losses };
 }
 
-// Plan once up front, for both set-ups (the pilot passes are not part of any run's makespan below). The warm-up job
-// also calibrates the simulator: its tasks' measured seconds against the pilot's.
-const bandwidth = await measureCopyBandwidth();
-const warmEvents: HydraEvent[] = [];
+// Plan once up front, for both set-ups (the pilot passes are not part of any run's makespan below).
 const warmTasks = () => [grid()[0], grid()[6]].map((t) => ({ ...t, steps: 2 }));
 await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
-const warm = await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf', onEvent: (e) => warmEvents.push(e) });
+const warm = await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
 for (const m of warm.models) console.log(formatPlan(m.plan));
 const planOf = new Map<number, PartitionPlan>(warm.models.map((m) => [m.plan.B, m.plan]));
-const factor = calibrationFactor(warmEvents, new Map(warm.models.map((m) => [m.name, m.plan])), bandwidth);
-console.log(`simulator calibration: copy bandwidth ${(bandwidth / 1e9).toFixed(2)} GB/s, task seconds = ${factor.toFixed(2)} × pilot seconds`);
+// The simulator's costs, measured now, before the timed runs.
+const bandwidth = await measureCopyBandwidth();
+const runtimeOf = (t: TrainTask) => buildRuntime(buildGpt2(config), planOf.get(t.train.B)!.shards, { optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed }, t.train.B, T);
+const costs = new Map<number, Awaited<ReturnType<typeof measureTaskSeconds>>>();
+for (const B of BATCHES) {
+  const rt = runtimeOf(grid().find((t) => t.train.B === B)!);
+  costs.set(B, await measureTaskSeconds(config, B, T, rt.params.reduce((n, p) => n + p.n, 0)));
+}
+const perElement = costs.get(BATCHES[0])!.solo.stepSecondsPerElement;
+console.log(`simulator calibration: copy bandwidth ${(bandwidth / 1e9).toFixed(2)} GB/s, AdamW step ${(1e9 * perElement).toFixed(2)} ns per parameter, pilot layers alone and two at once`);
 for (const t of [grid()[0], grid()[6]]) await train([{ ...t, steps: 1 }], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
 
 const RESIDENT = 'one-after-another, resident (LocalTrainer, 2 threads)';
@@ -167,18 +175,22 @@ const ratio = (run: string, base: string, key: 'makespan' | 'training'): Spread 
   return a && b ? spread(a.map((x, i) => x[key] / b[i][key])) : null;
 };
 const budgetBytes = parseBytes(BUDGET, 'BUDGET');
-const planned = grid().map((t) => {
+const planned = grid().map((t): CalibratedModel => {
   const plan = planOf.get(t.train.B)!;
   // Which shards the executor steps on their devices (none with DEVICE_STATE=0): those it may step there whose AdamW
   // moments fit beside their planned peak and reserve (the worker's rule). The simulator keeps their copies.
-  const rt = buildRuntime(buildGpt2(config), plan.shards, { optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed }, t.train.B, T);
+  const rt = runtimeOf(t);
   const fits = (k: number) => stateFits(Math.max(plan.shards[k].peakBytes.forward, plan.shards[k].peakBytes.train), plan.reserve, 2 * plan.shards[k].paramBytes, budgetBytes);
   const deviceSteps = deviceSteppable(rt).map((ok, k) => ok && fits(k));
-  return { id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, ...(DEVICE_STATE ? { deviceSteps } : {}) };
+  const c = costs.get(t.train.B)!, steps = stepElements(rt);
+  return {
+    id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, gradInBytes: gradInBytes(rt), ...(DEVICE_STATE ? { deviceSteps } : {}),
+    seconds: shardSeconds(plan, c.solo, steps), sharedSeconds: shardSeconds(plan, c.shared, steps),
+  };
 });
 const prediction = (run: string, xs: Sample[]) => {
   if (!(POLICIES as string[]).includes(run)) return {};
-  const sim = predict(planned, 2, budgetBytes, bandwidth, factor, run as PolicyName);
+  const sim = predict(planned, 2, budgetBytes, bandwidth, run as PolicyName);
   const training = spread(xs.map((x) => x.training)).median;
   const setup = spread(xs.map((x) => x.makespan - x.training)).median;
   return {
@@ -187,6 +199,7 @@ const prediction = (run: string, xs: Sample[]) => {
     prediction_error: sim.makespan / training - 1,
     predicted_bytes_moved: sim.transfers.bytes + sim.transfers.taskBytes,
     predicted_prefetch_hits: sim.transfers.prefetchHits,
+    predicted_prefetch_dropped: sim.transfers.prefetchDropped,
     predicted_cache_hits: sim.transfers.resident,
   };
 };
@@ -231,6 +244,11 @@ writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.
   model: `${config.n_layer} layers, ${config.n_head} heads, n_embd ${config.n_embd}, n_ctx ${config.n_ctx}, vocab ${config.vocab_size}, tied, dropout ${config.dropout}`,
   grid: { batch_sizes: BATCHES, lrs: LRS, steps: STEPS, tokens_per_sample: T },
   device_budget: BUDGET,
-  simulator: { copy_bandwidth_bytes_per_s: bandwidth, task_seconds_per_pilot_second: factor, note: 'predicted_makespan_s = measured set-up + simulated training; prediction_error = simulated / measured training - 1' },
+  simulator: {
+    copy_bandwidth_bytes_per_s: bandwidth,
+    adamw_seconds_per_parameter: perElement,
+    task_seconds: Object.fromEntries(BATCHES.map((B) => { const m = planned.find((x) => x.plan.B === B)!; return [`batch ${B}`, { alone: m.seconds, two_at_once: m.sharedSeconds }]; })),
+    note: 'measured before the timed runs (pilot layers alone and two at once, AdamW kernel, copy bandwidth); predicted_makespan_s = measured set-up + simulated training; prediction_error = simulated / measured training - 1',
+  },
   machine: machine(),
 });

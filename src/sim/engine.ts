@@ -6,12 +6,16 @@
  *   - parameters: the task's shard must be on the device. If the device's shard cache holds it at its current
  *     parameter version, nothing moves. If it is the shard the device prefetched on the scheduler's peek hint (at the
  *     current version), the copy overlapped the previous task's compute (it only stalls if it has not finished).
- *     Otherwise the copy is serial: paramBytes / bandwidth. A prefetch starts only when the device memory holds the
- *     running shard's peak and the next shard's parameters, and only if the model's task in flight does not step
- *     that shard (the executor's prefetch-safety rule); cached copies are evicted least recently used for the room.
+ *     Otherwise the copy is serial: paramBytes / bandwidth. A prefetch starts only when its parameters fit the
+ *     running model's prefetch reserve (SimModel.reserve; without one, when the running shard's peak and the
+ *     parameters fit the device), and only if the model's task in flight does not step that shard (the executor's
+ *     prefetch-safety rule); cached copies are evicted least recently used for the room. A prefetch the next task
+ *     does not use is dropped, its bytes copied for nothing (counted, as the executor counts them).
  *   - the task's other copies (batch, boundary activations, gradients: SimShard.taskBytes) are serial, as the
  *     executor awaits them inside the task.
- *   - compute: estimated seconds / device speed (× optional noise). The scheduler is told the compute seconds.
+ *   - compute: the measured seconds of the task's kind (SimShard.seconds, or sharedSeconds while another device is
+ *     computing; default the estimate) / device speed (× optional noise). The scheduler is told the estimates up
+ *     front and, after each task, its compute seconds with its own non-parameter copies (see the push below).
  * After a task its shard stays cached unless the task stepped it and the optimizer steps the host's copy
  * (Workload.stepOn 'host', unless the shard steps on its device: SimShard.stepsOnDevice); a step makes every other
  * device's copy of the shard stale.
@@ -27,6 +31,9 @@ import { validateWorkload } from './validate-workload.js';
 
 interface DeviceState {
   cache: SimDeviceCache;
+  /** When the device's latest task computes (copies done): another device's task over that time shares the cores. */
+  computeStart: number;
+  computeEnd: number;
   busySeconds: number;
   stallSeconds: number;
   tasks: number;
@@ -48,7 +55,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
   }
 
   const pilot: ModelSpec[] = pilotError === 0 ? models : models.map((m, i) => perturb(m, i, pilotError, seed));
-  const state: DeviceState[] = devices.map(() => ({ cache: new SimDeviceCache(), busySeconds: 0, stallSeconds: 0, tasks: 0 }));
+  const state: DeviceState[] = devices.map(() => ({ cache: new SimDeviceCache(), computeStart: 0, computeEnd: 0, busySeconds: 0, stallSeconds: 0, tasks: 0 }));
   /** Per shard key: how many tasks have stepped its parameters (a copy at an older version is stale). */
   const versions = new Map<number, number>();
   const versionOf = (key: number) => versions.get(key) ?? 0;
@@ -67,9 +74,13 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
   const queue = new EventQueue<{ task: Task; seconds: number }>();
   const finish = new Float64Array(models.length);
   const timeline: TimelineEntry[] | undefined = options.timeline ? [] : undefined;
-  const transfers = { bytes: 0, taskBytes: 0, resident: 0, evictions: 0, prefetchHits: 0, serial: 0, stallSeconds: 0 };
+  const transfers = { bytes: 0, taskBytes: 0, resident: 0, evictions: 0, prefetchHits: 0, prefetchDropped: 0, serial: 0, stallSeconds: 0 };
   const prefetch = options.prefetch ?? true;
   let tasks = 0, makespan = 0;
+  const dropped = (p: { bytes: number }) => {
+    transfers.prefetchDropped++;
+    transfers.bytes += p.bytes;
+  };
 
   const dispatch = (d: number, task: Task, now: number) => {
     const dev = devices[d], st = state[d], cache = st.cache;
@@ -77,27 +88,36 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     const shard = model.shards[task.shard];
     const key = shardKey(task.model, task.shard);
     const version = versionOf(key);
-    let ready = now;
+    let ready = now, copySeconds = 0;
     const pre = cache.prefetched;
     cache.prefetched = null;
-    if (cache.take(key, version)) transfers.resident++;
-    else if (pre?.key === key && pre.version === version) {
+    const hit = cache.take(key, version);
+    if (hit) transfers.resident++;
+    if (!hit && pre?.key === key && pre.version === version) {
       ready = Math.max(now, pre.readyAt);
       transfers.prefetchHits++;
       transfers.bytes += shard.paramBytes;
     } else {
-      ready = now + shard.paramBytes / bandwidth;
-      transfers.serial++;
-      transfers.bytes += shard.paramBytes;
+      if (pre) dropped(pre);
+      if (!hit) {
+        copySeconds += shard.paramBytes / bandwidth;
+        transfers.serial++;
+        transfers.bytes += shard.paramBytes;
+      }
     }
     cache.makeRoom(shard.peakBytes, dev.memoryBytes);
     const io = shard.taskBytes?.[task.kind] ?? 0;
-    ready += io / bandwidth;
+    copySeconds += io / bandwidth;
+    ready += copySeconds;
     transfers.taskBytes += io;
     st.stallSeconds += ready - now;
     transfers.stallSeconds += ready - now;
-    const seconds = (shard[task.kind] * noiseFactor(task, noise, seed)) / dev.speed;
+    const shared = state.some((o, e) => e !== d && o.computeStart <= ready && ready < o.computeEnd);
+    const measured = (shared ? (shard.sharedSeconds ?? shard.seconds) : shard.seconds)?.[task.kind] ?? shard[task.kind];
+    const seconds = (measured * noiseFactor(task, noise, seed)) / dev.speed;
     const end = ready + seconds;
+    st.computeStart = ready;
+    st.computeEnd = end;
     st.busySeconds += seconds;
     st.tasks++;
     // Steps: the stepped shards' versions move on; this device keeps its copy unless the host's copy was stepped.
@@ -114,7 +134,8 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
         const next = models[hint.model].shards[hint.shard];
         const hintKey = shardKey(hint.model, hint.shard);
         const hintVersion = versionOf(hintKey);
-        if (!cache.local(hintKey, hintVersion) && prefetchIsSafe(models[hint.model], inFlight[hint.model], hint.shard) && shard.peakBytes + next.paramBytes <= dev.memoryBytes) {
+        const fits = model.reserve !== undefined ? next.paramBytes <= model.reserve : shard.peakBytes + next.paramBytes <= dev.memoryBytes;
+        if (!cache.local(hintKey, hintVersion) && prefetchIsSafe(models[hint.model], inFlight[hint.model], hint.shard) && fits) {
           cache.makeRoom(shard.peakBytes + next.paramBytes, dev.memoryBytes);
           cache.prefetched = { key: hintKey, version: hintVersion, bytes: next.paramBytes, readyAt: ready + next.paramBytes / bandwidth };
         }
@@ -173,6 +194,9 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     const stuck = sched.progress().filter((p) => p.status !== 'done' && p.status !== 'failed' && p.status !== 'stopped').map((p) => p.id);
     throw new Error(`simulation stalled with every device idle; unfinished models: ${stuck.slice(0, 5).join(', ')} (scheduler bug)`);
   }
+
+  // Prefetches still waiting at the end were copied for nothing (the executor drops them at shut-down).
+  for (const st of state) if (st.cache.prefetched) dropped(st.cache.prefetched);
 
   const deviceRows = state.map((st, id) => ({
     id,

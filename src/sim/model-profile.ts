@@ -25,7 +25,8 @@ import type { ArchSpec } from '../nn/family.js';
 import { ADAMW_DEFAULTS } from '../optim/optimizer.js';
 import type { TrainRecipe } from '../optim/recipe.js';
 import { CONSTANT_LR } from '../optim/schedule.js';
-import { simShards } from './from-plans.js';
+import { gradInBytes, simShards } from './from-plans.js';
+import { buildRuntime } from '../hydra/run/model-runtime.js';
 import type { SimShard } from './types.js';
 
 export const DEFAULT_TFLOPS = 10;
@@ -101,7 +102,9 @@ async function planOnAccounting(arch: ArchSpec, B: number, T: number, budget: nu
   });
 }
 
-/** The simulator shards of `r`'s plan (a fresh copy: callers may change them). */
+/** The simulator shards of `r`'s plan (a fresh copy: callers may change them), with the executor's copies per task. */
 export async function modelShards(r: ProfileRequest): Promise<SimShard[]> {
-  return simShards(await modelPlan(r));
+  const plan = await modelPlan(r);
+  const rt = buildRuntime(buildArch(resolveArch(r.arch)), plan.shards, PROFILE_RECIPE, r.B, r.T);
+  return simShards(plan, { gradInBytes: gradInBytes(rt) });
 }

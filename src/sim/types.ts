@@ -16,6 +16,13 @@ export interface SimShard extends ShardCost {
    * modelled: the write-back (parameters and state) when the shard's next task runs on another device.
    */
   stepsOnDevice?: boolean;
+  /**
+   * Seconds each kind of task computes, when measured apart from the scheduler's estimate (F/FL/B/E, which the
+   * scheduler is told, as the executor's scheduler is told the plan's pilot times): `seconds` alone on the machine,
+   * `sharedSeconds` while another device computes too (they share the cores' memory bandwidth). Default: the estimate.
+   */
+  seconds?: Partial<Record<TaskKind, number>>;
+  sharedSeconds?: Partial<Record<TaskKind, number>>;
 }
 
 export interface SimModel extends ModelSpec {
@@ -25,6 +32,11 @@ export interface SimModel extends ModelSpec {
    * executor's rule), rather than each shard's by its own backward.
    */
   clipping?: boolean;
+  /**
+   * The plan's prefetch reserve: a prefetch is started beside this model's tasks only for a shard whose parameters fit
+   * it (the executor's rule). Absent: whenever the running task's peak and the parameters fit the device's memory.
+   */
+  reserve?: number;
 }
 
 export interface SimDevice {
@@ -104,6 +116,8 @@ export interface SimResult {
     evictions: number;
     /** Tasks whose shard had been prefetched on the peek hint. */
     prefetchHits: number;
+    /** Prefetches no task used (another task came first, or the job ended): copied, counted in `bytes`, dropped. */
+    prefetchDropped: number;
     /** Tasks that waited for a serial copy. */
     serial: number;
     /** Seconds devices sat waiting for parameters. */

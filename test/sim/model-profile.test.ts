@@ -10,7 +10,8 @@ import { planFor } from '../../src/hydra/plan/plan-cache.js';
 import { buildArch } from '../../src/nn/families.js';
 import type { ArchSpec } from '../../src/nn/family.js';
 import { modelPlan, modelShards, PROFILE_RECIPE } from '../../src/sim/model-profile.js';
-import { simShards } from '../../src/sim/from-plans.js';
+import { gradInBytes, simShards } from '../../src/sim/from-plans.js';
+import { buildRuntime } from '../../src/hydra/run/model-runtime.js';
 import type { PartitionPlan } from '../../src/hydra/api.js';
 
 const cases: { name: string; arch: ArchSpec; B: number; T: number }[] = [
@@ -47,7 +48,8 @@ for (const c of cases) {
     assert.deepEqual(cuts(profile), cuts(real));
     assert.equal(profile.reserve, real.reserve);
     const sim = await modelShards({ arch: c.arch, B: c.B, T: c.T, deviceMemory: budget });
-    assert.deepEqual(bytesOnly(sim), bytesOnly(simShards(real)));
+    const rt = buildRuntime(buildArch(c.arch), real.shards, PROFILE_RECIPE, c.B, c.T);
+    assert.deepEqual(bytesOnly(sim), bytesOnly(simShards(real, { gradInBytes: gradInBytes(rt) })));
     // Seconds from the FLOP clock: a shard costs what its matrix products do (an embedding alone: nothing).
     for (const s of profile.shards) {
       const products = s.layerNames.some((n) => n !== 'embed');
