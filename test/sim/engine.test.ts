@@ -112,3 +112,23 @@ test('bad workloads are refused with the field named', () => {
   assert.throws(() => simulate(workload([big], [1], 1, 50)), /models\[0\] \('a'\) shard 1 needs 100 bytes at its peak but device 0 has 50/);
   assert.throws(() => simulate(workload([simModel('a', 1, 1)], [1]), { noise: 1 }), /noise: expected a number in \[0, 1\)/);
 });
+
+test('prefetch within the model\'s reserve (the executor\'s rule); an unused prefetch is dropped and its bytes count', () => {
+  const m = simModel('a', 2, 1, 1, 1e9);
+  close(simulate(workload([{ ...m, reserve: 0.5e9 }], [1], 1e9)).makespan, 9, 'shard parameters larger than the reserve: two serial copies (B0 finds F0\'s)');
+  close(simulate(workload([{ ...m, reserve: 1e9 }], [1], 1e9)).makespan, 8, 'within the reserve: overlapped');
+  // Two devices, clipped models stepped on the host: a hint can be overtaken (the other device takes the hinted task,
+  // or a step makes the copy stale), and the prefetch is dropped.
+  const models = Array.from({ length: 4 }, (_, i) => simModel(`m${i}`, 2, 3, 1 + (i % 3) * 0.3, 1e9, { clipping: true }));
+  const r = simulate({ ...workload(models, [1, 1], 1e9, 4e9), stepOn: 'host' }, { policy: 'sharded-lrtf' });
+  assert.ok(r.transfers.prefetchDropped > 0 && r.transfers.prefetchHits > 0, JSON.stringify(r.transfers));
+  assert.equal(r.transfers.bytes, 1e9 * (r.transfers.serial + r.transfers.prefetchHits + r.transfers.prefetchDropped), 'every copy counts, used or not');
+});
+
+test('measured seconds: a task takes `seconds` alone and `sharedSeconds` while another device computes; the scheduler keeps its estimates', () => {
+  const one = simModel('x', 1, 3, 1);
+  const timed = (id: string) => ({ ...one, id, shards: one.shards.map((s) => ({ ...s, seconds: { FL: 2 }, sharedSeconds: { FL: 3 } })) });
+  close(simulate(workload([timed('a')], [1, 1])).makespan, 3 * 2, 'alone: 2 s a step');
+  close(simulate(workload([timed('a'), timed('b')], [1, 1])).makespan, 3 * 3, 'two at once: 3 s a step');
+  close(simulate(workload([timed('a'), timed('b')], [1])).makespan, 6 * 2, 'one device: never two at once');
+});
