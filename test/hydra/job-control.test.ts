@@ -102,6 +102,24 @@ test('job.add refuses a duplicate name without disturbing the job; stop(name) en
   assert.equal(r.hostTier!.inUse, r.hostTier!.highWater - release.bytes);
 });
 
+test('job.add when the last model\'s room is let go: a request made while the job runs is served, not lost to the loop ending', async () => {
+  // The only model is stopped; its host state is let go as it ends, when the scheduler is done and no task runs.
+  let job: ReturnType<typeof startTraining> | undefined;
+  let added: Promise<void> | undefined;
+  job = startTraining([tasks[2]], {
+    ...base,
+    onEvent: (e) => {
+      if (e.type === 'step' && e.model === 'c' && e.step === 1) job!.stop('c');
+      if (e.type === 'host-release' && e.model === 'c' && !added) added = job!.add(late);
+    },
+  });
+  const r = await job.result;
+  await added;
+  const got = r.models.find((m) => m.name === 'late');
+  assert.equal(got?.status, 'done', got?.reason);
+  assert.deepEqual(got.losses, (await alone('late')).losses);
+});
+
 test('resume with a grown grid: the new model starts from step 0, the others continue bitwise', async () => {
   const whole = await unchangedJob();
   const dir = mkdtempSync(join(tmpdir(), 'hydra-grow-'));

@@ -111,7 +111,7 @@ export class JobRun {
   /** Offer work to every idle device, then wait for any device to finish (or for a request of the job's handle). */
   private async loop(sched: Scheduler): Promise<void> {
     const { control } = this;
-    while (!sched.isDone() || this.running.size > 0 || this.setUp.pending) {
+    while (!sched.isDone() || this.running.size > 0 || this.setUp.pending || control?.pending || this.endings.releasesInFlight) {
       this.takeJoins(sched);
       for (const d of this.devices) {
         // A task may end without running (its model stopped or its batch failed): then offer the device another.
@@ -127,8 +127,13 @@ export class JobRun {
       }
       // The devices have work: the models still to be set up are set up behind it.
       this.setUp.start();
-      if (this.running.size === 0) {
-        if (sched.isDone() && !this.setUp.pending) break;
+      if (this.running.size === 0 && !control?.pending) {
+        if (sched.isDone() && !this.setUp.pending) {
+          // A model's state may still be let go: a request made then (an add into the room it leaves) is served.
+          if (!this.endings.releasesInFlight) break;
+          await Promise.race([this.endings.releasesSettled(), ...(control ? [control.wakeup()] : [])]);
+          continue;
+        }
         // Stopped while models wait at a rung: they are at a boundary; checkpoint them as they are.
         if (this.c.options.signal?.aborted && this.endings.stopHeld(this.active)) continue;
         if (this.devices.every((d) => d.dead)) {

@@ -20,6 +20,8 @@ export class ModelEndings {
   private sched!: Scheduler;
   /** Releases of models with state on disk still reading it back (or with state on a device, written back). */
   private readonly releasing: Promise<void>[] = [];
+  /** Releases not yet settled: the job's loop waits for them, so a request made as a room is let go is still served. */
+  private inFlight = 0;
   /** Checkpoints waiting for a device to write the model's state back before they are snapshotted. */
   private readonly writingBack: Promise<void>[] = [];
 
@@ -118,6 +120,21 @@ export class ModelEndings {
     }
   }
 
+  /** Whether a model's state is still being let go (read back from disk, written back from a device). */
+  get releasesInFlight(): boolean {
+    return this.inFlight > 0;
+  }
+
+  /** Resolves when the releases in flight now have settled (their errors are reported by close()). */
+  releasesSettled(): Promise<void> {
+    return Promise.allSettled(this.releasing).then(() => undefined);
+  }
+
+  private track(release: Promise<void>): void {
+    this.inFlight++;
+    this.releasing.push(release.finally(() => this.inFlight--));
+  }
+
   /** Early-stopping decisions: a promoted model trains on to its next horizon; a stopped one ends here. */
   private apply(decisions: RungDecision[]): void {
     const { emit, now } = this.c;
@@ -146,7 +163,7 @@ export class ModelEndings {
     if (heldElsewhere(this.devices, j.name)) {
       // Its latest steps are on a device: written back (and any snapshot taken) before its weights are read.
       j.released = true;
-      this.releasing.push(writeBack(this.devices, j.name).then(() => j.busyUntil).then(() => this.releaseNow(j)));
+      this.track(writeBack(this.devices, j.name).then(() => j.busyUntil).then(() => this.releaseNow(j)));
       return;
     }
     this.releaseNow(j);
@@ -164,6 +181,6 @@ export class ModelEndings {
     };
     if (!j.disk) return free();
     const disk = j.disk;
-    this.releasing.push(weights.then(() => tiers.detach(disk)).then(free));
+    this.track(weights.then(() => tiers.detach(disk)).then(free));
   }
 }
