@@ -20,6 +20,7 @@
         "native/device-kernels.cc",
         "native/device-kernels-nn.cc",
         "native/device-kernels-llama.cc",
+        "native/direct-io.cc",
         "native/gemm.cc",
         "native/gemm-peak.cc",
         "native/init-normal.cc",

@@ -7,8 +7,14 @@
  *   - the disk's own sequential bandwidth, measured in the same run without the page cache: `dd` with O_DIRECT
  *     (8 MiB blocks; the write to fsync), or where the file system refuses O_DIRECT (tmpfs), a buffered write to
  *     fsync and a read after the file's pages were dropped (posix_fadvise DONTNEED, `dd iflag=nocache`) — the limit;
- *   - the bandwidth the tier achieved: bytes it read and wrote per step over the disk run's step time. The tier's own
- *     I/O goes through the page cache (a re-read of a shard's values may be served from it), so it can exceed the disk.
+ *   - the bandwidth the tier achieved: bytes it read and wrote per step over the disk run's step time. The tier's
+ *     scratch files use O_DIRECT where the file system accepts it (`io_mode` says which): every byte it reads comes
+ *     from the disk, not from the page cache, so the disk run is disk-bound where the disk is the limit;
+ *   - the physics: the seconds of disk I/O a step needs at the disk's own bandwidth (bytes read / read bandwidth +
+ *     bytes written / write bandwidth), and the ratio that implies with no overlap at all (1 + I/O / compute) and
+ *     with perfect overlap (max(1, I/O / compute)). Compute per step grows with the tokens per step and the I/O does
+ *     not (it is the state, once per step), so `tokens_for_target` says how many tokens per step the target needs
+ *     even if no I/O overlapped (BATCH sets the batch: 4 × 256 tokens by default).
  * Time per step is the median over the steps after the first (which pays the first touch of every page).
  */
 import { spawnSync } from 'node:child_process';
@@ -24,11 +30,12 @@ import { buildArch } from '../src/nn/families.js';
 import { buildRuntime } from '../src/hydra/run/model-runtime.js';
 import { placeJob } from '../src/hydra/tier/placement.js';
 import { CONSTANT_LR } from '../src/optim/schedule.js';
+import { ScratchFile } from '../src/hydra/tier/scratch-file.js';
 
 const threads = Number(process.env.THREADS ?? 2);
 const steps = Number(process.env.STEPS ?? 4);
 const config = gpt2Config('gpt2-mini', { n_layer: Number(process.env.LAYERS ?? 8), n_head: 8, n_embd: 512, n_ctx: 256, vocab_size: 8192, dropout: 0, tie: false });
-const B = 4, T = 256;
+const B = Number(process.env.BATCH ?? 4), T = 256;
 const MiB = 1024 ** 2;
 
 function task(): TrainTask {
@@ -94,6 +101,19 @@ try {
   const d = disk.r.diskTier!;
   const p = disk.r.models[0].placement!;
   const bw = diskBandwidth(spill, Math.max(512 * MiB, Math.min(p.readPerStep, 2048 * MiB)));
+  // The scratch files' I/O mode in this directory (the same code path the tier took).
+  const probe = await ScratchFile.create(spill);
+  const ioMode = probe.mode.direct ? 'O_DIRECT' : `buffered (page cache): ${probe.mode.why}`;
+  await probe.remove();
+  // Measured bytes per step (the job's totals over its steps) and what they cost at the disk's own bandwidth.
+  const readPerStep = d.bytesRead / steps, writePerStep = d.bytesWritten / steps;
+  const ioS = readPerStep / 1e6 / bw.readMBps + writePerStep / 1e6 / bw.writeMBps;
+  const physics = {
+    io_s_per_step: ioS,
+    ratio_no_overlap: 1 + ioS / ram.stepS,
+    ratio_full_overlap: Math.max(1, ioS / ram.stepS),
+    tokens_for_target: Math.ceil((B * T * ioS) / (0.25 * ram.stepS)),
+  };
   // What went to disk: the values (and gradients) of the disk shards' parameters, and the moments of every parameter
   // whose moments left RAM.
   const total = rt.params.reduce((a, q) => a + q.n, 0);
@@ -114,8 +134,12 @@ try {
     disk_read_MBps: bw.readMBps,
     disk_write_MBps: bw.writeMBps,
     disk_method: bw.method,
-    achieved_read_MBps: p.readPerStep / 1e6 / disk.stepS,
-    achieved_write_MBps: p.writePerStep / 1e6 / disk.stepS,
+    io_mode: ioMode,
+    achieved_read_MBps: readPerStep / 1e6 / disk.stepS,
+    achieved_write_MBps: writePerStep / 1e6 / disk.stepS,
+    read_per_step_bytes: readPerStep,
+    written_per_step_bytes: writePerStep,
+    physics,
     disk_tier: d,
     host_high_water: disk.r.hostTier!.highWater,
     peak_rss_bytes: disk.r.peakRssBytes,
@@ -126,7 +150,8 @@ try {
     { run: 'state on disk', 'host MiB': (disk.r.hostTier!.highWater / MiB).toFixed(0), 'disk MiB': (p.diskBytes / MiB).toFixed(0), 's/step': disk.stepS.toFixed(3) },
   ]));
   console.log(`on disk: ${(share.params_on_disk * 100).toFixed(0)}% of the parameter values (${share.shards_on_disk} shards), the moments of ${(share.params_with_moments_on_disk * 100).toFixed(0)}% of the parameters; disk measured by ${bw.method}`);
-  console.log(`ratio ${out.ratio.toFixed(2)}× (target ≤ 1.25×); disk ${bw.readMBps.toFixed(0)} MB/s read, ${bw.writeMBps.toFixed(0)} MB/s write; tier achieved ${out.achieved_read_MBps.toFixed(0)} MB/s read, ${out.achieved_write_MBps.toFixed(0)} MB/s write`);
+  console.log(`ratio ${out.ratio.toFixed(2)}× (target ≤ 1.25×); disk ${bw.readMBps.toFixed(0)} MB/s read, ${bw.writeMBps.toFixed(0)} MB/s write; tier (${ioMode}) achieved ${out.achieved_read_MBps.toFixed(0)} MB/s read, ${out.achieved_write_MBps.toFixed(0)} MB/s write (${(readPerStep / MiB).toFixed(0)} MiB read, ${(writePerStep / MiB).toFixed(0)} MiB written per step)`);
+  console.log(`physics: ${physics.io_s_per_step.toFixed(2)} s of disk I/O per step at the disk's bandwidth vs ${ram.stepS.toFixed(2)} s of compute: ${physics.ratio_no_overlap.toFixed(2)}× with no overlap, ${physics.ratio_full_overlap.toFixed(2)}× with full overlap; ≤ 1.25× even without overlap from ${physics.tokens_for_target} tokens per step (this run: ${B * T})`);
   writeJson('bench/results/offload.json', out);
 } finally {
   rmSync(spill, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "device.h"
+#include "direct-io.h"
 #include "gemm-peak.h"
 #include "init-normal.h"
 #include "sgemm.h"
@@ -16,6 +17,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("measureSgemmGflops", Napi::Function::New<hydra::MeasureSgemmGflops>(env, "measureSgemmGflops"));
   exports.Set("initNormal", Napi::Function::New<hydra::InitNormal>(env, "initNormal"));
   exports.Set("normalLogCos", Napi::Function::New<hydra::NormalLogCos>(env, "normalLogCos"));
+  exports.Set("directOpen", Napi::Function::New<hydra::DirectOpen>(env, "directOpen"));
+  exports.Set("directClose", Napi::Function::New<hydra::DirectClose>(env, "directClose"));
+  exports.Set("directTransfer", Napi::Function::New<hydra::DirectTransfer>(env, "directTransfer"));
   exports.Set("blas", Napi::String::New(env, hydra::blas_name()));
   return exports;
 }

@@ -93,6 +93,11 @@ export interface NativeCpuAddon {
   /** log(1 - u) and cos(2πu) as initNormal computes them (for the test that compares them with Math.log/Math.cos). */
   normalLogCos(u: Float64Array, logOut: Float64Array, cosOut: Float64Array): void;
   blas: 'openblas' | 'builtin';
+  /** A read-write fd opened with O_DIRECT; throws an Error with `code` (EINVAL where the file system refuses it). */
+  directOpen(path: string): number;
+  directClose(fd: number): void;
+  /** Reads into or writes `bytes` at `fileOffset` (any alignment) on libuv's pool; rejects with `code` (ENOSPC, ...). */
+  directTransfer(fd: number, bytes: Uint8Array, fileOffset: number, write: boolean): Promise<void>;
 }
 
 /** What scripts/build-native.mjs recorded about the last build (build/hydra-native.json). */

@@ -4,16 +4,20 @@
  * process exit Node still runs handlers for); a crash (kill -9) leaves them, and the next job that uses the same
  * spill directory removes every scratch file whose process is gone.
  *
- * I/O is pread/pwrite at explicit offsets through Node's fs, which runs them on libuv's thread pool: the main thread
- * never blocks on the disk, and several requests of a large transfer are in flight at once. A file grows as it is
- * written (a region never written reads as zeros, the optimizer's fresh state), so a disk that fills shows up as the
- * failing write, named, not as a file that could not be created.
+ * I/O is pread/pwrite at explicit offsets on libuv's thread pool: the main thread never blocks on the disk, and
+ * several requests of a large transfer are in flight at once. Where the file system accepts it, the file is opened
+ * with O_DIRECT (the native addon, native/direct-io.cc): spilled state bypasses the page cache, so it is not held a
+ * second time in RAM and a read really comes from the disk. Where O_DIRECT is refused (EINVAL: some file systems) or
+ * the addon is missing, the file falls back to buffered I/O through Node's fs, with the same results. A file grows
+ * as it is written (a region never written reads as zeros, the optimizer's fresh state), so a disk that fills shows
+ * up as the failing write, named, not as a file that could not be created.
  */
 import { closeSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { processAlive } from '../../data/atomic-write.js';
+import { loadCpuAddon, type NativeCpuAddon } from '../../backend/native-loader.js';
 
 const NAME = /^hydra-scratch-(\d+)-[0-9a-f]+\.spill$/;
 /** Bytes per request of a large transfer: large enough for sequential bandwidth, small enough to pipeline. */
@@ -59,20 +63,43 @@ function removeOnExit(path: string): void {
   });
 }
 
+/** The addon's direct I/O (tests pass one whose open is refused, as on a file system without O_DIRECT). */
+export type DirectIo = Pick<NativeCpuAddon, 'directOpen' | 'directClose' | 'directTransfer'>;
+
+/** How a scratch file does its I/O: O_DIRECT, or buffered through the page cache and why. */
+export type ScratchIoMode = { direct: true } | { direct: false; why: string };
+
+function nativeDirectIo(): DirectIo | string {
+  try {
+    return loadCpuAddon();
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export class ScratchFile {
   private closed = false;
   private constructor(
     readonly path: string,
-    private readonly fh: FileHandle,
+    private readonly io: { fh: FileHandle } | { fd: number; native: DirectIo },
+    readonly mode: ScratchIoMode,
   ) {}
 
-  /** A new, empty scratch file in `dir`. */
-  static async create(dir: string): Promise<ScratchFile> {
+  /** A new, empty scratch file in `dir`; `direct`: the O_DIRECT implementation (default the native addon's). */
+  static async create(dir: string, direct: DirectIo | string = nativeDirectIo()): Promise<ScratchFile> {
     const path = join(dir, `hydra-scratch-${process.pid}-${randomBytes(6).toString('hex')}.spill`);
     // O_EXCL: a name that exists is never reused.
     closeSync(openSync(path, 'wx'));
     removeOnExit(path);
-    return new ScratchFile(path, await open(path, 'r+'));
+    let why = typeof direct === 'string' ? `no direct I/O: ${direct}` : '';
+    if (typeof direct !== 'string') {
+      try {
+        return new ScratchFile(path, { fd: direct.directOpen(path), native: direct }, { direct: true });
+      } catch (e) {
+        why = `O_DIRECT refused (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+      }
+    }
+    return new ScratchFile(path, { fh: await open(path, 'r+') }, { direct: false, why });
   }
 
   /** Read `dst.byteLength` bytes at `offset` into dst. */
@@ -91,14 +118,16 @@ export class ScratchFile {
     const worker = async () => {
       while (next < bytes.length) {
         const at = next;
-        const len = Math.min(IO_REQUEST, bytes.length - at);
+        // Requests end at multiples of IO_REQUEST in the file: two requests never share a block (a direct write of a
+        // partial block reads, merges and writes it whole).
+        const len = Math.min(IO_REQUEST - ((offset + at) % IO_REQUEST), bytes.length - at);
         next += len;
         let done = 0;
         while (done < len) {
           const part = bytes.subarray(at + done, at + len);
           let n: number;
           try {
-            n = write ? (await this.fh.write(part, 0, part.length, offset + at + done)).bytesWritten : (await this.fh.read(part, 0, part.length, offset + at + done)).bytesRead;
+            n = await this.request(part, offset + at + done, write);
           } catch (e) {
             const code = (e as NodeJS.ErrnoException).code;
             throw new DiskTierError(`disk tier: cannot ${write ? 'write' : 'read'} ${this.path}: ${code ?? (e as Error).message}${code === 'ENOSPC' || code === 'EFBIG' ? ' (the disk holding spillDir is full)' : ''}`);
@@ -113,14 +142,25 @@ export class ScratchFile {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, Math.ceil(bytes.length / IO_REQUEST)) }, worker));
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, Math.ceil(bytes.length / IO_REQUEST) + 1) }, worker));
+  }
+
+  /** One request: bytes transferred (a direct request always does all of it, zeros past the end of the file). */
+  private async request(part: Uint8Array, at: number, write: boolean): Promise<number> {
+    const io = this.io;
+    if ('fd' in io) {
+      await io.native.directTransfer(io.fd, part, at, write);
+      return part.length;
+    }
+    return write ? (await io.fh.write(part, 0, part.length, at)).bytesWritten : (await io.fh.read(part, 0, part.length, at)).bytesRead;
   }
 
   /** Close and delete the file (idempotent). */
   async remove(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.fh.close().catch(() => undefined);
+    if ('fd' in this.io) this.io.native.directClose(this.io.fd);
+    else await this.io.fh.close().catch(() => undefined);
     rmSync(this.path, { force: true });
     open_.delete(this.path);
   }
