@@ -260,8 +260,11 @@ export interface JobResult {
   overlapSeconds: number;
   /** The host tier's accounts at the end of the job (a released model's state is no longer in use). */
   hostTier?: { budget: number; inUse: number; highWater: number };
-  /** Scratch the disk tier held (bytes now, most at once) and the bytes it read and wrote. */
-  diskTier?: { inUse: number; highWater: number; bytesRead: number; bytesWritten: number };
+  /**
+   * Scratch the disk tier held (bytes now, most at once) and the bytes it read and wrote; of those read, the bytes
+   * read ahead for a device's next task (any model's) and, of those, copied to the device before it came.
+   */
+  diskTier?: { inUse: number; highWater: number; bytesRead: number; bytesWritten: number; aheadReadBytes: number; aheadUploadedBytes: number };
   /** The process's peak resident memory (VmHWM) when training ended, before final weights were read back (Linux). */
   peakRssBytes?: number;
 }

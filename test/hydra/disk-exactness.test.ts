@@ -23,6 +23,18 @@ import { cpuSkipReason } from '../backend/helpers.js';
 import { sameBits, trainAlone } from './helpers.js';
 import { DISK_DEVICE_BUDGET, DISK_HOST_CAP, diskTasks } from './disk-tasks.js';
 
+/** Each disk task trained alone in RAM on one cpu thread (the reference), once per file. */
+const alone = new Map<string, ReturnType<typeof trainAlone>>();
+function aloneInRam(name: string): ReturnType<typeof trainAlone> {
+  let r = alone.get(name);
+  if (!r) {
+    const task = diskTasks.find((x) => x.name === name)!;
+    r = createBackend('cpu', { threads: 1 }).then((be) => trainAlone(task, be).finally(() => be.dispose()));
+    alone.set(name, r);
+  }
+  return r;
+}
+
 test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models on cpu:2x1): bitwise equal to training alone in RAM', async (t) => {
   try {
     (await createBackend('cpu', { threads: 1 })).dispose();
@@ -38,9 +50,7 @@ test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models 
   assert.ok((focus.placement?.diskShards.length ?? 0) >= 3, `focus has shards on disk: ${JSON.stringify(focus.placement)}`);
   assert.ok((other.placement?.diskShards.length ?? 0) >= 1, `other has a shard on disk: ${JSON.stringify(other.placement)}`);
   for (const m of result.models) {
-    const task = diskTasks.find((x) => x.name === m.name)!;
-    const be = await createBackend('cpu', { threads: 1 });
-    const ref = await trainAlone(task, be).finally(() => be.dispose());
+    const ref = await aloneInRam(m.name);
     assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
     assert.deepEqual(m.losses, ref.losses, `${m.name}: losses`);
     for (const [name, w] of ref.params) assert.ok(sameBits(w.data, m.weights.get(name)!.data), `${m.name}: parameter ${name} differs`);
@@ -50,6 +60,30 @@ test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models 
   const disk = result.diskTier!;
   assert.ok(disk.bytesRead > 0 && disk.bytesWritten > 0 && disk.highWater > 0, JSON.stringify(disk));
   assert.deepEqual(readdirSync(spill), [], 'scratch files are removed at the end of the job');
+});
+
+test('two-level prefetch: on one device, the next task\'s shard (often the other model\'s) is read disk → host and copied host → device while a task runs; bitwise equal to training alone in RAM', async (t) => {
+  try {
+    (await createBackend('cpu', { threads: 1 })).dispose();
+  } catch (e) {
+    const reason = await cpuSkipReason(e);
+    if (reason === null) throw e;
+    return t.skip(reason);
+  }
+  const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-'));
+  const result = await train(diskTasks, { devices: 'cpu:1x1', deviceMemory: DISK_DEVICE_BUDGET, hostMemory: DISK_HOST_CAP, spillDir: spill, planDir: null });
+  const disk = result.diskTier!;
+  assert.ok(disk.aheadReadBytes > 0, `read ahead for the device's next task: ${JSON.stringify(disk)}`);
+  assert.ok(disk.aheadUploadedBytes > 0, `copied host → device from a staging slot before its task: ${JSON.stringify(disk)}`);
+  assert.ok(result.prefetch.usedBytes > 0, `device prefetches used: ${JSON.stringify(result.prefetch)}`);
+  for (const m of result.models) {
+    const ref = await aloneInRam(m.name);
+    assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
+    assert.deepEqual(m.losses, ref.losses, `${m.name}: losses`);
+    for (const [name, w] of ref.params) assert.ok(sameBits(w.data, m.weights.get(name)!.data), `${m.name}: parameter ${name} differs`);
+  }
+  assert.ok(result.hostTier!.highWater <= DISK_HOST_CAP, `host high-water ${result.hostTier!.highWater}`);
+  assert.ok(result.devices[0].highWater <= DISK_DEVICE_BUDGET, `device high-water ${result.devices[0].highWater}`);
 });
 
 test('checkpoint and resume with state on disk (checkpoints and final weights streamed from the tiers): stopped at step 2 and resumed, bitwise equal to training alone in RAM', async (t) => {

@@ -11,6 +11,7 @@ import type { DeviceHandle } from '../run/device-pool.js';
 import { prefetchIsSafe } from '../run/prefetch-safety.js';
 import { clipScale } from '../../optim/clip.js';
 import type { Scheduler } from '../scheduler/index.js';
+import type { TaskRef } from '../scheduler/types.js';
 import { fsSafeNames } from '../../report/names.js';
 import type { JobControl } from './job-control.js';
 import { JobEarlyStopping } from './job-early-stopping.js';
@@ -194,7 +195,8 @@ export class JobRun {
       return;
     }
     j.inFlight = st;
-    const prefetch = this.prefetchFor(sched, d, j);
+    const hint = sched.peek(d.id);
+    const prefetch = this.prefetchFor(hint, d, j);
     this.locality.started(d.id, prefetch);
     emit({ type: 'task-start', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step });
     let slot: number | undefined;
@@ -202,15 +204,19 @@ export class JobRun {
       // A model trains while its later shards are still being initialised: a task waits for its own.
       await j.shardInitialising(st.shard);
       if (j.disk) {
-        // The shard's disk-tier steps have landed and a shard on disk is staged in a host slot; the model's next
-        // shard is read from disk while this task runs.
+        // The shard's disk-tier steps have landed and a shard on disk is staged in a host slot.
         await j.busyUntil;
         slot = await j.disk.load(st.shard);
-        j.disk.prefetch(nextShard(st.kind, st.shard, j.plan.shards.length));
       }
       // The shard's only current copy may be on another device (stepped there): it comes back to the host tier first.
       await writeBack(this.devices, j.name, st.shard, d.id);
-      return d.run(j.name, { kind: st.kind, shard: st.shard, step, ...(slot !== undefined ? { slot } : {}) }, j.paramsVersion[st.shard], prefetch);
+      // While this task runs, the device's next task's shard is read from disk (and copied to the device once in
+      // RAM), and so is this model's next shard (its next task may run on another device).
+      const ahead = this.readAhead(hint);
+      j.disk?.prefetch(nextShard(st.kind, st.shard, j.plan.shards.length));
+      const report = d.run(j.name, { kind: st.kind, shard: st.shard, step, ...(slot !== undefined ? { slot } : {}) }, j.paramsVersion[st.shard], prefetch);
+      if (ahead) void this.stageAhead(ahead, d, j, report);
+      return report;
     };
     const t = this.totals;
     const p = (checkpointWritten ? checkpointWritten.then(runTask) : runTask())
@@ -258,9 +264,8 @@ export class JobRun {
    * can land in between and its parameters fit the reserve the running task's plan left (its own model's largest
    * shard parameters, not any model's).
    */
-  private prefetchFor(sched: Scheduler, d: DeviceHandle, running: ModelJob): Prefetch {
+  private prefetchFor(hint: TaskRef | null, d: DeviceHandle, running: ModelJob): Prefetch {
     if (this.c.options.prefetch === false) return null;
-    const hint = sched.peek(d.id);
     const next = hint ? this.byName.get(hint.modelId) : undefined;
     if (!hint || !next || !prefetchIsSafe(next.rt, next.inFlight, hint)) return null;
     if (next.shardInitialising(hint.shard)) return null; // its parameters are not all in place yet
@@ -270,6 +275,42 @@ export class JobRun {
     // The host tier's copy is stale while another device holds the current one.
     if (heldElsewhere(this.devices, hint.modelId, hint.shard, d.id)) return null;
     return { modelId: hint.modelId, shard: hint.shard, paramsVersion: next.paramsVersion[hint.shard] };
+  }
+
+  /**
+   * Two-level prefetch, first level: the shard of the task the scheduler will give this device next (any model's),
+   * when it is staged from disk, is read disk → host into a pinned slot while this task runs. Not when the running
+   * task of its model would step it (the read would be stale) or it is still being initialised.
+   */
+  private readAhead(hint: TaskRef | null): { next: ModelJob; shard: number; version: number; slot: Promise<number | undefined> } | null {
+    const next = hint ? this.byName.get(hint.modelId) : undefined;
+    if (!hint || !next?.disk || next.ended || !next.disk.staged(hint.shard) || next.disk.stepping(hint.shard)) return null;
+    if (!prefetchIsSafe(next.rt, next.inFlight, hint) || next.shardInitialising(hint.shard)) return null;
+    return { next, shard: hint.shard, version: next.paramsVersion[hint.shard], slot: next.disk.readAhead(hint.shard) };
+  }
+
+  /**
+   * Second level: once the shard is in its slot, the device copies it host → device beside the running task (if
+   * that task still runs, the shard's parameters were not stepped meanwhile and they fit the running plan's reserve);
+   * the slot is unpinned when the copies have landed.
+   */
+  private async stageAhead(a: NonNullable<ReturnType<JobRun['readAhead']>>, d: DeviceHandle, running: ModelJob, report: Promise<unknown>): Promise<void> {
+    let done = false;
+    const over = () => void (done = true);
+    void report.then(over, over);
+    const slot = await a.slot.catch(() => undefined);
+    if (slot === undefined) return;
+    let uploaded = 0;
+    try {
+      const fits = a.next.plan.shards[a.shard].paramBytes <= running.plan.reserve;
+      if (!done && fits && this.c.options.prefetch !== false && a.next.paramsVersion[a.shard] === a.version && !a.next.ended) {
+        uploaded = await d.stage(a.next.name, a.shard, a.version, slot);
+      }
+    } catch {
+      // The device died: its task fails on its own; the slot is only a cache.
+    } finally {
+      a.next.disk!.unpin(slot, uploaded);
+    }
   }
 
   /** End a model whose task did not run (or failed): the scheduler drops it, its result says why. */

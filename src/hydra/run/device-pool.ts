@@ -21,6 +21,9 @@ export class DeviceHandle {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (r: TaskReport) => void; reject: (e: Error) => void }>();
   private readonly writing = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly staging = new Map<number, { resolve: (bytes: number) => void; reject: (e: Error) => void }>();
+  /** The id of the latest task sent. */
+  private lastRun = 0;
   private fatal: Error | null = null;
   private stopping = false;
 
@@ -65,6 +68,9 @@ export class DeviceHandle {
           h.dirty = m.dirty;
           h.writing.get(m.id)?.resolve();
           h.writing.delete(m.id);
+        } else if (m.type === 'staged') {
+          h.staging.get(m.id)?.resolve(m.bytes);
+          h.staging.delete(m.id);
         } else if (m.type === 'stopped') {
           h.prefetch = m.prefetch;
           h.cache = m.cache;
@@ -83,9 +89,10 @@ export class DeviceHandle {
 
   private die(e: Error): void {
     this.fatal ??= e;
-    for (const w of [...this.waiting.values(), ...this.writing.values()]) w.reject(this.fatal);
+    for (const w of [...this.waiting.values(), ...this.writing.values(), ...this.staging.values()]) w.reject(this.fatal);
     this.waiting.clear();
     this.writing.clear();
+    this.staging.clear();
   }
 
   /** End the worker thread now, whatever it is doing (a device that does not answer a shutdown). */
@@ -101,6 +108,7 @@ export class DeviceHandle {
   run(modelId: string, task: RunMessage['task'], paramsVersion: number, prefetch: RunMessage['prefetch']): Promise<TaskReport> {
     if (this.fatal) return Promise.reject(this.fatal);
     const id = this.nextId++;
+    this.lastRun = id;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.send({ type: 'run', id, modelId, task, paramsVersion, prefetch });
@@ -119,6 +127,19 @@ export class DeviceHandle {
     return new Promise((resolve, reject) => {
       this.writing.set(id, { resolve, reject });
       this.send({ type: 'writeback', id, modelId, ...(shard !== undefined ? { shard } : {}) });
+    });
+  }
+
+  /**
+   * Copy a shard staged in host slot `slot` to the device beside the task sent last (two-level prefetch); resolves
+   * with the bytes copied once they have landed (0: declined), so the slot can be unpinned.
+   */
+  stage(modelId: string, shard: number, paramsVersion: number, slot: number): Promise<number> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.staging.set(id, { resolve, reject });
+      this.send({ type: 'stage', id, runId: this.lastRun, modelId, shard, paramsVersion, slot });
     });
   }
 

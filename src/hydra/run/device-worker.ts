@@ -95,6 +95,39 @@ async function dropPrefetch(): Promise<void> {
   }
 }
 
+type StageMessage = Extract<ToWorker, { type: 'stage' }>;
+/** The latest run received, and the latest that has made its own prefetch decision (a stage for it may start then). */
+let lastRunSeen = 0;
+let decidedRun = 0;
+/** A stage for a run still queued: it starts once that run has decided its own prefetch. */
+let pendingStage: StageMessage | null = null;
+
+/**
+ * Two-level prefetch, the device's half: the next task's shard, staged from disk into a host slot, is copied in
+ * beside the current task when nothing else is being prefetched. The answer waits for the copies to land: the slot
+ * is pinned until then.
+ */
+function stage(msg: StageMessage): void {
+  const m = models.get(msg.modelId);
+  if (msg.runId !== lastRunSeen || !m || prefetch) return post({ type: 'staged', id: msg.id, bytes: 0 });
+  m.views.stage(msg.shard, msg.slot);
+  startPrefetch(msg.modelId, msg.shard, msg.paramsVersion);
+  const p = prefetch as Prefetch | null;
+  if (!p) return post({ type: 'staged', id: msg.id, bytes: 0 });
+  const bytes = [...p.buffers.values()].reduce((a, b) => a + b.bytes, 0);
+  void Promise.allSettled(p.pending).then(() => post({ type: 'staged', id: msg.id, bytes }));
+}
+
+/** A stage that arrived before its run decided its own prefetch starts now (or is declined when it is stale). */
+function takePendingStage(runId: number): void {
+  decidedRun = Math.max(decidedRun, runId);
+  const s = pendingStage;
+  if (!s || s.runId > runId) return;
+  pendingStage = null;
+  if (s.runId === runId) stage(s);
+  else post({ type: 'staged', id: s.id, bytes: 0 });
+}
+
 /** Write a dirty entry back to the host tier; it stays as a clean entry. */
 function flush(e: Entry): Promise<void> {
   let p = flushing.get(e);
@@ -171,6 +204,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const pf = msg.prefetch;
   // A prefetch of the very shard this task keeps would copy what stays here anyway.
   if (pf && !(keeps && pf.modelId === msg.modelId && pf.shard === shard && pf.paramsVersion === msg.paramsVersion)) startPrefetch(pf.modelId, pf.shard, pf.paramsVersion);
+  takePendingStage(msg.id);
   const next = prefetch;
   // Prefetched buffers become the task's own; a failing task gives back everything it held.
   const tracked = trackAllocations(be, [...mine.values(), ...[...(state?.values() ?? [])].flat()]);
@@ -231,6 +265,15 @@ async function main(): Promise<void> {
       );
       return;
     }
+    if (msg.type === 'stage') {
+      if (decidedRun >= msg.runId) stage(msg);
+      else {
+        if (pendingStage) post({ type: 'staged', id: pendingStage.id, bytes: 0 });
+        pendingStage = msg;
+      }
+      return;
+    }
+    if (msg.type === 'run') lastRunSeen = msg.id;
     queue = queue.then(async () => {
       switch (msg.type) {
         case 'register':
@@ -258,6 +301,9 @@ async function main(): Promise<void> {
             await run(msg);
           } catch (e) {
             post({ type: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) });
+          } finally {
+            // A run that failed before deciding its prefetch answers its stage too (a pinned slot waits for it).
+            takePendingStage(msg.id);
           }
           break;
         case 'shutdown':

@@ -46,6 +46,12 @@ export type ToWorker =
       paramsVersion: number;
       prefetch: { modelId: string; shard: number; paramsVersion: number } | null;
     }
+  /**
+   * Two-level prefetch: the next task's shard, read from disk into host slot `slot` (pinned there meanwhile), is
+   * copied to the device while run `runId` computes, if no other prefetch is under way. Answered by 'staged' once the
+   * copies have landed (or at once, with 0 bytes, when declined).
+   */
+  | { type: 'stage'; id: number; runId: number; modelId: string; shard: number; paramsVersion: number; slot: number }
   | { type: 'shutdown' };
 
 export interface TaskReport {
@@ -70,6 +76,7 @@ export type FromWorker =
   | { type: 'ready'; name: string; budget: number; maxBufferBytes: number }
   | { type: 'done'; id: number; report: TaskReport }
   | { type: 'written'; id: number; cache: CacheTotals; dirty: ResidentShard[] }
+  | { type: 'staged'; id: number; bytes: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'stopped'; prefetch: PrefetchTotals; cache: CacheTotals }
   | { type: 'fatal'; message: string };

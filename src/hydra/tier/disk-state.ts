@@ -8,6 +8,9 @@
  *   - `load(shard)` before a task: waits for any step still writing the shard's parameters, then reads the shard's
  *     disk values into a slot (or finds them there, prefetched or still valid) and returns the slot;
  *   - `prefetch(shard)` at a task's start: the model's next shard is read into a free slot while the task runs;
+ *   - `readAhead(shard)` at any task's start, for the task the scheduler will give that device next (any model's):
+ *     the shard is read into a free slot and the slot is pinned, so that the device can copy it host → device
+ *     before its task comes (two levels deep: disk → host → device); `unpin` when that copy has landed;
  *   - `after(...)` when a training task ends: the parameters whose gradients became final are stepped from disk in
  *     chunks (without clipping; with clipping, the gradients go to disk and everything is stepped after shard 0's
  *     backward, once the global norm is known). Steps run in the background; the next task that reads a stepped
@@ -31,8 +34,17 @@ interface Offsets {
   states: number[];
 }
 
+/** Bytes moved ahead of the task that needs them, for the device's next task (readAhead). */
+export interface AheadCount {
+  /** Read disk → host while another task ran. */
+  read: number;
+  /** Of those, copied host → device from the slot before the task came. */
+  uploaded: number;
+}
+
 export class ModelDiskState {
   readonly io: IoCount = { read: 0, written: 0 };
+  readonly ahead: AheadCount = { read: 0, uploaded: 0 };
   /** Per parameter: its step (or gradient write) still in flight. */
   private readonly pending = new Map<string, Promise<void>>();
   private gen = 0;
@@ -181,11 +193,45 @@ export class ModelDiskState {
     const i = pool.free();
     if (i < 0) return;
     Object.assign(pool.slot(i), { owner: this, busy: true });
+    // Most recently used: the LRU choice of a free slot takes it last.
+    pool.touch(i);
     this.fill(i, shard);
     void pool.slot(i).ready!.then(
       () => pool.release(i, this, true),
       () => pool.release(i, this, false),
     );
+  }
+
+  /**
+   * `shard`'s current values in a slot, pinned (no fill, step or task touches it) until `unpin`: read from disk into
+   * a free slot, or the slot that already holds them. Resolves with the slot once they are there, or undefined when
+   * none is free, the shard's slot is in use, or the values went stale meanwhile (a step of every parameter).
+   */
+  async readAhead(shard: number): Promise<number | undefined> {
+    const pool = this.pool;
+    if (!pool || !this.staged(shard)) return undefined;
+    let i = pool.find(this, shard, this.gen);
+    const read = i < 0;
+    if (i >= 0 && pool.slot(i).busy) return undefined;
+    if (read) i = pool.free();
+    if (i < 0) return undefined;
+    Object.assign(pool.slot(i), { owner: this, busy: true });
+    pool.touch(i);
+    if (read) this.fill(i, shard);
+    const s = pool.slot(i), gen = s.gen;
+    const ok = await s.ready!.catch(() => false);
+    if (!ok || gen !== this.gen) {
+      pool.release(i, this, ok);
+      return undefined;
+    }
+    if (read) this.ahead.read += this.rt.shardParams[shard].reduce((a, p) => a + (this.layout.has(p.spec.name) ? p.n * 4 : 0), 0);
+    return i;
+  }
+
+  /** A slot pinned by readAhead is free again; it keeps the shard's values. `uploaded`: bytes the device copied. */
+  unpin(slot: number, uploaded: number): void {
+    this.ahead.uploaded += uploaded;
+    this.pool!.release(slot, this, true);
   }
 
   /**

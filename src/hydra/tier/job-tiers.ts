@@ -36,6 +36,9 @@ export interface DiskTierStats {
   highWater: number;
   bytesRead: number;
   bytesWritten: number;
+  /** Read ahead for a device's next task (disk-state.ts readAhead), and of those copied to the device before it. */
+  aheadReadBytes: number;
+  aheadUploadedBytes: number;
 }
 
 export class JobTiers {
@@ -47,7 +50,7 @@ export class JobTiers {
   private readonly disks = new Set<ModelDiskState>();
   private diskInUse = 0;
   private diskHighWater = 0;
-  private readonly io = { read: 0, written: 0 };
+  private readonly io = { read: 0, written: 0, aheadRead: 0, aheadUploaded: 0 };
   private spillReady = false;
 
   private constructor(
@@ -139,16 +142,20 @@ export class JobTiers {
     await d.remove();
     this.io.read += d.io.read;
     this.io.written += d.io.written;
+    this.io.aheadRead += d.ahead.read;
+    this.io.aheadUploaded += d.ahead.uploaded;
     this.diskInUse -= d.placement.diskBytes;
   }
 
   diskStats(): DiskTierStats {
-    let read = this.io.read, written = this.io.written;
+    let read = this.io.read, written = this.io.written, aheadRead = this.io.aheadRead, aheadUploaded = this.io.aheadUploaded;
     for (const d of this.disks) {
       read += d.io.read;
       written += d.io.written;
+      aheadRead += d.ahead.read;
+      aheadUploaded += d.ahead.uploaded;
     }
-    return { inUse: this.diskInUse, highWater: this.diskHighWater, bytesRead: read, bytesWritten: written };
+    return { inUse: this.diskInUse, highWater: this.diskHighWater, bytesRead: read, bytesWritten: written, aheadReadBytes: aheadRead, aheadUploadedBytes: aheadUploaded };
   }
 
   /** Remove every scratch file (the job ended, normally or not). */
