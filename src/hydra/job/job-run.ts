@@ -123,6 +123,15 @@ export class JobRun {
           const j = this.byName.get(st.modelId)!;
           // A model that ends at this boundary is checkpointed or copied whole: its initialisation must be complete.
           if (ModelJob.atBoundary(st) && !j.fullyInitialised && this.endsAtBoundary(j, st)) await j.initialised.catch(() => undefined);
+          // A model that ends or is checkpointed at this boundary has its last step whole first (streamed from disk
+          // in the background); a step whose updates failed to land does not count, and the model fails.
+          if (ModelJob.atBoundary(st) && j.disk?.landing && (this.endsAtBoundary(j, st) || this.checkpointDue(j, j.stepOf(st)))) {
+            const failed = await j.disk.landing.then(() => null, (e: unknown) => e);
+            if (failed) {
+              this.drop(sched, j, st, 'task failed', 'failed', `the optimizer step before step ${j.stepOf(st)} failed: ${message(failed)}`);
+              continue;
+            }
+          }
           this.dispatch(sched, d, st);
         }
       }
@@ -165,6 +174,12 @@ export class JobRun {
     return this.c.options.signal?.aborted === true || (j.task.stopAtStep !== undefined && step >= j.task.stopAtStep) || j.stopRequested;
   }
 
+  /** A periodic checkpoint is taken at this step boundary. */
+  private checkpointDue(j: ModelJob, step: number): boolean {
+    const every = this.c.checkpointEvery;
+    return every > 0 && step > j.checkpointedAt && step % every === 0 && step > 0;
+  }
+
   private dispatch(sched: Scheduler, d: DeviceHandle, st: SchedTask): void {
     const { emit, now, options } = this.c;
     const j = this.byName.get(st.modelId)!;
@@ -184,8 +199,7 @@ export class JobRun {
       }
       // The step after a periodic checkpoint starts once the checkpoint is on disk (its device waits for the write),
       // so a crash at any moment loses at most checkpointEvery steps of the model.
-      const every = this.c.checkpointEvery;
-      if (every > 0 && step > j.checkpointedAt && step % every === 0 && step > 0) checkpointWritten = this.endings.checkpoint(j, step, false);
+      if (this.checkpointDue(j, step)) checkpointWritten = this.endings.checkpoint(j, step, false);
     }
     try {
       j.prepareInputs(st);
@@ -224,8 +238,8 @@ export class JobRun {
         const g = rep.outcome.gradNorm;
         if (j.disk) {
           j.disk.after(st.kind, st.shard, slot, step, g === undefined ? undefined : clipScale(g, j.rt.recipe.clipNorm));
-          // A step counts as taken once its disk-tier updates have landed (a full disk fails it, not a later one).
-          if (g !== undefined) await j.disk.drain();
+          // The step streams from disk while the next one starts (disk-state.ts `land`).
+          if (g !== undefined) j.disk.land(step);
         }
         j.taskEnded(st, true);
         this.locality.reported(d.id, rep);
@@ -249,7 +263,13 @@ export class JobRun {
           return;
         }
         if (effects.evalLoss !== undefined) this.endings.evaluated(j, effects.evalLoss);
-        if (sched.modelDone(j.name) && j.result.status === 'done' && !j.ended) this.endings.done(j);
+        if (sched.modelDone(j.name) && j.result.status === 'done' && !j.ended) {
+          // Its last step is whole before the model is done; one whose updates failed to land does not count.
+          const failed = j.disk?.landing ? await j.disk.landing.then(() => null, (e: unknown) => e) : null;
+          if (!failed) return this.endings.done(j);
+          j.result.steps = Math.min(j.result.steps, j.disk!.landedSteps);
+          this.endings.finish(j, 'failed', `the optimizer step of step ${step} failed: ${message(failed)}`);
+        }
       })
       .catch((e: unknown) => {
         j.taskEnded(st, false);
@@ -315,6 +335,8 @@ export class JobRun {
 
   /** End a model whose task did not run (or failed): the scheduler drops it, its result says why. */
   private drop(sched: Scheduler, j: ModelJob, st: SchedTask, why: string, status: 'stopped' | 'failed', reason: string): void {
+    // A step whose disk-tier updates did not land does not count.
+    if (status === 'failed' && j.disk && j.disk.landedSteps >= 0) j.result.steps = Math.min(j.result.steps, j.disk.landedSteps);
     sched.complete(st, 0, this.c.now());
     sched.fail(j.name, why);
     this.endings.finish(j, status, reason);

@@ -262,7 +262,8 @@ export class ModelDiskState {
         slotWork.push(work);
       }
       if (shard === 0) {
-        // The step is complete: the global norm is known; every parameter on disk is stepped from disk.
+        // The step is complete: the global norm is known; every parameter on disk is stepped from disk, in
+        // canonical order (shard 0's first: the next forward needs them first).
         for (const p of this.rt.params.filter((p) => this.offsets.has(p.spec.name))) {
           const before = this.pending.get(p.spec.name);
           this.track(p.spec.name, (before ?? Promise.resolve()).then(() => this.stepOne(p, args(p, clipScale ?? 1), false)));
@@ -273,6 +274,26 @@ export class ModelDiskState {
     }
     if (slot !== undefined) void Promise.allSettled(slotWork).then(() => this.pool!.release(slot, this, true));
   }
+
+  /**
+   * With clipping, the step that shard 0's backward completed (`step`) is streamed in the background: the next
+   * step's tasks start at once, each waiting only for its own shard's parameters (`load`), so the stream overlaps the
+   * next forward. A step counts once its updates have landed: `landedSteps` is the count that has (a failure rolls
+   * the model's count back to it), `landing` is set while one is in flight.
+   */
+  land(step: number): void {
+    if (this.landedSteps < 0) this.landedSteps = step;
+    const p = this.drain().then(() => {
+      this.landedSteps = Math.max(this.landedSteps, step + 1);
+      if (this.landing === p) this.landing = null;
+    });
+    p.catch(() => undefined); // awaited by whoever needs the step whole (a checkpoint, the model's end) or fails on it
+    this.landing = p;
+  }
+
+  /** Steps whose disk-tier updates have all landed (-1: none streamed in the background yet). */
+  landedSteps = -1;
+  landing: Promise<void> | null = null;
 
   /** Every step and write in flight has landed; rejects with the first failure. */
   async drain(): Promise<void> {
