@@ -6,7 +6,7 @@
  *
  * Skipped only when webgpu genuinely cannot run here (test/backend/helpers.ts webgpuSkipReason).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceOutOfMemoryError } from '../../src/backend/backend.js';
 import type { WebGpuBackend } from '../../src/backend/webgpu/backend.js';
@@ -23,24 +23,29 @@ async function open(budget: number): Promise<WebGpuBackend | string> {
   }
 }
 
-test('webgpu budget: a buffer counts its size class (a 4-byte buffer takes 256 bytes)', async (t) => {
-  const be = await open(4096);
+/** Run `body` on a webgpu backend of this budget (disposed after), or skip the test where webgpu cannot run here. */
+async function onWebGpu(t: TestContext, budget: number, body: (be: WebGpuBackend) => Promise<void> | void): Promise<void> {
+  const be = await open(budget);
   if (typeof be === 'string') return t.skip(be);
   try {
+    await body(be);
+  } finally {
+    be.dispose();
+  }
+}
+
+test('webgpu budget: a buffer counts its size class (a 4-byte buffer takes 256 bytes)', async (t) => {
+  await onWebGpu(t, 4096, async (be) => {
     const bufs = Array.from({ length: 16 }, () => be.alloc(1));
     assert.equal(be.stats().inUse, 16 * 256);
     assert.throws(() => be.alloc(1), DeviceOutOfMemoryError, 'the 17th 256-byte buffer does not fit 4096 bytes');
     for (const b of bufs) be.free(b);
     assert.equal(be.stats().inUse, 0);
-  } finally {
-    be.dispose();
-  }
+  });
 });
 
 test('webgpu budget: a kernel scratch buffer is in the budget (sumSquares on a full device is refused)', async (t) => {
-  const be = await open(1 << 20);
-  if (typeof be === 'string') return t.skip(be);
-  try {
+  await onWebGpu(t, 1 << 20, async (be) => {
     const x = be.alloc(1000), out = be.alloc(1);
     be.fill(x, 0.5);
     const used = be.stats().inUse;
@@ -52,16 +57,12 @@ test('webgpu budget: a kernel scratch buffer is in the budget (sumSquares on a f
     assert.equal(be.stats().highWater, used + 256, 'the block partials (one 256-byte class) counted at the peak');
     assert.equal(be.stats().inUse, used, 'and given back');
     assert.equal((await be.download(out))[0], 250);
-  } finally {
-    be.dispose();
-  }
+  });
 });
 
 test('webgpu budget: live + pooled bytes, as the pool counts them, never pass the budget', async (t) => {
   const budget = 64 * 1024;
-  const be = await open(budget);
-  if (typeof be === 'string') return t.skip(be);
-  try {
+  await onWebGpu(t, budget, async (be) => {
     const held = () => be.poolStats().liveBytes + be.poolStats().pooledBytes;
     // A freed 12 KiB buffer stays pooled (under the pool's cap of a quarter of the budget); a 56 KiB buffer then fits
     // the budget only if the pooled one is given back first.
@@ -88,15 +89,11 @@ test('webgpu budget: live + pooled bytes, as the pool counts them, never pass th
     }
     assert.ok(be.poolStats().heldHighWater <= budget);
     for (const b of live) be.free(b);
-  } finally {
-    be.dispose();
-  }
+  });
 });
 
 test('webgpu DeviceBytes: the scratch the partitioner is told of is what the kernels take (split-K gemm, sumSquares, copy within a buffer)', async (t) => {
-  const be = await open(64 << 20);
-  if (typeof be === 'string') return t.skip(be);
-  try {
+  await onWebGpu(t, 64 << 20, async (be) => {
     const M = 16, N = 16, K = 20011;
     const A = be.alloc(M * K), B = be.alloc(K * N), C = be.alloc(M * N), x = be.alloc(100_000);
     be.fill(A, 0.5);
@@ -118,7 +115,5 @@ test('webgpu DeviceBytes: the scratch the partitioner is told of is what the ker
       assert.equal(be.stats().highWater - base, Math.max(...predicted), `${kernel}: scratch taken vs predicted ${predicted}`);
       assert.equal(be.stats().inUse, base);
     }
-  } finally {
-    be.dispose();
-  }
+  });
 });

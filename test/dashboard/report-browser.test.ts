@@ -19,17 +19,21 @@ import { launchBrowser, openPage, readPage } from './browser.js';
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
 
-test('report.html opened from disk shows results.json\'s numbers, every step and task, the diverged reason, and fetches nothing', async () => {
+/** Run the fake engine on a job over a small text (train and eval), its config given by `job`; returns its out_dir. */
+async function runFakeJob(job: Record<string, unknown>): Promise<string> {
   const dir = tempDir();
   const text = 'The quick brown fox jumps over the lazy dog. '.repeat(60) + '\n';
   writeFile(join(dir, 'data/train.txt'), text);
   writeFile(join(dir, 'data/eval.txt'), text);
   const file = writeFile(join(dir, 'job.yaml'), stringify({
-    name: 'report-test', model: { preset: 'gpt2-tiny', n_ctx: 16 }, data: { train: 'data/train.txt', eval: 'data/eval.txt' },
-    grid: { lr: [1e-3, 1e-2, 5], batch_size: [2] }, steps: 6, devices: 'js:2', device_memory: '64MiB', out_dir: 'out',
+    model: { preset: 'gpt2-tiny', n_ctx: 16 }, data: { train: 'data/train.txt', eval: 'data/eval.txt' }, devices: 'js:2', device_memory: '64MiB', out_dir: 'out', ...job,
   }));
   await runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, cacheDir: join(dir, 'tokens') });
-  const out = join(dir, 'out');
+  return join(dir, 'out');
+}
+
+test('report.html opened from disk shows results.json\'s numbers, every step and task, the diverged reason, and fetches nothing', async () => {
+  const out = await runFakeJob({ name: 'report-test', grid: { lr: [1e-3, 1e-2, 5], batch_size: [2] }, steps: 6 });
   const reportFile = join(out, 'report.html');
   assert.ok(existsSync(reportFile), 'every job ends with report.html');
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { models: { name: string; status: string; reason?: string; losses: (number | null)[]; finalTrainLoss: number | null; finalEvalLoss?: number }[] };
@@ -70,17 +74,10 @@ test('report.html opened from disk shows results.json\'s numbers, every step and
 });
 
 test('report.html: early-stopping rungs marked on the loss curves and the host tier over time, one mark or point per event', async () => {
-  const dir = tempDir();
-  const text = 'The quick brown fox jumps over the lazy dog. '.repeat(60) + '\n';
-  writeFile(join(dir, 'data/train.txt'), text);
-  writeFile(join(dir, 'data/eval.txt'), text);
-  const file = writeFile(join(dir, 'job.yaml'), stringify({
-    name: 'rung-test', model: { preset: 'gpt2-tiny', n_ctx: 16 }, data: { train: 'data/train.txt', eval: 'data/eval.txt' },
-    grid: { lr: [1e-3, 3e-3, 1e-2, 3e-2] }, batch_size: 2, steps: 8, devices: 'js:2', device_memory: '64MiB', host_memory: '1GiB', out_dir: 'out',
+  const out = await runFakeJob({
+    name: 'rung-test', grid: { lr: [1e-3, 3e-3, 1e-2, 3e-2] }, batch_size: 2, steps: 8, host_memory: '1GiB',
     early_stopping: { kind: 'asha', metric: 'eval_loss', mode: 'min', grace_steps: FAKE_RUNG, reduction_factor: 2 },
-  }));
-  await runTrain(file, {}, { train: fakeTrain(), stdout: sink(), stderr: sink(), cwd: dir, cacheDir: join(dir, 'tokens') });
-  const out = join(dir, 'out');
+  });
   type Ev = { type: string; model?: string; step?: number; action?: string; inUse?: number };
   const events = readFileSync(join(out, 'events.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Ev);
   const rungs = events.filter((e) => e.type === 'rung');

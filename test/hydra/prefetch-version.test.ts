@@ -23,12 +23,18 @@ const layers = TINY.n_layer + 3;
 const shard = (from: number, to: number): ShardPlan => ({ from, to, layerNames: [], paramBytes: 0, inputBytes: 0, peakBytes: { forward: 0, train: 0 }, seconds: { forward: 0, backward: 0 } });
 const shards = [shard(0, 2), shard(2, layers)];
 
-test('device worker: a prefetch taken before a step is dropped; one at the current version is used', async () => {
+/** The tiny model's runtime and host-tier state: initialised (seed 1), its batch's tokens set. */
+function tinyModel() {
   const rt = buildRuntime(buildGpt2(TINY), shards, recipe, B, T);
   const buffers = allocateHostState(rt, new HostTier(), 'm');
   const views = viewsOf(buffers);
   for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
   views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5) % TINY.vocab_size));
+  return { rt, buffers, views };
+}
+
+test('device worker: a prefetch taken before a step is dropped; one at the current version is used', async () => {
+  const { rt, buffers, views } = tinyModel();
   // Without the shard cache, so that every use of shard 0 here is a prefetch or a copy from the host.
   const [dev] = await startDevices(parseDevices('js:1'), 64 << 20, false);
   try {
@@ -63,11 +69,7 @@ test('device worker: a prefetch taken before a step is dropped; one at the curre
 });
 
 test('device worker: a resident shard is used at its version and refused after a step (the shard cache)', async () => {
-  const rt = buildRuntime(buildGpt2(TINY), shards, recipe, B, T);
-  const buffers = allocateHostState(rt, new HostTier(), 'm');
-  const views = viewsOf(buffers);
-  for (const [n, t] of initModel(rt.model, 1)) views.param(n).set(t.data);
-  views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5) % TINY.vocab_size));
+  const { rt, buffers, views } = tinyModel();
   const [dev] = await startDevices(parseDevices('js:1'), 64 << 20);
   try {
     dev.send({ type: 'register', modelId: 'm', arch: gpt2Arch(TINY), shards, recipe, B, T, buffers });
