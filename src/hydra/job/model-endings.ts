@@ -54,7 +54,9 @@ export class ModelEndings {
       // State stepped on a device comes back to the host tier first. The model's next task (a periodic checkpoint's
       // waits for the whole write), its release and the job's close wait for it.
       const written = writeBack(this.devices, j.name).then(write);
-      this.writingBack.push(written);
+      // A device that died with them: the checkpoint is not written and the model fails (one still training fails at
+      // its next task, which waits for this); the job goes on.
+      this.writingBack.push(written.catch((e: unknown) => this.lost(j, e)));
       j.busyUntil = written.then(() => undefined, () => undefined);
       return written;
     }
@@ -163,10 +165,19 @@ export class ModelEndings {
     if (heldElsewhere(this.devices, j.name)) {
       // Its latest steps are on a device: written back (and any snapshot taken) before its weights are read.
       j.released = true;
-      this.track(writeBack(this.devices, j.name).then(() => j.busyUntil).then(() => this.releaseNow(j)));
+      this.track(writeBack(this.devices, j.name).then(() => j.busyUntil, (e: unknown) => this.lost(j, e)).then(() => this.releaseNow(j)));
       return;
     }
     this.releaseNow(j);
+  }
+
+  /**
+   * A model that already ended lost its latest steps (its device died before writing them back): it ends failed —
+   * its checkpoint and weights would be older than its result says. One still training fails at its next task.
+   */
+  private lost(j: ModelJob, e: unknown): void {
+    if (!j.ended || j.result.status === 'failed') return;
+    this.c.emit(j.finish('failed', this.c.now(), e instanceof Error ? e.message : String(e)));
   }
 
   private releaseNow(j: ModelJob): void {

@@ -22,6 +22,7 @@ import { JobEarlyStopping } from './job-early-stopping.js';
 import { loadModel, loadResumed, planJob, type JobContext, type PlannedJob } from './job-plan.js';
 import type { ModelJob } from './model-job.js';
 import { JobRun } from './job-run.js';
+import { lostWithDevice } from './write-back.js';
 import { checkTasks, usableDevices } from './train-setup.js';
 
 /** `control`: requests of a running job's handle (job-control.ts: add a model, stop one by name). */
@@ -114,6 +115,11 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   }
   // Weights are read whole below: a model stopped before its first step may still have been initialising.
   await Promise.all(jobs.map((j) => j.initialised.catch(() => undefined)));
+  // A model whose latest steps died with their device has only older weights in the host tier: it failed.
+  for (const j of jobs) {
+    const lost = j.released || j.result.status === 'failed' ? null : lostWithDevice(devices, j.name);
+    if (lost) emit(j.finish('failed', now(), lost));
+  }
 
   const makespan = now();
   // Read after the devices stopped: a device's last prefetch is dropped (and counted) when it stops.
