@@ -73,3 +73,33 @@ test('a dirty entry (device-resident optimizer state) is never evicted, never in
   be.free(big);
   assert.equal(raw.stats().inUse, 0);
 });
+
+test('a kernel that takes scratch memory inside the backend (webgpu: split-K gemm, sumSquares) evicts cached shards for it, as an allocation does', () => {
+  const js = new JsBackend({ budget: 4000 });
+  // As webgpu does: sumSquares takes a 2000-byte scratch buffer from the budget itself, past the evicting view's
+  // alloc, and deviceBytes says so.
+  const raw = new Proxy(js, {
+    get(t, prop) {
+      if (prop === 'deviceBytes') return { of: (bytes: number) => bytes, scratch: (kernel: string) => (kernel === 'sumSquares' ? [2000] : []) };
+      if (prop === 'sumSquares') return (...a: Parameters<JsBackend['sumSquares']>) => {
+        t.free(t.alloc(500));
+        t.sumSquares(...a);
+      };
+      const v = Reflect.get(t, prop) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  const cache = new ShardCache(raw);
+  const be = evictingBackend(raw, cache);
+  const x = be.alloc(100), out = be.alloc(1);
+  be.fill(x, 0.5);
+  cache.put('m', 0, 0, new Map([['w', be.alloc(500)]])); // 2000 bytes: 2404 in use, 2000 more do not fit
+  be.sumSquares(out, 0, x, 100);
+  assert.equal(cache.totals.evictions, 1, 'the cached shard made room for the scratch');
+  assert.equal(js.stats().inUse, 404);
+  cache.put('m', 0, 0, new Map([['w', be.alloc(250)]]), new Map([['w', [be.alloc(250)]]])); // dirty: never evicted
+  assert.throws(() => be.sumSquares(out, 0, x, 100), DeviceOutOfMemoryError, 'only dirty state is left: the kernel fails instead of losing it');
+  cache.clear();
+  be.free(x);
+  be.free(out);
+});

@@ -188,7 +188,9 @@ export class ShardCache {
 /**
  * A view of `inner` whose allocations make room by evicting the cache's least recently used entries (free and
  * retry); an allocation fails only when no clean entry is left and it still does not fit — exactly when it would
- * have failed without a cache, given that the worker keeps dirty entries only where they fit beside the task.
+ * have failed without a cache, given that the worker keeps dirty entries only where they fit beside the task. A
+ * kernel that takes scratch memory inside the backend (webgpu: split-K gemm, sumSquares; Backend.deviceBytes says
+ * how much) gets its room the same way, before it runs: the partitioner counted that scratch in the task's peak.
  */
 export function evictingBackend(inner: Backend, cache: ShardCache): Backend {
   const alloc: Backend['alloc'] = (...args) => {
@@ -200,11 +202,22 @@ export function evictingBackend(inner: Backend, cache: ShardCache): Backend {
       }
     }
   };
+  const roomFor = (bytes: number) => {
+    for (let s = inner.stats(); s.inUse + bytes > s.budget && cache.evictOne(); s = inner.stats());
+  };
+  const { deviceBytes } = inner;
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === 'alloc') return alloc;
       const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      if (typeof v !== 'function') return v;
+      const f = (v as (...a: unknown[]) => unknown).bind(target);
+      if (!deviceBytes) return f;
+      return (...args: unknown[]) => {
+        const scratch = deviceBytes.scratch(String(prop), args);
+        if (scratch.length > 0) roomFor(Math.max(...scratch));
+        return f(...args);
+      };
     },
   });
 }
