@@ -85,18 +85,10 @@ const placement = await previewPlacement(tasks, opts);
 for (const line of placement) console.log(line);
 const planningSeconds = (performance.now() - p0) / 1000;
 
-// ---- hydra-dl: every configuration at once ----------------------------------------------------------------------
-const loadBefore = loadavg()[0];
-let firstTask = -1;
-const hydra = await train(tasks, { ...opts, onEvent: (e: HydraEvent) => void (e.type === 'task-start' && firstTask < 0 && (firstTask = e.t)) });
-for (const m of hydra.models.filter((m, i) => hydra.models.findIndex((n) => n.plan.B === m.plan.B) === i)) console.log(formatPlan(m.plan));
-const whole16 = hydra.models.filter((m) => m.plan.B === 16 && m.plan.shards.length < 2);
-if (FULL && whole16.length) throw new Error(`BUDGET ${BUDGET} holds the batch-16 models whole (${whole16[0].name}): give a smaller BUDGET, so that they are sharded`);
-const failed = hydra.models.filter((m) => m.status !== 'done');
-if (failed.length) throw new Error(`hydra: ${failed.map((m) => `${m.name} ${m.status}`).join(', ')}`);
-console.log(`hydra: makespan ${hydra.makespanSeconds.toFixed(1)} s (first task at ${firstTask.toFixed(1)} s)`);
-
 // ---- PyTorch: one model after another, on the same batches ------------------------------------------------------
+// First: hydra-dl's job holds its host tier, device memory and every model's final weights until it returns, and
+// this process does not give that memory back to the OS at once; run after it, PyTorch pushed the two past RAM
+// (OOM-killed, 2026-11-30).
 const modelFiles = tasks.map((t, i) => {
   const { B, T: t_ } = t.train;
   const n = B * t_;
@@ -127,6 +119,19 @@ const torchOut = JSON.parse(py.stdout.trim().split('\n').at(-1) ?? '{}') as {
   models: { name: string; seconds: number; train_seconds: number; losses: number[] }[];
 };
 if (py.status !== 0 || torchOut.error) throw new Error(`bench/paper_torch.py: ${torchOut.error ?? `exit ${py.status}`}`);
+
+// ---- hydra-dl: every configuration at once ----------------------------------------------------------------------
+const loadBefore = loadavg()[0];
+let firstTask = -1;
+const hydra = await train(tasks, { ...opts, onEvent: (e: HydraEvent) => void (e.type === 'task-start' && firstTask < 0 && (firstTask = e.t)) });
+for (const m of hydra.models.filter((m, i) => hydra.models.findIndex((n) => n.plan.B === m.plan.B) === i)) console.log(formatPlan(m.plan));
+const whole16 = hydra.models.filter((m) => m.plan.B === 16 && m.plan.shards.length < 2);
+if (FULL && whole16.length) throw new Error(`BUDGET ${BUDGET} holds the batch-16 models whole (${whole16[0].name}): give a smaller BUDGET, so that they are sharded`);
+const failed = hydra.models.filter((m) => m.status !== 'done');
+if (failed.length) throw new Error(`hydra: ${failed.map((m) => `${m.name} ${m.status}`).join(', ')}`);
+console.log(`hydra: makespan ${hydra.makespanSeconds.toFixed(1)} s (first task at ${firstTask.toFixed(1)} s)`);
+
+
 rmSync(work, { recursive: true, force: true });
 
 // ---- side by side -----------------------------------------------------------------------------------------------
@@ -161,7 +166,7 @@ const result = {
     optimizer: { ...ADAMW_DEFAULTS, lr: 'per configuration', schedule: 'constant', clip_norm: CLIP },
     data: 'WikiText-2 valid.txt (GPT-2 tokenizer, 128-token blocks); both sides train on the same batches; initialisations differ (same GPT-2 scheme)',
   },
-  load_avg_1m: { before: loadBefore, after_pytorch: torchOut.load_avg_1m_after },
+  load_avg_1m: { before_pytorch: torchOut.load_avg_1m_before, after_pytorch: torchOut.load_avg_1m_after, before_hydra: loadBefore },
   machine: machine(),
   note: process.env.BENCH_NOTE ?? (loadBefore > 2 ? 'measured while other jobs shared the machine: seconds are noisy' : 'quiet machine'),
 };
