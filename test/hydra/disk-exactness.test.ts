@@ -35,14 +35,21 @@ function aloneInRam(name: string): ReturnType<typeof trainAlone> {
   return r;
 }
 
-test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models on cpu:2x1): bitwise equal to training alone in RAM', async (t) => {
+/** Why the cpu backend cannot run here (an explicit skip), or null when it can; any other failure throws. */
+async function cpuSkip(): Promise<string | null> {
   try {
     (await createBackend('cpu', { threads: 1 })).dispose();
+    return null;
   } catch (e) {
     const reason = await cpuSkipReason(e);
     if (reason === null) throw e;
-    return t.skip(reason);
+    return reason;
   }
+}
+
+test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models on cpu:2x1): bitwise equal to training alone in RAM', async (t) => {
+  const skip = await cpuSkip();
+  if (skip) return t.skip(skip);
   const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-'));
   const result = await train(diskTasks, { devices: 'cpu:2x1', deviceMemory: DISK_DEVICE_BUDGET, hostMemory: DISK_HOST_CAP, spillDir: spill, planDir: null });
   const focus = result.models.find((m) => m.name === 'focus')!, other = result.models.find((m) => m.name === 'other')!;
@@ -63,13 +70,8 @@ test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models 
 });
 
 test('two-level prefetch: on one device, the next task\'s shard (often the other model\'s) is read disk → host and copied host → device while a task runs; bitwise equal to training alone in RAM', async (t) => {
-  try {
-    (await createBackend('cpu', { threads: 1 })).dispose();
-  } catch (e) {
-    const reason = await cpuSkipReason(e);
-    if (reason === null) throw e;
-    return t.skip(reason);
-  }
+  const skip = await cpuSkip();
+  if (skip) return t.skip(skip);
   const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-'));
   const result = await train(diskTasks, { devices: 'cpu:1x1', deviceMemory: DISK_DEVICE_BUDGET, hostMemory: DISK_HOST_CAP, spillDir: spill, planDir: null });
   const disk = result.diskTier!;
@@ -87,13 +89,8 @@ test('two-level prefetch: on one device, the next task\'s shard (often the other
 });
 
 test('checkpoint and resume with state on disk (checkpoints and final weights streamed from the tiers): stopped at step 2 and resumed, bitwise equal to training alone in RAM', async (t) => {
-  try {
-    (await createBackend('cpu', { threads: 1 })).dispose();
-  } catch (e) {
-    const reason = await cpuSkipReason(e);
-    if (reason === null) throw e;
-    return t.skip(reason);
-  }
+  const skip = await cpuSkip();
+  if (skip) return t.skip(skip);
   const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-resume-'));
   const focus = diskTasks[0];
   // Alone, the model needs a smaller cap than the two-model job to have most of its shards on disk.
