@@ -117,3 +117,26 @@ test('webgpu DeviceBytes: the scratch the partitioner is told of is what the ker
     }
   });
 });
+
+test('webgpu budget: a buffer the device cannot create leaks no budget (alloc and kernel scratch)', async (t) => {
+  await onWebGpu(t, 1 << 20, async (be) => {
+    const x = be.alloc(1000), out = be.alloc(1);
+    be.fill(x, 0.5);
+    const used = be.stats().inUse;
+    // Stand in for createBuffer failing on a device out of memory: the pool's acquire throws after the reservation.
+    const pool = (be as unknown as { pool: { acquire(bytes: number, label: string): unknown } }).pool;
+    const acquire = pool.acquire;
+    pool.acquire = () => {
+      throw new Error('createBuffer failed');
+    };
+    try {
+      assert.throws(() => be.alloc(64), /createBuffer failed/);
+      assert.throws(() => be.sumSquares(out, 0, x, 1000), /createBuffer failed/);
+    } finally {
+      pool.acquire = acquire;
+    }
+    assert.equal(be.stats().inUse, used, 'the failed reservations were given back');
+    be.sumSquares(out, 0, x, 1000);
+    assert.equal((await be.download(out))[0], 250);
+  });
+});

@@ -91,8 +91,7 @@ export class WebGpuBackend implements Backend {
       throw new WebGpuLimitError(`${this.name}: alloc of ${length * 4} bytes exceeds the device's maxBufferSize of ${this.limits.maxBufferSize} bytes`);
     }
     // The budget counts device bytes: the buffer's size class, not the bytes asked for.
-    this.mem.reserve(this.deviceBytes.of(length * 4));
-    const { buffer, capacity } = this.pool.acquire(length * 4, `buffer ${this.nextId}`);
+    const { buffer, capacity } = this.acquireReserved(length * 4, `buffer ${this.nextId}`);
     return new GpuBuffer(this.nextId++, dtype, length, buffer, capacity, this);
   }
   free(buf: DeviceBuffer): void {
@@ -342,8 +341,7 @@ export class WebGpuBackend implements Backend {
    * (device-bytes.ts tells the partitioner its size); released right after recording.
    */
   private scratch(bytes: number): { buf: GpuBuffer; gpu: GPUBuffer; release(): void } {
-    this.mem.reserve(this.deviceBytes.of(bytes));
-    const { buffer, capacity } = this.pool.acquire(bytes, 'scratch');
+    const { buffer, capacity } = this.acquireReserved(bytes, 'scratch');
     const buf = new GpuBuffer(0, 'f32', Math.floor(capacity / 4), buffer, capacity, this);
     return {
       buf,
@@ -353,6 +351,21 @@ export class WebGpuBackend implements Backend {
         this.mem.release(capacity);
       },
     };
+  }
+
+  /**
+   * A pooled buffer with its device bytes reserved in the budget first; the reservation is given back if the buffer
+   * cannot be created (createBuffer throws on an out-of-memory device), so a failed allocation leaks no budget.
+   */
+  private acquireReserved(bytes: number, label: string): { buffer: GPUBuffer; capacity: number } {
+    const reserved = this.deviceBytes.of(bytes);
+    this.mem.reserve(reserved);
+    try {
+      return this.pool.acquire(bytes, label);
+    } catch (e) {
+      this.mem.release(reserved);
+      throw e;
+    }
   }
 
   private throwDeviceErrors(): void {
