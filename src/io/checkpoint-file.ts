@@ -173,7 +173,9 @@ export async function openCheckpoint<M = unknown>(path: string): Promise<Checkpo
     const end = header.entries.reduce((a, e) => Math.max(a, e.end), 0);
     const hash = createHash('sha256');
     const fh = await open(path, 'r');
+    let verified: FileIdentity;
     try {
+      verified = identityOf(await fh.stat());
       const buf = new Uint8Array(Math.min(PIECE_BYTES, Math.max(1, end)));
       for (let at = 0; at < end; at += buf.byteLength) {
         const piece = buf.subarray(0, Math.min(buf.byteLength, end - at));
@@ -191,6 +193,11 @@ export async function openCheckpoint<M = unknown>(path: string): Promise<Checkpo
         read: async (dst, offset) => {
           const f = await open(path, 'r');
           try {
+            // Pieces are read later, by path: a checkpoint written since (the old one renamed to `.last`) would be
+            // read at this one's offsets without a word. Only the file whose bytes were verified is read.
+            if (!sameFile(identityOf(await f.stat()), verified)) {
+              throw new CheckpointError(path, 'invalid-file', 'the file was replaced or changed after its checksums were verified; open it again');
+            }
             await readFully(f, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength), header.dataStart + e.begin + offset * 4, path);
           } finally {
             await f.close();
@@ -200,6 +207,17 @@ export async function openCheckpoint<M = unknown>(path: string): Promise<Checkpo
     }
     return { tensors, meta };
   });
+}
+
+/** What identifies one file's contents across opens: a rename over the path or a write in place changes it. */
+type FileIdentity = { dev: number; ino: number; size: number; mtimeMs: number };
+
+function identityOf(s: { dev: number; ino: number; size: number; mtimeMs: number }): FileIdentity {
+  return { dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+}
+
+function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
 async function readFully(fh: FileHandle, dst: Uint8Array, position: number, path: string): Promise<void> {

@@ -100,6 +100,18 @@ test('openCheckpoint: checksums verified before any tensor is handed out; tensor
   await assert.rejects(openCheckpoint(path), (e: unknown) => e instanceof CheckpointError && e.problem === 'checksum' && /tensor data checksum mismatch/.test(e.message));
 });
 
+test('openCheckpoint: a checkpoint written over the path after it was verified is refused, never read at the old offsets', async () => {
+  const dir = tmp();
+  const path = join(dir, 'c.ckpt');
+  await writeCheckpoint(path, { tensors: tensors(), meta: META });
+  const opened = await openCheckpoint<typeof META>(path);
+  // The next checkpoint replaces it (written atomically: a new file renamed over the path), with other values.
+  const next = new Map([...tensors()].map(([name, t]) => [name, { shape: t.shape, data: t.data.map((x) => x + 1) }]));
+  await writeCheckpoint(path, { tensors: next, meta: META });
+  const dst = new Float32Array(6);
+  await assert.rejects(opened.tensors.get('wte.weight')!.read(dst, 0), (e: unknown) => e instanceof CheckpointError && /replaced or changed after its checksums were verified/.test(e.message));
+});
+
 test('checkpoint: every single flipped byte anywhere in the file is detected (CheckpointError, never a silent load)', async () => {
   const dir = tmp();
   const path = join(dir, 'c.safetensors');
