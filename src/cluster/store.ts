@@ -36,12 +36,18 @@ export async function openStore(where: string): Promise<Store> {
 export async function checkWritable(store: Store, who: string): Promise<void> {
   const key = `probe/${who.replace(/[^A-Za-z0-9._-]/g, '_')}-${Date.now()}`;
   const payload = Buffer.from(`hydra store probe by ${who}`);
+  let written = false;
   try {
     await store.putBytes(key, payload);
+    written = true;
     const back = await store.getBytes(key);
     if (!back || !back.equals(payload)) throw new Error('what was written did not read back');
-    await store.delete(key);
   } catch (e) {
+    // A probe that was written but did not read back is still removed (best effort: the store is already failing).
+    if (written) await store.delete(key).catch(() => undefined);
     throw new Error(`store ${store.display} is not writable by ${who}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  await store.delete(key).catch((e: unknown) => {
+    throw new Error(`store ${store.display} is not writable by ${who}: removing the probe object ${key} failed: ${e instanceof Error ? e.message : String(e)}`);
+  });
 }

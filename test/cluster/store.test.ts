@@ -38,6 +38,13 @@ test('directory store: atomic puts, reads, listing', async () => {
   await contract(await openStore(tempDir('hydra-dirstore-')));
 });
 
+test('checkWritable: a store whose writes do not read back is refused, and the probe it wrote is removed', async () => {
+  const store = await openStore(tempDir('hydra-dirstore-'));
+  const lying: Store = Object.assign(Object.create(store) as Store, { getBytes: async () => Buffer.from('something else') });
+  await assert.rejects(checkWritable(lying, 'test'), /is not writable by test: what was written did not read back/);
+  assert.deepEqual(await store.list('probe/'), [], 'no probe object left behind');
+});
+
 /** A fake S3 endpoint: objects in a Map, path-style addressing, no authentication checks. */
 function fakeS3(): Promise<{ server: Server; url: string }> {
   const objects = new Map<string, Buffer>();
