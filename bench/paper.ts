@@ -17,6 +17,7 @@
  *   npm run bench:paper                          the full run (≈ 12–15 min on a quiet 2-core machine)
  *   STEPS=1 CONFIGS=2 SHAPE=gpt2-tiny npm run bench:paper     a smoke run (seconds)
  *   STEPS=2 CONFIGS=4 SHAPE=gpt2-tiny BUDGET=1MiB HOST_MEMORY=2MiB npm run bench:paper   the same with state on disk
+ *   DRY_RUN=1 npm run bench:paper                the plans, the placement and the RAM line only (nothing trains)
  *
  * STEPS (default 3), CONFIGS (the first N of the 12, default 12), SHAPE (a GPT-2 preset, default gpt2), T (block
  * size, default 128), BUDGET (per-device memory, default 2560MiB), DEVICES (default cpu:2x1), THREADS (PyTorch's,
@@ -73,8 +74,9 @@ const { tasks: all } = buildTasks(config, { log: (l) => console.log(l) });
 const tasks = all.slice(0, CONFIGS);
 const work = mkdtempSync(join(tmpdir(), 'hydra-paper-'));
 const planDir = join(work, 'plans');
-// 12 GPT-2s with their moments need more than the default share of this machine's RAM: the placement puts what is
-// read least per byte on disk (the plan's lines say what). HOST_MEMORY: another cap (a smoke run forcing the disk tier).
+// 12 GPT-2s with their moments need more than the default cap (60 % of this machine's RAM less the two devices'
+// budgets and the runtime allowance): the placement puts what is read least per byte on disk (the plan's lines say
+// what, and the RAM line what the job holds in RAM in all). HOST_MEMORY: another cap (a smoke run forcing the disk tier).
 const opts = { devices: DEVICES, deviceMemory: BUDGET, planDir, spillDir: join(work, 'spill'), ...(HOST_MEMORY ? { hostMemory: HOST_MEMORY } : {}) };
 mkdirSync(opts.spillDir);
 
@@ -84,11 +86,15 @@ const p0 = performance.now();
 const placement = await previewPlacement(tasks, opts);
 for (const line of placement) console.log(line);
 const planningSeconds = (performance.now() - p0) / 1000;
+if (process.env.DRY_RUN) {
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // ---- PyTorch: one model after another, on the same batches ------------------------------------------------------
-// First: hydra-dl's job holds its host tier, device memory and every model's final weights until it returns, and
-// this process does not give that memory back to the OS at once; run after it, PyTorch pushed the two past RAM
-// (OOM-killed, 2026-11-30).
+// First: hydra-dl's job holds its host tier and device memory until it returns (the results then hold the final
+// weights of parameters the host tier held), and this process does not give that memory back to the OS at once; run
+// after it, PyTorch pushed the two past RAM (OOM-killed, 2026-11-30, before the final weights went to a file).
 const modelFiles = tasks.map((t, i) => {
   const { B, T: t_ } = t.train;
   const n = B * t_;

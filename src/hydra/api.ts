@@ -90,8 +90,8 @@ export interface TrainOptions {
    * Receives the final weights of each model whose state lives partly on disk (its training ended and its tier is
    * readable: not a model whose disk failed), streamed from the tiers — each tensor read piece by piece as it is
    * written, e.g. by saveModelWeights — before its scratch is removed. Such a model's `weights` then stays empty
-   * (`weightsStreamed`): reading them into the result would hold the whole model in RAM, outside hostMemory. Without
-   * it they are read into `weights`. A failure is recorded in the model's `weightsError`, not thrown.
+   * (`weightsStreamed`). Without it, the parameters that lived on disk are copied into the result's weights file and
+   * read from it on access (ModelResult.weightsOnDisk). A failure is recorded in the model's `weightsError`, not thrown.
    */
   streamWeights?: (model: ModelResult, weights: Map<string, TensorLike>) => Promise<void>;
   /** Disable prefetching (benchmarks compare). */
@@ -216,8 +216,15 @@ export interface ModelResult {
   /** Device-seconds spent on this model's tasks. */
   deviceSeconds: number;
   plan: PartitionPlan;
-  /** Final weights (host tier copies); empty when they were streamed instead (`weightsStreamed`). */
+  /**
+   * Final weights, held without breaking `hostMemory`: a parameter the host tier held is a view of its host-tier
+   * array (no copy); one that lived on the disk tier is kept in a file in spillDir (unlinked: it is gone when the
+   * process ends) and its `data` is read from there on every access — a new array each time, so keep the reference
+   * while you use it (`weightsOnDisk`). Empty when they were streamed instead (`weightsStreamed`).
+   */
   weights: Map<string, HostTensor>;
+  /** Bytes of `weights` kept in the result's file and read on access (parameters that lived on disk). */
+  weightsOnDisk?: number;
   /** Its state lived partly on disk and its final weights went to TrainOptions.streamWeights (`weightsError`: that failed). */
   weightsStreamed?: boolean;
   weightsError?: string;
@@ -265,6 +272,6 @@ export interface JobResult {
    * read ahead for a device's next task (any model's) and, of those, copied to the device before it came.
    */
   diskTier?: { inUse: number; highWater: number; bytesRead: number; bytesWritten: number; aheadReadBytes: number; aheadUploadedBytes: number };
-  /** The process's peak resident memory (VmHWM) when training ended, before final weights were read back (Linux). */
+  /** The process's peak resident memory (VmHWM) when training ended, before final weights were put in the results (Linux). */
   peakRssBytes?: number;
 }

@@ -182,12 +182,13 @@ export class ModelEndings {
 
   private releaseNow(j: ModelJob): void {
     const { tier, tiers, emit, now } = this.c;
-    const weights = j.copyWeights(this.c.options.streamWeights);
+    const weights = j.copyWeights(this.c.options.streamWeights, () => tiers.resultWeights());
     for (const d of this.devices) d.send({ type: 'unregister', modelId: j.name });
     j.released = true;
     const free = () => {
       const before = tier.stats().inUse;
-      releaseHostState(j.buffers, tier);
+      // Its result holds its parameter arrays (views, not copies) unless they were streamed: they stay in the tier's accounts.
+      releaseHostState(j.result.weightsStreamed ? j.buffers : { ...j.buffers, params: {} }, tier);
       emit({ type: 'host-release', t: now(), model: j.name, bytes: before - tier.stats().inUse, inUse: tier.stats().inUse });
     };
     if (!j.disk) return free();

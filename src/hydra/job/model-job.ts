@@ -13,7 +13,8 @@ import type { ModelRuntime } from '../run/model-runtime.js';
 import { stepsParams } from '../run/prefetch-safety.js';
 import type { HostStateBuffers, HostViews } from '../tier/host-state.js';
 import type { ModelDiskState } from '../tier/disk-state.js';
-import { readModelState, streamModelState } from '../tier/model-state-io.js';
+import { streamModelState } from '../tier/model-state-io.js';
+import type { ResultWeightsFile } from '../tier/result-weights.js';
 import type { ModelPlacement } from '../tier/placement.js';
 import type { SchedModelInput, SchedTask } from './job-scheduler.js';
 
@@ -85,7 +86,10 @@ export class ModelJob {
   checkpointedAt: number;
   /** Early stopping: the step count it may train to before a decision (global steps). */
   horizon: number;
-  /** Its host-tier state was released (stopped early or by name): its weights are already in the result. */
+  /**
+   * Its host-tier state was released (stopped early or by name) but for the parameter arrays its result holds: its
+   * weights are already in the result.
+   */
   released = false;
   /** Stop it by name at its next minibatch boundary. */
   stopRequested = false;
@@ -251,30 +255,43 @@ export class ModelJob {
   }
 
   /**
-   * Copy the weights into the result (before its state is released, or at the job's end): from the host tier at
-   * once, or read back from the disk tier (after any checkpoint still being written). With `stream` (TrainOptions.
-   * streamWeights), a model with state on disk hands its weights to it instead, streamed from the tiers: never whole
-   * in memory.
+   * Put the final weights in the result (before its state is released, or at the job's end) without holding more
+   * RAM than the host cap allows: a parameter the host tier holds is handed over as a view of its array (no copy; the
+   * tier keeps it accounted — a released model's parameter arrays stay in its accounts); one on the disk tier is
+   * copied piece by piece into the job's result file (`file`) and read back when its `data` is read (after any
+   * checkpoint still being written). With `stream` (TrainOptions.streamWeights), a model with state on disk hands its
+   * weights to it instead, streamed from the tiers: never whole in memory.
    */
-  copyWeights(stream?: TrainOptions['streamWeights']): Promise<void> {
-    const set = (params: Map<string, Float32Array>) => {
-      for (const p of this.rt.params) this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: params.get(p.spec.name)! });
-    };
+  copyWeights(stream: TrainOptions['streamWeights'] | undefined, file: () => ResultWeightsFile): Promise<void> {
+    const inRam = (name: string) => this.buffers.params[name];
+    const view = (p: ModelRuntime['params'][number]) => this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: new Float32Array(inRam(p.spec.name)) });
     if (!this.disk) {
       // Synchronously: the caller may release the host tier right after.
-      for (const p of this.rt.params) this.result.weights.set(p.spec.name, { shape: [...p.spec.shape], data: Float32Array.from(this.views.param(p.spec.name)) });
+      for (const p of this.rt.params) view(p);
       return Promise.resolve();
     }
     const disk = this.disk;
     return (async () => {
       await this.busyUntil;
-      if (!stream) return set((await readModelState(this.rt, this.views, disk, true, true)).params);
-      this.result.weightsStreamed = true;
-      try {
-        await stream(this.result, streamModelState(this.rt, disk, true).params);
-      } catch (e) {
-        this.result.weightsError = e instanceof Error ? e.message : String(e);
+      if (stream) {
+        this.result.weightsStreamed = true;
+        try {
+          await stream(this.result, streamModelState(this.rt, disk, true).params);
+        } catch (e) {
+          this.result.weightsError = e instanceof Error ? e.message : String(e);
+        }
+        return;
       }
+      let onDisk = 0;
+      for (const p of this.rt.params) {
+        const n = p.spec.name;
+        if (inRam(n)) view(p);
+        else {
+          this.result.weights.set(n, await file().put([...p.spec.shape], p.n, (dst, offset) => disk.readRange(n, undefined, dst, offset)));
+          onDisk += 4 * p.n;
+        }
+      }
+      if (onDisk > 0) this.result.weightsOnDisk = onDisk;
     })();
   }
 }

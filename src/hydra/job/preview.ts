@@ -8,11 +8,12 @@ import { dirname, resolve } from 'node:path';
 import { fsSafeNames } from '../../report/names.js';
 import type { TrainOptions, TrainTask } from '../api.js';
 import { parseDevices } from '../run/device-spec.js';
-import { defaultHostMemory, physicalMemory } from '../tier/physical-memory.js';
+import { defaultHostMemory, devicesInRam, physicalMemory } from '../tier/physical-memory.js';
 import { describePlacement, placeJob } from '../tier/placement.js';
-import { freeDiskBytes, preflight, PreflightError } from '../tier/preflight.js';
+import { describeRam, freeDiskBytes, preflight, PreflightError, type PreflightInput } from '../tier/preflight.js';
+import { weightsOnDiskBytes } from '../tier/result-weights.js';
 import { formatBytes, parseBytes } from '../units.js';
-import { planModel } from './job-plan.js';
+import { planModel, type PlannedModel } from './job-plan.js';
 import { checkTasks, usableDevices } from './train-setup.js';
 
 export async function previewPlacement(tasks: TrainTask[], options: TrainOptions): Promise<string[]> {
@@ -24,20 +25,25 @@ export async function previewPlacement(tasks: TrainTask[], options: TrainOptions
   const budget = parseBytes(options.deviceMemory, 'deviceMemory');
   const taskModels = await checkTasks(tasks);
   const safeNames = fsSafeNames(tasks.map((t) => t.name));
-  const planned = [];
+  const planned: PlannedModel[] = [];
   for (const [i, t] of tasks.entries()) planned.push(await planModel(i, t, safeNames.get(t.name)!, taskModels[i], { options, emit, now, budget, dev }));
   const ram = physicalMemory();
-  const cap = options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : defaultHostMemory(ram);
+  const devices = devicesInRam(dev, budget);
+  const cap = options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : defaultHostMemory(ram, devices);
   const spill = options.spillDir === undefined ? '.hydra/spill' : options.spillDir;
   const jp = placeJob(planned.map((p) => ({ name: p.task.name, rt: p.rt })), spill === null ? Infinity : cap, dev.count);
   lines.push(`hostMemory ${formatBytes(cap)}${options.hostMemory === undefined ? ' (the default share of RAM)' : ''}; spillDir ${spill ?? '(none: no disk tier)'}`);
   lines.push(...describePlacement(jp));
+  const resultDiskBytes = jp.models.reduce((a, m, i) => a + weightsOnDiskBytes(planned[i].rt, m), 0);
+  const paramBytes = planned.reduce((a, p) => a + p.rt.params.reduce((b, q) => b + 4 * q.n, 0), 0);
+  const check: PreflightInput = {
+    hostBytes: jp.hostBytes, hostFloor: spill === null ? jp.hostBytes : jp.hostFloor, diskBytes: jp.diskBytes, resultDiskBytes, devices, hostCap: cap, hostCapGiven: options.hostMemory !== undefined, ram,
+    // The spill directory may not exist yet (a default is created when needed): the disk it would be on.
+    ...(spill === null ? {} : { spillDir: spill, diskFree: freeDiskBytes(existingAncestor(resolve(spill))) }),
+  };
+  lines.push(describeRam(check, paramBytes - resultDiskBytes));
   try {
-    preflight({
-      hostBytes: jp.hostBytes, hostFloor: spill === null ? jp.hostBytes : jp.hostFloor, diskBytes: jp.diskBytes, hostCap: cap, hostCapGiven: options.hostMemory !== undefined, ram,
-      // The spill directory may not exist yet (a default is created when needed): the disk it would be on.
-      ...(spill === null ? {} : { spillDir: spill, diskFree: freeDiskBytes(existingAncestor(resolve(spill))) }),
-    });
+    preflight(check);
   } catch (e) {
     if (!(e instanceof PreflightError)) throw e;
     lines.push(`would be refused: ${e.message}`);

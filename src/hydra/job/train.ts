@@ -14,6 +14,7 @@ import { startDevices } from '../run/device-pool.js';
 import { emptyCacheTotals, type CacheTotals } from '../run/shard-cache.js';
 import { DEFAULT_POLICY } from '../scheduler/types.js';
 import { JobTiers } from '../tier/job-tiers.js';
+import { devicesInRam } from '../tier/physical-memory.js';
 import { formatBytes, parseBytes } from '../units.js';
 import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
 import { stateNames } from '../../optim/optimizer.js';
@@ -39,6 +40,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
       spillDir: options.spillDir === undefined ? '.hydra/spill' : options.spillDir,
       spillDirGiven: options.spillDir != null && !options.createSpillDir,
       devices: dev.count,
+      devicesInRam: devicesInRam(dev, budget),
     },
     (message) => emit({ type: 'log', t: now(), message }),
   );
@@ -125,13 +127,13 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   // Read after the devices stopped: a device's last prefetch is dropped (and counted) when it stops.
   const prefetch: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, failures: 0 };
   for (const d of devices) for (const k of Object.keys(prefetch) as (keyof PrefetchTotals)[]) prefetch[k] += d.prefetch[k];
-  // The peak before the final weights are read back (without streamWeights, a model on disk is read into memory for
-  // its result).
+  // The peak before the final weights are put in the results (parameters on disk are copied to the result's file
+  // through one bounded piece at a time).
   const peakRss = vmHwm();
   try {
     for (const j of jobs) {
       // A model that failed because its disk tier did (a full disk) has no weights to give back.
-      if (!j.released) await j.copyWeights(options.streamWeights).catch((e: unknown) => {
+      if (!j.released) await j.copyWeights(options.streamWeights, () => tiers.resultWeights()).catch((e: unknown) => {
         if (j.result.status !== 'failed') throw e;
       });
       if (!j.ended) j.result.wallSeconds = makespan;

@@ -14,7 +14,8 @@ import { ChunkBuffer } from './disk-step.js';
 import { ModelDiskState } from './disk-state.js';
 import type { HostStateBuffers, HostViews } from './host-state.js';
 import { HostTier } from './host-tier.js';
-import { defaultHostMemory, physicalMemory, type PhysicalMemory } from './physical-memory.js';
+import { defaultHostMemory, physicalMemory, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
+import { ResultWeightsFile, weightsOnDiskBytes } from './result-weights.js';
 import { placeJob, type JobPlacement, type ModelPlacement } from './placement.js';
 import { StagingPool } from './staging.js';
 import { ensureSpillDir, preflight } from './preflight.js';
@@ -28,6 +29,8 @@ export interface TierOptions {
   spillDirGiven?: boolean;
   /** Devices running tasks at once: the staging pool has SLOTS_PER_DEVICE slots per device. */
   devices?: number;
+  /** Devices whose memory is this same RAM (cpu, js): counted beside the host tier by the default cap and the preflight. */
+  devicesInRam?: DevicesInRam;
 }
 
 export interface DiskTierStats {
@@ -52,6 +55,7 @@ export class JobTiers {
   private diskHighWater = 0;
   private readonly io = { read: 0, written: 0, aheadRead: 0, aheadUploaded: 0 };
   private spillReady = false;
+  private results: ResultWeightsFile | null = null;
 
   private constructor(
     readonly hostCap: number,
@@ -60,6 +64,7 @@ export class JobTiers {
     readonly spillDir: string | null,
     private readonly spillDirGiven: boolean,
     private readonly devices: number,
+    readonly devicesInRam: DevicesInRam | undefined,
   ) {
     this.host = new HostTier(hostCap);
   }
@@ -68,8 +73,8 @@ export class JobTiers {
   static create(o: TierOptions, log: (m: string) => void): JobTiers {
     const ram = physicalMemory();
     const given = o.hostMemory !== undefined;
-    const cap = given ? parseBytes(o.hostMemory!, 'hostMemory') : defaultHostMemory(ram);
-    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false, o.devices ?? 1);
+    const cap = given ? parseBytes(o.hostMemory!, 'hostMemory') : defaultHostMemory(ram, o.devicesInRam);
+    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false, o.devices ?? 1, o.devicesInRam);
     if (t.spillDir && t.spillDirGiven) t.readySpill();
     if (t.spillDir) for (const p of sweepScratch(t.spillDir)) log(`removed ${p}, scratch left by a job that did not end (crashed or killed)`);
     return t;
@@ -97,6 +102,8 @@ export class JobTiers {
       hostBytes: inUse + p.hostBytes,
       hostFloor: inUse + (this.spillDir ? p.hostFloor : p.hostBytes),
       diskBytes: p.diskBytes,
+      resultDiskBytes: p.models.reduce((a, m, i) => a + weightsOnDiskBytes(models[i].rt, m), 0),
+      devices: this.devicesInRam,
       hostCap: this.host.budget,
       hostCapGiven: this.hostCapGiven,
       ram: this.ram,
@@ -134,6 +141,11 @@ export class JobTiers {
     this.diskInUse += m.diskBytes;
     this.diskHighWater = Math.max(this.diskHighWater, this.diskInUse);
     return d;
+  }
+
+  /** The file the result keeps final weights of parameters on disk in (tier/result-weights.ts), opened when first needed. */
+  resultWeights(): ResultWeightsFile {
+    return (this.results ??= new ResultWeightsFile(this.readySpill()));
   }
 
   /** A model's scratch is no longer needed (it ended, or was stopped). */

@@ -1,13 +1,39 @@
 /**
  * How much RAM this process can really use: the machine's memory (os.totalmem) or, inside a container, the cgroup's
- * limit when it is lower — the limit the kernel's OOM killer enforces. The default host cap is a share of it, leaving
- * the rest to the runtime itself (Node, worker threads, the native addon), the page cache and the other processes.
+ * limit when it is lower — the limit the kernel's OOM killer enforces. By default hydra-dl as a whole takes a share of
+ * it: the host tier, the memory of devices that are this same RAM (`cpu` and `js` devices: their budgets), and an
+ * allowance for the runtime; the rest is left to the page cache and the other processes.
  */
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import type { BackendKind } from '../../backend/index.js';
 
-/** Share of physical RAM the host tier may hold when `hostMemory` is not set. */
+/** Share of physical RAM hydra-dl takes (host tier + devices in RAM + runtime) when `hostMemory` is not set. */
 export const DEFAULT_HOST_SHARE = 0.6;
+
+/**
+ * The least the runtime holds beside the tiers and the device budgets (Node and its heaps, device worker threads, the
+ * native addon, I/O buffers): an allowance, counted in the default cap and the preflight. Measured: ≈ 57 MiB with one
+ * cpu device and a small model (test/hydra/disk-faults.test.ts); ≈ 2.6 GiB on bench:paper's 12 GPT-2 124M models
+ * (tokenizer, plans, allocator slack) — which the default share's remaining 40 % of RAM covers.
+ */
+export const RUNTIME_ALLOWANCE = 512 * 1024 ** 2;
+
+/** Devices whose memory is this process's RAM (cpu, js): how many and the budget of each. */
+export interface DevicesInRam {
+  kind: BackendKind;
+  count: number;
+  budget: number;
+}
+
+/** The devices' memory that is host RAM: `cpu` and `js` devices' budgets; a GPU's (webgpu) is not. */
+export function devicesInRam(d: { kind: BackendKind; count: number }, budget: number): DevicesInRam | undefined {
+  return d.kind === 'cpu' || d.kind === 'js' ? { kind: d.kind, count: d.count, budget } : undefined;
+}
+
+export function devicesBytes(d: DevicesInRam | undefined): number {
+  return d ? d.count * d.budget : 0;
+}
 
 export interface PhysicalMemory {
   /** The smaller of os.totalmem() and the cgroup limit. */
@@ -40,6 +66,10 @@ export function physicalMemory(): PhysicalMemory {
   return { bytes: Math.min(total, cgroupLimit ?? Infinity), totalmem: total, ...(cgroupLimit !== undefined ? { cgroupLimit } : {}) };
 }
 
-export function defaultHostMemory(ram: PhysicalMemory = physicalMemory()): number {
-  return Math.floor(ram.bytes * DEFAULT_HOST_SHARE);
+/**
+ * The default host cap: the default share of RAM less what the devices in RAM may hold and the runtime allowance, so
+ * that cap + device budgets + runtime fit within the share (0 when the devices alone take it: the preflight says so).
+ */
+export function defaultHostMemory(ram: PhysicalMemory = physicalMemory(), devices?: DevicesInRam): number {
+  return Math.max(0, Math.floor(ram.bytes * DEFAULT_HOST_SHARE - devicesBytes(devices) - RUNTIME_ALLOWANCE));
 }

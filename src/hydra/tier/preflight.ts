@@ -6,7 +6,7 @@
 import { accessSync, constants, mkdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes } from '../units.js';
-import type { PhysicalMemory } from './physical-memory.js';
+import { DEFAULT_HOST_SHARE, devicesBytes, RUNTIME_ALLOWANCE, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
 
 export class PreflightError extends Error {
   constructor(message: string) {
@@ -22,6 +22,10 @@ export interface PreflightInput {
   hostFloor: number;
   /** Bytes of scratch the plan puts on disk. */
   diskBytes: number;
+  /** Bytes of final weights the result keeps in its file at spillDir (parameters whose values live on disk). */
+  resultDiskBytes?: number;
+  /** Devices whose memory is this same RAM (cpu, js): their budgets count beside the host tier. */
+  devices?: DevicesInRam;
   /** The host cap (`hostMemory`). */
   hostCap: number;
   /** Whether the cap was set by the user (else it is the default share of RAM). */
@@ -45,26 +49,57 @@ function ramWords(ram: PhysicalMemory): string {
     : formatBytes(ram.bytes);
 }
 
+/**
+ * What the job holds in RAM, in one line (`hydra train --dry-run`, the job's log): the host tier, the devices that are
+ * this same RAM, the runtime allowance, their sum against the RAM this process may use; and where the result's final
+ * weights go (`resultRamBytes`: parameters the host tier holds, handed over as views, already inside its bytes).
+ */
+export function describeRam(p: PreflightInput, resultRamBytes: number): string {
+  const host = Math.min(p.hostBytes, p.hostCap), dev = devicesBytes(p.devices), d = p.devices;
+  return (
+    `RAM: host tier ${formatBytes(host)} of hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (${capWords(p)})`}` +
+    (d ? ` + ${d.count} ${d.kind} device${d.count === 1 ? '' : 's'} × ${formatBytes(d.budget)} = ${formatBytes(dev)} (their memory is this RAM)` : '') +
+    ` + runtime ${formatBytes(RUNTIME_ALLOWANCE)} = ${formatBytes(host + dev + RUNTIME_ALLOWANCE)} of ${ramWords(p.ram)}; ` +
+    `result weights: ${formatBytes(resultRamBytes)} in RAM (views of the host tier), ${formatBytes(p.resultDiskBytes ?? 0)} in a file at spillDir (read on access)`
+  );
+}
+
+/** How the default cap was chosen, for messages. */
+function capWords(p: PreflightInput): string {
+  const dev = devicesBytes(p.devices);
+  return `the default, ${Math.round(DEFAULT_HOST_SHARE * 100)}% of ${ramWords(p.ram)} less ${dev > 0 ? `the devices' ${formatBytes(dev)} and ` : ''}the runtime's ${formatBytes(RUNTIME_ALLOWANCE)}`;
+}
+
 export function preflight(p: PreflightInput): void {
-  if (p.hostCap > p.ram.bytes && Math.min(p.hostBytes, p.hostCap) > p.ram.bytes) {
+  // In RAM at once: the host tier (the plan's bytes, at most the cap), the devices that are this same RAM (each may
+  // fill its budget), and the runtime.
+  const host = Math.min(p.hostBytes, p.hostCap), dev = devicesBytes(p.devices);
+  if (host + dev + RUNTIME_ALLOWANCE > p.ram.bytes) {
+    const d = p.devices;
+    const devWords = d ? `, the ${d.count} ${d.kind} device${d.count === 1 ? "'s" : "s'"} budget${d.count === 1 ? '' : 's'} (${d.count} × ${formatBytes(d.budget)} = ${formatBytes(dev)}: a ${d.kind} device's memory is this same RAM)` : '';
+    const room = p.ram.bytes - dev - RUNTIME_ALLOWANCE;
     throw new PreflightError(
-      `hostMemory is ${formatBytes(p.hostCap)} and the plan holds ${formatBytes(p.hostBytes)} in RAM, more than the ${ramWords(p.ram)} of RAM this ` +
-        `process may use: it would be killed for memory. Lower hostMemory below ${formatBytes(p.ram.bytes)} (the rest of the state then goes to disk).`,
+      `the job would hold ${formatBytes(host + dev + RUNTIME_ALLOWANCE)} in RAM — the host tier's ${formatBytes(host)} (hostMemory is ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : `: ${capWords(p)}`})${devWords} and the runtime's ` +
+        `${formatBytes(RUNTIME_ALLOWANCE)} — more than the ${ramWords(p.ram)} of RAM this process may use: it would be killed for memory. ` +
+        (room > 0
+          ? `Lower hostMemory to at most ${formatBytes(room)} (the rest of the state then goes to disk)${d ? ', lower deviceMemory, or use fewer devices' : ''}.`
+          : `The device budgets alone leave no room: lower deviceMemory or use fewer devices.`),
     );
   }
   if (p.hostFloor > p.hostCap) {
     throw new PreflightError(
       `the job needs at least ${formatBytes(p.hostFloor)} in RAM with as much on disk as helps (batches, boundary activations and tied ` +
-        `parameters' values and gradients stay in RAM, and shards on disk need staging slots), more than hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (the default, ${Math.round((p.hostCap / p.ram.bytes) * 100)}% of ${ramWords(p.ram)})`}. ` +
-        `Raise hostMemory, train fewer models at once, or lower the batch (task.train.B) or the sequence length (task.train.T).`,
+        `parameters' values and gradients stay in RAM, and shards on disk need staging slots), more than hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (${capWords(p)})`}. ` +
+        `Raise hostMemory${dev > 0 && !p.hostCapGiven ? ' (or lower deviceMemory: the devices\' budgets come out of the default)' : ''}, train fewer models at once, or lower the batch (task.train.B) or the sequence length (task.train.T).`,
     );
   }
   if (p.diskBytes > 0) {
     if (!p.spillDir) throw new PreflightError(`the plan puts ${formatBytes(p.diskBytes)} on disk but no spillDir is set`);
     const free = p.diskFree ?? freeDiskBytes(p.spillDir);
-    if (p.diskBytes > free) {
+    const result = p.resultDiskBytes ?? 0;
+    if (p.diskBytes + result > free) {
       throw new PreflightError(
-        `the plan puts ${formatBytes(p.diskBytes)} of state on disk at spillDir ${p.spillDir}, which has ${formatBytes(free)} free. ` +
+        `the plan puts ${formatBytes(p.diskBytes)} of state on disk at spillDir ${p.spillDir}${result > 0 ? ` and the result keeps ${formatBytes(result)} of final weights there` : ''}, which has ${formatBytes(free)} free. ` +
           `Free space there, point spillDir at a larger disk, or raise hostMemory (now ${formatBytes(p.hostCap)}) so less goes to disk.`,
       );
     }
