@@ -1,44 +1,86 @@
 /**
- * bench:grid's calibration worker (grid-sim.ts measureTaskSeconds): one device's worth of work on a one-thread cpu
- * backend in its own thread, as a device worker runs it — the pilot pass over the model's layers (the fastest of a
- * few repetitions), then the host-tier AdamW step over `stepElements` parameters (the kernel the executor's tasks
- * step with on cpu), timed per element.
+ * bench:grid's calibration worker (grid-sim.ts measureTaskSeconds): one device's worth of work in its own thread, as
+ * a device worker runs it — a fresh model's host-tier state (shared memory, parameters initialised as the job does,
+ * gradients and optimizer state untouched until a task writes them) and the executor's own shard tasks
+ * (runShardTask) on a one-thread cpu backend, step after step: F of each shard, FL of the last, B back down. No shard
+ * cache: every task copies its parameters in. Each task's time comes back split by phase (task-timing.ts), the first
+ * step apart from the later ones (its first writes to the host tier's fresh pages cost more).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCpuBackend } from '../src/backend/cpu.js';
-import { pilotLayers, type LayerProfile } from '../src/hydra/plan/pilot.js';
 import { buildGpt2 } from '../src/nn/gpt2.js';
 import type { Gpt2Config } from '../src/nn/gpt2-config.js';
-import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
+import { initParamsInto } from '../src/nn/init.js';
+import { buildRuntime, type ShardRange } from '../src/hydra/run/model-runtime.js';
+import { runShardTask, type ShardOutcome } from '../src/hydra/run/shard-executor.js';
+import type { TaskKind } from '../src/hydra/scheduler/types.js';
+import { HostTier } from '../src/hydra/tier/host-tier.js';
+import { allocateHostState, viewsOf } from '../src/hydra/tier/host-state.js';
+import type { TrainRecipe } from '../src/optim/recipe.js';
 
 export interface CalibrateJob {
   config: Gpt2Config;
+  shards: ShardRange[];
+  recipe: TrainRecipe;
   B: number;
   T: number;
-  repeats: number;
-  stepElements: number;
+  /** The device budget the plan was cut for (the backend allocates under it, as a device does). */
+  budget: number;
+  /** Steps run after the first (at least 1). */
+  laterSteps: number;
+}
+
+/** One task kind of one shard: what it spent, the first step and the mean of the later ones. */
+export interface TaskSample {
+  kind: TaskKind;
+  shard: number;
+  first: TaskCost;
+  later: TaskCost;
+}
+
+export interface TaskCost {
+  /** Seconds computing (forward, backward with its recompute, the optimizer step, allocation and bookkeeping). */
+  compute: number;
+  /** Seconds of the task's own copies, and the bytes they moved. */
+  copySeconds: number;
+  copyBytes: number;
 }
 
 export interface CalibrateResult {
-  profiles: LayerProfile[];
-  stepSecondsPerElement: number;
+  tasks: TaskSample[];
 }
 
 const job = workerData as CalibrateJob;
-const be = createCpuBackend({ threads: 1 });
+const be = createCpuBackend({ threads: 1, budget: job.budget });
 try {
-  const model = buildGpt2(job.config);
-  const tokens = Int32Array.from({ length: job.B * job.T }, (_, i) => (i * 7919) % job.config.vocab_size);
-  const profiles = await pilotLayers(be, model, tokens, job.B, job.T, 0, { repeats: job.repeats });
-  const n = job.stepElements;
-  const [p, g, m, v] = [0.01, 1e-3, 0, 0].map((x) => new Float32Array(n).fill(x));
-  let best = Infinity;
-  for (let r = 0; r < job.repeats; r++) {
-    const t0 = performance.now();
-    be.adamwHost!(p, g, m, v, n, { lr: ADAMW_DEFAULTS.lr, beta1: ADAMW_DEFAULTS.beta1, beta2: ADAMW_DEFAULTS.beta2, eps: ADAMW_DEFAULTS.eps, weightDecay: ADAMW_DEFAULTS.weightDecay, t: r + 1, gradScale: 1 });
-    best = Math.min(best, (performance.now() - t0) / 1000);
+  const rt = buildRuntime(buildGpt2(job.config), job.shards, job.recipe, job.B, job.T);
+  const views = viewsOf(allocateHostState(rt, new HostTier(), 'calibration'));
+  await initParamsInto(rt.params.map((p) => p.spec), job.recipe.seed, (spec) => views.param(spec.name));
+  const last = rt.shards.length - 1;
+  const order: { kind: TaskKind; shard: number }[] = [
+    ...rt.shards.slice(0, last).map((_, k) => ({ kind: 'F' as const, shard: k })),
+    { kind: 'FL', shard: last },
+    ...rt.shards.slice(0, last).map((_, k) => ({ kind: 'B' as const, shard: last - 1 - k })),
+  ];
+  const cost = (o: ShardOutcome): TaskCost => {
+    const { copyIn, copyOut, ...rest } = o.phases;
+    return { compute: Object.values(rest).reduce((a, b) => a + b, 0), copySeconds: copyIn + copyOut, copyBytes: o.bytesIn + o.bytesOut };
+  };
+  const runs: TaskCost[][] = order.map(() => []);
+  const vocab = job.config.vocab_size;
+  for (let step = 0; step <= job.laterSteps; step++) {
+    for (let i = 0; i < job.B * job.T; i++) {
+      views.tokens()[i] = (i * 7919 + step * 104729) % vocab;
+      views.targets()[i] = (i * 15485863 + step) % vocab;
+    }
+    for (const [i, t] of order.entries()) runs[i].push(cost(await runShardTask(be, rt, views, { ...t, step })));
   }
-  parentPort!.postMessage({ profiles, stepSecondsPerElement: best / n } satisfies CalibrateResult);
+  const mean = (xs: TaskCost[]): TaskCost => ({
+    compute: xs.reduce((a, x) => a + x.compute, 0) / xs.length,
+    copySeconds: xs.reduce((a, x) => a + x.copySeconds, 0) / xs.length,
+    copyBytes: xs.reduce((a, x) => a + x.copyBytes, 0) / xs.length,
+  });
+  parentPort!.postMessage({ tasks: order.map((t, i) => ({ ...t, first: runs[i][0], later: mean(runs[i].slice(1)) })) } satisfies CalibrateResult);
 } finally {
   be.dispose();
 }

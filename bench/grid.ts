@@ -17,11 +17,16 @@
  * between the two thread counts is reported beside them.
  *
  * Beside each policy's measured makespan, the simulator's prediction for the same workload (bench/grid-sim.ts: the
- * job's plans through the executor's copy, cache and prefetch rules, with per-shard seconds from a pilot pass run
- * alone and beside a second one, the measured optimizer-step throughput and copy bandwidth — all measured before the
- * timed runs): `predicted_makespan_s` = the measured set-up time + the simulated training time, and
- * `prediction_error` compares the simulated training time with the measured one. Bytes moved, prefetch use and
- * shard-cache hits per policy, predicted and measured.
+ * job's plans through the executor's copy, cache and prefetch rules, with each shard task's seconds measured by
+ * running the executor's own tasks alone and beside a second device, the copy bandwidth of those tasks' copies, and
+ * the dispatch seconds between a device's tasks from the warm-up run — all measured before the timed runs):
+ * `predicted_makespan_s` = the measured set-up time + the simulated training time, and `prediction_error` compares
+ * the simulated training time with the measured one. Bytes moved, prefetch use and shard-cache hits per policy,
+ * predicted and measured; where the devices' time went (`time_split_s`: every task's phases from its worker, summed)
+ * beside what the simulator charged for it (`predicted_split_s`).
+ *
+ * Knobs (env): STEPS (default 3), BUDGET (130MiB), POLICIES (comma-separated), LRS (how many learning rates, 1–6:
+ * a smaller grid), REPEATS (3), DEVICE_STATE=0.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,8 +42,9 @@ import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { formatPlan } from '../src/hydra/plan/plan-cache.js';
 import { formatSpread, machine, randomTokens, repeats, spread, table, writeJson, type Spread } from './common.js';
 import { startBenchDashboard } from './dashboard-load.js';
-import { measureCopyBandwidth, measureTaskSeconds, predict, shardSeconds, type CalibratedModel } from './grid-sim.js';
-import { gradInBytes, stepElements } from '../src/sim/from-plans.js';
+import { dispatchSeconds, measureTaskSeconds, predict, shardSeconds, taskCopyBandwidth, type CalibratedModel } from './grid-sim.js';
+import { gradInBytes } from '../src/sim/from-plans.js';
+import type { TaskTiming } from '../src/hydra/run/task-timing.js';
 import { buildRuntime } from '../src/hydra/run/model-runtime.js';
 import { deviceSteppable, stateFits } from '../src/hydra/run/device-state.js';
 import { parseBytes } from '../src/hydra/units.js';
@@ -50,7 +56,7 @@ const STEPS = Number(process.env.STEPS ?? 3);
 const BUDGET = process.env.BUDGET ?? '130MiB';
 const config = gpt2Config('gpt2-tiny', { n_layer: 4, n_head: 4, n_embd: 128, n_ctx: 64, dropout: 0.1 });
 const T = 64;
-const LRS = [3e-4, 1e-4, 5e-5, 6e-5, 1e-5, 2e-5];
+const LRS = [3e-4, 1e-4, 5e-5, 6e-5, 1e-5, 2e-5].slice(0, Number(process.env.LRS ?? 6));
 const BATCHES = [16, 8];
 const POLICIES: PolicyName[] = (process.env.POLICIES?.split(',') as PolicyName[] | undefined) ?? ['sharded-lrtf', 'round-robin', 'random', 'model-lrtf', 'pipeline'];
 const DASHBOARD = process.argv.includes('--dashboard');
@@ -69,19 +75,28 @@ function grid(): TrainTask[] {
   return out;
 }
 
-/** train() plus the seconds before its first task started (plan lookup, weight init, worker start-up). */
-async function timedTrain(tasks: TrainTask[], options: Parameters<typeof train>[1]): Promise<{ r: JobResult; setup: number }> {
+/** train() plus the seconds before its first task started (plan lookup, weight init, worker start-up) and every task's timing. */
+async function timedTrain(tasks: TrainTask[], options: Parameters<typeof train>[1]): Promise<{ r: JobResult; setup: number; timings: TaskTiming[] }> {
   let setup = -1;
+  const timings: TaskTiming[] = [];
   const dashboard = DASHBOARD ? await startBenchDashboard() : undefined;
   const r = await train(tasks, {
     ...options,
     onEvent: (e: HydraEvent) => {
       if (e.type === 'task-start' && setup < 0) setup = e.t;
+      if (e.type === 'task-end' && e.timing) timings.push(e.timing);
       dashboard?.publish(e);
     },
   });
   if (dashboard) console.log(`  dashboard streamed ${(await dashboard.close()).bytesStreamed} bytes of events`);
-  return { r, setup };
+  return { r, setup, timings };
+}
+
+/** Seconds per timing field, summed over a run's tasks. */
+function split(timings: TaskTiming[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of timings) for (const [k, v] of Object.entries(t)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 /** One model whole on a 2-thread cpu backend (LocalTrainer): seconds with and without set-up, and its losses. */
@@ -102,26 +117,26 @@ async function resident(t: TrainTask): Promise<{ seconds: number; setup: number;
 }
 
 // Plan once up front, for both set-ups (the pilot passes are not part of any run's makespan below).
-const warmTasks = () => [grid()[0], grid()[6]].map((t) => ({ ...t, steps: 2 }));
+const warmTasks = () => [grid()[0], grid()[LRS.length]].map((t) => ({ ...t, steps: 2 }));
 await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
-const warm = await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
+// The warm-up run (plans cached) is a real run of the grid's tasks: the simulator's dispatch seconds come from it.
+const { r: warm, timings: warmTimings } = await timedTrain(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
 for (const m of warm.models) console.log(formatPlan(m.plan));
 const planOf = new Map<number, PartitionPlan>(warm.models.map((m) => [m.plan.B, m.plan]));
 // The simulator's costs, measured now, before the timed runs.
-const bandwidth = await measureCopyBandwidth();
-const runtimeOf = (t: TrainTask) => buildRuntime(buildGpt2(config), planOf.get(t.train.B)!.shards, { optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed }, t.train.B, T);
+const budgetBytes = parseBytes(BUDGET, 'BUDGET');
+const recipeOf = (t: TrainTask) => ({ optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed });
+const runtimeOf = (t: TrainTask) => buildRuntime(buildGpt2(config), planOf.get(t.train.B)!.shards, recipeOf(t), t.train.B, T);
 const costs = new Map<number, Awaited<ReturnType<typeof measureTaskSeconds>>>();
-for (const B of BATCHES) {
-  const rt = runtimeOf(grid().find((t) => t.train.B === B)!);
-  costs.set(B, await measureTaskSeconds(config, B, T, rt.params.reduce((n, p) => n + p.n, 0)));
-}
-const perElement = costs.get(BATCHES[0])!.solo.stepSecondsPerElement;
-console.log(`simulator calibration: copy bandwidth ${(bandwidth / 1e9).toFixed(2)} GB/s, AdamW step ${(1e9 * perElement).toFixed(2)} ns per parameter, pilot layers alone and two at once`);
-for (const t of [grid()[0], grid()[6]]) await train([{ ...t, steps: 1 }], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
+for (const B of BATCHES) costs.set(B, await measureTaskSeconds(config, planOf.get(B)!, recipeOf(grid().find((t) => t.train.B === B)!), budgetBytes, STEPS));
+const bandwidth = taskCopyBandwidth([...costs.values()].map((c) => c.solo));
+const dispatch = dispatchSeconds(warmTimings);
+console.log(`simulator calibration: task copies ${(bandwidth / 1e9).toFixed(2)} GB/s, dispatch ${(1000 * dispatch).toFixed(1)} ms per task, the executor's shard tasks alone and two at once`);
+for (const t of [grid()[0], grid()[LRS.length]]) await train([{ ...t, steps: 1 }], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
 
 const RESIDENT = 'one-after-another, resident (LocalTrainer, 2 threads)';
 const SEQUENTIAL = 'one-after-another, train() cpu:1x2 unsharded';
-interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number; deviceSteps: number }
+interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number; deviceSteps: number; split?: Record<string, number> }
 const samples = new Map<string, Sample[]>();
 const add = (run: string, x: Sample) => samples.set(run, [...(samples.get(run) ?? []), x]);
 let policiesBitwise = true, sequentialBitwise = true, threadsRelDiff = 0;
@@ -140,12 +155,12 @@ for (let rep = 0; rep < REPEATS; rep++) {
   add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0, deviceSteps: 0 });
   let policyRef: number[][] | null = null;
   for (const policy of POLICIES) {
-    const { r, setup } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy, deviceState: DEVICE_STATE });
+    const { r, setup, timings } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy, deviceState: DEVICE_STATE });
     const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
     add(policy, {
       makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
       shards: [...new Set(r.models.map((m) => m.plan.shards.length))].join('/'), failed: r.models.filter((m) => m.status !== 'done').length,
-      prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0, deviceSteps: r.shardCache?.deviceSteps ?? 0,
+      prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0, deviceSteps: r.shardCache?.deviceSteps ?? 0, split: split(timings),
     });
     const losses = r.models.map((m) => m.losses);
     policyRef ??= losses;
@@ -174,7 +189,6 @@ const ratio = (run: string, base: string, key: 'makespan' | 'training'): Spread 
   const a = samples.get(run), b = samples.get(base);
   return a && b ? spread(a.map((x, i) => x[key] / b[i][key])) : null;
 };
-const budgetBytes = parseBytes(BUDGET, 'BUDGET');
 const planned = grid().map((t): CalibratedModel => {
   const plan = planOf.get(t.train.B)!;
   // Which shards the executor steps on their devices (none with DEVICE_STATE=0): those it may step there whose AdamW
@@ -182,18 +196,21 @@ const planned = grid().map((t): CalibratedModel => {
   const rt = runtimeOf(t);
   const fits = (k: number) => stateFits(Math.max(plan.shards[k].peakBytes.forward, plan.shards[k].peakBytes.train), plan.reserve, 2 * plan.shards[k].paramBytes, budgetBytes);
   const deviceSteps = deviceSteppable(rt).map((ok, k) => ok && fits(k));
-  const c = costs.get(t.train.B)!, steps = stepElements(rt);
+  const c = costs.get(t.train.B)!;
   return {
     id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, gradInBytes: gradInBytes(rt), ...(DEVICE_STATE ? { deviceSteps } : {}),
-    seconds: shardSeconds(plan, c.solo, steps), sharedSeconds: shardSeconds(plan, c.shared, steps),
+    seconds: shardSeconds(plan, c.solo), sharedSeconds: shardSeconds(plan, c.shared),
   };
 });
 const prediction = (run: string, xs: Sample[]) => {
   if (!(POLICIES as string[]).includes(run)) return {};
-  const sim = predict(planned, 2, budgetBytes, bandwidth, run as PolicyName);
+  const sim = predict(planned, 2, budgetBytes, bandwidth, dispatch, run as PolicyName);
   const training = spread(xs.map((x) => x.training)).median;
   const setup = spread(xs.map((x) => x.makespan - x.training)).median;
+  const fields = Object.keys(xs[0].split ?? {});
   return {
+    time_split_s: Object.fromEntries(fields.map((f) => [f, spread(xs.map((x) => x.split![f] ?? 0)).median])),
+    predicted_split_s: { compute: sim.devices.reduce((a, d) => a + d.busySeconds, 0), copies: sim.transfers.stallSeconds, dispatch: sim.tasks * dispatch },
     predicted_makespan_s: setup + sim.makespan,
     predicted_training_s: sim.makespan,
     prediction_error: sim.makespan / training - 1,
@@ -226,6 +243,18 @@ console.log(table(runs.map((r) => ({
   predicted_s: 'predicted_makespan_s' in r ? `${r.predicted_makespan_s!.toFixed(1)} (${(100 * r.prediction_error!).toFixed(0)}%)` : '-',
 }))));
 console.log(`(speed = baseline makespan / this run's makespan, > 1 is faster; median (min–max) over ${REPEATS} interleaved repetitions)`);
+// Where the devices' seconds went, measured (every task's timing from its worker, summed over both devices) and simulated.
+const sum = (o: Record<string, number>, ks: string[]) => ks.reduce((a, k) => a + (o[k] ?? 0), 0);
+console.log(table(runs.filter((r) => 'time_split_s' in r).map((r) => {
+  const m = r.time_split_s!, p = r.predicted_split_s!;
+  return {
+    run: r.run, forward: m.forward.toFixed(2), backward: m.backward.toFixed(2), step: m.step.toFixed(2), other: m.other.toFixed(2),
+    'compute (sim)': `${sum(m, ['forward', 'backward', 'step', 'other']).toFixed(2)} (${p.compute.toFixed(2)})`,
+    'copies (sim)': `${sum(m, ['copyIn', 'copyOut', 'prep']).toFixed(2)} (${p.copies.toFixed(2)})`,
+    'between tasks (sim)': `${sum(m, ['gap', 'queued', 'after']).toFixed(2)} (${p.dispatch.toFixed(2)})`,
+  };
+})));
+console.log('(device-seconds summed over both devices; measured: task timings from the workers, median over repetitions; between tasks: the orchestrator round trip, and idle time where the policy leaves a device without work)');
 console.log(`exactness: every policy's losses bitwise equal to each other: ${policiesBitwise}; train() one-after-another bitwise equal to resident: ${sequentialBitwise}; 1-thread vs 2-thread GEMM largest relative loss difference ${threadsRelDiff.toExponential(1)}`);
 const byMedian = runs.filter((r) => (POLICIES as string[]).includes(r.run)).sort((a, b) => a.makespan_s.median - b.makespan_s.median);
 const fastest = byMedian[0];
@@ -246,9 +275,9 @@ writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.
   device_budget: BUDGET,
   simulator: {
     copy_bandwidth_bytes_per_s: bandwidth,
-    adamw_seconds_per_parameter: perElement,
+    dispatch_seconds: dispatch,
     task_seconds: Object.fromEntries(BATCHES.map((B) => { const m = planned.find((x) => x.plan.B === B)!; return [`batch ${B}`, { alone: m.seconds, two_at_once: m.sharedSeconds }]; })),
-    note: 'measured before the timed runs (pilot layers alone and two at once, AdamW kernel, copy bandwidth); predicted_makespan_s = measured set-up + simulated training; prediction_error = simulated / measured training - 1',
+    note: 'measured before the timed runs (the executor\'s shard tasks alone and two at once: compute seconds, and the copy bandwidth of their copies; dispatch seconds from the warm-up run); predicted_makespan_s = measured set-up + simulated training; prediction_error = simulated / measured training - 1; time_split_s: the timed runs\' task timings summed (median over repetitions), predicted_split_s: the simulated device seconds computing, waiting for copies and being dispatched',
   },
   machine: machine(),
 });

@@ -3,6 +3,7 @@
  * The CLI, progress bars, result files and the dashboard consume exactly these types.
  */
 import type { CacheTotals } from './run/shard-cache.js';
+import type { TaskTiming } from './run/task-timing.js';
 import type { ArchSpec } from '../nn/family.js';
 import type { PolicyName, TaskKind } from './scheduler/types.js';
 import type { HostTensor, WeightSource } from '../nn/host-tensor.js';
@@ -157,6 +158,8 @@ export type HydraEvent =
       /** Bytes of this task's parameters that arrived by prefetch, and seconds of the next prefetch's copying that overlapped its compute. */
       prefetchedBytes: number;
       overlapSeconds: number;
+      /** Where the device's time around the task went, phase by phase (run/task-timing.ts); absent from older event logs. */
+      timing?: TaskTiming;
     } & TaskEventBase)
   | { type: 'step'; t: number; model: string; step: number; epoch: number; loss: number; gradNorm: number; lr: number }
   | { type: 'eval'; t: number; model: string; epoch: number; loss: number; perplexity: number; tokens: number }

@@ -13,6 +13,8 @@
  *     does not use is dropped, its bytes copied for nothing (counted, as the executor counts them).
  *   - the task's other copies (batch, boundary activations, gradients: SimShard.taskBytes) are serial, as the
  *     executor awaits them inside the task.
+ *   - dispatch: a task starts Workload.dispatchSeconds after its device was given it (the orchestrator's round trip
+ *     between a device's report and its next task); parameter copies begin then too. Not compute, not a stall.
  *   - compute: the measured seconds of the task's kind (SimShard.seconds, or sharedSeconds while another device is
  *     computing; default the estimate) / device speed (× optional noise). The scheduler is told the estimates up
  *     front and, after each task, its compute seconds with its own non-parameter copies (see the push below).
@@ -48,6 +50,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
   if (!(noise >= 0 && noise < 1)) throw new RangeError(`noise: expected a number in [0, 1), got ${noise}`);
   if (!(pilotError >= 0 && pilotError < 1)) throw new RangeError(`pilotError: expected a number in [0, 1), got ${pilotError}`);
   const { devices, bandwidth } = workload;
+  const dispatchDelay = workload.dispatchSeconds ?? 0;
   const stopper = options.earlyStopping ? createEarlyStopper(options.earlyStopping.rule) : null;
   const models = stopper ? workload.models.map((m, i) => withRungs(m, i, stopper)) : workload.models;
   for (const id of Object.keys(options.failures ?? {})) {
@@ -88,13 +91,14 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     const shard = model.shards[task.shard];
     const key = shardKey(task.model, task.shard);
     const version = versionOf(key);
-    let ready = now, copySeconds = 0;
+    const given = now + dispatchDelay;
+    let ready = given, copySeconds = 0;
     const pre = cache.prefetched;
     cache.prefetched = null;
     const hit = cache.take(key, version);
     if (hit) transfers.resident++;
     if (!hit && pre?.key === key && pre.version === version) {
-      ready = Math.max(now, pre.readyAt);
+      ready = Math.max(given, pre.readyAt);
       transfers.prefetchHits++;
       transfers.bytes += shard.paramBytes;
     } else {
@@ -110,8 +114,8 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     copySeconds += io / bandwidth;
     ready += copySeconds;
     transfers.taskBytes += io;
-    st.stallSeconds += ready - now;
-    transfers.stallSeconds += ready - now;
+    st.stallSeconds += ready - given;
+    transfers.stallSeconds += ready - given;
     const shared = state.some((o, e) => e !== d && o.computeStart <= ready && ready < o.computeEnd);
     const measured = (shared ? (shard.sharedSeconds ?? shard.seconds) : shard.seconds)?.[task.kind] ?? shard[task.kind];
     const seconds = (measured * noiseFactor(task, noise, seed)) / dev.speed;

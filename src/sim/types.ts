@@ -53,6 +53,12 @@ export interface Workload {
   /** Host↔device bytes per second, per device link (Infinity: transfers are free). */
   bandwidth: number;
   /**
+   * Seconds from a device being given a task to the task starting, beyond its copies (default 0): what the executor
+   * spends between a device's report and its next task (the orchestrator's round trip — messages both ways, the
+   * main thread's bookkeeping and scheduling), measured on the real system (bench:grid).
+   */
+  dispatchSeconds?: number;
+  /**
    * Where the optimizer steps (default 'device'). 'host': the host tier's copy is stepped and a device's resident
    * copy of a stepped shard goes stale (today's executor: its copies are always taken from the host tier).
    * 'device': the device that runs the stepping task updates its own copy, which stays current there.

@@ -9,6 +9,7 @@ export function validateWorkload(w: Workload): void {
     if (!(d.speed > 0) || !Number.isFinite(d.speed)) throw new RangeError(`devices[${i}].speed: expected a positive number, got ${d.speed}`);
     if (!(d.memoryBytes > 0)) throw new RangeError(`devices[${i}].memoryBytes: expected a positive number of bytes, got ${d.memoryBytes}`);
   });
+  if (w.dispatchSeconds !== undefined && !(w.dispatchSeconds >= 0 && Number.isFinite(w.dispatchSeconds))) throw new RangeError(`dispatchSeconds: expected a finite number of seconds ≥ 0, got ${w.dispatchSeconds}`);
   if (!(w.bandwidth > 0)) throw new RangeError(`bandwidth: expected a positive number of bytes per second (or Infinity), got ${w.bandwidth}`);
   const smallest = Math.min(...w.devices.map((d) => d.memoryBytes));
   const smallestAt = w.devices.findIndex((d) => d.memoryBytes === smallest);

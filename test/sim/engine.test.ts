@@ -15,6 +15,22 @@ test('one device: the makespan is the sum of all work (every policy), divided by
   }
 });
 
+test('dispatch seconds: one device takes the sum of its tasks\' measured seconds plus one dispatch per task (every policy)', () => {
+  // Measured seconds (what bench:grid calibrates from real tasks) differ from the scheduler's estimates on purpose.
+  const measured = (m: ReturnType<typeof simModel>, f: number) => ({ ...m, shards: m.shards.map((s) => ({ ...s, seconds: { F: f, FL: 2 * f, B: 5 * f } })) });
+  const models = [measured(simModel('a', 3, 2, 1), 0.25), measured(simModel('b', 1, 4, 0.5), 0.75)];
+  // Tasks and their measured seconds: a runs F0 F1 FL2 B1 B0 per step (2 steps), b one FL0 per step (4 steps).
+  const tasks = 2 * 5 + 4, seconds = 2 * (0.25 * (1 + 1 + 2 + 5 + 5)) + 4 * (2 * 0.75);
+  for (const policy of POLICY_NAMES) {
+    const r = simulate({ ...workload(models, [1]), dispatchSeconds: 0.1 }, { policy });
+    assert.equal(r.tasks, tasks);
+    close(r.makespan, seconds + tasks * 0.1, policy);
+    close(r.devices[0].busySeconds, seconds, `${policy}: dispatch is not compute`);
+    close(r.transfers.stallSeconds, 0, `${policy}: nor a stall`);
+  }
+  assert.throws(() => simulate({ ...workload(models, [1]), dispatchSeconds: -1 }), /dispatchSeconds: expected a finite number of seconds ≥ 0, got -1/);
+});
+
 test('perfect splits: D equal models on D devices take one model\'s time; 2D models take twice that', () => {
   for (const D of [2, 4, 8]) {
     const one = simModel('x', 3, 2);

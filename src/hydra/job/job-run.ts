@@ -252,7 +252,7 @@ export class JobRun {
         emit({
           type: 'task-end', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step,
           computeSeconds: rep.seconds, bytesIn: rep.outcome.bytesIn, bytesOut: rep.outcome.bytesOut,
-          prefetchedBytes: rep.outcome.prefetchedBytes, overlapSeconds: rep.overlapSeconds,
+          prefetchedBytes: rep.outcome.prefetchedBytes, overlapSeconds: rep.overlapSeconds, timing: rep.timing,
         });
         sched.complete(st, rep.seconds, now());
         const effects = j.afterTask(st, rep.outcome, now());

@@ -17,6 +17,7 @@ import { evictingBackend, keyOf, ShardCache, type DeviceOptState, type Entry, ty
 import { deviceSteppable, entryBytes, stateBytes, stateFits, writeBackEntry, type PlannedRoom } from './device-state.js';
 import { stepsParams } from './prefetch-safety.js';
 import { trackAllocations } from './tracked-backend.js';
+import type { TaskTiming } from './task-timing.js';
 import type { PrefetchTotals } from '../api.js';
 import type { DeviceInit, FromWorker, ToWorker } from './worker-protocol.js';
 
@@ -52,6 +53,8 @@ const totals: PrefetchTotals = { copiedBytes: 0, usedBytes: 0, droppedBytes: 0, 
 const flushing = new Map<Entry, Promise<void>>();
 /** The running task's shard when it holds resident optimizer state (it is out of the cache while it runs). */
 let runningDirty: ResidentShard | null = null;
+/** When the latest task report was posted (performance.now()): the start of the orchestrator's round trip. */
+let reportedAt: number | undefined;
 
 function post(m: FromWorker): void {
   port.postMessage(m);
@@ -178,7 +181,9 @@ async function roomFor(m: Registered, modelId: string, shard: number): Promise<b
   return onDevice;
 }
 
-async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+/** `receivedAt`: when the message arrived (performance.now()). */
+async function run(msg: Extract<ToWorker, { type: 'run' }>, receivedAt: number): Promise<void> {
+  const began = performance.now();
   const m = models.get(msg.modelId);
   if (!m) throw new Error(`model '${msg.modelId}' is not registered on this device`);
   const { shard } = msg.task;
@@ -233,6 +238,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     throw e;
   }
   runningDirty = null;
+  const ran = performance.now();
   // Entries whose parameters the host stepped are stale (dirty entries were stepped here and are current).
   cache.invalidate(msg.modelId, stepped);
   const t1 = performance.now();
@@ -242,10 +248,16 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   // synchronously: nothing overlapped.
   const overlap = next && be.uploadTimed ? Math.min(next.copySeconds, (t1 - t0) / 1000) : 0;
   const s = be.stats();
+  const end = performance.now();
+  const timing: TaskTiming = {
+    ...(reportedAt !== undefined ? { gap: (receivedAt - reportedAt) / 1000 } : {}),
+    queued: (began - receivedAt) / 1000, prep: (t0 - began) / 1000, ...outcome.phases, after: (end - ran) / 1000,
+  };
   post({
     type: 'done', id: msg.id,
-    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident(), dirty: dirtyList() },
+    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident(), dirty: dirtyList(), timing },
   });
+  reportedAt = performance.now();
 }
 
 async function main(): Promise<void> {
@@ -273,6 +285,7 @@ async function main(): Promise<void> {
       }
       return;
     }
+    const receivedAt = performance.now();
     if (msg.type === 'run') lastRunSeen = msg.id;
     queue = queue.then(async () => {
       switch (msg.type) {
@@ -298,7 +311,7 @@ async function main(): Promise<void> {
           break;
         case 'run':
           try {
-            await run(msg);
+            await run(msg, receivedAt);
           } catch (e) {
             post({ type: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) });
           } finally {

@@ -25,6 +25,7 @@ import { recipeLr } from '../../optim/recipe.js';
 import type { TaskKind } from '../api.js';
 import type { HostViews } from '../tier/host-state.js';
 import { gradFinalHere, gradStartsHere, type ModelRuntime, type ParamPlacement } from './model-runtime.js';
+import { phaseClock, type TaskPhases } from './task-timing.js';
 
 export interface ShardTask {
   kind: TaskKind;
@@ -49,6 +50,8 @@ export interface ShardOutcome {
   copySeconds: number;
   /** Bytes of parameter values already on the device when the task began (prefetched, or resident in the shard cache). */
   prefetchedBytes: number;
+  /** Where the task's time went (task-timing.ts). */
+  phases: TaskPhases;
 }
 
 /** Parameter values already on the device (prefetched), keyed by name; the executor takes ownership. */
@@ -73,7 +76,12 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   if (shard < 0 || shard > last) throw new RangeError(`task ${kind}${shard}: the model has ${rt.shards.length} shards`);
   if (kind === 'FL' && shard !== last) throw new RangeError(`FL runs on the last shard (${last}), not ${shard}`);
   if ((kind === 'F' || kind === 'B') && shard === last) throw new RangeError(`${kind} tasks run on shards 0..${last - 1}`);
-  const out: ShardOutcome = { bytesIn: 0, bytesOut: 0, copySeconds: 0, prefetchedBytes: 0 };
+  const clock = phaseClock();
+  const out: ShardOutcome = { bytesIn: 0, bytesOut: 0, copySeconds: 0, prefetchedBytes: 0, phases: clock.phases };
+  const copy = {
+    in: (b: DeviceBuffer, src: Float32Array | Int32Array) => timed(clock, 'copyIn', () => upload(be, b, src, out)),
+    out: (b: DeviceBuffer, dst: Float32Array) => timed(clock, 'copyOut', () => download(be, b, dst, out)),
+  };
   const train = kind === 'FL' || kind === 'B';
   const used = rt.shardParams[shard];
   if (task.slot !== undefined) host.stage(shard, task.slot);
@@ -89,7 +97,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
       out.prefetchedBytes += pre.bytes;
     } else {
       const v = be.alloc(p.n);
-      await upload(be, v, host.param(p.spec.name), out);
+      await copy.in(v, host.param(p.spec.name));
       values.set(p.spec.name, v);
     }
   }
@@ -99,7 +107,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     for (const p of used) {
       const g = be.alloc(p.n);
       if (gradStartsHere(p, shard)) be.fill(g, 0);
-      else await upload(be, g, host.grad(p.spec.name), out);
+      else await copy.in(g, host.grad(p.spec.name));
       grads.set(p.spec.name, g);
     }
   }
@@ -114,20 +122,22 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   let input: DeviceBuffer;
   if (shard === 0) {
     input = be.alloc(N, 'i32');
-    await upload(be, input, host.tokens(), out);
+    await copy.in(input, host.tokens());
   } else {
     input = be.alloc(rt.boundaryLength[shard]);
-    await upload(be, input, host.act(shard), out);
+    await copy.in(input, host.act(shard));
   }
   // The last shard's head reads the targets during its forward.
   let targets: DeviceBuffer | null = null;
   if (shard === last) {
     targets = be.alloc(N, 'i32');
-    await upload(be, targets, host.targets(), out);
+    await copy.in(targets, host.targets());
   }
   const ctx: RunContext = { be, params, B: rt.B, T: rt.T, training: kind !== 'E', keepForBackward: train, seed: rt.recipe.seed, step: task.step, saved: new Map() };
   if (targets) ctx.loss = lossTargets(targets, host.targets());
+  clock.lap('other');
   const fwd = forwardRange(ctx, rt.model.layers, from, to, input);
+  clock.lap('forward');
   if (targets) be.free(targets);
 
   if (!train) {
@@ -135,12 +145,14 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
       const r = await meanLoss(be, fwd.output, host.targets());
       out.lossSum = r.loss * r.count;
       out.count = r.count;
+      clock.lap('forward');
     } else {
-      await download(be, fwd.output, host.act(shard + 1), out);
+      await copy.out(fwd.output, host.act(shard + 1));
     }
     be.free(fwd.output);
     be.free(input);
     release(be, values, keep, false);
+    clock.lap('other');
     return out;
   }
 
@@ -148,21 +160,25 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   let dy: DeviceBuffer;
   if (kind === 'FL') {
     out.loss = (await meanLoss(be, fwd.output, host.targets())).loss;
+    clock.lap('forward');
     dy = fwd.output; // the head's per-row losses: its gradients were taken in its forward
   } else {
     be.free(fwd.output);
     dy = be.alloc(rt.boundaryLength[shard + 1]);
-    await upload(be, dy, host.dact(shard + 1), out);
+    await copy.in(dy, host.dact(shard + 1));
   }
+  clock.lap('other');
   const dx = backwardRange(ctx, rt.model.layers, from, to, fwd, dy);
+  clock.lap('backward');
   be.free(dy);
   if (dx) {
-    await download(be, dx, host.dact(shard), out);
+    await copy.out(dx, host.dact(shard));
     be.free(dx);
   }
   be.free(input);
 
   // ---- gradients back to the host tier; squared norms of the ones that are final ----
+  clock.lap('other');
   const final = used.filter((p) => gradFinalHere(p, shard));
   if (final.length > 0) {
     const norms = be.alloc(final.length);
@@ -171,6 +187,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     be.free(norms);
     final.forEach((p, i) => (host.sumsq()[p.index] = sq[i]));
   }
+  clock.lap('step');
   // ---- which parameters this task steps, and where ----
   const clipping = rt.recipe.clipNorm > 0;
   const lr = recipeLr(rt.recipe, task.step);
@@ -191,11 +208,14 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   // On the device: what this shard alone uses (its gradient starts and ends here, so the host never needs it).
   const onDevice = deviceState ? toStep.filter((p) => p.shards.length === 1 && values.has(p.spec.name)) : [];
   const mine = new Set(onDevice.map((p) => p.spec.name));
-  for (const p of used) if (!mine.has(p.spec.name)) await download(be, grads.get(p.spec.name)!, host.grad(p.spec.name), out);
+  for (const p of used) if (!mine.has(p.spec.name)) await copy.out(grads.get(p.spec.name)!, host.grad(p.spec.name));
   if (onDevice.length > 0) await stepOnDevice(be, rt, host, onDevice, values, grads, deviceState!, task.step, gradScale, out);
+  clock.lap('step');
   freeMap(be, grads);
   release(be, values, keep, onDevice.length > 0);
+  clock.lap('other');
   await stepParams(be, rt, host, toStep.filter((p) => !mine.has(p.spec.name)), task.step, gradScale, out);
+  clock.lap('step');
   return out;
 }
 
@@ -291,6 +311,13 @@ async function download(be: Backend, buf: DeviceBuffer, dst: Float32Array, out: 
   await be.download(buf, dst);
   out.copySeconds += (performance.now() - t0) / 1000;
   out.bytesOut += buf.bytes;
+}
+
+/** Await a copy, booking the time before it to 'other' and the copy itself to `phase`. */
+async function timed(clock: ReturnType<typeof phaseClock>, phase: 'copyIn' | 'copyOut', copy: () => Promise<void>): Promise<void> {
+  clock.lap('other');
+  await copy();
+  clock.lap(phase);
 }
 
 function freeMap(be: Backend, m: Map<string, DeviceBuffer>): void {

@@ -8,6 +8,7 @@ import type { ShardOutcome, ShardTask } from './shard-executor.js';
 import type { PrefetchTotals } from '../api.js';
 import type { CacheTotals, ResidentShard } from './shard-cache.js';
 import type { PlannedRoom } from './device-state.js';
+import type { TaskTiming } from './task-timing.js';
 
 export interface DeviceInit {
   kind: BackendKind;
@@ -70,6 +71,8 @@ export interface TaskReport {
   resident: ResidentShard[];
   /** Shards whose only current copy (values and optimizer state) is on this device. */
   dirty: ResidentShard[];
+  /** Where the device's time around the task went. */
+  timing: TaskTiming;
 }
 
 export type FromWorker =

@@ -1,0 +1,52 @@
+/**
+ * Task timing (run/task-timing.ts): a task's phases partition its time in runShardTask, so bench:grid can compare
+ * where a real task's seconds went with what the simulator charges for it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { JsBackend } from '../../src/backend/js.js';
+import { buildGpt2 } from '../../src/nn/gpt2.js';
+import { initModel } from '../../src/nn/init.js';
+import { ADAMW_DEFAULTS } from '../../src/optim/optimizer.js';
+import { buildRuntime } from '../../src/hydra/run/model-runtime.js';
+import { HostTier } from '../../src/hydra/tier/host-tier.js';
+import { allocateHostState, viewsOf } from '../../src/hydra/tier/host-state.js';
+import { runShardTask } from '../../src/hydra/run/shard-executor.js';
+import { phaseClock } from '../../src/hydra/run/task-timing.js';
+
+test('phaseClock: laps book the time since the previous lap to the phase named, and add up to the elapsed time', async () => {
+  const t0 = performance.now();
+  const c = phaseClock();
+  await new Promise((r) => setTimeout(r, 20));
+  c.lap('forward');
+  c.lap('step'); // nothing since the last lap
+  await new Promise((r) => setTimeout(r, 10));
+  c.lap('forward');
+  const elapsed = (performance.now() - t0) / 1000;
+  assert.ok(c.phases.forward >= 0.029, `forward ${c.phases.forward}`);
+  assert.ok(c.phases.step < 0.005, `step ${c.phases.step}`);
+  const total = Object.values(c.phases).reduce((a, b) => a + b, 0);
+  assert.ok(total <= elapsed && total >= elapsed - 0.005, `phases ${total} vs elapsed ${elapsed}`);
+});
+
+test('runShardTask reports its phases: they add up to the task\'s time, and each kind spends time where it computes', async () => {
+  const config = { n_layer: 2, n_head: 2, n_embd: 16, n_ctx: 8, vocab_size: 23, dropout: 0.1, tie: true };
+  const B = 2, T = 8;
+  const be = new JsBackend();
+  const rt = buildRuntime(buildGpt2(config), [{ from: 0, to: 3 }, { from: 3, to: 5 }], { optimizer: ADAMW_DEFAULTS, schedule: { warmupSteps: 0, decay: 'constant', minRatio: 1 }, clipNorm: 1, totalSteps: 1, seed: 0 }, B, T);
+  const views = viewsOf(allocateHostState(rt, new HostTier(), 'm'));
+  for (const [name, t] of initModel(rt.model, 0)) views.param(name).set(t.data);
+  views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => i % 23));
+  views.targets().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % 23));
+  for (const [kind, shard] of [['F', 0], ['FL', 1], ['B', 0]] as const) {
+    const t0 = performance.now();
+    const o = await runShardTask(be, rt, views, { kind, shard, step: 0 });
+    const wall = (performance.now() - t0) / 1000;
+    const total = Object.values(o.phases).reduce((a, b) => a + b, 0);
+    assert.ok(total <= wall && total >= 0.9 * wall - 0.002, `${kind}${shard}: phases ${total} vs the call's ${wall}`);
+    assert.ok(o.phases.forward > 0 && o.phases.copyIn > 0, `${kind}${shard}: ${JSON.stringify(o.phases)}`);
+    assert.equal(o.phases.backward > 0, kind !== 'F', `${kind}${shard}: backward ${o.phases.backward}`);
+    // The step phase: the squared norms of the gradients a training task finishes, and shard 0's step (clipping).
+    assert.equal(o.phases.step > 0, kind !== 'F', `${kind}${shard}: step ${o.phases.step}`);
+  }
+});
