@@ -37,11 +37,11 @@ export async function previewPlacement(tasks: TrainTask[], options: TrainOptions
   const resultDiskBytes = jp.models.reduce((a, m, i) => a + weightsOnDiskBytes(planned[i].rt, m), 0);
   const paramBytes = planned.reduce((a, p) => a + p.rt.params.reduce((b, q) => b + 4 * q.n, 0), 0);
   const check: PreflightInput = {
-    hostBytes: jp.hostBytes, hostFloor: spill === null ? jp.hostBytes : jp.hostFloor, diskBytes: jp.diskBytes, resultDiskBytes, devices, hostCap: cap, hostCapGiven: options.hostMemory !== undefined, ram,
+    hostBytes: jp.hostBytes, hostFloor: spill === null ? jp.hostBytes : jp.hostFloor, diskBytes: jp.diskBytes, resultDiskBytes: options.streamWeights ? 0 : resultDiskBytes, devices, hostCap: cap, hostCapGiven: options.hostMemory !== undefined, ram,
     // The spill directory may not exist yet (a default is created when needed): the disk it would be on.
     ...(spill === null ? {} : { spillDir: spill, diskFree: freeDiskBytes(existingAncestor(resolve(spill))) }),
   };
-  lines.push(describeRam(check, paramBytes - resultDiskBytes));
+  lines.push(describeRam(check, { ram: paramBytes - resultDiskBytes, disk: resultDiskBytes }));
   try {
     preflight(check);
   } catch (e) {

@@ -41,6 +41,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
       spillDirGiven: options.spillDir != null && !options.createSpillDir,
       devices: dev.count,
       devicesInRam: devicesInRam(dev, budget),
+      weightsStreamed: options.streamWeights !== undefined,
     },
     (message) => emit({ type: 'log', t: now(), message }),
   );

@@ -31,6 +31,8 @@ export interface TierOptions {
   devices?: number;
   /** Devices whose memory is this same RAM (cpu, js): counted beside the host tier by the default cap and the preflight. */
   devicesInRam?: DevicesInRam;
+  /** Final weights of state on disk are streamed to the caller (TrainOptions.streamWeights), not kept in a result file. */
+  weightsStreamed?: boolean;
 }
 
 export interface DiskTierStats {
@@ -65,6 +67,7 @@ export class JobTiers {
     private readonly spillDirGiven: boolean,
     private readonly devices: number,
     readonly devicesInRam: DevicesInRam | undefined,
+    private readonly weightsStreamed: boolean,
   ) {
     this.host = new HostTier(hostCap);
   }
@@ -74,7 +77,7 @@ export class JobTiers {
     const ram = physicalMemory();
     const given = o.hostMemory !== undefined;
     const cap = given ? parseBytes(o.hostMemory!, 'hostMemory') : defaultHostMemory(ram, o.devicesInRam);
-    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false, o.devices ?? 1, o.devicesInRam);
+    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false, o.devices ?? 1, o.devicesInRam, o.weightsStreamed ?? false);
     if (t.spillDir && t.spillDirGiven) t.readySpill();
     if (t.spillDir) for (const p of sweepScratch(t.spillDir)) log(`removed ${p}, scratch left by a job that did not end (crashed or killed)`);
     return t;
@@ -102,7 +105,7 @@ export class JobTiers {
       hostBytes: inUse + p.hostBytes,
       hostFloor: inUse + (this.spillDir ? p.hostFloor : p.hostBytes),
       diskBytes: p.diskBytes,
-      resultDiskBytes: p.models.reduce((a, m, i) => a + weightsOnDiskBytes(models[i].rt, m), 0),
+      resultDiskBytes: this.weightsStreamed ? 0 : p.models.reduce((a, m, i) => a + weightsOnDiskBytes(models[i].rt, m), 0),
       devices: this.devicesInRam,
       hostCap: this.host.budget,
       hostCapGiven: this.hostCapGiven,

@@ -52,15 +52,16 @@ function ramWords(ram: PhysicalMemory): string {
 /**
  * What the job holds in RAM, in one line (`hydra train --dry-run`, the job's log): the host tier, the devices that are
  * this same RAM, the runtime allowance, their sum against the RAM this process may use; and where the result's final
- * weights go (`resultRamBytes`: parameters the host tier holds, handed over as views, already inside its bytes).
+ * weights go (`weights.ram`: parameters the host tier holds, handed over as views, already inside its bytes; `disk`:
+ * those that lived on disk).
  */
-export function describeRam(p: PreflightInput, resultRamBytes: number): string {
+export function describeRam(p: PreflightInput, weights: { ram: number; disk: number }): string {
   const host = Math.min(p.hostBytes, p.hostCap), dev = devicesBytes(p.devices), d = p.devices;
   return (
     `RAM: host tier ${formatBytes(host)} of hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (${capWords(p)})`}` +
     (d ? ` + ${d.count} ${d.kind} device${d.count === 1 ? '' : 's'} × ${formatBytes(d.budget)} = ${formatBytes(dev)} (their memory is this RAM)` : '') +
     ` + runtime ${formatBytes(RUNTIME_ALLOWANCE)} = ${formatBytes(host + dev + RUNTIME_ALLOWANCE)} of ${ramWords(p.ram)}; ` +
-    `result weights: ${formatBytes(resultRamBytes)} in RAM (views of the host tier), ${formatBytes(p.resultDiskBytes ?? 0)} in a file at spillDir (read on access)`
+    `final weights: ${formatBytes(weights.ram)} in RAM (views of the host tier), ${formatBytes(weights.disk)} kept on disk (read on access, or streamed to where they are saved)`
   );
 }
 
