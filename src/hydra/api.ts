@@ -234,7 +234,7 @@ export interface ModelResult {
   /** The last checkpoint written for this model in this job (with `checkpointDir`), and its step. */
   checkpoint?: { path: string; step: number };
   /** Where the placement put its state when part of it went to disk (tier/placement.ts). */
-  placement?: { hostBytes: number; diskBytes: number; diskGradBytes: number; diskShards: number[]; momentsOnDisk: number; readPerStep: number; writePerStep: number };
+  placement?: { hostBytes: number; diskBytes: number; diskGradBytes: number; diskShards: number[]; diskBoundaries: number[]; momentsOnDisk: number; readPerStep: number; writePerStep: number };
 }
 
 /**

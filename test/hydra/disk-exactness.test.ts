@@ -19,9 +19,8 @@ import { startTraining } from '../../src/hydra/job/job-control.js';
 import { JsBackend } from '../../src/backend/js.js';
 import type { HydraEvent } from '../../src/hydra/api.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
-import { cpuSkipReason } from '../backend/helpers.js';
 import { sameBits, trainAlone } from './helpers.js';
-import { DISK_DEVICE_BUDGET, DISK_HOST_CAP, diskTasks } from './disk-tasks.js';
+import { cpuSkip, DISK_DEVICE_BUDGET, DISK_HOST_CAP, diskTasks } from './disk-tasks.js';
 
 /** Each disk task trained alone in RAM on one cpu thread (the reference), once per file. */
 const alone = new Map<string, ReturnType<typeof trainAlone>>();
@@ -33,18 +32,6 @@ function aloneInRam(name: string): ReturnType<typeof trainAlone> {
     alone.set(name, r);
   }
   return r;
-}
-
-/** Why the cpu backend cannot run here (an explicit skip), or null when it can; any other failure throws. */
-async function cpuSkip(): Promise<string | null> {
-  try {
-    (await createBackend('cpu', { threads: 1 })).dispose();
-    return null;
-  } catch (e) {
-    const reason = await cpuSkipReason(e);
-    if (reason === null) throw e;
-    return reason;
-  }
 }
 
 test('train() with state on disk (host cap forcing it, ≥ 3 shards, two models on cpu:2x1): bitwise equal to training alone in RAM', async (t) => {

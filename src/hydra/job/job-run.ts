@@ -214,6 +214,7 @@ export class JobRun {
     this.locality.started(d.id, prefetch);
     emit({ type: 'task-start', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step });
     let slot: number | undefined;
+    let acts: [number, number][] | undefined;
     const runTask = async () => {
       // A model trains while its later shards are still being initialised: a task waits for its own.
       await j.shardInitialising(st.shard);
@@ -221,6 +222,8 @@ export class JobRun {
         // The shard's disk-tier steps have landed and a shard on disk is staged in a host slot.
         await j.busyUntil;
         slot = await j.disk.load(st.shard);
+        // Its boundary activations on disk: the input read into an activation slot, the output given one.
+        acts = await j.disk.boundaries(st.kind, st.shard);
       }
       // The shard's only current copy may be on another device (stepped there): it comes back to the host tier first.
       await writeBack(this.devices, j.name, st.shard, d.id);
@@ -228,7 +231,7 @@ export class JobRun {
       // RAM), and so is this model's next shard (its next task may run on another device).
       const ahead = this.readAhead(hint);
       j.disk?.prefetch(nextShard(st.kind, st.shard, j.plan.shards.length));
-      const report = d.run(j.name, { kind: st.kind, shard: st.shard, step, ...(slot !== undefined ? { slot } : {}) }, j.paramsVersion[st.shard], prefetch);
+      const report = d.run(j.name, { kind: st.kind, shard: st.shard, step, ...(slot !== undefined ? { slot } : {}), ...(acts ? { acts } : {}) }, j.paramsVersion[st.shard], prefetch);
       if (ahead) void this.stageAhead(ahead, d, j, report);
       return report;
     };

@@ -133,7 +133,7 @@ export class ModelJob {
     const mp = i.placement;
     if (mp.diskBytes > 0) {
       const momentsOnDisk = [...mp.home.values()].filter((h) => h !== 'host').length;
-      this.result.placement = { hostBytes: mp.hostBytes, diskBytes: mp.diskBytes, diskGradBytes: mp.diskGradBytes, diskShards: mp.diskShards, momentsOnDisk, readPerStep: mp.readPerStep, writePerStep: mp.writePerStep };
+      this.result.placement = { hostBytes: mp.hostBytes, diskBytes: mp.diskBytes, diskGradBytes: mp.diskGradBytes, diskShards: mp.diskShards, diskBoundaries: mp.diskBoundaries, momentsOnDisk, readPerStep: mp.readPerStep, writePerStep: mp.writePerStep };
     }
     if (progress?.finished && progress.stoppedEarly) {
       this.result.status = 'stopped-early';

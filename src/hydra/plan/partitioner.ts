@@ -86,7 +86,7 @@ export async function shardPeak(
 function phantomHost(N: number, nParams: number): HostViews {
   const empty = new Float32Array(0);
   const tokens = new Int32Array(N), targets = new Int32Array(N), sumsq = new Float64Array(nParams);
-  return { param: () => empty, grad: () => empty, opt: () => empty, act: () => empty, dact: () => empty, tokens: () => tokens, targets: () => targets, sumsq: () => sumsq, stepsHere: () => true, stage: () => undefined };
+  return { param: () => empty, grad: () => empty, opt: () => empty, act: () => empty, dact: () => empty, tokens: () => tokens, targets: () => targets, sumsq: () => sumsq, stepsHere: () => true, stage: () => undefined, stageAct: () => undefined };
 }
 
 export async function partition(req: PartitionRequest): Promise<PartitionPlan> {

@@ -34,6 +34,8 @@ export interface ShardTask {
   step: number;
   /** The host slot the disk tier staged this shard in (when its parameters live on disk). */
   slot?: number;
+  /** [boundary, activation slot] of its input and output activations that live on disk (disk-boundaries.ts). */
+  acts?: [number, number][];
 }
 
 export interface ShardOutcome {
@@ -85,6 +87,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   const train = kind === 'FL' || kind === 'B';
   const used = rt.shardParams[shard];
   if (task.slot !== undefined) host.stage(shard, task.slot);
+  for (const [k, slot] of task.acts ?? []) host.stageAct(k, slot);
 
   // ---- promote the shard's parameters (and, for training tasks, its gradient accumulators) ----
   const values = new Map<string, DeviceBuffer>();

@@ -1,12 +1,13 @@
 /**
  * One model's state in the disk tier: a scratch file holding what the placement put on disk (the values, gradients
- * and moments of disk shards' parameters; the moments of parameters whose values stay in RAM), its use of the job's
- * staging slots (staging.ts: one pool for every model) while a disk shard's task runs, and the steps of every
- * parameter whose moments are on disk.
+ * and moments of disk shards' parameters; the moments of parameters whose values stay in RAM; boundary activations,
+ * through the model's activation slots: disk-boundaries.ts), its use of the job's staging slots (staging.ts: one pool
+ * for every model) while a disk shard's task runs, and the steps of every parameter whose moments are on disk.
  *
  * Order of events (the orchestrator calls these in task order; each model has at most one task in flight):
  *   - `load(shard)` before a task: waits for any step still writing the shard's parameters, then reads the shard's
  *     disk values into a slot (or finds them there, prefetched or still valid) and returns the slot;
+ *   - `boundaries(kind, shard)` before a task: its input and output activations on disk have slots (the input read);
  *   - `prefetch(shard)` at a task's start: the model's next shard is read into a free slot while the task runs;
  *   - `readAhead(shard)` at any task's start, for the task the scheduler will give that device next (any model's):
  *     the shard is read into a free slot and the slot is pinned, so that the device can copy it host → device
@@ -26,6 +27,7 @@ import type { HostStateBuffers, HostViews } from './host-state.js';
 import type { ModelPlacement } from './placement.js';
 import { ALIGN, ScratchFile } from './scratch-file.js';
 import { streamStep, type ChunkBuffer, type IoCount, type StateArray } from './disk-step.js';
+import { DiskBoundaries } from './disk-boundaries.js';
 import { stagingLayout, type StagingLayout, type StagingPool } from './staging.js';
 
 interface Offsets {
@@ -50,6 +52,8 @@ export class ModelDiskState {
   private gen = 0;
   private readonly layout: StagingLayout;
   private readonly states: string[];
+  /** Its boundary activations on disk (null: all in RAM). */
+  private readonly acts: DiskBoundaries | null;
 
   private constructor(
     private readonly rt: ModelRuntime,
@@ -61,9 +65,12 @@ export class ModelDiskState {
     private readonly chunk: ChunkBuffer,
     private readonly be: Backend,
     private readonly pool: StagingPool | null,
+    actOffsets: Map<number, number>,
   ) {
     this.layout = stagingLayout(rt, new Set(buffers.staging?.diskParams ?? []));
     this.states = stateNames(rt.recipe.optimizer);
+    const a = buffers.actSlots;
+    this.acts = actOffsets.size > 0 && a ? new DiskBoundaries(placement.model, rt.shards.length - 1, file, actOffsets, a.slots, a.lengths, this.io) : null;
   }
 
   static async create(rt: ModelRuntime, placement: ModelPlacement, dir: string, buffers: HostStateBuffers, views: HostViews, chunk: ChunkBuffer, be: Backend, pool: StagingPool | null): Promise<ModelDiskState> {
@@ -83,12 +90,16 @@ export class ModelDiskState {
       for (let s = 0; s < states; s++) o.states.push(take(p.n));
       offsets.set(p.spec.name, o);
     }
+    // Boundary activations (never written for the top two: their places are there for the safety net only).
+    const actOffsets = new Map<number, number>();
+    for (const k of placement.diskBoundaries) actOffsets.set(k, take(rt.boundaryLength[k]));
+    if (actOffsets.size > 0 && !buffers.actSlots) throw new Error(`disk tier: '${placement.model}' has boundary activations on disk and no activation slots`);
     // Gradients last: they are written only with clipping, after a backward (the file grows as it is written).
     for (const p of rt.params) if (placement.home.get(p.spec.name) === 'disk') offsets.get(p.spec.name)!.grad = take(p.n);
     // Moments read as zeros (the optimizer's fresh state) until first written.
     const file = await ScratchFile.create(dir);
     if (placement.diskShards.length > 0 && !(pool && pool.slotBytes >= placement.slotBytes)) throw new Error(`disk tier: '${placement.model}' stages shards of ${placement.slotBytes} bytes and has no staging slots that large`);
-    return new ModelDiskState(rt, placement, file, offsets, buffers, views, chunk, be, pool);
+    return new ModelDiskState(rt, placement, file, offsets, buffers, views, chunk, be, pool, actOffsets);
   }
 
   /** Initialise the disk-resident parameter values (per shard, through a slot). */
@@ -186,6 +197,15 @@ export class ModelDiskState {
     }
   }
 
+  /**
+   * Before a task: its boundary activations on disk have activation slots, its input read into one (the [boundary,
+   * slot] pairs the task's views use), or undefined when it touches none.
+   */
+  async boundaries(kind: 'F' | 'FL' | 'B' | 'E', shard: number): Promise<[number, number][] | undefined> {
+    const b = await this.acts?.before(kind, shard);
+    return b && b.length > 0 ? b : undefined;
+  }
+
   /** Read `shard`'s values into a free slot while other work runs (nothing happens when no slot is free). */
   prefetch(shard: number): void {
     const pool = this.pool;
@@ -239,6 +259,7 @@ export class ModelDiskState {
    * their gradients allow; `gradNorm`'s clipping scale applies once shard 0's backward has finished the step.
    */
   after(kind: 'F' | 'FL' | 'B' | 'E', shard: number, slot: number | undefined, step: number, clipScale: number | undefined): void {
+    this.acts?.after();
     const training = kind === 'FL' || kind === 'B';
     if (!training) {
       if (slot !== undefined) this.pool!.release(slot, this, true);
@@ -302,6 +323,7 @@ export class ModelDiskState {
 
   async remove(): Promise<void> {
     await Promise.allSettled([...this.pending.values()]);
+    await this.acts?.settle();
     if (this.pool) {
       // Its reads into slots land before the slots serve another model.
       await Promise.allSettled(this.pool.reading(this));

@@ -6,7 +6,7 @@
 import { stateNames } from '../../optim/optimizer.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostTier } from './host-tier.js';
-import type { ModelPlacement } from './placement.js';
+import { ACT_SLOTS, type ModelPlacement } from './placement.js';
 import { stagingLayout, type StagingLayout } from './staging.js';
 
 /** Views a shard task reads and writes. */
@@ -29,6 +29,8 @@ export interface HostViews {
   stepsHere(name: string): boolean;
   /** A shard whose state lives on disk is staged in host slot `slot` for the coming task. */
   stage(shard: number, slot: number): void;
+  /** A boundary whose activation lives on disk is in the model's activation slot `slot` for the coming task. */
+  stageAct(k: number, slot: number): void;
 }
 
 /** The plain-data form sent to workers (SharedArrayBuffers are shared, not copied, by postMessage). */
@@ -48,6 +50,11 @@ export interface HostStateBuffers {
   staging?: { slots: SharedArrayBuffer[]; diskParams: string[] };
   /** Parameters the disk tier steps (their moments are on disk). */
   tierStepped?: string[];
+  /**
+   * Disk tier: the model's own activation slots (ACT_SLOTS of its largest disk boundary) that its boundaries on disk
+   * pass through (their `acts` entries are empty), and every boundary's length in elements.
+   */
+  actSlots?: { slots: SharedArrayBuffer[]; boundaries: number[]; lengths: number[] };
 }
 
 /**
@@ -73,8 +80,12 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
   }
   const staging = placement && placement.slotBytes > 0 ? { slots: slots!, diskParams } : undefined;
   const tierStepped = rt.params.filter((p) => home(p.spec.name) !== 'host').map((p) => p.spec.name);
-  // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens).
-  const acts = rt.shards.map((_, k) => (k === 0 ? new SharedArrayBuffer(0) : f32(rt.boundaryLength[k], `boundary activation ${k}`)));
+  // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens), so is one on disk (it has slots).
+  const onDisk = new Set(placement?.diskBoundaries ?? []);
+  const acts = rt.shards.map((_, k) => (k === 0 || onDisk.has(k) ? new SharedArrayBuffer(0) : f32(rt.boundaryLength[k], `boundary activation ${k}`)));
+  const actSlots = placement && onDisk.size > 0
+    ? { slots: Array.from({ length: ACT_SLOTS }, (_, i) => f32(placement.actSlotBytes / 4, `activation slot ${i} (boundaries on disk)`)), boundaries: [...onDisk], lengths: [...rt.boundaryLength] }
+    : undefined;
   return {
     params,
     grads,
@@ -86,12 +97,13 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
     sumsq: tier.alloc(rt.params.length * 8, `${owner}: squared norms`),
     ...(staging ? { staging } : {}),
     ...(tierStepped.length > 0 ? { tierStepped } : {}),
+    ...(actSlots ? { actSlots } : {}),
   };
 }
 
 /** Give a model's host-tier state back to its tier (a model stopped early or by name); its views must not be used after. */
 export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
-  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, s.dact, s.tokens, s.targets, s.sumsq];
+  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, ...(s.actSlots?.slots ?? []), s.dact, s.tokens, s.targets, s.sumsq];
   for (const b of all) tier.release(b);
 }
 
@@ -105,8 +117,15 @@ export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
     return v;
   };
   const tokens = new Int32Array(s.tokens), targets = new Int32Array(s.targets), sumsq = new Float64Array(s.sumsq);
-  // The boundary gradient seen at boundary k has that boundary's length (acts[k]'s).
-  const dacts = s.acts.map((a) => new Float32Array(s.dact, 0, a.byteLength / 4));
+  // The boundary gradient seen at boundary k has that boundary's length (acts[k]'s, or the slots' record of it).
+  const dacts = s.acts.map((a, k) => new Float32Array(s.dact, 0, s.actSlots ? s.actSlots.lengths[k] : a.byteLength / 4));
+  const actOnDisk = new Set(s.actSlots?.boundaries ?? []);
+  const actBound = new Map<number, number>();
+  const actSlot = (k: number): Float32Array => {
+    const slot = actBound.get(k);
+    if (slot === undefined) throw new Error(`boundary activation ${k} lives on disk and is not in an activation slot`);
+    return new Float32Array(s.actSlots!.slots[slot], 0, s.actSlots!.lengths[k]);
+  };
   const tierStepped = new Set(s.tierStepped ?? []);
   let layout: StagingLayout | undefined;
   const bound = new Map<number, number>();
@@ -125,12 +144,13 @@ export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
     param: (n) => staged(n, 'value') ?? f(s.params[n], `parameter '${n}'`),
     grad: (n) => staged(n, 'grad') ?? f(s.grads[n], `gradient '${n}'`),
     opt: (st, n) => f(s.opt[`${st}.${n}`], `optimizer state '${st}.${n}'`),
-    act: (k) => f(s.acts[k], `boundary activation ${k}`),
+    act: (k) => (actOnDisk.has(k) ? actSlot(k) : f(s.acts[k], `boundary activation ${k}`)),
     dact: (k) => dacts[k] ?? f(undefined, `boundary gradient ${k}`),
     tokens: () => tokens,
     targets: () => targets,
     sumsq: () => sumsq,
     stepsHere: (n) => !tierStepped.has(n),
     stage: (shard, slot) => void bound.set(shard, slot),
+    stageAct: (k, slot) => void actBound.set(k, slot),
   };
 }

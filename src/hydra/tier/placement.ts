@@ -1,9 +1,10 @@
 /**
  * The placement policy: which tier each array of each model's state lives in when the host cap cannot hold it all.
  *
- * Always in RAM: batches, boundary activations and their gradient, the squared-norm table — read on every task — and
- * the values and gradient of parameters used by more than one shard (tied embeddings: their gradient is summed over
- * two tasks); their optimizer moments may go to disk like any other's.
+ * Always in RAM: batches (B × T tokens and targets, 1/n_embd of one boundary activation, made in RAM by the loader),
+ * the boundary gradient (one buffer, written by each backward task and read by the very next one), the squared-norm
+ * table, and the values and gradient of parameters used by more than one shard (tied embeddings: their gradient is
+ * summed over two tasks, in two shards' staging slots); their optimizer moments may go to disk like any other's.
  *
  * What may move is priced by what it would cost per training step, per byte of RAM it frees:
  *   - a parameter's optimizer moments: read and written once per step, by the optimizer only (1 read per byte);
@@ -17,6 +18,15 @@
  * size. The pool's size depends on which shards go, so every candidate slot size is tried (none, or each shard's) and
  * the one that fits with the least disk traffic per step is kept.
  * The step of state on disk streams through a bounded chunk buffer (tier/disk-step.ts).
+ *
+ * Boundary activations go last, after every moment and every shard the slot size being tried lets move (issue 12's
+ * policy: they are what is read most per byte — act(k) by F k and by B k, every step — and written every step too). A model's boundaries on disk
+ * pass through ACT_SLOTS host slots of its own (disk-boundaries.ts): a forward writes its output into one while it
+ * reads its input from the other, and the backward finds the two highest boundaries still there. So boundaries go to
+ * disk from the top down: the last two cost no disk traffic (never written: read back from the slots); each one
+ * below is written by its forward and read once by its backward (read ahead while the backward above it runs). Moving
+ * them pays only when they free more than the slots take: a model's are eligible when their sum exceeds ACT_SLOTS
+ * times the largest.
  */
 import type { ModelRuntime } from '../run/model-runtime.js';
 import { stateNames } from '../../optim/optimizer.js';
@@ -27,6 +37,8 @@ export type ParamHome = 'host' | 'moments-on-disk' | 'disk';
 
 /** Host staging slots per device: its running task's, the next shard being read, one being stepped and written back. */
 export const SLOTS_PER_DEVICE = 3;
+/** Host slots a model's boundary activations on disk pass through: the running task's input and its output. */
+export const ACT_SLOTS = 2;
 /** Elements per chunk of a streamed optimizer step. */
 export const STEP_CHUNK = 1 << 20;
 
@@ -35,6 +47,12 @@ export interface ModelPlacement {
   home: Map<string, ParamHome>;
   /** Shards whose parameters and gradients live on disk, ascending. */
   diskShards: number[];
+  /** Its boundaries between shards (shards - 1). */
+  boundaries: number;
+  /** Boundaries (k ≥ 1: the activation entering shard k) whose activation lives on disk, ascending (a top run). */
+  diskBoundaries: number[];
+  /** Bytes of each of its ACT_SLOTS activation slots (its largest disk boundary); 0 without disk boundaries. */
+  actSlotBytes: number;
   /** Bytes its largest disk shard takes in a staging slot (parameters + gradients); 0 without disk shards. */
   slotBytes: number;
   /** Bytes the model itself holds in RAM (the job's staging pool and chunk buffer are counted in JobPlacement). */
@@ -79,10 +97,14 @@ export interface HeldBuffers {
   staging: StagingSize | null;
 }
 
-/** Host bytes a model holds whatever the placement (batches, boundaries, norms). */
+/** Host bytes a model holds whatever the placement (batches, the boundary gradient, norms). */
 export function fixedHostBytes(rt: ModelRuntime): number {
-  const acts = rt.boundaryLength.reduce((a, n) => a + n * 4, 0);
-  return acts + Math.max(0, ...rt.boundaryLength) * 4 + 2 * rt.B * rt.T * 4 + rt.params.length * 8;
+  return Math.max(0, ...rt.boundaryLength) * 4 + 2 * rt.B * rt.T * 4 + rt.params.length * 8;
+}
+
+/** Bytes of a model's boundary activations (k ≥ 1), all in RAM. */
+export function boundaryBytes(rt: ModelRuntime): number {
+  return rt.boundaryLength.reduce((a, n) => a + n * 4, 0);
 }
 
 /** Bytes of a chunk buffer: two sets (one stepped and written while the other is read). */
@@ -103,16 +125,17 @@ interface Model {
 /** Something that may go to disk: its RAM freed and the disk traffic it adds per step. */
 interface Item {
   m: number;
-  kind: 'moments' | 'shard';
-  /** The parameter (moments) or the shard (values and gradients of its one-shard parameters). */
+  kind: 'moments' | 'shard' | 'boundary';
+  /** The parameter (moments), the shard (values and gradients of its one-shard parameters), or the boundary. */
   param?: string;
   shard?: number;
+  boundary?: number;
   /** For a shard: the moments it takes to disk with it (items of kind 'moments'). */
   needs: Item[];
   freed: number;
   read: number;
   write: number;
-  /** Bytes of a staging slot the shard needs (0 for moments). */
+  /** Bytes of a staging slot the shard needs (0 for moments and boundaries). */
   slot: number;
 }
 
@@ -140,14 +163,33 @@ function itemsOf(models: Model[]): Item[] {
       const read = visits * b + (md.clipping ? 2 * b : 0), write = b + (md.clipping ? b : 0);
       out.push({ m, kind: 'shard', shard: k, needs: mine.flatMap((p) => (moments.has(p.spec.name) ? [moments.get(p.spec.name)!] : [])), freed: 2 * b, read, write, slot: 2 * b });
     });
+    // Boundaries from the top down, each needing the one above it. The top two stay in the activation slots from
+    // the forward that writes them to the backward that reads them; each lower one is written and read back once.
+    const lens = rt.boundaryLength.slice(1);
+    if (lens.reduce((a, n) => a + n, 0) > ACT_SLOTS * Math.max(0, ...lens)) {
+      let above: Item | null = null;
+      for (let k = last; k >= 1; k--) {
+        const b = 4 * rt.boundaryLength[k], io = k >= last - 1 ? 0 : b;
+        const it: Item = { m, kind: 'boundary', boundary: k, needs: above ? [above] : [], freed: b, read: io, write: io, slot: 0 };
+        out.push(it);
+        above = it;
+      }
+    }
   });
   return out;
 }
 
-/** Per byte freed: reads first (what stays in RAM is what is read most per byte), then writes. */
+/**
+ * Boundary activations after everything else; then per byte freed: reads first (what stays in RAM is what is read
+ * most per byte), then writes.
+ */
 function byCost(a: Item, b: Item): number {
-  return a.read / a.freed - b.read / b.freed || a.write / a.freed - b.write / b.freed || b.freed - a.freed;
+  const late = (it: Item) => (it.kind === 'boundary' ? 1 : 0);
+  return late(a) - late(b) || a.read / a.freed - b.read / b.freed || a.write / a.freed - b.write / b.freed || b.freed - a.freed;
 }
+
+/** Host bytes of the activation slots of one model whose disk boundaries' largest is `largest` bytes. */
+const actSlotsBytes = (largest: number) => ACT_SLOTS * largest;
 
 interface Choice {
   taken: Set<Item>;
@@ -166,6 +208,8 @@ function choose(items: Item[], slotMax: number, cap: number, devices: number, ba
   const taken = new Set<Item>();
   let host = base, read = 0, write = 0;
   const withShards = new Set<number>();
+  /** Per model: its largest boundary on disk (its activation slots' size). */
+  const actSlot = new Map<number, number>();
   const pool = (slot: number, nModels: number): StagingSize | null => (slot > 0 ? { slotBytes: slot, count: SLOTS_PER_DEVICE * Math.min(devices, nModels) } : null);
   const poolBytes = (s: StagingSize | null) => (s === null || (held && held.slotBytes >= s.slotBytes && held.count >= s.count) ? 0 : s.slotBytes * s.count);
   // While choosing, the pool counts as if every model that could stage a shard did (the most it can cost).
@@ -180,6 +224,11 @@ function choose(items: Item[], slotMax: number, cap: number, devices: number, ba
     read += it.read;
     write += it.write;
     if (it.kind === 'shard') withShards.add(it.m);
+    if (it.kind === 'boundary') {
+      const was = actSlot.get(it.m) ?? 0, now = Math.max(was, it.freed);
+      host += actSlotsBytes(now) - actSlotsBytes(was);
+      actSlot.set(it.m, now);
+    }
   };
   for (const it of eligible) {
     if (fits()) break;
@@ -211,7 +260,7 @@ export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: num
   // Values, gradient and every moment of a chunk.
   const chunk = { elems: Math.min(STEP_CHUNK, maxParam), arrays: 2 + maxStates };
   const chunkBytes = held.chunk && held.chunk.elems >= chunk.elems && held.chunk.arrays >= chunk.arrays ? 0 : chunkBufferBytes(chunk);
-  const base = models.reduce((a, { rt, states }) => a + fixedHostBytes(rt) + rt.params.reduce((s, p) => s + (2 + states) * 4 * p.n, 0), 0);
+  const base = models.reduce((a, { rt, states }) => a + fixedHostBytes(rt) + boundaryBytes(rt) + rt.params.reduce((s, p) => s + (2 + states) * 4 * p.n, 0), 0);
   const items = itemsOf(models).sort(byCost);
   const slotSizes = candidateSlots(items);
   let best: Choice | null = null, floor: Choice | null = null;
@@ -231,8 +280,8 @@ export function placeJob(rts: { name: string; rt: ModelRuntime }[], hostCap: num
 function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chunkBytes: number, hostFloor: number, hostCap: number, allHost: number, devices: number): JobPlacement {
   const out: ModelPlacement[] = models.map(({ name, rt, states }, m) => {
     const home = new Map<string, ParamHome>(rt.params.map((p) => [p.spec.name, 'host']));
-    const diskShards: number[] = [];
-    let read = 0, write = 0, slotBytes = 0;
+    const diskShards: number[] = [], diskBoundaries: number[] = [];
+    let read = 0, write = 0, slotBytes = 0, actSlotBytes = 0;
     for (const it of c.taken) {
       if (it.m !== m) continue;
       read += it.read;
@@ -243,8 +292,16 @@ function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chun
         slotBytes = Math.max(slotBytes, it.slot);
         for (const p of rt.shardParams[it.shard!]) if (p.shards.length === 1) home.set(p.spec.name, 'disk');
       }
+      if (it.kind === 'boundary') {
+        diskBoundaries.push(it.boundary!);
+        actSlotBytes = Math.max(actSlotBytes, it.freed);
+      }
     }
-    let host = fixedHostBytes(rt), disk = 0, grads = 0;
+    let host = fixedHostBytes(rt) + actSlotsBytes(actSlotBytes), disk = 0, grads = 0;
+    for (let k = 1; k < rt.boundaryLength.length; k++) {
+      if (diskBoundaries.includes(k)) disk += onDiskBytes(rt.boundaryLength[k]);
+      else host += 4 * rt.boundaryLength[k];
+    }
     for (const p of rt.params) {
       const h = home.get(p.spec.name)!;
       if (h === 'host') host += (2 + states) * 4 * p.n;
@@ -256,7 +313,10 @@ function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chun
         grads += onDiskBytes(p.n);
       }
     }
-    return { model: name, home, diskShards: diskShards.sort((a, b) => a - b), slotBytes, hostBytes: host, diskBytes: disk, diskGradBytes: grads, readPerStep: read, writePerStep: write };
+    return {
+      model: name, home, boundaries: rt.shards.length - 1, diskShards: diskShards.sort((a, b) => a - b), diskBoundaries: diskBoundaries.sort((a, b) => a - b), actSlotBytes, slotBytes,
+      hostBytes: host, diskBytes: disk, diskGradBytes: grads, readPerStep: read, writePerStep: write,
+    };
   });
   const sum = (f: (m: ModelPlacement) => number) => out.reduce((a, m) => a + f(m), 0);
   const hostBytes = sum((m) => m.hostBytes) + chunkBytes + c.stagingBytes;
@@ -268,7 +328,10 @@ function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chun
 
 function reasonsOf(models: Model[], c: Choice, hostCap: number, allHost: number, devices: number): string[] {
   if (c.taken.size === 0) return [`everything in RAM (${formatBytes(allHost)} within the host cap of ${formatBytes(hostCap)})`];
-  const out = [`all in RAM would be ${formatBytes(allHost)}, over the host cap of ${formatBytes(hostCap)}: what is read least per byte freed goes to disk, what is read most stays (batches, boundary activations, tied parameters' values and gradients always stay)`];
+  const out = [
+    `all in RAM would be ${formatBytes(allHost)}, over the host cap of ${formatBytes(hostCap)}: what is read least per byte freed goes to disk, what is read most stays ` +
+      `(boundary activations last; batches, the boundary gradient, tied parameters' values and gradients always stay)`,
+  ];
   const moments = [...c.taken].filter((it) => it.kind === 'moments');
   if (moments.length > 0) {
     const bytes = moments.reduce((a, it) => a + it.freed, 0);
@@ -281,6 +344,16 @@ function reasonsOf(models: Model[], c: Choice, hostCap: number, allHost: number,
       `parameters and gradients of ${shards.length} shard${shards.length === 1 ? '' : 's'} on disk (${last} last shard${last === 1 ? '' : 's'}: read once per step; ` +
         `${shards.length - last} visited twice: read twice), staged through a pool of ${c.staging!.count} host slots of ${formatBytes(c.staging!.slotBytes)} ` +
         `shared by the job (${SLOTS_PER_DEVICE} per device for ${devices} device${devices === 1 ? '' : 's'}: the running task's, the next shard being read, one being stepped)`,
+    );
+  }
+  const bounds = [...c.taken].filter((it) => it.kind === 'boundary');
+  if (bounds.length > 0) {
+    const byModel = new Set(bounds.map((it) => it.m)).size;
+    const bytes = bounds.reduce((a, it) => a + it.freed, 0), moving = bounds.filter((it) => it.read > 0).length;
+    out.push(
+      `boundary activations of ${bounds.length} boundar${bounds.length === 1 ? 'y' : 'ies'} on disk (${formatBytes(bytes)}: the most read per byte — by the forward and the backward ` +
+        `— so they go last, from the top down), through ${ACT_SLOTS} host slots per model (${byModel} model${byModel === 1 ? '' : 's'}): ` +
+        `each model's top two stay in its slots from forward to backward (no disk traffic), ${moving} ${moving === 1 ? 'is' : 'are'} written by the forward and read once by the backward`,
     );
   }
   return out;
@@ -296,7 +369,9 @@ export function describePlacement(p: JobPlacement): string[] {
     const count = (h: ParamHome) => [...m.home.values()].filter((x) => x === h).length;
     lines.push(
       `  ${m.model}: ${formatBytes(m.hostBytes)} RAM, ${formatBytes(m.diskBytes)} disk; parameters in RAM ${count('host')}, moments on disk ${count('moments-on-disk')}, ` +
-        `all on disk ${count('disk')}${m.diskShards.length ? ` (shards ${m.diskShards.join(', ')})` : ''}; per step ${formatBytes(m.readPerStep)} read, ${formatBytes(m.writePerStep)} written`,
+        `all on disk ${count('disk')}${m.diskShards.length ? ` (shards ${m.diskShards.join(', ')})` : ''}; ` +
+        `boundary activations on disk ${m.diskBoundaries.length} of ${m.boundaries}${m.diskBoundaries.length ? ` (boundaries ${m.diskBoundaries.join(', ')}; ${ACT_SLOTS} slots of ${formatBytes(m.actSlotBytes)})` : ''}; ` +
+        `per step ${formatBytes(m.readPerStep)} read, ${formatBytes(m.writePerStep)} written`,
     );
   }
   return lines;

@@ -89,8 +89,8 @@ export function preflight(p: PreflightInput): void {
   }
   if (p.hostFloor > p.hostCap) {
     throw new PreflightError(
-      `the job needs at least ${formatBytes(p.hostFloor)} in RAM with as much on disk as helps (batches, boundary activations and tied ` +
-        `parameters' values and gradients stay in RAM, and shards on disk need staging slots), more than hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (${capWords(p)})`}. ` +
+      `the job needs at least ${formatBytes(p.hostFloor)} in RAM with as much on disk as helps (batches, the boundary gradient and tied ` +
+        `parameters' values and gradients stay in RAM, shards on disk need staging slots, boundary activations on disk activation slots), more than hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (${capWords(p)})`}. ` +
         `Raise hostMemory${dev > 0 && !p.hostCapGiven ? ' (or lower deviceMemory: the devices\' budgets come out of the default)' : ''}, train fewer models at once, or lower the batch (task.train.B) or the sequence length (task.train.T).`,
     );
   }

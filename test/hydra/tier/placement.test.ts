@@ -12,18 +12,18 @@ import { gpt2Arch } from '../../../src/nn/gpt2.js';
 import { buildRuntime, type ModelRuntime } from '../../../src/hydra/run/model-runtime.js';
 import { CONSTANT_LR } from '../../../src/optim/schedule.js';
 import type { OptimizerConfig } from '../../../src/optim/optimizer.js';
-import { placeJob, SLOTS_PER_DEVICE } from '../../../src/hydra/tier/placement.js';
+import { ACT_SLOTS, describePlacement, placeJob, SLOTS_PER_DEVICE } from '../../../src/hydra/tier/placement.js';
 import { StagingPool } from '../../../src/hydra/tier/staging.js';
 import { TINY } from '../helpers.js';
 
 const ADAMW: OptimizerConfig = { kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
 /** A tiny tied GPT-2 (embed, 4 blocks, ln_f, tied head) cut into `cuts.length + 1` shards at those layers. */
-function rt(cuts: number[], clipNorm = 1, optimizer: OptimizerConfig = ADAMW): ModelRuntime {
+function rt(cuts: number[], clipNorm = 1, optimizer: OptimizerConfig = ADAMW, B = 2): ModelRuntime {
   const model = buildArch(gpt2Arch({ ...TINY, n_layer: 4 }));
   const at = [0, ...cuts, model.layers.length];
   const shards = at.slice(1).map((to, i) => ({ from: at[i], to }));
-  return buildRuntime(model, shards, { optimizer, schedule: CONSTANT_LR, clipNorm, totalSteps: 3, seed: 0 }, 2, 8);
+  return buildRuntime(model, shards, { optimizer, schedule: CONSTANT_LR, clipNorm, totalSteps: 3, seed: 0 }, B, 8);
 }
 
 test('placement: everything fits, nothing moves; the plan says so', () => {
@@ -92,6 +92,51 @@ test('placement: a one-shard model is not staged through slots as large as itsel
   assert.deepEqual(p.models.map((m) => m.diskShards), [[], []], 'moments only');
   assert.equal(p.hostBytes, p.hostFloor);
   assert.ok(p.models.every((m) => [...m.home.values()].every((h) => h === 'moments-on-disk')));
+});
+
+test('placement: boundary activations go last (every movable byte of state first), from the top down; the top two cost no traffic, each lower one a write and a read; the dry-run says so', () => {
+  // Five shards (four boundaries of B·T·n_embd floats each), a batch large enough for them to matter.
+  const r = rt([1, 2, 3, 4], 1, ADAMW, 16);
+  const b = 4 * r.boundaryLength[1];
+  assert.ok(r.boundaryLength.slice(1).every((n) => 4 * n === b));
+  const floor = placeJob([{ name: 'a', rt: r }], 0, 1).hostFloor;
+  const all = placeJob([{ name: 'a', rt: r }], Infinity, 1).hostBytes;
+  // Bytes of a staging slot for shard k (its own parameters' values and gradients).
+  const shardSlot = (k: number) => 8 * r.shardParams[k].filter((p) => p.shards.length === 1).reduce((n, p) => n + p.n, 0);
+  const seen = new Set<string>();
+  for (let cap = all; cap >= floor; cap -= 512) {
+    const p = placeJob([{ name: 'a', rt: r }], cap, 1), m = p.models[0];
+    assert.ok(p.hostBytes <= cap, `cap ${cap}: ${p.hostBytes} in RAM`);
+    if (m.diskBoundaries.length === 0) continue;
+    seen.add(m.diskBoundaries.join(','));
+    // Last: every moment is on disk already, and every shard the job's staging slots (if any) can take.
+    assert.ok(![...m.home.values()].includes('host'), `cap ${cap}: a moment in RAM while boundaries are on disk`);
+    const slot = p.staging?.slotBytes ?? 0;
+    assert.deepEqual(m.diskShards, [0, 1, 2, 3, 4].filter((k) => shardSlot(k) <= slot), `cap ${cap}: shards on disk with slots of ${slot}`);
+    assert.deepEqual(m.diskBoundaries, [4, 3, 2, 1].slice(0, m.diskBoundaries.length).reverse(), 'a top run');
+    assert.equal(m.actSlotBytes, b);
+    // The slots are in the model's RAM, the boundaries on disk are not (the rest: batches, boundary gradient, norms).
+    const params = r.params.reduce((a, q) => a + ({ host: 4, 'moments-on-disk': 2, disk: 0 }[m.home.get(q.spec.name)!] * 4 * q.n), 0);
+    assert.equal(m.hostBytes, params + (4 - m.diskBoundaries.length) * b + ACT_SLOTS * b + b + 2 * 16 * 8 * 4 + 8 * r.params.length, `cap ${cap}: RAM accounting`);
+    // Traffic: moments once, shards per visit (with clipping: the gradient out and back, the values again), and of
+    // the boundaries the top two none, each lower one written by its forward and read once by its backward.
+    const lower = Math.max(0, m.diskBoundaries.length - 2) * b;
+    const moments = r.params.reduce((a, q) => a + (m.home.get(q.spec.name) === 'host' ? 0 : 2 * 4 * q.n), 0);
+    const shardRead = m.diskShards.reduce((a, k) => a + (k === 4 ? 1 : 2) * shardSlot(k) / 2 + shardSlot(k), 0);
+    const shardWrite = m.diskShards.reduce((a, k) => a + shardSlot(k), 0);
+    assert.equal(m.readPerStep, moments + shardRead + lower, `cap ${cap}: reads`);
+    assert.equal(m.writePerStep, moments + shardWrite + lower, `cap ${cap}: writes`);
+    const text = describePlacement(p).join('\n');
+    assert.match(text, new RegExp(`boundary activations on disk ${m.diskBoundaries.length} of 4 \\(boundaries ${m.diskBoundaries.join(', ')}; ${ACT_SLOTS} slots of `));
+    assert.match(text, /boundary activations of \d+ boundar(y|ies) on disk .*go last, from the top down/);
+  }
+  // Two slots free nothing until three boundaries go: the cap steps see three and four.
+  assert.deepEqual([...seen].sort(), ['1,2,3,4', '2,3,4']);
+  // At the floor all four are on disk.
+  assert.deepEqual(placeJob([{ name: 'a', rt: r }], floor, 1).models[0].diskBoundaries, [1, 2, 3, 4]);
+  // Two boundaries would take as much RAM in slots as they free: never moved.
+  const two = rt([2, 4], 1, ADAMW, 16);
+  assert.deepEqual(placeJob([{ name: 'a', rt: two }], 0, 1).models[0].diskBoundaries, []);
 });
 
 test('staging pool: a claim waits while every slot is busy; only the holder gives a slot back; a model gone frees its slots', async () => {
