@@ -15,10 +15,10 @@ import type { Gpt2Config } from '../nn/gpt2-config.js';
 import { writeFileAtomic } from '../data/atomic-write.js';
 import { gpt2ConfigFromHf, gpt2ConfigToHf, HfGpt2Error, type HfConfigOptions } from './hf-gpt2-config.js';
 import type { HostTensor } from './host-tensor.js';
-import type { TensorLike } from './streamed-tensor.js';
+import { sameStreamed, type StreamedTensor, type TensorLike } from './streamed-tensor.js';
 import type { WeightSource } from '../nn/host-tensor.js';
 import { hfWeightFiles } from './hf-weight-files.js';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorEntry } from './safetensors.js';
+import { readSafetensors, readSafetensorsHeader, streamSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
 
 export { HfGpt2Error } from './hf-gpt2-config.js';
 
@@ -161,6 +161,25 @@ async function readHfGpt2(dir: string, { config, files }: OpenedHfGpt2, allocate
   return tensors;
 }
 
+/** Every tensor of an opened directory as a streamed tensor (read in pieces when used: never whole in memory). */
+async function streamHfGpt2(dir: string, { config, files }: OpenedHfGpt2): Promise<Map<string, StreamedTensor>> {
+  const tensors = new Map<string, StreamedTensor>();
+  let lmHead: StreamedTensor | undefined;
+  for (const file of files) {
+    for (const [rawName, t] of await streamSafetensors(file, (e) => !isAttentionBuffer(e.name))) {
+      const name = stripPrefix(rawName);
+      if (name === 'lm_head.weight' && config.tie) lmHead = t;
+      else tensors.set(name, t);
+    }
+  }
+  const wte = tensors.get('wte.weight');
+  if (lmHead && !(wte && (await sameStreamed(wte, lmHead)))) {
+    throw new HfGpt2Error(`${dir}: config has tie_word_embeddings=true but lm_head.weight differs from wte.weight; set "tie_word_embeddings": false to load an untied head`);
+  }
+  validateGpt2Tensors(config, tensors, dir);
+  return tensors;
+}
+
 /** Load a Hugging Face GPT-2 directory (config.json + model.safetensors). */
 export async function loadHfGpt2(dir: string, options: LoadHfOptions = {}): Promise<HfGpt2Model> {
   const opened = await openHfGpt2(dir, options);
@@ -178,6 +197,7 @@ export async function hfGpt2Weights(dir: string, options: HfConfigOptions = {}):
     read: async (into) => {
       await readHfGpt2(dir, opened, into);
     },
+    stream: () => streamHfGpt2(dir, opened),
   };
   return { config: opened.config, warnings: opened.warnings, source };
 }

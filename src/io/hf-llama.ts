@@ -16,9 +16,9 @@ import { writeFileAtomic } from '../data/atomic-write.js';
 import { HfLlamaError, llamaConfigFromHf, llamaConfigToHf } from './hf-llama-config.js';
 import { hfWeightFiles, writeHfWeights } from './hf-weight-files.js';
 import type { HostTensor } from './host-tensor.js';
-import type { TensorLike } from './streamed-tensor.js';
+import { sameStreamed, type StreamedTensor, type TensorLike } from './streamed-tensor.js';
 import type { WeightSource } from '../nn/host-tensor.js';
-import { readSafetensors, type TensorEntry } from './safetensors.js';
+import { readSafetensors, streamSafetensors, type TensorEntry } from './safetensors.js';
 
 export { HfLlamaError } from './hf-llama-config.js';
 
@@ -95,7 +95,27 @@ function readLlamaConfig(dir: string): LlamaConfig {
  */
 export function hfLlamaWeights(dir: string): { config: LlamaConfig; source: WeightSource } {
   const config = readLlamaConfig(dir);
-  return { config, source: { describe: dir, read: async (into) => void (await loadHfLlama(dir, { allocate: into })) } };
+  return { config, source: { describe: dir, read: async (into) => void (await loadHfLlama(dir, { allocate: into })), stream: () => streamHfLlama(dir, config) } };
+}
+
+/** Every tensor of a Llama directory as a streamed tensor (read in pieces when used: never whole in memory). */
+async function streamHfLlama(dir: string, config: LlamaConfig): Promise<Map<string, StreamedTensor>> {
+  const tensors = new Map<string, StreamedTensor>();
+  let storedHead: StreamedTensor | undefined;
+  for (const file of hfWeightFiles(dir, (m) => new HfLlamaError(m))) {
+    for (const [rawName, t] of await streamSafetensors(file, (e) => !isRotaryBuffer(e.name))) {
+      const name = stripPrefix(rawName);
+      if (tensors.has(name) || (name === HEAD && storedHead)) throw new HfLlamaError(`${file}: tensor '${name}' appears twice (with and without '${PREFIX}'?)`);
+      if (name === HEAD && config.tie) storedHead = t;
+      else tensors.set(name, t);
+    }
+  }
+  const embed = tensors.get('embed_tokens.weight');
+  if (storedHead && !(embed && (await sameStreamed(embed, storedHead)))) {
+    throw new HfLlamaError(`${dir}: config has tie_word_embeddings=true but lm_head.weight differs from model.embed_tokens.weight; set "tie_word_embeddings": false to load an untied head`);
+  }
+  validateLlamaTensors(config, tensors, dir);
+  return tensors;
 }
 
 /** Load a Hugging Face Llama directory (config.json + model.safetensors or a sharded index). */

@@ -26,7 +26,7 @@ import { endianness } from 'node:os';
 import { MAX_IO_BYTES, writeFileAtomic } from '../data/atomic-write.js';
 import { decodeBF16, decodeF16 } from './float16.js';
 import { checkHostTensor, shapeSize, type HostTensor } from './host-tensor.js';
-import { checkTensorLike, tensorBytes, tensorElements, type TensorLike } from './streamed-tensor.js';
+import { checkTensorLike, tensorBytes, tensorElements, type StreamedTensor, type TensorLike } from './streamed-tensor.js';
 
 export const SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024;
 
@@ -272,6 +272,35 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * A file's (accepted) tensors as streamed tensors: each read fills a piece of a tensor, widened to float32, from its
+ * byte range in the file — a model's weights go where they live (the disk tier) without being held whole in memory.
+ */
+export async function streamSafetensors(path: string, filter?: (e: TensorEntry) => boolean): Promise<Map<string, StreamedTensor>> {
+  requireLittleEndian();
+  const header = await readSafetensorsHeader(path);
+  const out = new Map<string, StreamedTensor>();
+  for (const e of header.entries) {
+    if (filter && !filter(e)) continue;
+    readableOrThrow(path, e);
+    const width = DTYPE_BYTES[e.dtype], at = header.dataStart + e.begin;
+    out.set(e.name, {
+      shape: e.shape,
+      read: async (dst, offset) => {
+        const fh = await open(path, 'r');
+        try {
+          const raw = e.dtype === 'F32' ? new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength) : new Uint8Array(dst.length * width);
+          await readExactly(fh, raw, at + offset * width, path);
+          if (e.dtype !== 'F32') decodeInto(e.dtype, raw, dst);
+        } finally {
+          await fh.close();
+        }
+      },
+    });
+  }
+  return out;
 }
 
 function allocateFor(file: string, e: TensorEntry, n: number, options: ReadOptions): Float32Array {

@@ -30,6 +30,18 @@ export function checkTensorLike(name: string, t: TensorLike): TensorLike {
   return t;
 }
 
+/** Whether two streamed tensors hold the same shape and bits (compared piece by piece, never whole in memory). */
+export async function sameStreamed(a: StreamedTensor, b: StreamedTensor): Promise<boolean> {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return false;
+  const n = shapeSize(a.shape), pa = new Float32Array(Math.min(STREAM_PIECE, n)), pb = new Float32Array(pa.length);
+  for (let at = 0; at < n; at += STREAM_PIECE) {
+    const len = Math.min(STREAM_PIECE, n - at), x = pa.subarray(0, len), y = pb.subarray(0, len);
+    await Promise.all([a.read(x, at), b.read(y, at)]);
+    if (!Buffer.from(x.buffer, 0, x.byteLength).equals(Buffer.from(y.buffer, 0, y.byteLength))) return false;
+  }
+  return true;
+}
+
 /** An array streamed in pieces (copied out of it piece by piece, never whole). */
 export function streamedView(shape: number[], data: Float32Array): StreamedTensor {
   return { shape, read: async (dst, offset) => void dst.set(data.subarray(offset, offset + dst.length)) };

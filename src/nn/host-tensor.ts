@@ -14,4 +14,10 @@ export interface WeightSource {
   /** Where the weights come from, for messages (e.g. the directory). */
   describe: string;
   read(into: (name: string, elements: number) => Float32Array): Promise<void>;
+  /**
+   * The tensors (names as `read` gives them, headers checked) read in pieces on demand: a model whose state is on
+   * disk is initialised piece by piece, never holding its weights whole in memory (io/streamed-tensor.ts's
+   * StreamedTensor: read fills elements [offset, offset + dst.length)).
+   */
+  stream?(): Promise<Map<string, { shape: number[]; read(dst: Float32Array, offset: number): Promise<void> }>>;
 }

@@ -34,10 +34,21 @@ export async function usableDevices(dev: DeviceSpec, warn: (m: string) => void):
 
 /**
  * A model's initial weights into its state: copied from tensors in memory, or read by a WeightSource straight into
- * its host-tier arrays (each parameter's array handed out once, no copy in between; with a disk tier the tensors pass
- * through memory to where the placement put them).
+ * its host-tier arrays (each parameter's array handed out once, no copy in between). A model with state on disk takes
+ * a source's streamed tensors where it has them (WeightSource.stream): piece by piece, never whole in memory.
  */
 export async function loadWeights(rt: ModelRuntime, views: HostViews, disk: ModelDiskState | undefined, weights: Map<string, HostTensor> | WeightSource, model: string): Promise<void> {
+  if (!(weights instanceof Map) && disk && weights.stream) {
+    const source = weights, tensors = await weights.stream();
+    for (const name of tensors.keys()) if (!rt.byName.has(name)) throw new Error(`model '${model}': ${source.describe} has a tensor '${name}' the model does not have`);
+    for (const p of rt.params) {
+      const t = tensors.get(p.spec.name);
+      if (!t) throw new Error(`model '${model}': initial weights from ${source.describe} lack parameter '${p.spec.name}'`);
+      const n = t.shape.reduce((a, d) => a * d, 1);
+      if (n !== p.n) throw new RangeError(`model '${model}': weight '${p.spec.name}' in ${source.describe} has ${n} elements, the model needs ${p.n}`);
+    }
+    return writeModelState(rt, views, disk, (n) => tensors.get(n)!);
+  }
   if (!(weights instanceof Map)) {
     const source = weights;
     const read = new Map<string, HostTensor>();
