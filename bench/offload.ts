@@ -10,6 +10,8 @@
  *   - the bandwidth the tier achieved: bytes it read and wrote per step over the disk run's step time. The tier's
  *     scratch files use O_DIRECT where the file system accepts it (`io_mode` says which): every byte it reads comes
  *     from the disk, not from the page cache, so the disk run is disk-bound where the disk is the limit;
+ *   - how the tier's bytes moved: straight between the disk and aligned memory, or through the addon's bounce buffer
+ *     (a memcpy on a pool thread, CPU the compute threads share) — `direct_io`;
  *   - the physics: the seconds of disk I/O a step needs at the disk's own bandwidth (bytes read / read bandwidth +
  *     bytes written / write bandwidth), and the ratio that implies with no overlap at all (1 + I/O / compute) and
  *     with perfect overlap (max(1, I/O / compute)). Compute per step grows with the tokens per step and the I/O does
@@ -31,6 +33,7 @@ import { buildRuntime } from '../src/hydra/run/model-runtime.js';
 import { placeJob } from '../src/hydra/tier/placement.js';
 import { CONSTANT_LR } from '../src/optim/schedule.js';
 import { ScratchFile } from '../src/hydra/tier/scratch-file.js';
+import { cpuAddonInfo, loadCpuAddon } from '../src/backend/native-loader.js';
 
 const threads = Number(process.env.THREADS ?? 2);
 const steps = Number(process.env.STEPS ?? 4);
@@ -97,7 +100,11 @@ try {
   const rt = buildRuntime(buildArch(task().model), ram.r.models[0].plan.shards, { optimizer: task().optimizer, schedule: CONSTANT_LR, clipNorm: 1, totalSteps: steps, seed: 1 }, B, T);
   const floor = placeJob([{ name: 'offload', rt }], Infinity).hostFloor;
   const cap = process.env.HOST_SHARE ? Math.floor(stateBytes * Number(process.env.HOST_SHARE)) : Math.ceil(floor * 1.02);
+  const directStats = () => (cpuAddonInfo().available ? loadCpuAddon().directStats() : { direct: 0, bounced: 0 });
+  const io0 = directStats();
   const disk = await run(cap, spill);
+  const io1 = directStats();
+  const directIo = { direct_bytes: io1.direct - io0.direct, bounced_bytes: io1.bounced - io0.bounced };
   const d = disk.r.diskTier!;
   const p = disk.r.models[0].placement!;
   const bw = diskBandwidth(spill, Math.max(512 * MiB, Math.min(p.readPerStep, 2048 * MiB)));
@@ -140,6 +147,7 @@ try {
     read_per_step_bytes: readPerStep,
     written_per_step_bytes: writePerStep,
     physics,
+    direct_io: directIo,
     disk_tier: d,
     host_high_water: disk.r.hostTier!.highWater,
     peak_rss_bytes: disk.r.peakRssBytes,
@@ -151,6 +159,7 @@ try {
   ]));
   console.log(`on disk: ${(share.params_on_disk * 100).toFixed(0)}% of the parameter values (${share.shards_on_disk} shards), the moments of ${(share.params_with_moments_on_disk * 100).toFixed(0)}% of the parameters; disk measured by ${bw.method}`);
   console.log(`ratio ${out.ratio.toFixed(2)}× (target ≤ 1.25×); disk ${bw.readMBps.toFixed(0)} MB/s read, ${bw.writeMBps.toFixed(0)} MB/s write; tier (${ioMode}) achieved ${out.achieved_read_MBps.toFixed(0)} MB/s read, ${out.achieved_write_MBps.toFixed(0)} MB/s write (${(readPerStep / MiB).toFixed(0)} MiB read, ${(writePerStep / MiB).toFixed(0)} MiB written per step)`);
+  console.log(`direct I/O: ${(directIo.direct_bytes / MiB).toFixed(0)} MiB straight to/from aligned memory, ${(directIo.bounced_bytes / MiB).toFixed(0)} MiB through the bounce buffer (whole run)`);
   console.log(`physics: ${physics.io_s_per_step.toFixed(2)} s of disk I/O per step at the disk's bandwidth vs ${ram.stepS.toFixed(2)} s of compute: ${physics.ratio_no_overlap.toFixed(2)}× with no overlap, ${physics.ratio_full_overlap.toFixed(2)}× with full overlap; ≤ 1.25× even without overlap from ${physics.tokens_for_target} tokens per step (this run: ${B * T})`);
   writeJson('bench/results/offload.json', out);
 } finally {

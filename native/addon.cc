@@ -20,6 +20,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("directOpen", Napi::Function::New<hydra::DirectOpen>(env, "directOpen"));
   exports.Set("directClose", Napi::Function::New<hydra::DirectClose>(env, "directClose"));
   exports.Set("directTransfer", Napi::Function::New<hydra::DirectTransfer>(env, "directTransfer"));
+  exports.Set("directAddressMod", Napi::Function::New<hydra::DirectAddressMod>(env, "directAddressMod"));
+  exports.Set("directStats", Napi::Function::New<hydra::DirectStats>(env, "directStats"));
   exports.Set("blas", Napi::String::New(env, hydra::blas_name()));
   return exports;
 }

@@ -2,14 +2,20 @@
 // (any address, any offset, any length), run on libuv's thread pool. O_DIRECT bypasses the page cache: a spilled
 // byte is not held a second time in RAM (the host cap is about what hydra-dl holds, but the page cache is RAM too,
 // and reads it served would hide the disk's real speed). O_DIRECT wants the buffer address, the file offset and the
-// length aligned to the device's block; a transfer that is aligned goes straight to the caller's memory, any other
-// through a 2 MiB aligned bounce buffer per pool thread (the head and tail blocks of a write are read first, so the
-// bytes around the range keep their contents). Reads past the end of the file give zeros (never-written scratch).
+// length aligned to the device's block. A transfer whose memory is aligned where its file offset is (address ≡ offset
+// mod 4 KiB) goes straight between the caller's memory and the disk for its whole blocks; only a partial head or
+// tail block, and any transfer whose address and offset are not congruent, go through a 2 MiB aligned bounce buffer
+// per pool thread (the head and tail blocks of a write are read first, so the bytes around the range keep their
+// contents). The bounce is a memcpy on a pool thread, CPU the compute threads share: callers allocate aligned
+// (directAddressMod tells them where a buffer sits), and directStats counts the bytes each way takes so that tests
+// can pin it. Reads past the end of the file give zeros (never-written scratch).
 // A failure rejects with an Error whose `code` is the errno's name (ENOSPC, EFBIG, ...), as Node's fs does.
 #include <fcntl.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -30,6 +36,9 @@ constexpr int64_t kBounce = 2 << 20;
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
 };
+
+// Bytes moved straight to or from the caller's memory, and through the bounce buffer (since the process started).
+std::atomic<uint64_t> g_direct{0}, g_bounced{0};
 
 char* bounce() {
   thread_local std::unique_ptr<char, FreeDeleter> buf;
@@ -73,11 +82,11 @@ int write_full(int fd, const char* src, int64_t len, int64_t off) {
   return 0;
 }
 
-int transfer(int fd, char* data, int64_t len, int64_t off, bool write) {
-  const bool aligned = reinterpret_cast<uintptr_t>(data) % kAlign == 0 && off % kAlign == 0 && len % kAlign == 0;
-  if (aligned) return write ? write_full(fd, data, len, off) : read_full(fd, data, len, off);
+// Any range through the bounce buffer.
+int bounced(int fd, char* data, int64_t len, int64_t off, bool write) {
   char* b = bounce();
   if (b == nullptr) return ENOMEM;
+  g_bounced += static_cast<uint64_t>(len);
   // Walk the enclosing aligned range in bounce-sized pieces.
   const int64_t start = off / kAlign * kAlign;
   const int64_t end = (off + len + kAlign - 1) / kAlign * kAlign;
@@ -100,6 +109,20 @@ int transfer(int fd, char* data, int64_t len, int64_t off, bool write) {
     if (int e = write_full(fd, b, piece, at)) return e;
   }
   return 0;
+}
+
+int transfer(int fd, char* data, int64_t len, int64_t off, bool write) {
+  // The bytes up to the first block boundary of the file, the whole blocks after it, and what is left.
+  const int64_t head = std::min(len, (kAlign - off % kAlign) % kAlign);
+  const int64_t body = (len - head) / kAlign * kAlign;
+  const int64_t tail = len - head - body;
+  if (body == 0 || reinterpret_cast<uintptr_t>(data + head) % kAlign != 0) return bounced(fd, data, len, off, write);
+  if (head > 0) {
+    if (int e = bounced(fd, data, head, off, write)) return e;
+  }
+  if (int e = write ? write_full(fd, data + head, body, off + head) : read_full(fd, data + head, body, off + head)) return e;
+  g_direct += static_cast<uint64_t>(body);
+  return tail > 0 ? bounced(fd, data + head + body, tail, off + head + body, write) : 0;
 }
 
 Napi::Error errno_error(Napi::Env env, int err, const std::string& what) {
@@ -169,6 +192,25 @@ Napi::Value DirectTransfer(const Napi::CallbackInfo& info) {
                              static_cast<int64_t>(off), info[3].As<Napi::Boolean>().Value(), a);
   w->Queue();
   return w->promise();
+}
+
+// directAddressMod(bytes: Uint8Array): the address of its first byte modulo 4096 (0: a direct transfer can start there).
+Napi::Value DirectAddressMod(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "directAddressMod(bytes: Uint8Array)");
+  void* raw = nullptr;
+  size_t length = 0;
+  napi_typedarray_type type;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, info[0], &type, &length, &raw, nullptr, nullptr), Napi::Value());
+  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(raw) % kAlign));
+}
+
+// directStats(): { direct, bounced }: bytes transferred straight and through the bounce buffer since the process began.
+Napi::Value DirectStats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("direct", Napi::Number::New(info.Env(), static_cast<double>(g_direct.load())));
+  o.Set("bounced", Napi::Number::New(info.Env(), static_cast<double>(g_bounced.load())));
+  return o;
 }
 
 }  // namespace hydra

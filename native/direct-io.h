@@ -8,5 +8,7 @@ namespace hydra {
 Napi::Value DirectOpen(const Napi::CallbackInfo& info);
 Napi::Value DirectClose(const Napi::CallbackInfo& info);
 Napi::Value DirectTransfer(const Napi::CallbackInfo& info);
+Napi::Value DirectAddressMod(const Napi::CallbackInfo& info);
+Napi::Value DirectStats(const Napi::CallbackInfo& info);
 
 }  // namespace hydra

@@ -98,6 +98,10 @@ export interface NativeCpuAddon {
   directClose(fd: number): void;
   /** Reads into or writes `bytes` at `fileOffset` (any alignment) on libuv's pool; rejects with `code` (ENOSPC, ...). */
   directTransfer(fd: number, bytes: Uint8Array, fileOffset: number, write: boolean): Promise<void>;
+  /** The address of the array's first byte modulo 4096 (0: whole blocks from there go straight to the disk). */
+  directAddressMod(bytes: Uint8Array): number;
+  /** Bytes directTransfer moved straight and through its bounce buffer since the process started. */
+  directStats(): { direct: number; bounced: number };
 }
 
 /** What scripts/build-native.mjs recorded about the last build (build/hydra-native.json). */

@@ -75,6 +75,23 @@ test('two-level prefetch: on one device, the next task\'s shard (often the other
   assert.ok(result.devices[0].highWater <= DISK_DEVICE_BUDGET, `device high-water ${result.devices[0].highWater}`);
 });
 
+test('prefetch: false turns off the disk tier\'s read-ahead too (every shard is read when its task comes); still bitwise equal to training alone in RAM', async (t) => {
+  const skip = await cpuSkip();
+  if (skip) return t.skip(skip);
+  const spill = mkdtempSync(join(tmpdir(), 'hydra-disk-'));
+  const result = await train(diskTasks, { devices: 'cpu:1x1', deviceMemory: DISK_DEVICE_BUDGET, hostMemory: DISK_HOST_CAP, spillDir: spill, planDir: null, prefetch: false });
+  const disk = result.diskTier!;
+  assert.equal(disk.aheadReadBytes, 0, `nothing read ahead: ${JSON.stringify(disk)}`);
+  assert.equal(result.prefetch.copiedBytes, 0, `no device prefetch: ${JSON.stringify(result.prefetch)}`);
+  for (const m of result.models) {
+    const ref = await aloneInRam(m.name);
+    assert.equal(m.status, 'done', `${m.name}: ${m.reason}`);
+    assert.deepEqual(m.losses, ref.losses, `${m.name}: losses`);
+    for (const [name, w] of ref.params) assert.ok(sameBits(w.data, m.weights.get(name)!.data), `${m.name}: parameter ${name} differs`);
+  }
+  assert.deepEqual(readdirSync(spill), [], 'scratch files are removed at the end of the job');
+});
+
 test('checkpoint and resume with state on disk (checkpoints and final weights streamed from the tiers): stopped at step 2 and resumed, bitwise equal to training alone in RAM', async (t) => {
   const skip = await cpuSkip();
   if (skip) return t.skip(skip);

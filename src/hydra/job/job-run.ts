@@ -228,9 +228,10 @@ export class JobRun {
       // The shard's only current copy may be on another device (stepped there): it comes back to the host tier first.
       await writeBack(this.devices, j.name, st.shard, d.id);
       // While this task runs, the device's next task's shard is read from disk (and copied to the device once in
-      // RAM), and so is this model's next shard (its next task may run on another device).
+      // RAM), and so is this model's next shard (its next task may run on another device). Neither with prefetch off:
+      // then every shard is read from disk when its task comes (the no-prefetch baseline of bench:offload).
       const ahead = this.readAhead(hint);
-      j.disk?.prefetch(nextShard(st.kind, st.shard, j.plan.shards.length));
+      if (this.c.options.prefetch !== false) j.disk?.prefetch(nextShard(st.kind, st.shard, j.plan.shards.length));
       const report = d.run(j.name, { kind: st.kind, shard: st.shard, step, ...(slot !== undefined ? { slot } : {}), ...(acts ? { acts } : {}) }, j.paramsVersion[st.shard], prefetch);
       if (ahead) void this.stageAhead(ahead, d, j, report);
       return report;
@@ -303,11 +304,11 @@ export class JobRun {
   /**
    * Two-level prefetch, first level: the shard of the task the scheduler will give this device next (any model's),
    * when it is staged from disk, is read disk → host into a pinned slot while this task runs. Not when the running
-   * task of its model would step it (the read would be stale) or it is still being initialised.
+   * task of its model would step it (the read would be stale) or it is still being initialised, nor with prefetch off.
    */
   private readAhead(hint: TaskRef | null): { next: ModelJob; shard: number; version: number; slot: Promise<number | undefined> } | null {
     const next = hint ? this.byName.get(hint.modelId) : undefined;
-    if (!hint || !next?.disk || next.ended || !next.disk.staged(hint.shard) || next.disk.stepping(hint.shard)) return null;
+    if (!hint || this.c.options.prefetch === false || !next?.disk || next.ended || !next.disk.staged(hint.shard) || next.disk.stepping(hint.shard)) return null;
     if (!prefetchIsSafe(next.rt, next.inFlight, hint) || next.shardInitialising(hint.shard)) return null;
     return { next, shard: hint.shard, version: next.paramsVersion[hint.shard], slot: next.disk.readAhead(hint.shard) };
   }

@@ -6,7 +6,7 @@
  */
 import type { Backend } from '../../backend/backend.js';
 import { applyUpdateHost, type OptimizerConfig, type UpdateArgs } from '../../optim/optimizer.js';
-import type { ScratchFile } from './scratch-file.js';
+import { ALIGN, alignPad, type ScratchFile } from './scratch-file.js';
 
 /** An array of a parameter's state: in RAM, or at an offset of a scratch file. */
 export type StateArray = { host: Float32Array } | { file: ScratchFile; offset: number };
@@ -26,20 +26,30 @@ export interface IoCount {
 
 /**
  * A job-wide chunk buffer: 2 sets of (2 + states) arrays of `chunk` elements. One step streams at a time (the
- * buffer is shared by every model); others wait their turn.
+ * buffer is shared by every model); others wait their turn. Every array starts at an ALIGN-aligned address and holds
+ * whole blocks (chunks start at aligned file offsets too), so a chunk's reads and writes go straight to the disk
+ * with no bounce copy: the arrays start at the buffer's first aligned byte and are a whole number of blocks, one
+ * block shorter than asked when the buffer itself is not aligned (the same bytes hold them). A buffer too small
+ * for that is used as given.
  */
 export class ChunkBuffer {
   private readonly sets: Float32Array[][];
   private queue: Promise<unknown> = Promise.resolve();
+  /** Elements per array. */
+  readonly chunk: number;
 
   constructor(
     buffer: ArrayBufferLike,
-    readonly chunk: number,
+    chunk: number,
     readonly arrays: number,
   ) {
-    const per = chunk * arrays;
-    if (buffer.byteLength < 2 * per * 4) throw new RangeError(`chunk buffer: ${buffer.byteLength} bytes, needs ${2 * per * 4}`);
-    this.sets = [0, 1].map((s) => Array.from({ length: arrays }, (_, a) => new Float32Array(buffer, (s * per + a * chunk) * 4, chunk)));
+    if (buffer.byteLength < 2 * chunk * arrays * 4) throw new RangeError(`chunk buffer: ${buffer.byteLength} bytes, needs ${2 * chunk * arrays * 4}`);
+    const block = ALIGN / 4, pad = alignPad(buffer);
+    const aligned = Math.floor(chunk / block) * block - (pad > 0 ? block : 0);
+    const [start, c] = aligned >= block ? [pad, aligned] : [0, chunk];
+    this.chunk = c;
+    const per = c * arrays;
+    this.sets = [0, 1].map((s) => Array.from({ length: arrays }, (_, a) => new Float32Array(buffer, start + (s * per + a * c) * 4, c)));
   }
 
   /** Run `fn` with exclusive use of the buffer. */

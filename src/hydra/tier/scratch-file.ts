@@ -66,6 +66,21 @@ function removeOnExit(path: string): void {
 /** The addon's direct I/O (tests pass one whose open is refused, as on a file system without O_DIRECT). */
 export type DirectIo = Pick<NativeCpuAddon, 'directOpen' | 'directClose' | 'directTransfer'>;
 
+/**
+ * Bytes from the start of `buffer` to its first ALIGN-aligned byte (0 without the addon: then no I/O is direct). An
+ * array that starts there, at an aligned file offset, moves straight between the disk and its memory: no bounce copy
+ * on a pool thread (native/direct-io.cc), whose CPU the compute threads would otherwise share.
+ */
+export function alignPad(buffer: ArrayBufferLike): number {
+  let addon: NativeCpuAddon;
+  try {
+    addon = loadCpuAddon();
+  } catch {
+    return 0;
+  }
+  return buffer.byteLength === 0 ? 0 : (ALIGN - addon.directAddressMod(new Uint8Array(buffer, 0, 1))) % ALIGN;
+}
+
 /** How a scratch file does its I/O: O_DIRECT, or buffered through the page cache and why. */
 export type ScratchIoMode = { direct: true } | { direct: false; why: string };
 

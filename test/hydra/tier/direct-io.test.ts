@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuAddonInfo, loadCpuAddon } from '../../../src/backend/native-loader.js';
-import { ScratchFile, type DirectIo } from '../../../src/hydra/tier/scratch-file.js';
+import { alignPad, ScratchFile, type DirectIo } from '../../../src/hydra/tier/scratch-file.js';
 
 /** Writes and reads awkward ranges; returns every byte read, for comparing modes. */
 async function exercise(f: ScratchFile): Promise<Float32Array[]> {
@@ -74,6 +74,40 @@ test('scratch file without the native addon: buffered I/O, and it says why', asy
     const f = await ScratchFile.create(dir, 'the native cpu addon is missing');
     assert.deepEqual(f.mode, { direct: false, why: 'no direct I/O: the native cpu addon is missing' });
     await exercise(f);
+    await f.remove();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('O_DIRECT: an array at an aligned address and offset moves with no bounce copy; an unaligned tail bounces only its last block', async (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  const dir = mkdtempSync(join(tmpdir(), 'hydra-direct-'));
+  try {
+    const f = await ScratchFile.create(dir);
+    if (!f.mode.direct) {
+      await f.remove();
+      return t.skip(`${tmpdir()} refuses O_DIRECT (${f.mode.why}): there is no bounce to avoid`);
+    }
+    const addon = loadCpuAddon();
+    const sab = new SharedArrayBuffer((1 << 20) * 4 + 8192);
+    const pad = alignPad(sab);
+    assert.equal(addon.directAddressMod(new Uint8Array(sab, pad, 1)), 0, 'alignPad finds the first aligned byte');
+    // 1 Mi + 100 elements: whole blocks plus a 400-byte tail.
+    const n = (1 << 20) + 100;
+    const src = new Float32Array(sab, pad, n);
+    for (let i = 0; i < n; i++) src[i] = i * 0.5 - 3;
+    const before = addon.directStats();
+    await f.write(src, 8192);
+    const back = new Float32Array(new SharedArrayBuffer(sab.byteLength));
+    const dst = new Float32Array(back.buffer, alignPad(back.buffer), n);
+    await f.read(dst, 8192);
+    const after = addon.directStats();
+    assert.deepEqual(dst, src, 'reads back bitwise');
+    const whole = Math.floor((n * 4) / 4096) * 4096;
+    assert.equal(after.direct - before.direct, 2 * whole, 'every whole block went straight, both ways');
+    assert.equal(after.bounced - before.bounced, 2 * (n * 4 - whole), 'only the tail bounced');
     await f.remove();
   } finally {
     rmSync(dir, { recursive: true, force: true });
