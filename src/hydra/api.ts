@@ -252,6 +252,30 @@ export interface PrefetchTotals {
   failures: number;
 }
 
+/** Why the shard a device's hint named was not prefetched beside its running task. */
+export type PrefetchRefusal =
+  | 'unsafe' // the hinted model's task in flight steps that shard's parameters
+  | 'initialising' // the shard's parameters are not all in place yet
+  | 'disk' // staged from the disk tier (its own prefetch path) or stepped there
+  | 'reserve' // its parameters exceed the running task's planned prefetch reserve
+  | 'held-elsewhere' // its only current copy is on another device (stepped there)
+  | 'off'; // prefetching is turned off
+
+/**
+ * What the scheduler's locality knowledge was worth: each task a device started after a prefetch hint (the scheduler's
+ * guess, when the previous task started, of what that device runs next) followed it or broke it — a broken hint
+ * drops its prefetch and copies serially; `hintsTakenElsewhere` of the broken ones because another device ran the
+ * hinted task. `copiedResidentElsewhere`: tasks that copied a shard another device held current in its cache.
+ */
+export interface LocalityTotals {
+  hintsFollowed: number;
+  hintsBroken: number;
+  hintsTakenElsewhere: number;
+  noHint: number;
+  prefetchRefused: Partial<Record<PrefetchRefusal, number>>;
+  copiedResidentElsewhere: number;
+}
+
 export interface JobResult {
   models: ModelResult[];
   makespanSeconds: number;
@@ -267,6 +291,8 @@ export interface JobResult {
   prefetch: PrefetchTotals;
   /** The device shard caches, summed over the devices: tasks that found their shard resident, and what they saved. */
   shardCache?: CacheTotals;
+  /** Prefetch hints followed and broken, prefetches refused and why (job-locality.ts). */
+  locality?: LocalityTotals;
   overlapSeconds: number;
   /** The host tier's accounts at the end of the job (a released model's state is no longer in use). */
   hostTier?: { budget: number; inUse: number; highWater: number };

@@ -12,6 +12,7 @@ import { prefetchIsSafe } from '../run/prefetch-safety.js';
 import { clipScale } from '../../optim/clip.js';
 import type { Scheduler } from '../scheduler/index.js';
 import type { TaskRef } from '../scheduler/types.js';
+import type { PrefetchRefusal } from '../api.js';
 import { fsSafeNames } from '../../report/names.js';
 import type { JobControl } from './job-control.js';
 import { JobEarlyStopping } from './job-early-stopping.js';
@@ -38,13 +39,13 @@ type Prefetch = { modelId: string; shard: number; paramsVersion: number } | null
 
 export class JobRun {
   readonly totals: DeviceTotals;
+  /** Where shard parameters are (device shard caches, prefetches) and what copies cost: the scheduler weighs it. */
+  readonly locality: JobLocality;
   private readonly byName: Map<string, ModelJob>;
   private readonly running = new Map<number, Promise<void>>();
   /** The models the scheduler runs (not those resumed as finished or stopped while planning). */
   private readonly active: ModelJob[];
   private readonly endings: ModelEndings;
-  /** Where shard parameters are (device shard caches, prefetches) and what copies cost: the scheduler weighs it. */
-  private readonly locality: JobLocality;
   /** Models set up behind the running tasks; they join between tasks. */
   private readonly setUp: SetUpQueue;
   /** Every model's name, in the job's order, those still being set up included (added names are checked against it). */
@@ -210,8 +211,8 @@ export class JobRun {
     }
     j.inFlight = st;
     const hint = sched.peek(d.id);
-    const prefetch = this.prefetchFor(hint, d, j);
-    this.locality.started(d.id, prefetch);
+    const { prefetch, refused } = this.prefetchFor(hint, d, j);
+    this.locality.started(d.id, st, hint, prefetch, refused);
     emit({ type: 'task-start', t: now(), device: d.id, model: j.name, kind: st.kind, shard: st.shard, step });
     let slot: number | undefined;
     let acts: [number, number][] | undefined;
@@ -288,17 +289,19 @@ export class JobRun {
    * can land in between and its parameters fit the reserve the running task's plan left (its own model's largest
    * shard parameters, not any model's).
    */
-  private prefetchFor(hint: TaskRef | null, d: DeviceHandle, running: ModelJob): Prefetch {
-    if (this.c.options.prefetch === false) return null;
+  private prefetchFor(hint: TaskRef | null, d: DeviceHandle, running: ModelJob): { prefetch: Prefetch; refused: PrefetchRefusal | null } {
+    const no = (refused: PrefetchRefusal) => ({ prefetch: null, refused });
     const next = hint ? this.byName.get(hint.modelId) : undefined;
-    if (!hint || !next || !prefetchIsSafe(next.rt, next.inFlight, hint)) return null;
-    if (next.shardInitialising(hint.shard)) return null; // its parameters are not all in place yet
+    if (!hint || !next) return { prefetch: null, refused: null };
+    if (this.c.options.prefetch === false) return no('off');
+    if (!prefetchIsSafe(next.rt, next.inFlight, hint)) return no('unsafe');
+    if (next.shardInitialising(hint.shard)) return no('initialising'); // its parameters are not all in place yet
     // A shard staged from disk is copied by its own task; one whose disk-tier step still runs would be stale.
-    if (next.disk && (next.disk.staged(hint.shard) || next.disk.stepping(hint.shard))) return null;
-    if (next.plan.shards[hint.shard].paramBytes > running.plan.reserve) return null;
+    if (next.disk && (next.disk.staged(hint.shard) || next.disk.stepping(hint.shard))) return no('disk');
+    if (next.plan.shards[hint.shard].paramBytes > running.plan.reserve) return no('reserve');
     // The host tier's copy is stale while another device holds the current one.
-    if (heldElsewhere(this.devices, hint.modelId, hint.shard, d.id)) return null;
-    return { modelId: hint.modelId, shard: hint.shard, paramsVersion: next.paramsVersion[hint.shard] };
+    if (heldElsewhere(this.devices, hint.modelId, hint.shard, d.id)) return no('held-elsewhere');
+    return { prefetch: { modelId: hint.modelId, shard: hint.shard, paramsVersion: next.paramsVersion[hint.shard] }, refused: null };
   }
 
   /**

@@ -158,6 +158,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
     bytesMoved: bytesMoved + prefetch.copiedBytes + shardCache.writeBackBytes,
     prefetch,
     shardCache,
+    locality: run.locality.totals,
     overlapSeconds,
     hostTier: tier.stats(),
     diskTier,

@@ -202,6 +202,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>, receivedAt: number):
   } else {
     await dropPrefetch();
   }
+  if (mine.size === 0) cache.copiedIn(msg.modelId, shard, msg.paramsVersion);
   const t0 = performance.now();
   // The values stay resident unless this task steps them on the host (the device's copy would be stale).
   const stepped = stepsParams(m.rt, msg.task);

@@ -30,6 +30,8 @@ export interface CacheTotals {
   stale: number;
   /** Entries freed to make room (least recently used first). */
   evictions: number;
+  /** Tasks that copied their shard in although this device had held it at that version until an eviction. */
+  evictedBeforeUse: number;
   /** Optimizer steps taken on the device, against resident state (device-state.ts). */
   deviceSteps: number;
   /** Dirty entries written back to the host tier, and the bytes that took (parameters and optimizer state). */
@@ -37,7 +39,7 @@ export interface CacheTotals {
   writeBackBytes: number;
 }
 
-export const emptyCacheTotals = (): CacheTotals => ({ hits: 0, hitBytes: 0, stale: 0, evictions: 0, deviceSteps: 0, writeBacks: 0, writeBackBytes: 0 });
+export const emptyCacheTotals = (): CacheTotals => ({ hits: 0, hitBytes: 0, stale: 0, evictions: 0, evictedBeforeUse: 0, deviceSteps: 0, writeBacks: 0, writeBackBytes: 0 });
 
 /** A shard's optimizer state on the device: per parameter name, its state tensors in stateNames order. */
 export type DeviceOptState = Map<string, DeviceBuffer[]>;
@@ -60,6 +62,8 @@ export const keyOf = (modelId: string, shard: number) => `${shard}\u0000${modelI
 export class ShardCache {
   /** Map order is recency order: the first entry is the least recently used. */
   private readonly entries = new Map<string, Entry>();
+  /** Per evicted shard, the version it was evicted at (until it is put back): to count evictions before use. */
+  private readonly evicted = new Map<string, number>();
   readonly totals: CacheTotals = emptyCacheTotals();
 
   /** `be`: the raw backend (frees must not recurse into eviction). */
@@ -87,6 +91,16 @@ export class ShardCache {
     return { values: e.buffers, state: e.state };
   }
 
+  /**
+   * A task copies the shard in (no resident copy, no prefetch): counted as an eviction before use when this cache held
+   * it at that version and evicted it.
+   */
+  copiedIn(modelId: string, shard: number, version: number): void {
+    const key = keyOf(modelId, shard);
+    if (this.evicted.get(key) === version) this.totals.evictedBeforeUse++;
+    this.evicted.delete(key);
+  }
+
   /** Whether the shard is resident at `version` (no recency change). */
   has(modelId: string, shard: number, version: number): boolean {
     return this.entries.get(keyOf(modelId, shard))?.version === version;
@@ -98,6 +112,7 @@ export class ShardCache {
    */
   put(modelId: string, shard: number, version: number, buffers: Map<string, DeviceBuffer>, state: DeviceOptState | null = null): void {
     const key = keyOf(modelId, shard);
+    this.evicted.delete(key);
     const old = this.entries.get(key);
     if (old) {
       if (old.state) throw new Error(`shard ${shard} of '${modelId}': replacing device-resident state that was not written back (bookkeeping bug)`);
@@ -142,6 +157,7 @@ export class ShardCache {
 
   /** Forget a model (it ended, or its task failed: state not written back is lost with it). */
   drop(modelId: string): void {
+    for (const key of this.evicted.keys()) if (key.endsWith(`\u0000${modelId}`)) this.evicted.delete(key);
     for (const [key, e] of this.entries) {
       if (e.modelId === modelId) {
         this.entries.delete(key);
@@ -156,6 +172,7 @@ export class ShardCache {
       if (e.state) continue;
       this.entries.delete(key);
       this.totals.evictions++;
+      this.evicted.set(key, e.version);
       this.free(e);
       return true;
     }

@@ -202,6 +202,21 @@ export class ModelState {
     return this.pos < T ? this.trainEstimateAt(this.pos) : this.estimate[KIND_INDEX.E * this.n + ((this.pos - T) % this.n)];
   }
 
+  /**
+   * Estimated seconds of the tasks of the step that, `offset` positions after the cursor, are already handed out (0
+   * at a step's first task). O(offset + block).
+   */
+  doneInStep(offset = 0): number {
+    let s = this.step, p = this.pos;
+    for (let i = 0; i < offset && s < this.horizon; i++) {
+      if (++p === this.blockLength(s)) (s++, (p = 0));
+    }
+    const T = 2 * this.n - 1;
+    let done = 0;
+    for (let q = 0; q < p; q++) done += q < T ? this.trainEstimateAt(q) : this.estimate[KIND_INDEX.E * this.n + ((q - T) % this.n)];
+    return done;
+  }
+
   /** Whether a task is the last of its training step (the step is complete once it finishes). */
   endsStep(t: TaskRef): boolean {
     return t.kind === 'B' ? t.shard === 0 : t.kind === 'FL' && this.n === 1;

@@ -12,8 +12,10 @@
  * device takes it only if no other device would finish its next task clearly sooner (earliest finish time, as in HEFT
  * list scheduling): ready models are visited longest first, a critical one is left to the device that would finish
  * it earliest (a busy device counts only if the model it will put back is not longer: it would take that one), and
- * this device takes the first model it may. Mid-run no model is critical and this is plain LRTF
- * (whose choices the lookahead replays exactly); with identical devices it is always plain LRTF.
+ * this device takes the first model it may. Mid-run no model is critical and this is plain LRTF with locality
+ * (whose choices the lookahead replays exactly), as it always is with identical devices — whose learned speeds differ
+ * by measurement noise: when that sent every decision down the earliest-finish path, which ignored locality, a third
+ * of bench:grid's prefetch hints broke (27 of 72 decisions took that path; 23–30 hints broken of 70, 11 after).
  *
  * Locality (when the executor says where shard parameters are): taking the longest model costs its next shard's
  * copy unless that shard is already on the device. So among the models whose remaining time is within a margin of
@@ -66,6 +68,20 @@ const RECENT = 8;
  */
 function marginOf(switchCost: number, longest: ModelState): number {
   return switchCost * (longest.tasksTotal - longest.tasksDone);
+}
+
+/**
+ * A model part-way through its step, whose next shard is on this device (the shard its forward left there, the next
+ * one prefetched), is compared with the longest by where it stood when the step began: it was the longest then (or
+ * within the margin), and what it has run of the step since is no reason to move it. So a device finishes the steps it
+ * starts — a backward finds its shard still resident — and switches models at step boundaries, where the next model's
+ * first shard can be prefetched (a model's own next step cannot be: the step changes the shard). The credit is at most
+ * one step, and nothing at a step's start, so a model passed over still leads by more than the margin after finitely
+ * many choices and is taken (no starvation), and models finish within a step of each other at the end.
+ */
+function stepCredit(m: ModelState, offset = 0): number {
+  const at = m.ahead(offset);
+  return at && at.minibatch < m.horizon - 1 ? m.doneInStep(offset) : 0;
 }
 
 /** Another device must finish a task this much sooner (relative) to be preferred: measurement noise is not speed. */
@@ -125,6 +141,8 @@ export class ShardedLrtf implements Policy {
     let speedSum = 0;
     for (let d = 0; d < view.count; d++) speedSum += 1 / view.factor(d);
     const horizon = view.remainingWork() / speedSum; // all remaining work spread over every device
+    // No model is critical here: LRTF with locality, as on identical devices (whose learned speeds differ by noise).
+    if (this.heap.at(0)!.notStarted * mine < horizon) return this.pickLocal(device);
     const claimed = new Set<number>();
     for (const m of this.heap.descending()) {
       if (m.notStarted * mine < horizon) {
@@ -170,7 +188,8 @@ export class ShardedLrtf implements Policy {
       }
     }
     const margin = marginOf(view.switchCost(device, ref), ref);
-    const within = (m: ModelState | null | undefined): m is ModelState => !!m && this.heap.has(m) && ref.notStarted - m.notStarted <= margin;
+    // A model part-way through its step is compared by where it stood when its step began (see stepCredit).
+    const within = (m: ModelState | null | undefined): m is ModelState => !!m && this.heap.has(m) && ref.notStarted - m.notStarted <= margin + stepCredit(m);
     // The model this device's lookahead named is taken whenever it is ready and its shard is here (prefetched): the
     // lookahead named it within the margin one task ago, so honouring it lets the longest fall behind by at most one
     // more task, and a prefetch is never thrown away for a copy (re-checking the margin here, against estimates that
@@ -185,8 +204,8 @@ export class ShardedLrtf implements Policy {
     if (best) return this.take(device, best);
     for (let r = 1; r <= LOCAL_SCAN; r++) {
       const m = this.heap.at(r);
-      if (!m || ref.notStarted - m.notStarted > margin) break;
-      if (view.local(device, m) && !this.claimedByOther(m, device)) return this.take(device, m);
+      if (!m) break;
+      if (within(m) && view.local(device, m) && !this.claimedByOther(m, device)) return this.take(device, m);
     }
     return this.take(device, ref);
   }
@@ -302,7 +321,7 @@ export class ShardedLrtf implements Policy {
     // switch would cost (what pickLocal will decide).
     if (current && mine.m !== current && mine.k === 0 && (this.view.local(look.device, current) || this.view.prefetchable(current))) {
       const margin = marginOf(this.view.switchCost(look.device, mine.m), mine.m);
-      if (margin > 0 && mine.key - current.notStarted <= margin) return this.remember(look.device, current, current.next());
+      if (margin > 0 && mine.key - current.notStarted <= margin + stepCredit(current)) return this.remember(look.device, current, current.next());
     }
     return this.remember(look.device, mine.m, mine.m.ahead(mine.k), mine.k === 0);
   }
@@ -316,7 +335,8 @@ export class ShardedLrtf implements Policy {
     const top = ready && (!returned || ready.notStarted > returned.key) ? ready : returned?.m;
     const topKey = ready && top === ready ? ready.notStarted : returned?.key;
     if (!top || topKey === undefined) return true;
-    return topKey - own.key <= marginOf(this.view.switchCost(device, top), top);
+    const cost = this.view.switchCost(device, top);
+    return topKey - own.key <= (cost > 0 ? marginOf(cost, top) + stepCredit(own.m, own.k) : 0);
   }
 
   /** The lookahead is the device's prefetch hint: remember its model, which pick() then counts as local here. */
