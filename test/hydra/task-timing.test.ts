@@ -39,11 +39,23 @@ test('runShardTask reports its phases: they add up to the task\'s time, and each
   views.tokens().set(Int32Array.from({ length: B * T }, (_, i) => i % 23));
   views.targets().set(Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % 23));
   for (const [kind, shard] of [['F', 0], ['FL', 1], ['B', 0]] as const) {
-    const t0 = performance.now();
-    const o = await runShardTask(be, rt, views, { kind, shard, step: 0 });
-    const wall = (performance.now() - t0) / 1000;
-    const total = Object.values(o.phases).reduce((a, b) => a + b, 0);
-    assert.ok(total <= wall && total >= 0.9 * wall - 0.002, `${kind}${shard}: phases ${total} vs the call's ${wall}`);
+    // The phases may fall short of the caller's wall time only by what lies outside runShardTask's clock: the call
+    // and the await's return. On a shared 2-core machine the OS can preempt the process right there for several
+    // milliseconds, so the lower bound is checked on the best of a few runs of the same task; time the clock really
+    // missed (a phase without a lap) would be missing from every run.
+    let o: Awaited<ReturnType<typeof runShardTask>> | undefined;
+    const tries: string[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const t0 = performance.now();
+      o = await runShardTask(be, rt, views, { kind, shard, step: 0 });
+      const wall = (performance.now() - t0) / 1000;
+      const total = Object.values(o.phases).reduce((a, b) => a + b, 0);
+      assert.ok(total <= wall, `${kind}${shard}: phases ${total} exceed the call's ${wall}`);
+      tries.push(`${total.toFixed(4)}/${wall.toFixed(4)}`);
+      if (total >= 0.9 * wall - 0.002) break;
+      assert.ok(attempt < 4, `${kind}${shard}: phases vs the call's wall time, every try short: ${tries.join(', ')}`);
+    }
+    if (!o) throw new Error('unreachable');
     assert.ok(o.phases.forward > 0 && o.phases.copyIn > 0, `${kind}${shard}: ${JSON.stringify(o.phases)}`);
     assert.equal(o.phases.backward > 0, kind !== 'F', `${kind}${shard}: backward ${o.phases.backward}`);
     // The step phase: the squared norms of the gradients a training task finishes, and shard 0's step (clipping).
