@@ -53,15 +53,19 @@ test('two concurrent runs on one out_dir: the second is refused naming the first
   const { dir, file, out } = setup();
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  // The second run starts once the first is training (it holds the lock then), not after a fixed pause.
+  let training!: () => void;
+  const started = new Promise<void>((r) => (training = r));
   const engine = fakeTrain();
   const slow = async (tasks: TrainTask[], options: TrainOptions) => {
     options.onEvent?.({ type: 'log', t: 0, message: 'first run training' });
+    training();
     await gate;
     return engine(tasks, options);
   };
   const first = deps(dir, slow);
   const running = runTrain(file, {}, first.d);
-  await new Promise((r) => setTimeout(r, 100));
+  await Promise.race([started, running]);
   const second = deps(dir);
   await assert.rejects(runTrain(file, {}, second.d), (e: unknown) => e instanceof OutDirLockedError && new RegExp(`in use by another hydra run: pid ${process.pid}, started \\d{4}-`).test(e.message));
   await assert.rejects(runTrain(file, { resume: true }, second.d), OutDirLockedError, '--resume is refused too');

@@ -54,7 +54,8 @@ export class RedisServer {
     this.proc = spawn('redis-server', this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const log: string[] = [];
     this.proc.stdout!.on('data', (d) => log.push(String(d)));
-    for (let i = 0; i < 100; i++) {
+    // Up to 20 s: a guard (redis starts in milliseconds on a quiet machine, far slower on a loaded one).
+    for (let i = 0; i < 400; i++) {
       if (log.join('').includes('Ready to accept connections')) return;
       if (this.proc.exitCode !== null) break;
       await sleep(50);

@@ -45,7 +45,8 @@ test('hydra dashboard RUN_DIR serves the run directory and follows events.jsonl 
   child.stderr.on('data', (c) => (stderr += String(c)));
   const exited = new Promise<number | null>((r) => child.on('exit', r));
   try {
-    const deadline = Date.now() + 20_000;
+    // A guard for both waits below (start-up, then the appended event): generous for a loaded machine.
+    const deadline = Date.now() + 60_000;
     let url: string | undefined;
     while (!(url = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\w+)/.exec(stderr)?.[1])) {
       assert.ok(Date.now() < deadline, stderr);

@@ -13,13 +13,17 @@ import { isLoopback, startDashboardServer, type DashboardServer } from '../../sr
 import type { HydraEvent } from '../../src/hydra/api.js';
 import { tempDir } from '../config/fixtures.js';
 
-function get(server: DashboardServer, path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
+/** `onData`: called with the body so far after each chunk (to act once a stream has sent something). */
+function get(server: DashboardServer, path: string, opts: { method?: string; headers?: Record<string, string>; onData?: (soFar: string) => void } = {}): Promise<{ status: number; body: string }> {
   const { port } = new URL(server.url);
   return new Promise((ok, fail) => {
     // A raw path: node's http client sends it as written ('..' included), as a hostile client would.
     const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
       let body = '';
-      res.on('data', (c) => (body += String(c)));
+      res.on('data', (c) => {
+        body += String(c);
+        opts.onData?.(body);
+      });
       res.on('end', () => ok({ status: res.statusCode!, body }));
     });
     req.on('error', fail);
@@ -103,8 +107,12 @@ test('files are served from inside the run directory only', async () => {
 test('the event stream sends the events from an index, then new ones, and ends when the job does', async () => {
   const hub = new EventHub([step(0), step(1)]);
   const server = await startDashboardServer({ runDir: runDir(), hub, meta: () => undefined, port: 0 });
-  const body = get(server, '/events?from=1');
-  await new Promise((r) => setTimeout(r, 100));
+  // The new event is published once the stream has sent the backlog, not after a fixed pause: on a loaded machine the
+  // request can arrive later than any pause, and a server closed before it arrives resets the connection (ECONNRESET).
+  let backlogSent!: () => void;
+  const streaming = new Promise<void>((r) => (backlogSent = r));
+  const body = get(server, '/events?from=1', { onData: (soFar) => /^id: 1$/m.test(soFar) && backlogSent() });
+  await Promise.race([streaming, body]);
   hub.publish(step(2));
   await server.close();
   const { status, body: text } = await body;
@@ -123,7 +131,8 @@ test('tailing events.jsonl publishes complete lines only, as they are appended',
   try {
     assert.equal(hub.events.length, 1, 'the half-written line waits');
     writeFileSync(file, `${JSON.stringify(step(0))}\n${JSON.stringify(step(1))}\n${JSON.stringify(step(2))}\n`);
-    await new Promise((r) => setTimeout(r, 100));
+    // Polled every 20 ms: wait for the poll that sees the new lines (a fixed pause can be too short under load).
+    for (const end = Date.now() + 10_000; hub.events.length < 3 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(hub.events.map((e) => (e as { step: number }).step), [0, 1, 2]);
   } finally {
     stop();
@@ -173,8 +182,9 @@ test('an aborted download closes its file; a file gone between lookup and open i
         req.end();
       });
     }
+    // The handles close asynchronously after the aborts: wait for it, with a guard generous for a loaded machine.
     let after = fds();
-    for (let i = 0; i < 50 && after > before; i++) {
+    for (const end = Date.now() + 10_000; after > before && Date.now() < end; ) {
       await new Promise((r) => setTimeout(r, 20));
       after = fds();
     }

@@ -15,18 +15,26 @@ import { runShardTask } from '../../src/hydra/run/shard-executor.js';
 import { phaseClock } from '../../src/hydra/run/task-timing.js';
 
 test('phaseClock: laps book the time since the previous lap to the phase named, and add up to the elapsed time', async () => {
-  const t0 = performance.now();
-  const c = phaseClock();
-  await new Promise((r) => setTimeout(r, 20));
-  c.lap('forward');
-  c.lap('step'); // nothing since the last lap
-  await new Promise((r) => setTimeout(r, 10));
-  c.lap('forward');
-  const elapsed = (performance.now() - t0) / 1000;
-  assert.ok(c.phases.forward >= 0.029, `forward ${c.phases.forward}`);
-  assert.ok(c.phases.step < 0.005, `step ${c.phases.step}`);
-  const total = Object.values(c.phases).reduce((a, b) => a + b, 0);
-  assert.ok(total <= elapsed && total >= elapsed - 0.005, `phases ${total} vs elapsed ${elapsed}`);
+  // The two bounds that say "no time passed here" (between two laps in a row; between the last lap and the caller's
+  // reading) are checked on the best of a few tries: on a shared 2-core machine the OS can preempt the process right
+  // there for several milliseconds. Time the clock really lost or misbooked would show in every try.
+  const tries: string[] = [];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const t0 = performance.now();
+    const c = phaseClock();
+    await new Promise((r) => setTimeout(r, 20));
+    c.lap('forward');
+    c.lap('step'); // nothing since the last lap
+    await new Promise((r) => setTimeout(r, 10));
+    c.lap('forward');
+    const elapsed = (performance.now() - t0) / 1000;
+    assert.ok(c.phases.forward >= 0.029, `forward ${c.phases.forward}`);
+    const total = Object.values(c.phases).reduce((a, b) => a + b, 0);
+    assert.ok(total <= elapsed, `phases ${total} exceed the elapsed ${elapsed}`);
+    tries.push(`step ${c.phases.step}, phases ${total} vs elapsed ${elapsed}`);
+    if (c.phases.step < 0.005 && total >= elapsed - 0.005) return;
+  }
+  assert.fail(`every try booked time to an empty lap or lost time: ${tries.join('; ')}`);
 });
 
 test('runShardTask reports its phases: they add up to the task\'s time, and each kind spends time where it computes', async () => {

@@ -9,7 +9,8 @@ test('events.jsonl is written as events happen (buffered for a moment), not only
   const path = join(tempDir(), 'sub/events.jsonl');
   const w = new EventsWriter(path, false, 20);
   w.write({ type: 'log', t: 0, message: 'first' });
-  await new Promise((r) => setTimeout(r, 60));
+  // The writer's 20 ms timer writes the line; under load it fires late, so wait for it (with a generous guard).
+  for (const end = Date.now() + 10_000; readFileSync(path, 'utf8') === '' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
   assert.equal(readFileSync(path, 'utf8'), '{"type":"log","t":0,"message":"first"}\n', 'visible before close');
   w.flush();
   w.write({ type: 'step', t: 1.5, model: 'm', step: 0, epoch: 0, loss: NaN, gradNorm: 2, lr: 1e-3 });
