@@ -122,7 +122,7 @@ export async function loadModel({ index, task, safeName, arch, plan, recipe, rt 
   const { B, T } = task.train;
   const steps = totalSteps(task);
   const before = c.tier.stats().inUse;
-  const buffers = allocateHostState(rt, c.tier, task.name, mp, c.tiers.staging(jp, mp)?.buffers);
+  const buffers = allocateHostState(rt, c.tier, task.name, mp, c.tiers.staging(jp, mp));
   c.emit({ type: 'host-alloc', t: now(), model: task.name, bytes: c.tier.stats().inUse - before, inUse: c.tier.stats().inUse });
   const views = viewsOf(buffers, rt);
   const disk = await c.tiers.attach(rt, jp, mp, buffers, views);

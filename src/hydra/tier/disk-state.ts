@@ -28,7 +28,7 @@ import type { ModelPlacement } from './placement.js';
 import { ALIGN, ScratchFile } from './scratch-file.js';
 import { streamStep, type ChunkBuffer, type IoCount, type StateArray } from './disk-step.js';
 import { DiskBoundaries } from './disk-boundaries.js';
-import { stagingLayout, type StagingLayout, type StagingPool } from './staging.js';
+import { slotArray, stagingLayout, type StagingLayout, type StagingPool } from './staging.js';
 
 interface Offsets {
   value?: number;
@@ -359,9 +359,8 @@ export class ModelDiskState {
     s.shard = shard;
     s.gen = this.gen;
     const specs = this.rt.shardParams[shard].filter((p) => this.layout.has(p.spec.name));
-    const slotBuf = this.pool!.buffers[i];
     s.ready = Promise.all(specs.map((p) => this.pending.get(p.spec.name)))
-      .then(() => Promise.all(specs.map((p) => this.readArray(new Float32Array(slotBuf, this.layout.get(p.spec.name)!.value * 4, p.n), this.offsets.get(p.spec.name)!.value!))))
+      .then(() => Promise.all(specs.map((p) => this.readArray(slotArray(this.pool!, i, this.layout.get(p.spec.name)!.value, p.n), this.offsets.get(p.spec.name)!.value!))))
       .then(() => true);
     s.ready.catch(() => undefined);
   }

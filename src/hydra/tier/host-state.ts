@@ -7,7 +7,7 @@ import { stateNames } from '../../optim/optimizer.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostTier } from './host-tier.js';
 import { ACT_SLOTS, type ModelPlacement } from './placement.js';
-import { stagingLayout, type StagingLayout } from './staging.js';
+import { slotArray, stagingLayout, type StagingLayout, type StagingSlots } from './staging.js';
 
 /** Views a shard task reads and writes. */
 export interface HostViews {
@@ -45,9 +45,10 @@ export interface HostStateBuffers {
   sumsq: SharedArrayBuffer;
   /**
    * Disk tier: the host slots that stage shards whose parameters live on disk (the job's pool, shared by every model
-   * with shards on disk: not the model's to release), and which parameters those are.
+   * with shards on disk: not the model's to release), where each slot's arrays start (its block-aligned base:
+   * staging.ts), and which parameters those are.
    */
-  staging?: { slots: SharedArrayBuffer[]; diskParams: string[] };
+  staging?: { slots: SharedArrayBuffer[]; bases: number[]; diskParams: string[] };
   /** Parameters the disk tier steps (their moments are on disk). */
   tierStepped?: string[];
   /**
@@ -58,10 +59,10 @@ export interface HostStateBuffers {
 }
 
 /**
- * `placement`: what lives on disk (absent: everything in RAM); `slots`: the job's staging pool, when the placement
+ * `placement`: what lives on disk (absent: everything in RAM); `pool`: the job's staging slots, when the placement
  * stages shards. Only RAM-resident arrays are allocated here.
  */
-export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: string, placement?: ModelPlacement, slots?: SharedArrayBuffer[]): HostStateBuffers {
+export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: string, placement?: ModelPlacement, pool?: StagingSlots): HostStateBuffers {
   const f32 = (n: number, what: string) => tier.alloc(n * 4, `${owner}: ${what}`);
   const params: Record<string, SharedArrayBuffer> = {};
   const grads: Record<string, SharedArrayBuffer> = {};
@@ -75,10 +76,10 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
     if (home(p.spec.name) === 'host') for (const s of stateNames(rt.recipe.optimizer)) opt[`${s}.${p.spec.name}`] = f32(p.n, `optimizer ${s} of ${p.spec.name}`);
   }
   const diskParams = rt.params.filter((p) => home(p.spec.name) === 'disk').map((p) => p.spec.name);
-  if (placement && placement.slotBytes > 0 && !(slots && slots.length > 0 && slots[0].byteLength >= placement.slotBytes)) {
+  if (placement && placement.slotBytes > 0 && !(pool && pool.buffers.length > 0 && pool.buffers[0].byteLength >= placement.slotBytes)) {
     throw new Error(`host state of '${owner}': its shards on disk need staging slots of ${placement.slotBytes} bytes`);
   }
-  const staging = placement && placement.slotBytes > 0 ? { slots: slots!, diskParams } : undefined;
+  const staging = placement && placement.slotBytes > 0 ? { slots: pool!.buffers, bases: pool!.bases, diskParams } : undefined;
   const tierStepped = rt.params.filter((p) => home(p.spec.name) !== 'host').map((p) => p.spec.name);
   // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens), so is one on disk (it has slots).
   const onDisk = new Set(placement?.diskBoundaries ?? []);
@@ -138,7 +139,7 @@ export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
     if (!at) return undefined;
     const slot = bound.get(at.shard);
     if (slot === undefined) throw new Error(`parameter '${n}' lives on disk and shard ${at.shard} is not staged in a host slot`);
-    return new Float32Array(s.staging!.slots[slot], (which === 'value' ? at.value : at.grad) * 4, at.n);
+    return slotArray({ buffers: s.staging!.slots, bases: s.staging!.bases }, slot, which === 'value' ? at.value : at.grad, at.n);
   };
   return {
     param: (n) => staged(n, 'value') ?? f(s.params[n], `parameter '${n}'`),

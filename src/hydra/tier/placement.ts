@@ -32,6 +32,7 @@ import type { ModelRuntime } from '../run/model-runtime.js';
 import { stateNames } from '../../optim/optimizer.js';
 import { formatBytes } from '../units.js';
 import { ALIGN } from './scratch-file.js';
+import { stagingSlotBytes } from './staging.js';
 
 export type ParamHome = 'host' | 'moments-on-disk' | 'disk';
 
@@ -53,7 +54,7 @@ export interface ModelPlacement {
   diskBoundaries: number[];
   /** Bytes of each of its ACT_SLOTS activation slots (its largest disk boundary); 0 without disk boundaries. */
   actSlotBytes: number;
-  /** Bytes its largest disk shard takes in a staging slot (parameters + gradients); 0 without disk shards. */
+  /** Bytes its largest disk shard takes in a staging slot (parameters + gradients, block-aligned: staging.ts); 0 without disk shards. */
   slotBytes: number;
   /** Bytes the model itself holds in RAM (the job's staging pool and chunk buffer are counted in JobPlacement). */
   hostBytes: number;
@@ -135,7 +136,7 @@ interface Item {
   freed: number;
   read: number;
   write: number;
-  /** Bytes of a staging slot the shard needs (0 for moments and boundaries). */
+  /** Bytes of a staging slot the shard needs, its alignment padding included (0 for moments and boundaries). */
   slot: number;
 }
 
@@ -161,7 +162,8 @@ function itemsOf(models: Model[]): Item[] {
       // Each visit reads the values; the step writes them back. Clipping: the gradient goes to disk after the
       // backward, and the step reads it and the values again.
       const read = visits * b + (md.clipping ? 2 * b : 0), write = b + (md.clipping ? b : 0);
-      out.push({ m, kind: 'shard', shard: k, needs: mine.flatMap((p) => (moments.has(p.spec.name) ? [moments.get(p.spec.name)!] : [])), freed: 2 * b, read, write, slot: 2 * b });
+      const slot = stagingSlotBytes(mine.map((p) => p.n));
+      out.push({ m, kind: 'shard', shard: k, needs: mine.flatMap((p) => (moments.has(p.spec.name) ? [moments.get(p.spec.name)!] : [])), freed: 2 * b, read, write, slot });
     });
     // Boundaries from the top down, each needing the one above it. The top two stay in the activation slots from
     // the forward that writes them to the backward that reads them; each lower one is written and read back once.

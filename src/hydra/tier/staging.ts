@@ -3,25 +3,70 @@
  * its disk parameters one after another (canonical order), then their gradients. The orchestrator and every device
  * worker derive the same layout from the same runtime and the same set of disk parameters, so only a slot number
  * crosses threads.
+ *
+ * With O_DIRECT (scratch-file.ts) an array moves straight between the disk and the slot only where its memory sits at
+ * the same place in a 4 KiB block as its file offset, and every array starts at a block boundary of the file; any
+ * other array goes through the addon's bounce buffer (a memcpy per byte on the pool threads). So an array of at least
+ * ALIGNED_ARRAY_BYTES starts at a block boundary of the slot (the padding before it, under one block, is at most 1/16
+ * of what it aligns), and the slot's arrays start at its buffer's first block-aligned byte (`base`, per buffer: where
+ * the allocator put it). Smaller arrays are packed (a whole one is under 16 blocks: aligning it would cost more RAM
+ * than its bounce costs time). A slot whose arrays span ALIGNED_ARRAY_BYTES or more (every slot holding an aligned
+ * array) has one block more than they take, room for its base; a smaller one starts at byte 0 (the tiny models of the
+ * tests pay no padding). `stagingSlotBytes` is the one size both the placement's accounts and the pool use.
  */
 import type { ModelRuntime } from '../run/model-runtime.js';
+import { ALIGN, alignPad } from './scratch-file.js';
 
-/** Offsets in elements. */
+/** Arrays of at least this many bytes start at a 4 KiB boundary of a staging slot. */
+export const ALIGNED_ARRAY_BYTES = 16 * ALIGN;
+
+/** Offsets in elements, from the slot's base. */
 export type StagingLayout = Map<string, { shard: number; value: number; grad: number; n: number }>;
+
+/** Element offsets of arrays of `ns` elements laid out in order, and the elements the layout spans. */
+function packed(ns: number[]): { at: number[]; end: number } {
+  const block = ALIGN / 4;
+  let end = 0;
+  const at = ns.map((n) => {
+    if (n * 4 >= ALIGNED_ARRAY_BYTES) end = Math.ceil(end / block) * block;
+    const o = end;
+    end += n;
+    return o;
+  });
+  return { at, end };
+}
+
+/** Bytes of a staging slot for a shard whose disk parameters have `ns` elements each (values and gradients, padded). */
+export function stagingSlotBytes(ns: number[]): number {
+  const bytes = packed([...ns, ...ns]).end * 4;
+  return bytes >= ALIGNED_ARRAY_BYTES ? bytes + ALIGN : bytes;
+}
+
+/** Where a slot buffer's arrays start: its first block-aligned byte when it has room for that (stagingSlotBytes). */
+export function slotBase(b: SharedArrayBuffer): number {
+  return b.byteLength >= ALIGNED_ARRAY_BYTES + ALIGN ? alignPad(b) : 0;
+}
 
 export function stagingLayout(rt: ModelRuntime, diskParams: Set<string>): StagingLayout {
   const out: StagingLayout = new Map();
   rt.shardParams.forEach((ps, k) => {
     const mine = ps.filter((p) => diskParams.has(p.spec.name));
     for (const p of mine) if (p.shards.length !== 1) throw new Error(`parameter '${p.spec.name}' is used by shards ${p.shards.join(', ')}: only a one-shard parameter can live on disk`);
-    const total = mine.reduce((a, p) => a + p.n, 0);
-    let at = 0;
-    for (const p of mine) {
-      out.set(p.spec.name, { shard: k, value: at, grad: total + at, n: p.n });
-      at += p.n;
-    }
+    const { at } = packed([...mine, ...mine].map((p) => p.n));
+    mine.forEach((p, i) => out.set(p.spec.name, { shard: k, value: at[i], grad: at[mine.length + i], n: p.n }));
   });
   return out;
+}
+
+/** The job's staging slot buffers and where each one's arrays start (bytes: its first block-aligned byte). */
+export interface StagingSlots {
+  buffers: SharedArrayBuffer[];
+  bases: number[];
+}
+
+/** Elements [at, at + n) from slot `i`'s base. */
+export function slotArray(s: StagingSlots, i: number, at: number, n: number): Float32Array {
+  return new Float32Array(s.buffers[i], s.bases[i] + at * 4, n);
 }
 
 /** What a staging slot holds and who uses it. */
@@ -45,13 +90,15 @@ interface SlotState {
  * bounds how much is staged at once, not whether the job runs. A free slot keeps what it holds (a later task of the
  * same shard finds it) until it is claimed again, least recently used first.
  */
-export class StagingPool {
+export class StagingPool implements StagingSlots {
   private readonly meta: SlotState[];
+  readonly bases: number[];
   private readonly waiters: (() => void)[] = [];
   private clock = 0;
 
   constructor(readonly buffers: SharedArrayBuffer[]) {
     this.meta = buffers.map(() => ({ owner: null, shard: null, ready: null, busy: false, lastUse: 0, gen: -1 }));
+    this.bases = buffers.map(slotBase);
   }
 
   get slotBytes(): number {
