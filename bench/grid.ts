@@ -32,7 +32,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../src/hydra/job/train.js';
-import type { HydraEvent, JobResult, PolicyName, TrainTask } from '../src/hydra/api.js';
+import type { HydraEvent, JobResult, LocalityTotals, PolicyName, TrainTask } from '../src/hydra/api.js';
 import { buildGpt2, gpt2Arch, gpt2Config } from '../src/nn/gpt2.js';
 import { createCpuBackend } from '../src/backend/cpu.js';
 import { initModel } from '../src/nn/init.js';
@@ -136,7 +136,7 @@ for (const t of [grid()[0], grid()[LRS.length]]) await train([{ ...t, steps: 1 }
 
 const RESIDENT = 'one-after-another, resident (LocalTrainer, 2 threads)';
 const SEQUENTIAL = 'one-after-another, train() cpu:1x2 unsharded';
-interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number; deviceSteps: number; split?: Record<string, number> }
+interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number; deviceSteps: number; split?: Record<string, number>; evictedBeforeUse?: number; locality?: LocalityTotals }
 const samples = new Map<string, Sample[]>();
 const add = (run: string, x: Sample) => samples.set(run, [...(samples.get(run) ?? []), x]);
 let policiesBitwise = true, sequentialBitwise = true, threadsRelDiff = 0;
@@ -161,6 +161,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
       makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
       shards: [...new Set(r.models.map((m) => m.plan.shards.length))].join('/'), failed: r.models.filter((m) => m.status !== 'done').length,
       prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0, deviceSteps: r.shardCache?.deviceSteps ?? 0, split: split(timings),
+      evictedBeforeUse: r.shardCache?.evictedBeforeUse ?? 0, ...(r.locality ? { locality: r.locality } : {}),
     });
     const losses = r.models.map((m) => m.losses);
     policyRef ??= losses;
@@ -230,6 +231,10 @@ const runs = [...samples].map(([run, xs]) => ({
   prefetch_used_bytes: xs[0].prefetchUsed,
   cache_hits: xs[0].cacheHits,
   device_steps: xs[0].deviceSteps,
+  // Why the bytes are what they are (the first repetition, as the bytes): prefetch hints followed and broken,
+  // prefetches refused, copies of shards another device held, and cached shards evicted before their next use.
+  ...(xs[0].locality ? { locality: xs[0].locality } : {}),
+  ...(xs[0].evictedBeforeUse !== undefined ? { evicted_before_use: xs[0].evictedBeforeUse } : {}),
   ...prediction(run, xs),
   overlap_s: spread(xs.map((x) => x.overlap)),
   utilisation: spread(xs.map((x) => x.utilisation)),

@@ -57,7 +57,7 @@ export interface PlannedJob {
 export async function planJob(tasks: TrainTask[], taskModels: TaskModel[], c: JobContext, firstIndex = 0, safeNames = fsSafeNames(tasks.map((t) => t.name))): Promise<PlannedJob> {
   const models: PlannedModel[] = [];
   for (const [k, task] of tasks.entries()) models.push(await planModel(firstIndex + k, task, safeNames.get(task.name)!, taskModels[k], c));
-  const placement = c.tiers.place(models.map(({ task, rt }) => ({ name: task.name, rt })));
+  const placement = c.tiers.place(models.map(({ task, rt, plan }) => ({ name: task.name, rt, plan })));
   if (placement.diskBytes > 0) for (const line of describePlacement(placement)) c.emit({ type: 'log', t: c.now(), message: line });
   return { models, placement };
 }

@@ -223,8 +223,9 @@ export class JobRun {
         // The shard's disk-tier steps have landed and a shard on disk is staged in a host slot.
         await j.busyUntil;
         slot = await j.disk.load(st.shard);
-        // Its boundary activations on disk: the input read into an activation slot, the output given one.
-        acts = await j.disk.boundaries(st.kind, st.shard);
+        // Its boundary activations on disk: the input read into an activation slot, the output given one (and, with
+        // prefetch on, a backward's successor's input read ahead).
+        acts = await j.disk.boundaries(st.kind, st.shard, this.c.options.prefetch !== false);
       }
       // The shard's only current copy may be on another device (stepped there): it comes back to the host tier first.
       await writeBack(this.devices, j.name, st.shard, d.id);

@@ -50,8 +50,9 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   // Bytes known from shapes alone, against the limits, before any pilot pass runs.
   checkMemoryBudgets(
     tasks.map((t, i) => modelBytes(t.name, taskModels[i].model, t.train.B, t.train.T, stateNames(t.optimizer).length)),
-    // With a disk tier, what exceeds the host cap goes to disk: the placement's preflight judges the host side.
-    { device: budget, host: tiers.spillDir ? Infinity : tier.budget },
+    // With a disk tier, what exceeds the host cap goes to disk, and a default cap grows once the devices' needs are
+    // known: the placement's preflight judges the host side.
+    { device: budget, host: tiers.spillDir || !tiers.hostCapGiven ? Infinity : tier.budget },
   );
   const checkpointEvery = options.checkpointEvery ?? 0;
   if (!(Number.isInteger(checkpointEvery) && checkpointEvery >= 0)) throw new RangeError(`checkpointEvery: expected a whole number of steps ≥ 0, got ${checkpointEvery}`);

@@ -11,7 +11,8 @@
  *     B(last-1) come one after another), so they are never written. An evaluation's outputs are read only by the next
  *     evaluation task: never written either;
  *   - a backward (B, FL) reads act(k) for the last time in its step; while it runs, the next backward's input
- *     (act(k - 1)) is read ahead into the other slot.
+ *     (act(k - 1)) is read ahead into the other slot — unless read-ahead is off (the job's `prefetch: false`): then
+ *     each input is read when its task comes.
  * A slot whose content is still needed and not on disk is written before it is reused (never in the order above:
  * a safety net), and a read of content that is neither in a slot nor on disk is a bookkeeping error, said so.
  * A failed read or write fails the task that waits for it (and so the model), naming the file and the error.
@@ -60,9 +61,10 @@ export class DiskBoundaries {
   /**
    * Before a task: its input is in a slot, its output has one whose earlier transfers have landed. Returns the
    * [boundary, slot] pairs the task's views use. Every slot is chosen and tagged before the first wait, so a read
-   * ahead started here can never be given the same slot as the next task's.
+   * ahead started here can never be given the same slot as the next task's. `readAhead`: whether a backward reads
+   * the next backward's input while it runs (the job's prefetch setting).
    */
-  async before(kind: Kind, shard: number): Promise<[number, number][]> {
+  async before(kind: Kind, shard: number, readAhead: boolean): Promise<[number, number][]> {
     const out: [number, number][] = [];
     const waits: Promise<void>[] = [];
     let inSlot = -1;
@@ -86,7 +88,7 @@ export class DiskBoundaries {
     if (inSlot >= 0 && (kind === 'B' || kind === 'FL')) {
       this.slots[inSlot].dirty = false;
       const next = shard - 1;
-      if (next >= 1 && this.offsets.has(next) && this.find(next) < 0) this.slots[this.fetch(next, inSlot)].filled.catch(() => undefined);
+      if (readAhead && next >= 1 && this.offsets.has(next) && this.find(next) < 0) this.slots[this.fetch(next, inSlot)].filled.catch(() => undefined);
     }
     await Promise.all(waits);
     return out;

@@ -199,10 +199,11 @@ export class ModelDiskState {
 
   /**
    * Before a task: its boundary activations on disk have activation slots, its input read into one (the [boundary,
-   * slot] pairs the task's views use), or undefined when it touches none.
+   * slot] pairs the task's views use), or undefined when it touches none. `readAhead`: a backward reads the next
+   * backward's input while it runs (off with the job's `prefetch: false`).
    */
-  async boundaries(kind: 'F' | 'FL' | 'B' | 'E', shard: number): Promise<[number, number][] | undefined> {
-    const b = await this.acts?.before(kind, shard);
+  async boundaries(kind: 'F' | 'FL' | 'B' | 'E', shard: number, readAhead: boolean): Promise<[number, number][] | undefined> {
+    const b = await this.acts?.before(kind, shard, readAhead);
     return b && b.length > 0 ? b : undefined;
   }
 

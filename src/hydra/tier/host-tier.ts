@@ -23,7 +23,19 @@ export class HostTier {
   private highWater = 0;
   private readonly sizes = new WeakMap<SharedArrayBuffer, number>();
 
-  constructor(readonly budget: number = Infinity) {}
+  constructor(private cap: number = Infinity) {}
+
+  get budget(): number {
+    return this.cap;
+  }
+
+  /**
+   * A larger cap (never smaller: what is allocated stays within it). The default host cap grows once the job's
+   * models are planned and the devices in RAM are known to need less than their budgets (job-tiers.ts place).
+   */
+  raiseBudget(bytes: number): void {
+    this.cap = Math.max(this.cap, bytes);
+  }
 
   alloc(bytes: number, what: string): SharedArrayBuffer {
     if (this.inUse + bytes > this.budget) throw new HostOutOfMemoryError(bytes, this.inUse, this.budget, what);

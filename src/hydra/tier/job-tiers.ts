@@ -8,13 +8,14 @@
 import { availableParallelism } from 'node:os';
 import type { Backend } from '../../backend/backend.js';
 import { createBackendOrFallback } from '../../backend/index.js';
+import type { PartitionPlan } from '../api.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import { parseBytes } from '../units.js';
 import { ChunkBuffer } from './disk-step.js';
 import { ModelDiskState } from './disk-state.js';
 import type { HostStateBuffers, HostViews } from './host-state.js';
 import { HostTier } from './host-tier.js';
-import { defaultHostMemory, physicalMemory, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
+import { defaultHostMemory, deviceNeed, physicalMemory, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
 import { ResultWeightsFile, weightsOnDiskBytes } from './result-weights.js';
 import { placeJob, type JobPlacement, type ModelPlacement } from './placement.js';
 import { StagingPool } from './staging.js';
@@ -59,14 +60,17 @@ export class JobTiers {
   private spillReady = false;
   private results: ResultWeightsFile | null = null;
 
+  /** What one device in RAM can hold for the models placed so far: their state, and the heaviest task's peak. */
+  private readonly deviceNeed = { state: 0, peak: 0 };
+
   private constructor(
-    readonly hostCap: number,
+    hostCap: number,
     readonly hostCapGiven: boolean,
     readonly ram: PhysicalMemory,
     readonly spillDir: string | null,
     private readonly spillDirGiven: boolean,
     private readonly devices: number,
-    readonly devicesInRam: DevicesInRam | undefined,
+    private devicesInRam: DevicesInRam | undefined,
     private readonly weightsStreamed: boolean,
   ) {
     this.host = new HostTier(hostCap);
@@ -94,7 +98,8 @@ export class JobTiers {
    * Where each new model's state goes, within what the host tier has left; refused (PreflightError) when it cannot run.
    * Without a spill directory everything must fit in RAM.
    */
-  place(models: { name: string; rt: ModelRuntime }[]): JobPlacement {
+  place(models: { name: string; rt: ModelRuntime; plan: PartitionPlan }[]): JobPlacement {
+    this.countDeviceNeed(models);
     const inUse = this.host.stats().inUse;
     const held = {
       chunk: this.chunk ? { elems: this.chunk.chunk, arrays: this.chunk.arrays } : null,
@@ -113,6 +118,19 @@ export class JobTiers {
       spillDir: p.diskBytes > 0 ? this.readySpill() : undefined,
     });
     return p;
+  }
+
+  /**
+   * Devices in RAM are counted for what the models placed so far can use of them, when that is below their budgets;
+   * the default host cap then grows by what they do not need (never shrinks: earlier placements stay within it).
+   */
+  private countDeviceNeed(models: { rt: ModelRuntime; plan: PartitionPlan }[]): void {
+    if (!this.devicesInRam) return;
+    const { state, peak } = deviceNeed(models);
+    this.deviceNeed.state += state;
+    this.deviceNeed.peak = Math.max(this.deviceNeed.peak, peak);
+    this.devicesInRam = { ...this.devicesInRam, need: this.deviceNeed.state + this.deviceNeed.peak };
+    if (!this.hostCapGiven) this.host.raiseBudget(defaultHostMemory(this.ram, this.devicesInRam));
   }
 
   /**

@@ -7,6 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { BackendKind } from '../../backend/index.js';
+import { stateNames } from '../../optim/optimizer.js';
+import type { PartitionPlan } from '../api.js';
+import type { ModelRuntime } from '../run/model-runtime.js';
 
 /** Share of physical RAM hydra-dl takes (host tier + devices in RAM + runtime) when `hostMemory` is not set. */
 export const DEFAULT_HOST_SHARE = 0.6;
@@ -24,6 +27,11 @@ export interface DevicesInRam {
   kind: BackendKind;
   count: number;
   budget: number;
+  /**
+   * The most one device can hold for the job's models placed so far (deviceNeed: state + peak); a budget above it is never
+   * used, so only the smaller counts. Unknown (undefined) before the models are planned.
+   */
+  need?: number;
 }
 
 /** The devices' memory that is host RAM: `cpu` and `js` devices' budgets; a GPU's (webgpu) is not. */
@@ -31,8 +39,36 @@ export function devicesInRam(d: { kind: BackendKind; count: number }, budget: nu
   return d.kind === 'cpu' || d.kind === 'js' ? { kind: d.kind, count: d.count, budget } : undefined;
 }
 
+/** What one device in RAM is counted for: its budget, or what the job's models can use of it when that is less. */
+export function deviceBytesCounted(d: DevicesInRam): number {
+  return Math.min(d.budget, d.need ?? Infinity);
+}
+
 export function devicesBytes(d: DevicesInRam | undefined): number {
-  return d ? d.count * d.budget : 0;
+  return d ? d.count * deviceBytesCounted(d) : 0;
+}
+
+/**
+ * The most one device can hold for these models, whatever its budget: every model's parameters, gradients and
+ * optimizer state at once (the shard cache and device-resident optimizer state may keep all of them there) plus the
+ * heaviest shard task's planned peak and the prefetch reserve beside it. An upper bound (the peak already counts its
+ * own shard's parameters), so a device budget set far above what the job needs ("16GiB" on a cpu device, meaning
+ * "no limit") does not take that much RAM away from the host tier's default.
+ */
+export function deviceNeed(models: { rt: ModelRuntime; plan: PartitionPlan }[]): DeviceNeed {
+  let state = 0, peak = 0;
+  for (const { rt, plan } of models) {
+    const params = rt.params.reduce((a, q) => a + 4 * q.n, 0);
+    state += params * (2 + stateNames(rt.recipe.optimizer).length);
+    for (const s of plan.shards) peak = Math.max(peak, s.peakBytes.train + plan.reserve);
+  }
+  return { state, peak };
+}
+
+/** deviceNeed's parts, kept apart so that models placed later add their state and raise the peak. */
+export interface DeviceNeed {
+  state: number;
+  peak: number;
 }
 
 export interface PhysicalMemory {

@@ -6,7 +6,7 @@
 import { accessSync, constants, mkdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes } from '../units.js';
-import { DEFAULT_HOST_SHARE, devicesBytes, RUNTIME_ALLOWANCE, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
+import { DEFAULT_HOST_SHARE, deviceBytesCounted, devicesBytes, RUNTIME_ALLOWANCE, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
 
 export class PreflightError extends Error {
   constructor(message: string) {
@@ -59,10 +59,16 @@ export function describeRam(p: PreflightInput, weights: { ram: number; disk: num
   const host = Math.min(p.hostBytes, p.hostCap), dev = devicesBytes(p.devices), d = p.devices;
   return (
     `RAM: host tier ${formatBytes(host)} of hostMemory ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : ` (${capWords(p)})`}` +
-    (d ? ` + ${d.count} ${d.kind} device${d.count === 1 ? '' : 's'} × ${formatBytes(d.budget)} = ${formatBytes(dev)} (their memory is this RAM)` : '') +
+    (d ? ` + ${d.count} ${d.kind} device${d.count === 1 ? '' : 's'} × ${deviceWords(d)} = ${formatBytes(dev)} (their memory is this RAM)` : '') +
     ` + runtime ${formatBytes(RUNTIME_ALLOWANCE)} = ${formatBytes(host + dev + RUNTIME_ALLOWANCE)} of ${ramWords(p.ram)}; ` +
     `final weights: ${formatBytes(weights.ram)} in RAM (views of the host tier), ${formatBytes(weights.disk)} kept on disk (read on access, or streamed to where they are saved)`
   );
+}
+
+/** What one device in RAM is counted for, and why: its budget, or what the job's models can use of it. */
+function deviceWords(d: DevicesInRam): string {
+  const counted = deviceBytesCounted(d);
+  return counted < d.budget ? `${formatBytes(counted)}, what the job's models can use of ${formatBytes(d.budget)},` : formatBytes(d.budget);
 }
 
 /** How the default cap was chosen, for messages. */
@@ -73,11 +79,11 @@ function capWords(p: PreflightInput): string {
 
 export function preflight(p: PreflightInput): void {
   // In RAM at once: the host tier (the plan's bytes, at most the cap), the devices that are this same RAM (each may
-  // fill its budget), and the runtime.
+  // fill its budget, or as much as the job's models can use of it when that is less), and the runtime.
   const host = Math.min(p.hostBytes, p.hostCap), dev = devicesBytes(p.devices);
   if (host + dev + RUNTIME_ALLOWANCE > p.ram.bytes) {
     const d = p.devices;
-    const devWords = d ? `, the ${d.count} ${d.kind} device${d.count === 1 ? "'s" : "s'"} budget${d.count === 1 ? '' : 's'} (${d.count} × ${formatBytes(d.budget)} = ${formatBytes(dev)}: a ${d.kind} device's memory is this same RAM)` : '';
+    const devWords = d ? `, the ${d.count} ${d.kind} device${d.count === 1 ? "'s" : "s'"} budget${d.count === 1 ? '' : 's'} (${d.count} × ${deviceWords(d)} = ${formatBytes(dev)}: a ${d.kind} device's memory is this same RAM)` : '';
     const room = p.ram.bytes - dev - RUNTIME_ALLOWANCE;
     throw new PreflightError(
       `the job would hold ${formatBytes(host + dev + RUNTIME_ALLOWANCE)} in RAM — the host tier's ${formatBytes(host)} (hostMemory is ${formatBytes(p.hostCap)}${p.hostCapGiven ? '' : `: ${capWords(p)}`})${devWords} and the runtime's ` +

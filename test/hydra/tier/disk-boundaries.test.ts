@@ -39,17 +39,17 @@ test('boundary activations on disk: each task reads what the one before wrote; t
   for (let step = 0; step < 2; step++) {
     const before = { ...io };
     for (let k = 0; k < LAST; k++) {
-      const pairs = await b.before('F', k);
+      const pairs = await b.before('F', k, true);
       if (k >= 1) assert.deepEqual(view(pairs, k), content(step, 'F', k - 1), `F${k} input at step ${step}`);
       assert.notEqual(pairs.find(([x]) => x === k)?.[1], pairs.find(([x]) => x === k + 1)?.[1], 'input and output in different slots');
       view(pairs, k + 1).set(content(step, 'F', k));
       b.after();
     }
-    const fl = await b.before('FL', LAST);
+    const fl = await b.before('FL', LAST, true);
     assert.deepEqual(view(fl, LAST), content(step, 'F', LAST - 1), 'FL input');
     b.after();
     for (let k = LAST - 1; k >= 0; k--) {
-      const pairs = await b.before('B', k);
+      const pairs = await b.before('B', k, true);
       if (k >= 1) assert.deepEqual(view(pairs, k), content(step, 'F', k - 1), `B${k} input at step ${step}`);
       else assert.deepEqual(pairs, []);
       if (k === LAST - 1) {
@@ -66,7 +66,7 @@ test('boundary activations on disk: each task reads what the one before wrote; t
   }
   const before = { ...io };
   for (let k = 0; k <= LAST; k++) {
-    const pairs = await b.before('E', k);
+    const pairs = await b.before('E', k, true);
     if (k >= 1) assert.deepEqual(view(pairs, k), content(9, 'E', k - 1), `E${k} input`);
     if (k < LAST) view(pairs, k + 1).set(content(9, 'E', k));
     b.after();
@@ -77,8 +77,34 @@ test('boundary activations on disk: each task reads what the one before wrote; t
   assert.deepEqual(readdirSync(dir), []);
 });
 
+test('boundary activations on disk with read-ahead off (prefetch: false): a backward reads nothing for the next one; each input is read when its task comes, same content, same traffic', async () => {
+  const { dir, file, io, slots, b } = await setUp([1, 2, 3, 4, 5]);
+  const view = (pairs: [number, number][], k: number) => new Float32Array(slots[pairs.find(([x]) => x === k)![1]], 0, N);
+  for (let k = 0; k < LAST; k++) {
+    const pairs = await b.before('F', k, false);
+    view(pairs, k + 1).set(content(0, 'F', k));
+    b.after();
+  }
+  await b.before('FL', LAST, false);
+  b.after();
+  for (let k = LAST - 1; k >= 1; k--) {
+    const read = io.read;
+    const pairs = await b.before('B', k, false);
+    // B4 finds act(4) in a slot; B3, B2, B1 each read their own input now, and nothing more.
+    assert.equal(io.read - read, k === LAST - 1 ? 0 : N * 4, `B${k} reads its input when it comes`);
+    await b.settle();
+    assert.equal(io.read - read, k === LAST - 1 ? 0 : N * 4, `nothing read ahead while B${k} runs`);
+    assert.deepEqual(view(pairs, k), content(0, 'F', k - 1), `B${k} input`);
+    b.after();
+  }
+  await b.settle();
+  assert.deepEqual(io, { read: 3 * N * 4, written: 3 * N * 4 }, 'the traffic of a step with read-ahead');
+  await file.remove();
+  assert.deepEqual(readdirSync(dir), []);
+});
+
 test('boundary activations on disk: a read of content neither in a slot nor on disk is refused as a bookkeeping error', async () => {
   const { file, b } = await setUp([3, 4, 5]);
-  await assert.rejects(b.before('B', 3), /boundary activation 3 of 'm' is neither in an activation slot nor on disk/);
+  await assert.rejects(b.before('B', 3, true), /boundary activation 3 of 'm' is neither in an activation slot nor on disk/);
   await file.remove();
 });
