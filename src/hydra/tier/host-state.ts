@@ -48,7 +48,7 @@ export interface HostStateBuffers {
    * with shards on disk: not the model's to release), where each slot's arrays start (its block-aligned base:
    * staging.ts), and which parameters those are.
    */
-  staging?: { slots: SharedArrayBuffer[]; bases: number[]; diskParams: string[] };
+  staging?: StagingSlots & { diskParams: string[] };
   /** Parameters the disk tier steps (their moments are on disk). */
   tierStepped?: string[];
   /**
@@ -79,7 +79,7 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
   if (placement && placement.slotBytes > 0 && !(pool && pool.buffers.length > 0 && pool.buffers[0].byteLength >= placement.slotBytes)) {
     throw new Error(`host state of '${owner}': its shards on disk need staging slots of ${placement.slotBytes} bytes`);
   }
-  const staging = placement && placement.slotBytes > 0 ? { slots: pool!.buffers, bases: pool!.bases, diskParams } : undefined;
+  const staging = placement && placement.slotBytes > 0 ? { buffers: pool!.buffers, bases: pool!.bases, diskParams } : undefined;
   const tierStepped = rt.params.filter((p) => home(p.spec.name) !== 'host').map((p) => p.spec.name);
   // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens), so is one on disk (it has slots).
   const onDisk = new Set(placement?.diskBoundaries ?? []);
@@ -139,7 +139,7 @@ export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
     if (!at) return undefined;
     const slot = bound.get(at.shard);
     if (slot === undefined) throw new Error(`parameter '${n}' lives on disk and shard ${at.shard} is not staged in a host slot`);
-    return slotArray({ buffers: s.staging!.slots, bases: s.staging!.bases }, slot, which === 'value' ? at.value : at.grad, at.n);
+    return slotArray(s.staging!, slot, which === 'value' ? at.value : at.grad, at.n);
   };
   return {
     param: (n) => staged(n, 'value') ?? f(s.params[n], `parameter '${n}'`),

@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuAddonInfo, loadCpuAddon } from '../../../src/backend/native-loader.js';
 import { ALIGN, ScratchFile } from '../../../src/hydra/tier/scratch-file.js';
-import { ALIGNED_ARRAY_BYTES, slotArray, slotBase, stagingSlotBytes } from '../../../src/hydra/tier/staging.js';
+import { ALIGNED_ARRAY_BYTES, slotArray, slotBase, stagingLayout, stagingSlotBytes } from '../../../src/hydra/tier/staging.js';
+import type { ModelRuntime } from '../../../src/hydra/run/model-runtime.js';
+
+/** A runtime with one shard holding these one-shard parameters (all that stagingLayout reads). */
+const oneShard = (ns: Record<string, number>) =>
+  ({ shardParams: [Object.entries(ns).map(([name, n]) => ({ spec: { name }, n, shards: [0] }))] }) as unknown as ModelRuntime;
 
 test('staging slot bytes count the alignment padding; tiny shards pay none', () => {
   assert.equal(stagingSlotBytes([10, 20]), 2 * 30 * 4, 'small arrays packed, no base block');
@@ -28,9 +33,13 @@ test('a large array in a staging slot sits at an aligned address: its O_DIRECT r
   const n = ALIGNED_ARRAY_BYTES / 4 + 7;
   const buf = new SharedArrayBuffer(stagingSlotBytes([3, n]));
   const slots = { buffers: [buf], bases: [slotBase(buf)] };
-  // The layout of [3, n]: 3 packed, then n at the next block.
-  const at = ALIGN / 4;
-  const dst = slotArray(slots, 0, at, n);
+  // The layout the disk state uses: the small array packed, the large one's value and gradient each at a block.
+  const big = stagingLayout(oneShard({ small: 3, big: n }), new Set(['small', 'big'])).get('big')!;
+  assert.deepEqual([(big.value * 4) % ALIGN, (big.grad * 4) % ALIGN], [0, 0], 'value and gradient at block boundaries of the slot');
+  assert.ok((big.grad + n) * 4 <= buf.byteLength - slots.bases[0], 'the layout fits the slot from its base');
+  const grad = slotArray(slots, 0, big.grad, n);
+  assert.equal(addon.directAddressMod(new Uint8Array(grad.buffer, grad.byteOffset, 1)), 0);
+  const dst = slotArray(slots, 0, big.value, n);
   assert.equal(addon.directAddressMod(new Uint8Array(dst.buffer, dst.byteOffset, 1)), 0);
   const dir = mkdtempSync(join(tmpdir(), 'hydra-stage-'));
   const file = await ScratchFile.create(dir);
