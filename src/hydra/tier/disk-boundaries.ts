@@ -19,6 +19,7 @@
  */
 import type { IoCount } from './disk-step.js';
 import type { ScratchFile } from './scratch-file.js';
+import { slotArray, type StagingSlots } from './staging.js';
 
 interface ActSlot {
   /** The boundary it holds (-1: none) and the version of that boundary's content. */
@@ -51,11 +52,12 @@ export class DiskBoundaries {
     private readonly file: ScratchFile,
     /** Byte offset in the scratch file of each boundary on disk. */
     private readonly offsets: Map<number, number>,
-    private readonly buffers: SharedArrayBuffer[],
+    /** The activation slots; each one's content starts at its base (block-aligned when large: staging.ts actSlotBytes). */
+    private readonly buffers: StagingSlots,
     private readonly lengths: number[],
     private readonly io: IoCount,
   ) {
-    this.slots = buffers.map(() => ({ k: -1, seq: -1, dirty: false, filled: Promise.resolve(), done: Promise.resolve() }));
+    this.slots = buffers.buffers.map(() => ({ k: -1, seq: -1, dirty: false, filled: Promise.resolve(), done: Promise.resolve() }));
   }
 
   /**
@@ -120,7 +122,7 @@ export class DiskBoundaries {
       throw new Error(`boundary activation ${k} of '${this.model}' is neither in an activation slot nor on disk (bookkeeping bug)`);
     }
     const { slot, prev } = this.claim(avoid);
-    const dst = new Float32Array(this.buffers[slot], 0, this.lengths[k]);
+    const dst = slotArray(this.buffers, slot, 0, this.lengths[k]);
     const written = this.writes.get(k);
     const filled = (async () => {
       await prev;
@@ -152,7 +154,7 @@ export class DiskBoundaries {
   private writeOut(slot: number): void {
     const s = this.slots[slot];
     const { k, seq, filled } = s;
-    const src = new Float32Array(this.buffers[slot], 0, this.lengths[k]);
+    const src = slotArray(this.buffers, slot, 0, this.lengths[k]);
     const earlier = this.writes.get(k);
     const w = (async () => {
       await filled;

@@ -14,8 +14,10 @@
  *     before its task comes (two levels deep: disk → host → device); `unpin` when that copy has landed;
  *   - `after(...)` when a training task ends: the parameters whose gradients became final are stepped from disk in
  *     chunks (without clipping; with clipping, the gradients go to disk and everything is stepped after shard 0's
- *     backward, once the global norm is known). Steps run in the background; the next task that reads a stepped
- *     parameter waits for its step (`load`), so the step of shard k overlaps the backward of shard k - 1.
+ *     backward, once the global norm is known, in the next forward's order, in the slots that still hold values and
+ *     gradients where they can: `stepAll`). Steps run in the background; the next task that reads a stepped
+ *     parameter waits for its step (`load`), so the step of shard k overlaps the backward of shard k - 1 (without
+ *     clipping) or the forward of shard k - 1 (with it).
  * A failed read or write (a full disk) fails the next task that depends on it, naming the file and the error.
  */
 import type { Backend } from '../../backend/backend.js';
@@ -70,7 +72,7 @@ export class ModelDiskState {
     this.layout = stagingLayout(rt, new Set(buffers.staging?.diskParams ?? []));
     this.states = stateNames(rt.recipe.optimizer);
     const a = buffers.actSlots;
-    this.acts = actOffsets.size > 0 && a ? new DiskBoundaries(placement.model, rt.shards.length - 1, file, actOffsets, a.slots, a.lengths, this.io) : null;
+    this.acts = actOffsets.size > 0 && a ? new DiskBoundaries(placement.model, rt.shards.length - 1, file, actOffsets, a, a.lengths, this.io) : null;
   }
 
   static async create(rt: ModelRuntime, placement: ModelPlacement, dir: string, buffers: HostStateBuffers, views: HostViews, chunk: ChunkBuffer, be: Backend, pool: StagingPool | null): Promise<ModelDiskState> {
@@ -273,25 +275,23 @@ export class ModelDiskState {
     const slotWork: Promise<unknown>[] = [];
     if (!clipping) {
       for (const p of mine.filter((p) => gradFinalHere(p, shard))) {
-        const work = this.stepOne(p, args(p, 1), true);
+        const work = this.stepOne(p, args(p, 1), slot);
         this.track(p.spec.name, work);
         slotWork.push(work);
       }
     } else {
+      // The backward left the shard's gradients in its slot, beside the values.
+      if (slot !== undefined) this.pool!.slot(slot).grads = true;
+      if (shard === 0) {
+        // The step is complete: the global norm is known.
+        this.stepAll(slot, (p) => args(p, clipScale ?? 1));
+        return;
+      }
+      // Written to disk for the step, unless the slot still holds them then (stepAll).
       for (const p of mine.filter((p) => this.layout.has(p.spec.name))) {
         const work = this.writeArray(this.views.grad(p.spec.name), this.offsets.get(p.spec.name)!.grad!);
         this.track(p.spec.name, work);
         slotWork.push(work);
-      }
-      if (shard === 0) {
-        // The step is complete: the global norm is known; every parameter on disk is stepped from disk, in
-        // canonical order (shard 0's first: the next forward needs them first).
-        for (const p of this.rt.params.filter((p) => this.offsets.has(p.spec.name))) {
-          const before = this.pending.get(p.spec.name);
-          this.track(p.spec.name, (before ?? Promise.resolve()).then(() => this.stepOne(p, args(p, clipScale ?? 1), false)));
-        }
-        // Values staged in slots (or being read into one) are stale once the step runs.
-        this.gen++;
       }
     }
     if (slot !== undefined) void Promise.allSettled(slotWork).then(() => this.pool!.release(slot, this, true));
@@ -333,16 +333,65 @@ export class ModelDiskState {
     await this.file.remove();
   }
 
-  private stepOne(p: ParamPlacement, args: { lr: number; t: number; gradScale: number; decay: boolean }, fromSlot: boolean): Promise<void> {
+  /**
+   * The step of every parameter whose state is on disk, once shard 0's backward has made the global norm known
+   * (clipping), in canonical order (shard 0's first: the next forward needs them first). Each waits for its
+   * gradient's write and for the one before it: the chunk buffer serves them in the forward's order, not in the
+   * order their gradient writes land in (shard 0's, written last, would otherwise be stepped last, and the next
+   * forward's first task would wait for the whole model's step). A disk shard whose slot still holds its values and
+   * this backward's gradients (shard 0's: `taskSlot`, its gradients never written; the shards whose backwards ran
+   * just before, when their slots were not taken since) is stepped in that slot, pinned until its step has landed:
+   * its value and gradient are not read from disk, and its next task finds the new values there. Every other one
+   * streams from disk.
+   */
+  private stepAll(taskSlot: number | undefined, args: (p: ParamPlacement) => { lr: number; t: number; gradScale: number; decay: boolean }): void {
+    const pool = this.pool;
+    const inSlot = new Map<number, number>();
+    for (const k of pool ? this.placement.diskShards : []) {
+      const i = k === 0 && taskSlot !== undefined ? taskSlot : pool!.find(this, k, this.gen);
+      if (i < 0 || !pool!.slot(i).grads || (i !== taskSlot && pool!.slot(i).busy)) continue;
+      pool!.slot(i).busy = true;
+      inSlot.set(k, i);
+    }
+    // Values staged in other slots (or being read into one) are stale once the step runs.
+    this.gen++;
+    const work = new Map<number, Promise<void>[]>();
+    let turn: Promise<unknown> = Promise.resolve();
+    for (const p of this.rt.params.filter((p) => this.offsets.has(p.spec.name))) {
+      const k = this.layout.get(p.spec.name)?.shard;
+      const slot = k === undefined ? undefined : inSlot.get(k);
+      const w = Promise.all([this.pending.get(p.spec.name), turn]).then(() => this.stepOne(p, args(p), slot));
+      turn = w.catch(() => undefined);
+      this.track(p.spec.name, w);
+      if (k !== undefined && slot !== undefined) work.set(k, [...(work.get(k) ?? []), w]);
+    }
+    for (const [k, i] of inSlot) {
+      // Found (busy) by the shard's next task, which waits for the slot to be given back: it holds the new values.
+      const s = pool!.slot(i);
+      s.gen = this.gen;
+      s.ready = Promise.allSettled(work.get(k) ?? []).then((r) => r.every((x) => x.status === 'fulfilled'));
+      void s.ready.then((ok) => {
+        s.grads = false;
+        pool!.release(i, this, ok);
+      });
+    }
+  }
+
+  /**
+   * One parameter's step: a disk parameter staged in `slot` is stepped there (its new values then written back to
+   * disk; the slot keeps a valid copy), one not staged streams its value and gradient from disk; values in RAM are
+   * stepped in place. Its moments stream from disk.
+   */
+  private stepOne(p: ParamPlacement, args: { lr: number; t: number; gradScale: number; decay: boolean }, slot: number | undefined): Promise<void> {
     const o = this.offsets.get(p.spec.name)!;
-    const onDisk = o.value !== undefined;
-    const arr = (host: () => Float32Array, at: number | undefined): StateArray => (at === undefined || (fromSlot && onDisk) ? { host: host() } : { file: this.file, offset: at });
-    const param = arr(() => this.views.param(p.spec.name), o.value);
-    const grad = arr(() => this.views.grad(p.spec.name), o.grad);
+    const at = slot === undefined ? undefined : this.layout.get(p.spec.name);
+    const arr = (which: 'value' | 'grad', host: () => Float32Array, offset: number | undefined): StateArray =>
+      at ? { host: slotArray(this.pool!, slot!, at[which], p.n) } : offset === undefined ? { host: host() } : { file: this.file, offset };
+    const param = arr('value', () => this.views.param(p.spec.name), o.value);
+    const grad = arr('grad', () => this.views.grad(p.spec.name), o.grad);
     const states = o.states.map((offset) => ({ file: this.file, offset }));
     return streamStep(this.be, this.rt.recipe.optimizer, { param, grad, states }, p.n, args, this.chunk, this.io).then(async () => {
-      // Stepped in its slot: the new values go back to disk (the slot keeps a valid copy).
-      if (fromSlot && onDisk) await this.writeArray(this.views.param(p.spec.name), o.value!);
+      if (at && 'host' in param) await this.writeArray(param.host, o.value!);
     });
   }
 
@@ -359,6 +408,7 @@ export class ModelDiskState {
     const s = this.pool!.slot(i);
     s.shard = shard;
     s.gen = this.gen;
+    s.grads = false;
     const specs = this.rt.shardParams[shard].filter((p) => this.layout.has(p.spec.name));
     s.ready = Promise.all(specs.map((p) => this.pending.get(p.spec.name)))
       .then(() => Promise.all(specs.map((p) => this.readArray(slotArray(this.pool!, i, this.layout.get(p.spec.name)!.value, p.n), this.offsets.get(p.spec.name)!.value!))))

@@ -7,7 +7,7 @@ import { stateNames } from '../../optim/optimizer.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostTier } from './host-tier.js';
 import { ACT_SLOTS, type ModelPlacement } from './placement.js';
-import { slotArray, stagingLayout, type StagingLayout, type StagingSlots } from './staging.js';
+import { slotArray, slotBase, stagingLayout, type StagingLayout, type StagingSlots } from './staging.js';
 
 /** Views a shard task reads and writes. */
 export interface HostViews {
@@ -52,10 +52,11 @@ export interface HostStateBuffers {
   /** Parameters the disk tier steps (their moments are on disk). */
   tierStepped?: string[];
   /**
-   * Disk tier: the model's own activation slots (ACT_SLOTS of its largest disk boundary) that its boundaries on disk
-   * pass through (their `acts` entries are empty), and every boundary's length in elements.
+   * Disk tier: the model's own activation slots (ACT_SLOTS of its largest disk boundary, block-aligned like the
+   * staging slots: staging.ts actSlotBytes) that its boundaries on disk pass through (their `acts` entries are empty),
+   * where each slot's content starts, and every boundary's length in elements.
    */
-  actSlots?: { slots: SharedArrayBuffer[]; boundaries: number[]; lengths: number[] };
+  actSlots?: StagingSlots & { boundaries: number[]; lengths: number[] };
 }
 
 /**
@@ -84,9 +85,8 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
   // acts[k] is the input of shard k; acts[0] is unused (shard 0 reads tokens), so is one on disk (it has slots).
   const onDisk = new Set(placement?.diskBoundaries ?? []);
   const acts = rt.shards.map((_, k) => (k === 0 || onDisk.has(k) ? new SharedArrayBuffer(0) : f32(rt.boundaryLength[k], `boundary activation ${k}`)));
-  const actSlots = placement && onDisk.size > 0
-    ? { slots: Array.from({ length: ACT_SLOTS }, (_, i) => f32(placement.actSlotBytes / 4, `activation slot ${i} (boundaries on disk)`)), boundaries: [...onDisk], lengths: [...rt.boundaryLength] }
-    : undefined;
+  const slots = placement && onDisk.size > 0 ? Array.from({ length: ACT_SLOTS }, (_, i) => f32(placement.actSlotBytes / 4, `activation slot ${i} (boundaries on disk)`)) : [];
+  const actSlots = slots.length > 0 ? { buffers: slots, bases: slots.map(slotBase), boundaries: [...onDisk], lengths: [...rt.boundaryLength] } : undefined;
   return {
     params,
     grads,
@@ -104,7 +104,7 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
 
 /** Give a model's host-tier state back to its tier (a model stopped early or by name); its views must not be used after. */
 export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
-  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, ...(s.actSlots?.slots ?? []), s.dact, s.tokens, s.targets, s.sumsq];
+  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, ...(s.actSlots?.buffers ?? []), s.dact, s.tokens, s.targets, s.sumsq];
   for (const b of all) tier.release(b);
 }
 
@@ -125,7 +125,7 @@ export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
   const actSlot = (k: number): Float32Array => {
     const slot = actBound.get(k);
     if (slot === undefined) throw new Error(`boundary activation ${k} lives on disk and is not in an activation slot`);
-    return new Float32Array(s.actSlots!.slots[slot], 0, s.actSlots!.lengths[k]);
+    return slotArray(s.actSlots!, slot, 0, s.actSlots!.lengths[k]);
   };
   const tierStepped = new Set(s.tierStepped ?? []);
   let layout: StagingLayout | undefined;

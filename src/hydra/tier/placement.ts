@@ -26,13 +26,13 @@
  * disk from the top down: the last two cost no disk traffic (never written: read back from the slots); each one
  * below is written by its forward and read once by its backward (read ahead while the backward above it runs). Moving
  * them pays only when they free more than the slots take: a model's are eligible when their sum exceeds ACT_SLOTS
- * times the largest.
+ * times the largest (with its alignment padding: staging.ts actSlotBytes).
  */
 import type { ModelRuntime } from '../run/model-runtime.js';
 import { stateNames } from '../../optim/optimizer.js';
 import { formatBytes } from '../units.js';
 import { ALIGN } from './scratch-file.js';
-import { stagingSlotBytes } from './staging.js';
+import { actSlotBytes, stagingSlotBytes } from './staging.js';
 
 export type ParamHome = 'host' | 'moments-on-disk' | 'disk';
 
@@ -52,7 +52,7 @@ export interface ModelPlacement {
   boundaries: number;
   /** Boundaries (k ≥ 1: the activation entering shard k) whose activation lives on disk, ascending (a top run). */
   diskBoundaries: number[];
-  /** Bytes of each of its ACT_SLOTS activation slots (its largest disk boundary); 0 without disk boundaries. */
+  /** Bytes of each of its ACT_SLOTS activation slots (its largest disk boundary, block-aligned: staging.ts); 0 without disk boundaries. */
   actSlotBytes: number;
   /** Bytes its largest disk shard takes in a staging slot (parameters + gradients, block-aligned: staging.ts); 0 without disk shards. */
   slotBytes: number;
@@ -168,7 +168,7 @@ function itemsOf(models: Model[]): Item[] {
     // Boundaries from the top down, each needing the one above it. The top two stay in the activation slots from
     // the forward that writes them to the backward that reads them; each lower one is written and read back once.
     const lens = rt.boundaryLength.slice(1);
-    if (lens.reduce((a, n) => a + n, 0) > ACT_SLOTS * Math.max(0, ...lens)) {
+    if (4 * lens.reduce((a, n) => a + n, 0) > actSlotsBytes(4 * Math.max(0, ...lens))) {
       let above: Item | null = null;
       for (let k = last; k >= 1; k--) {
         const b = 4 * rt.boundaryLength[k], io = k >= last - 1 ? 0 : b;
@@ -190,8 +190,8 @@ function byCost(a: Item, b: Item): number {
   return late(a) - late(b) || a.read / a.freed - b.read / b.freed || a.write / a.freed - b.write / b.freed || b.freed - a.freed;
 }
 
-/** Host bytes of the activation slots of one model whose disk boundaries' largest is `largest` bytes. */
-const actSlotsBytes = (largest: number) => ACT_SLOTS * largest;
+/** Host bytes of the activation slots of one model whose disk boundaries' largest is `largest` bytes (padding included). */
+const actSlotsBytes = (largest: number) => ACT_SLOTS * actSlotBytes(largest);
 
 interface Choice {
   taken: Set<Item>;
@@ -283,7 +283,7 @@ function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chun
   const out: ModelPlacement[] = models.map(({ name, rt, states }, m) => {
     const home = new Map<string, ParamHome>(rt.params.map((p) => [p.spec.name, 'host']));
     const diskShards: number[] = [], diskBoundaries: number[] = [];
-    let read = 0, write = 0, slotBytes = 0, actSlotBytes = 0;
+    let read = 0, write = 0, slotBytes = 0, largestAct = 0;
     for (const it of c.taken) {
       if (it.m !== m) continue;
       read += it.read;
@@ -296,10 +296,10 @@ function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chun
       }
       if (it.kind === 'boundary') {
         diskBoundaries.push(it.boundary!);
-        actSlotBytes = Math.max(actSlotBytes, it.freed);
+        largestAct = Math.max(largestAct, it.freed);
       }
     }
-    let host = fixedHostBytes(rt) + actSlotsBytes(actSlotBytes), disk = 0, grads = 0;
+    let host = fixedHostBytes(rt) + actSlotsBytes(largestAct), disk = 0, grads = 0;
     for (let k = 1; k < rt.boundaryLength.length; k++) {
       if (diskBoundaries.includes(k)) disk += onDiskBytes(rt.boundaryLength[k]);
       else host += 4 * rt.boundaryLength[k];
@@ -316,7 +316,7 @@ function assemble(models: Model[], c: Choice, chunk: JobPlacement['chunk'], chun
       }
     }
     return {
-      model: name, home, boundaries: rt.shards.length - 1, diskShards: diskShards.sort((a, b) => a - b), diskBoundaries: diskBoundaries.sort((a, b) => a - b), actSlotBytes, slotBytes,
+      model: name, home, boundaries: rt.shards.length - 1, diskShards: diskShards.sort((a, b) => a - b), diskBoundaries: diskBoundaries.sort((a, b) => a - b), actSlotBytes: actSlotBytes(largestAct), slotBytes,
       hostBytes: host, diskBytes: disk, diskGradBytes: grads, readPerStep: read, writePerStep: write,
     };
   });

@@ -42,7 +42,16 @@ export function stagingSlotBytes(ns: number[]): number {
   return bytes >= ALIGNED_ARRAY_BYTES ? bytes + ALIGN : bytes;
 }
 
-/** Where a slot buffer's arrays start: its first block-aligned byte when it has room for that (stagingSlotBytes). */
+/**
+ * Bytes of one of a model's activation slots (disk-boundaries.ts) for boundaries of at most `largest` bytes: by the same
+ * rule, one block more when a boundary that large is aligned (its content starts at the slot's base), so a boundary's
+ * O_DIRECT write and read (at an aligned file offset) skip the bounce copy.
+ */
+export function actSlotBytes(largest: number): number {
+  return largest >= ALIGNED_ARRAY_BYTES ? largest + ALIGN : largest;
+}
+
+/** Where a slot buffer's arrays start: its first block-aligned byte when it has room for that (stagingSlotBytes, actSlotBytes). */
 export function slotBase(b: SharedArrayBuffer): number {
   return b.byteLength >= ALIGNED_ARRAY_BYTES + ALIGN ? alignPad(b) : 0;
 }
@@ -58,7 +67,7 @@ export function stagingLayout(rt: ModelRuntime, diskParams: Set<string>): Stagin
   return out;
 }
 
-/** The job's staging slot buffers and where each one's arrays start (bytes: its first block-aligned byte). */
+/** Slot buffers (the job's staging slots, a model's activation slots) and where each one's arrays start (bytes: slotBase). */
 export interface StagingSlots {
   buffers: SharedArrayBuffer[];
   bases: number[];
@@ -81,6 +90,11 @@ interface SlotState {
   lastUse: number;
   /** The owner's generation its values were read at: a step of every parameter (clipping) makes older ones stale. */
   gen: number;
+  /**
+   * It also holds its shard's gradients from the last backward that ran in it (until it is claimed or filled again):
+   * the step of every parameter (clipping) takes them, and the values, from here instead of from disk.
+   */
+  grads: boolean;
 }
 
 /**
@@ -97,7 +111,7 @@ export class StagingPool implements StagingSlots {
   private clock = 0;
 
   constructor(readonly buffers: SharedArrayBuffer[]) {
-    this.meta = buffers.map(() => ({ owner: null, shard: null, ready: null, busy: false, lastUse: 0, gen: -1 }));
+    this.meta = buffers.map(() => ({ owner: null, shard: null, ready: null, busy: false, lastUse: 0, gen: -1, grads: false }));
     this.bases = buffers.map(slotBase);
   }
 
@@ -128,7 +142,7 @@ export class StagingPool implements StagingSlots {
     for (;;) {
       const i = this.free();
       if (i >= 0) {
-        Object.assign(this.meta[i], { owner, busy: true, shard: null, ready: null });
+        Object.assign(this.meta[i], { owner, busy: true, shard: null, ready: null, grads: false });
         return i;
       }
       await this.changed();
@@ -145,7 +159,7 @@ export class StagingPool implements StagingSlots {
     const s = this.meta[i];
     if (s.owner !== owner) return;
     s.busy = false;
-    if (!keep) Object.assign(s, { owner: null, shard: null, ready: null });
+    if (!keep) Object.assign(s, { owner: null, shard: null, ready: null, grads: false });
     for (const w of this.waiters.splice(0)) w();
   }
 

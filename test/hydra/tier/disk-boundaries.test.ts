@@ -25,7 +25,7 @@ async function setUp(onDisk: number[]) {
   const slots = [new SharedArrayBuffer(N * 4), new SharedArrayBuffer(N * 4)];
   const io = { read: 0, written: 0 };
   const lengths = Array.from({ length: SHARDS }, (_, k) => (k === 0 ? 0 : N));
-  return { dir, file, io, slots, b: new DiskBoundaries('m', LAST, file, offsets, slots, lengths, io) };
+  return { dir, file, io, slots, b: new DiskBoundaries('m', LAST, file, offsets, { buffers: slots, bases: [0, 0] }, lengths, io) };
 }
 
 test('boundary activations on disk: each task reads what the one before wrote; the top two never touch the disk, each lower one is written once and read once per step (read ahead)', async () => {

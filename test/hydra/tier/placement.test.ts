@@ -13,7 +13,7 @@ import { buildRuntime, type ModelRuntime } from '../../../src/hydra/run/model-ru
 import { CONSTANT_LR } from '../../../src/optim/schedule.js';
 import type { OptimizerConfig } from '../../../src/optim/optimizer.js';
 import { ACT_SLOTS, describePlacement, placeJob, SLOTS_PER_DEVICE } from '../../../src/hydra/tier/placement.js';
-import { StagingPool } from '../../../src/hydra/tier/staging.js';
+import { actSlotBytes, StagingPool } from '../../../src/hydra/tier/staging.js';
 import { TINY } from '../helpers.js';
 
 const ADAMW: OptimizerConfig = { kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
@@ -114,10 +114,10 @@ test('placement: boundary activations go last (every movable byte of state first
     const slot = p.staging?.slotBytes ?? 0;
     assert.deepEqual(m.diskShards, [0, 1, 2, 3, 4].filter((k) => shardSlot(k) <= slot), `cap ${cap}: shards on disk with slots of ${slot}`);
     assert.deepEqual(m.diskBoundaries, [4, 3, 2, 1].slice(0, m.diskBoundaries.length).reverse(), 'a top run');
-    assert.equal(m.actSlotBytes, b);
+    assert.equal(m.actSlotBytes, actSlotBytes(b));
     // The slots are in the model's RAM, the boundaries on disk are not (the rest: batches, boundary gradient, norms).
     const params = r.params.reduce((a, q) => a + ({ host: 4, 'moments-on-disk': 2, disk: 0 }[m.home.get(q.spec.name)!] * 4 * q.n), 0);
-    assert.equal(m.hostBytes, params + (4 - m.diskBoundaries.length) * b + ACT_SLOTS * b + b + 2 * 16 * 8 * 4 + 8 * r.params.length, `cap ${cap}: RAM accounting`);
+    assert.equal(m.hostBytes, params + (4 - m.diskBoundaries.length) * b + ACT_SLOTS * actSlotBytes(b) + b + 2 * 16 * 8 * 4 + 8 * r.params.length, `cap ${cap}: RAM accounting`);
     // Traffic: moments once, shards per visit (with clipping: the gradient out and back, the values again), and of
     // the boundaries the top two none, each lower one written by its forward and read once by its backward.
     const lower = Math.max(0, m.diskBoundaries.length - 2) * b;
