@@ -17,6 +17,10 @@
  *     with perfect overlap (max(1, I/O / compute)). Compute per step grows with the tokens per step and the I/O does
  *     not (it is the state, once per step), so `tokens_for_target` says how many tokens per step the target needs
  *     even if no I/O overlapped (BATCH sets the batch: 4 × 256 tokens by default).
+ *   - where each run's step time goes (`per_step`): the device's phases (task-timing.ts) summed per step after the
+ *     first, and `waited`: the time the device had no task between two (the disk tier's loads — a shard's step still
+ *     landing, its values not yet read — and the orchestrator's round trip), so that the disk run's extra time is
+ *     seen as waiting for the disk, extra copies, or compute slowed by the I/O and steps beside it.
  * Time per step is the median over the steps after the first (which pays the first touch of every page).
  */
 import { spawnSync } from 'node:child_process';
@@ -25,6 +29,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { train } from '../src/hydra/job/train.js';
 import type { HydraEvent, JobResult, TrainTask } from '../src/hydra/api.js';
+import type { TaskTiming } from '../src/hydra/run/task-timing.js';
 import { gpt2Arch, gpt2Config } from '../src/nn/gpt2.js';
 import { ADAMW_DEFAULTS } from '../src/optim/optimizer.js';
 import { machine, median, randomTokens, table, writeJson } from './common.js';
@@ -45,20 +50,29 @@ function task(): TrainTask {
   return { name: 'offload', model: gpt2Arch(config), optimizer: { ...ADAMW_DEFAULTS, lr: 3e-4 }, clipNorm: 1, train: randomTokens(config.vocab_size, B, T, 100), steps, seed: 1 };
 }
 
-async function run(hostMemory: number | undefined, spillDir: string | null): Promise<{ stepS: number; r: JobResult; log: string[] }> {
+/** Seconds per step in each phase of the device's time (the steps after the first). */
+type PerStep = Record<'waited' | 'copyIn' | 'forward' | 'backward' | 'copyOut' | 'step' | 'other', number>;
+
+async function run(hostMemory: number | undefined, spillDir: string | null): Promise<{ stepS: number; r: JobResult; log: string[]; perStep: PerStep }> {
   const times: number[] = [];
   const log: string[] = [];
+  const tasks: { t: number; timing: TaskTiming }[] = [];
   const r = await train([task()], {
     devices: `cpu:1x${threads}`, deviceMemory: process.env.DEVICE_MEMORY ?? '128MiB', hostMemory, spillDir, planDir: null,
     onEvent: (e: HydraEvent) => {
       if (e.type === 'step') times.push(e.t);
+      if (e.type === 'task-end' && e.timing) tasks.push({ t: e.t, timing: e.timing });
       if (e.type === 'log' && (e.message.startsWith('placement') || e.message.startsWith('  offload') || e.message.startsWith('tiers'))) log.push(e.message);
     },
   });
   const m = r.models[0];
   if (m.status !== 'done') throw new Error(`run failed: ${m.reason}`);
   const per = times.slice(1).map((t, i) => t - times[i]);
-  return { stepS: median(per), r, log };
+  const timed = tasks.filter((x) => x.t > times[0] && x.t <= times[times.length - 1]).map((x) => x.timing);
+  const perStep = (f: (x: TaskTiming) => number) => timed.reduce((a, x) => a + f(x), 0) / per.length;
+  const phases = { waited: perStep((x) => (x.gap ?? 0) + x.queued + x.prep + x.after) } as PerStep;
+  for (const p of ['copyIn', 'forward', 'backward', 'copyOut', 'step', 'other'] as const) phases[p] = perStep((x) => x[p]);
+  return { stepS: median(per), r, log, perStep: phases };
 }
 
 /** Seconds `dd` takes with these arguments (throws with its stderr when it fails). */
@@ -147,6 +161,7 @@ try {
     read_per_step_bytes: readPerStep,
     written_per_step_bytes: writePerStep,
     physics,
+    per_step: { ram: ram.perStep, disk: disk.perStep },
     direct_io: directIo,
     disk_tier: d,
     host_high_water: disk.r.hostTier!.highWater,
@@ -159,6 +174,8 @@ try {
   ]));
   console.log(`on disk: ${(share.params_on_disk * 100).toFixed(0)}% of the parameter values (${share.shards_on_disk} shards), the moments of ${(share.params_with_moments_on_disk * 100).toFixed(0)}% of the parameters; disk measured by ${bw.method}`);
   console.log(`ratio ${out.ratio.toFixed(2)}× (target ≤ 1.25×); disk ${bw.readMBps.toFixed(0)} MB/s read, ${bw.writeMBps.toFixed(0)} MB/s write; tier (${ioMode}) achieved ${out.achieved_read_MBps.toFixed(0)} MB/s read, ${out.achieved_write_MBps.toFixed(0)} MB/s write (${(readPerStep / MiB).toFixed(0)} MiB read, ${(writePerStep / MiB).toFixed(0)} MiB written per step)`);
+  const phase = (k: keyof PerStep) => `${k} ${ram.perStep[k].toFixed(2)} → ${disk.perStep[k].toFixed(2)}`;
+  console.log(`per step, all in RAM → state on disk (s): ${(Object.keys(ram.perStep) as (keyof PerStep)[]).map(phase).join(', ')}`);
   console.log(`direct I/O: ${(directIo.direct_bytes / MiB).toFixed(0)} MiB straight to/from aligned memory, ${(directIo.bounced_bytes / MiB).toFixed(0)} MiB through the bounce buffer (whole run)`);
   console.log(`physics: ${physics.io_s_per_step.toFixed(2)} s of disk I/O per step at the disk's bandwidth vs ${ram.stepS.toFixed(2)} s of compute: ${physics.ratio_no_overlap.toFixed(2)}× with no overlap, ${physics.ratio_full_overlap.toFixed(2)}× with full overlap; ≤ 1.25× even without overlap from ${physics.tokens_for_target} tokens per step (this run: ${B * T})`);
   writeJson('bench/results/offload.json', out);
