@@ -378,21 +378,18 @@ export class ModelDiskState {
   }
 
   /**
-   * One parameter's step: a disk parameter staged in `slot` is stepped there (its new values then written back to
-   * disk; the slot keeps a valid copy), one not staged streams its value and gradient from disk; values in RAM are
-   * stepped in place. Its moments stream from disk.
+   * One parameter's step: a disk parameter staged in `slot` is stepped there (its new values written through to disk
+   * chunk by chunk; the slot keeps a valid copy), one not staged streams its value and gradient from disk; values in
+   * RAM are stepped in place. Its moments stream from disk.
    */
   private stepOne(p: ParamPlacement, args: { lr: number; t: number; gradScale: number; decay: boolean }, slot: number | undefined): Promise<void> {
-    const o = this.offsets.get(p.spec.name)!;
-    const at = slot === undefined ? undefined : this.layout.get(p.spec.name);
-    const arr = (which: 'value' | 'grad', host: () => Float32Array, offset: number | undefined): StateArray =>
-      at ? { host: slotArray(this.pool!, slot!, at[which], p.n) } : offset === undefined ? { host: host() } : { file: this.file, offset };
-    const param = arr('value', () => this.views.param(p.spec.name), o.value);
-    const grad = arr('grad', () => this.views.grad(p.spec.name), o.grad);
+    const name = p.spec.name, o = this.offsets.get(name)!, file = this.file;
+    const at = slot === undefined ? undefined : this.layout.get(name);
+    const staged = (which: 'value' | 'grad') => slotArray(this.pool!, slot!, at![which], p.n);
+    const param: StateArray = at ? { host: staged('value'), through: { file, offset: o.value! } } : o.value === undefined ? { host: this.views.param(name) } : { file, offset: o.value };
+    const grad: StateArray = at ? { host: staged('grad') } : o.grad === undefined ? { host: this.views.grad(name) } : { file, offset: o.grad };
     const states = o.states.map((offset) => ({ file: this.file, offset }));
-    return streamStep(this.be, this.rt.recipe.optimizer, { param, grad, states }, p.n, args, this.chunk, this.io).then(async () => {
-      if (at && 'host' in param) await this.writeArray(param.host, o.value!);
-    });
+    return streamStep(this.be, this.rt.recipe.optimizer, { param, grad, states }, p.n, args, this.chunk, this.io);
   }
 
   private track(name: string, work: Promise<void>): void {

@@ -8,8 +8,12 @@ import type { Backend } from '../../backend/backend.js';
 import { applyUpdateHost, type OptimizerConfig, type UpdateArgs } from '../../optim/optimizer.js';
 import { ALIGN, alignPad, type ScratchFile } from './scratch-file.js';
 
-/** An array of a parameter's state: in RAM, or at an offset of a scratch file. */
-export type StateArray = { host: Float32Array } | { file: ScratchFile; offset: number };
+/**
+ * An array of a parameter's state: in RAM, or at an offset of a scratch file. One in RAM with `through` has a copy
+ * there too (values staged in a slot): each chunk is written through as soon as it is stepped, beside the next
+ * chunk's reads, not after the whole step.
+ */
+export type StateArray = { host: Float32Array; through?: { file: ScratchFile; offset: number } } | { file: ScratchFile; offset: number };
 
 export interface StepArrays {
   param: StateArray;
@@ -78,7 +82,10 @@ export async function streamStep(be: Backend, cfg: OptimizerConfig, a: StepArray
       return v;
     };
     const write = (i: number, v: Float32Array[]) =>
-      Promise.all(all.map((s, k) => ('file' in s && writable[k] ? s.file.write(v[k], s.offset + i * C * 4).then(() => void (io.written += v[k].byteLength)) : undefined)));
+      Promise.all(all.map((s, k) => {
+        const to = 'file' in s ? s : s.through;
+        return to && writable[k] ? to.file.write(v[k], to.offset + i * C * 4).then(() => void (io.written += v[k].byteLength)) : undefined;
+      }));
     // A failed read or write is awaited below; marked handled here so that the other one failing meanwhile is not an
     // unhandled rejection.
     const handled = <T>(p: Promise<T>) => (p.catch(() => undefined), p);

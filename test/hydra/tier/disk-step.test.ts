@@ -26,8 +26,9 @@ function filled(seed: number): Float32Array {
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 for (const cfg of [{ ...ADAMW_DEFAULTS, lr: 1e-2 }, { kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 }] as OptimizerConfig[]) {
-  for (const valuesOnDisk of [false, true]) {
-    test(`${cfg.kind}: a step streamed in ${CHUNK}-element chunks from disk (values ${valuesOnDisk ? 'on disk' : 'in RAM'}) is bitwise the in-RAM step`, async () => {
+  for (const values of ['in RAM', 'on disk', 'in RAM, written through to disk'] as const) {
+    const valuesOnDisk = values === 'on disk', through = values !== 'in RAM' && !valuesOnDisk;
+    test(`${cfg.kind}: a step streamed in ${CHUNK}-element chunks from disk (values ${values}) is bitwise the in-RAM step`, async () => {
       const be = new JsBackend();
       const states = cfg.kind === 'adamw' ? 2 : 1;
       const dir = mkdtempSync(join(tmpdir(), 'hydra-step-'));
@@ -44,7 +45,7 @@ for (const cfg of [{ ...ADAMW_DEFAULTS, lr: 1e-2 }, { kind: 'sgd', lr: 0.05, mom
         applyUpdateHost(be, cfg, ref.p, g, ref.s, N, args);
         await file.write(g, stride);
         await streamStep(be, cfg, {
-          param: valuesOnDisk ? { file, offset: 0 } : { host: hostP },
+          param: valuesOnDisk ? { file, offset: 0 } : through ? { host: hostP, through: { file, offset: 0 } } : { host: hostP },
           grad: { file, offset: stride },
           states: ref.s.map((_, i) => ({ file, offset: stride * (2 + i) })),
         }, N, args, buf, io);
@@ -52,13 +53,18 @@ for (const cfg of [{ ...ADAMW_DEFAULTS, lr: 1e-2 }, { kind: 'sgd', lr: 0.05, mom
       const got = valuesOnDisk ? new Float32Array(N) : hostP;
       if (valuesOnDisk) await file.read(got, 0);
       assert.ok(bits(got).equals(bits(ref.p)), 'parameter values');
+      if (through) {
+        const copy = new Float32Array(N);
+        await file.read(copy, 0);
+        assert.ok(bits(copy).equals(bits(ref.p)), 'the copy written through to disk');
+      }
       for (let i = 0; i < states; i++) {
         const s = new Float32Array(N);
         await file.read(s, stride * (2 + i));
         assert.ok(bits(s).equals(bits(ref.s[i])), `optimizer state ${i}`);
       }
       assert.equal(io.read, 3 * N * 4 * (1 + states + (valuesOnDisk ? 1 : 0)));
-      assert.equal(io.written, 3 * N * 4 * (states + (valuesOnDisk ? 1 : 0)));
+      assert.equal(io.written, 3 * N * 4 * (states + (valuesOnDisk || through ? 1 : 0)));
       await file.remove();
     });
   }
