@@ -24,6 +24,7 @@
         "native/gemm.cc",
         "native/gemm-peak.cc",
         "native/init-normal.cc",
+        "native/memory-advice.cc",
         "native/thread-pool.cc",
         "native/kernels-elementwise.cc",
         "native/kernels-embedding.cc",

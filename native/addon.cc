@@ -7,6 +7,7 @@
 #include "direct-io.h"
 #include "gemm-peak.h"
 #include "init-normal.h"
+#include "memory-advice.h"
 #include "sgemm.h"
 
 namespace {
@@ -22,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("directTransfer", Napi::Function::New<hydra::DirectTransfer>(env, "directTransfer"));
   exports.Set("directAddressMod", Napi::Function::New<hydra::DirectAddressMod>(env, "directAddressMod"));
   exports.Set("directStats", Napi::Function::New<hydra::DirectStats>(env, "directStats"));
+  exports.Set("adviseHugePages", Napi::Function::New<hydra::AdviseHugePages>(env, "adviseHugePages"));
   exports.Set("blas", Napi::String::New(env, hydra::blas_name()));
   return exports;
 }

@@ -1,5 +1,6 @@
 #include "buffers.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -12,9 +13,39 @@ namespace hydra {
 namespace {
 constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kHugeThreshold = size_t{16} << 20;
+// Lookups scan the cache: bound its length (a shard task frees a few dozen buffers).
+constexpr size_t kMaxCached = 256;
+
+void* fresh(size_t bytes, size_t align) {
+  void* data = std::aligned_alloc(align, bytes);
+  if (data == nullptr) return nullptr;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (align == kHugePage) madvise(data, bytes, MADV_HUGEPAGE);
+#endif
+  return data;
+}
 }  // namespace
 
 BufferTable::~BufferTable() { clear(); }
+
+void* BufferTable::take_cached(size_t bytes) {
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    if (it->bytes != bytes) continue;
+    void* data = it->data;
+    cached_bytes_ -= bytes;
+    cache_.erase(it);
+    return data;
+  }
+  return nullptr;
+}
+
+void BufferTable::evict_to(size_t limit) {
+  while (!cache_.empty() && live_bytes_ + cached_bytes_ > limit) {
+    cached_bytes_ -= cache_.back().bytes;
+    std::free(cache_.back().data);
+    cache_.pop_back();
+  }
+}
 
 DeviceBuffer* BufferTable::create(int64_t length, DType dtype) {
   auto buf = std::make_unique<DeviceBuffer>();
@@ -27,12 +58,23 @@ DeviceBuffer* BufferTable::create(int64_t length, DType dtype) {
     // allows it: 512x fewer page faults on first touch and fewer TLB misses in gemm. At most one partly used huge
     // page per buffer, i.e. under 12.5% for the >= 16 MiB buffers this applies to.
     const size_t align = bytes >= kHugeThreshold ? kHugePage : 64;
-    const size_t rounded = (bytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
-    buf->data = std::aligned_alloc(align, rounded);
-    if (buf->data == nullptr) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (align == kHugePage) madvise(buf->data, rounded, MADV_HUGEPAGE);
-#endif
+    buf->bytes = (bytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
+    buf->data = take_cached(buf->bytes);
+    if (buf->data != nullptr) {
+      ++reused_;
+    } else {
+      // Room first: the cache gives back what would lift live + cached above the high-water mark this buffer sets.
+      evict_to(std::max(live_high_water_, live_bytes_ + buf->bytes) - buf->bytes);
+      buf->data = fresh(buf->bytes, align);
+      if (buf->data == nullptr) {  // free-and-retry: the whole cache back to the system, then once more
+        evict_to(live_bytes_);
+        buf->data = fresh(buf->bytes, align);
+      }
+      if (buf->data == nullptr) throw std::bad_alloc();
+      ++allocated_;
+    }
+    live_bytes_ += buf->bytes;
+    live_high_water_ = std::max(live_high_water_, live_bytes_);
   }
   DeviceBuffer* raw = buf.get();
   buffers_.emplace(raw->id, std::move(buf));
@@ -42,8 +84,20 @@ DeviceBuffer* BufferTable::create(int64_t length, DType dtype) {
 bool BufferTable::destroy(uint64_t id) {
   auto it = buffers_.find(id);
   if (it == buffers_.end()) return false;
-  wait_idle(it->second.get());
-  std::free(it->second->data);
+  DeviceBuffer* b = it->second.get();
+  wait_idle(b);
+  if (b->data != nullptr) {
+    live_bytes_ -= b->bytes;
+    // Kept while the table then holds no more than its peak live bytes (always true right after a free) and the
+    // cache is short enough to scan.
+    cache_.push_front({b->bytes, b->data});
+    cached_bytes_ += b->bytes;
+    if (cache_.size() > kMaxCached) {
+      cached_bytes_ -= cache_.back().bytes;
+      std::free(cache_.back().data);
+      cache_.pop_back();
+    }
+  }
   buffers_.erase(it);
   return true;
 }
@@ -64,6 +118,8 @@ void BufferTable::clear() {
   for (auto& entry : buffers_) wait_idle(entry.second.get());
   for (auto& entry : buffers_) std::free(entry.second->data);
   buffers_.clear();
+  live_bytes_ = 0;
+  evict_to(0);
 }
 
 void BufferTable::wait_turn(DeviceBuffer* b, uint64_t ticket) {

@@ -17,6 +17,7 @@ Napi::Function CpuDevice::Define(Napi::Env env) {
           InstanceMethod<&CpuDevice::Download>("download"),
           InstanceMethod<&CpuDevice::Dispose>("dispose"),
           InstanceMethod<&CpuDevice::LiveBuffers>("liveBuffers"),
+          InstanceMethod<&CpuDevice::MemoryStats>("memoryStats"),
           InstanceMethod<&CpuDevice::Fill>("fill"),
           InstanceMethod<&CpuDevice::Copy>("copy"),
           InstanceMethod<&CpuDevice::Scale>("scale"),
@@ -105,6 +106,18 @@ Napi::Value CpuDevice::Dispose(const Napi::CallbackInfo& info) {
 
 Napi::Value CpuDevice::LiveBuffers(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(table_.size()));
+}
+
+// memoryStats() -> { liveBytes, cachedBytes, liveHighWater, reused, allocated }: the buffer table's memory (buffers.h).
+Napi::Value CpuDevice::MemoryStats(const Napi::CallbackInfo& info) {
+  const BufferTable::MemoryStats s = table_.stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("liveBytes", Napi::Number::New(info.Env(), static_cast<double>(s.live_bytes)));
+  o.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(s.cached_bytes)));
+  o.Set("liveHighWater", Napi::Number::New(info.Env(), static_cast<double>(s.live_high_water)));
+  o.Set("reused", Napi::Number::New(info.Env(), static_cast<double>(s.reused)));
+  o.Set("allocated", Napi::Number::New(info.Env(), static_cast<double>(s.allocated)));
+  return o;
 }
 
 Napi::Value CpuDevice::Upload(const Napi::CallbackInfo& info) { return Transfer(info, true); }

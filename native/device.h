@@ -29,6 +29,7 @@ class CpuDevice : public Napi::ObjectWrap<CpuDevice> {
   Napi::Value Download(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value LiveBuffers(const Napi::CallbackInfo& info);
+  Napi::Value MemoryStats(const Napi::CallbackInfo& info);
 
   // kernels (device-kernels.cc, device-kernels-nn.cc, device-kernels-llama.cc)
   Napi::Value Fill(const Napi::CallbackInfo& info);

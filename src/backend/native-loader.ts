@@ -22,6 +22,11 @@ export interface NativeCpuDevice {
   download(id: number, dst: Float32Array | Int32Array, srcOffset: number, length: number): Promise<void>;
   dispose(): void;
   liveBuffers(): number;
+  /**
+   * The buffer table's memory: bytes live and cached (freed, kept for the next buffer of the same size), the
+   * high-water mark of live bytes (live + cached never exceeds it), and how many allocations reused cached memory.
+   */
+  memoryStats(): { liveBytes: number; cachedBytes: number; liveHighWater: number; reused: number; allocated: number };
   fill(x: number, value: number, n: number, offset: number): void;
   copy(dst: number, src: number, n: number, dstOffset: number, srcOffset: number): void;
   scale(x: number, alpha: number, n: number): void;
@@ -100,6 +105,8 @@ export interface NativeCpuAddon {
   directTransfer(fd: number, bytes: Uint8Array, fileOffset: number, write: boolean): Promise<void>;
   /** The address of the array's first byte modulo 4096 (0: whole blocks from there go straight to the disk). */
   directAddressMod(bytes: Uint8Array): number;
+  /** Asks for transparent huge pages on the whole 2 MiB pages inside the array (before its first touch); bytes covered. */
+  adviseHugePages(bytes: Uint8Array): number;
   /** Bytes directTransfer moved straight and through its bounce buffer since the process started. */
   directStats(): { direct: number; bounced: number };
 }

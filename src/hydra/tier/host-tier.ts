@@ -3,6 +3,8 @@
  * byte budget. A disk tier (a later issue) will implement the same alloc/release contract with files.
  */
 
+import { adviseHugePages } from './huge-pages.js';
+
 export class HostOutOfMemoryError extends Error {
   constructor(
     readonly requested: number,
@@ -40,6 +42,7 @@ export class HostTier {
   alloc(bytes: number, what: string): SharedArrayBuffer {
     if (this.inUse + bytes > this.budget) throw new HostOutOfMemoryError(bytes, this.inUse, this.budget, what);
     const b = new SharedArrayBuffer(bytes);
+    adviseHugePages(b);
     this.inUse += bytes;
     this.highWater = Math.max(this.highWater, this.inUse);
     this.sizes.set(b, bytes);

@@ -1,0 +1,102 @@
+/**
+ * The cpu addon's buffer table keeps freed memory for the next buffer of the same size (native/buffers.cc): a shard
+ * task allocates the same buffers every time it runs, and fresh memory costs a page fault and a page clear on first
+ * touch. These tests pin down that memory is reused, that the table never holds more than its own peak of live bytes,
+ * and that host-tier arrays get transparent huge pages.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpuAddonInfo, loadCpuAddon } from '../../src/backend/native-loader.js';
+import { adviseHugePages, HUGE_PAGE_MIN_BYTES } from '../../src/hydra/tier/huge-pages.js';
+import { Rand } from './helpers.js';
+
+const MiB = 1 << 20;
+/** What the table allocates for `floats` elements: 2 MiB multiples from 16 MiB up, 64-byte multiples below. */
+const rounded = (floats: number) => {
+  const bytes = floats * 4, align = bytes >= 16 * MiB ? 2 * MiB : 64;
+  return Math.ceil(bytes / align) * align;
+};
+
+test('cpu buffer cache: a buffer freed and allocated again at the same size reuses the memory', (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  const dev = new (loadCpuAddon().CpuDevice)(1);
+  try {
+    const n = 3 * MiB; // 12 MiB
+    dev.free(dev.alloc(n, 0));
+    const before = dev.memoryStats();
+    assert.equal(before.cachedBytes, rounded(n), 'the freed buffer is kept');
+    const id = dev.alloc(n, 0);
+    const after = dev.memoryStats();
+    assert.equal(after.reused, before.reused + 1, 'the second allocation reused it');
+    assert.equal(after.allocated, before.allocated, 'no fresh allocation');
+    assert.equal(after.cachedBytes, 0);
+    assert.equal(after.liveBytes, rounded(n));
+    dev.free(id);
+    // A different size cannot use it: a fresh allocation.
+    dev.free(dev.alloc(n + 16, 0));
+    assert.equal(dev.memoryStats().allocated, before.allocated + 1);
+  } finally {
+    dev.dispose();
+  }
+  assert.equal(dev.memoryStats().cachedBytes, 0, 'dispose gives the cache back');
+});
+
+test('cpu buffer cache: live + cached bytes never exceed the peak of live bytes, at any point of a random run', (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  const dev = new (loadCpuAddon().CpuDevice)(1);
+  const r = new Rand(7);
+  const sizes = [1000, 64 * 1024, 1 << 20, 5 << 20]; // 4 KB to 20 MiB: both alignments
+  const live = new Map<number, number>();
+  let liveBytes = 0, peak = 0, reused = 0;
+  try {
+    for (let i = 0; i < 400; i++) {
+      if (live.size > 0 && (live.size > 6 || r.next() < 0.5)) {
+        const ids = [...live.keys()];
+        const id = ids[Math.floor(r.next() * ids.length)];
+        dev.free(id);
+        liveBytes -= live.get(id)!;
+        live.delete(id);
+      } else {
+        const n = sizes[Math.floor(r.next() * sizes.length)];
+        live.set(dev.alloc(n, 0), rounded(n));
+        liveBytes += rounded(n);
+        peak = Math.max(peak, liveBytes);
+      }
+      const s = dev.memoryStats();
+      assert.equal(s.liveBytes, liveBytes, `step ${i}: live bytes`);
+      assert.equal(s.liveHighWater, peak, `step ${i}: high-water mark`);
+      assert.ok(s.liveBytes + s.cachedBytes <= s.liveHighWater, `step ${i}: ${s.liveBytes} live + ${s.cachedBytes} cached > peak ${s.liveHighWater}`);
+      reused = s.reused;
+    }
+    assert.ok(reused > 100, `the cache was used: ${reused} of the allocations reused memory`);
+  } finally {
+    dev.dispose();
+  }
+});
+
+/** THP mode from sysfs: always, madvise or never (undefined without THP). */
+function thpMode(): string | undefined {
+  const p = '/sys/kernel/mm/transparent_hugepage/enabled';
+  return existsSync(p) ? /\[(\w+)\]/.exec(readFileSync(p, 'utf8'))?.[1] : undefined;
+}
+
+test('host tier arrays: huge-page advice covers the whole 2 MiB pages inside and cuts first-touch page faults', (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  assert.equal(adviseHugePages(new SharedArrayBuffer(HUGE_PAGE_MIN_BYTES - 1)), 0, 'small arrays are left alone');
+  const bytes = 64 * MiB;
+  const b = new SharedArrayBuffer(bytes);
+  const advised = adviseHugePages(b);
+  assert.ok(advised >= bytes - 2 * MiB && advised <= bytes, `advised ${advised} of ${bytes} bytes`);
+  const mode = thpMode();
+  if (mode === undefined || mode === 'never') return t.skip(`this kernel gives no transparent huge pages (THP ${mode ?? 'absent'}): nothing to measure`);
+  const f = new Float32Array(b);
+  const faults = process.resourceUsage().minorPageFault;
+  for (let i = 0; i < f.length; i += 1024) f[i] = 1; // one write per 4 KiB page
+  const touched = process.resourceUsage().minorPageFault - faults;
+  // 16,384 faults at 4 KiB pages; 32 at 2 MiB (plus the unaligned edges). Generous: a quarter.
+  assert.ok(touched < bytes / 4096 / 4, `${touched} page faults touching ${bytes / MiB} MiB`);
+});
