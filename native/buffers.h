@@ -4,10 +4,11 @@
 // Freed memory is kept in a small cache and handed to the next buffer of the same size (tinygrad's allocator: an LRU
 // cache of freed allocations, freed for good when room is needed). Why: a shard task allocates the same buffers every
 // time it runs (parameters copied in, activations, logits chunks), and fresh memory costs the kernel a page fault and
-// a page clear on first touch: a quarter of all CPU time on the 12-model grid before this cache. The cache never
-// makes the table hold more than its own high-water mark of live bytes (live + cached <= peak live), so the memory
-// the process holds stays within what the device budget and the host-RAM preflight already count. A reused buffer
-// is not zeroed, as an allocation from the heap never was: kernels write every element they later read.
+// a page clear on first touch (page clears, these and the host tier's, were a quarter of all CPU time on the
+// 12-model grid; README, Limitations). The cache never makes the table hold more than its own high-water mark of
+// live bytes (live + cached <= peak live), so the memory the process holds stays within what the device budget and
+// the host-RAM preflight already count. A reused buffer is not zeroed, as an allocation from the heap never was:
+// kernels write every element they later read.
 //
 // Transfers run on libuv's thread pool. Each buffer numbers its transfers in issue order (`issued`, JS thread only)
 // and counts finished ones (`completed`). A transfer waits for its predecessors on the same buffer before copying,
