@@ -39,12 +39,14 @@ void* BufferTable::take_cached(size_t bytes) {
   return nullptr;
 }
 
+void BufferTable::drop_oldest() {
+  cached_bytes_ -= cache_.back().bytes;
+  std::free(cache_.back().data);
+  cache_.pop_back();
+}
+
 void BufferTable::evict_to(size_t limit) {
-  while (!cache_.empty() && live_bytes_ + cached_bytes_ > limit) {
-    cached_bytes_ -= cache_.back().bytes;
-    std::free(cache_.back().data);
-    cache_.pop_back();
-  }
+  while (!cache_.empty() && live_bytes_ + cached_bytes_ > limit) drop_oldest();
 }
 
 DeviceBuffer* BufferTable::create(int64_t length, DType dtype) {
@@ -92,11 +94,7 @@ bool BufferTable::destroy(uint64_t id) {
     // cache is short enough to scan.
     cache_.push_front({b->bytes, b->data});
     cached_bytes_ += b->bytes;
-    if (cache_.size() > kMaxCached) {
-      cached_bytes_ -= cache_.back().bytes;
-      std::free(cache_.back().data);
-      cache_.pop_back();
-    }
+    if (cache_.size() > kMaxCached) drop_oldest();
   }
   buffers_.erase(it);
   return true;

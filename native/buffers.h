@@ -78,6 +78,8 @@ class BufferTable {
   };
   // A freed allocation of `bytes`, most recently freed first; nullptr when none.
   void* take_cached(size_t bytes);
+  // Frees the least recently freed cached allocation (the cache is not empty).
+  void drop_oldest();
   // Frees cached allocations, least recently freed first, until live + cached <= limit.
   void evict_to(size_t limit);
 

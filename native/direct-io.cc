@@ -24,6 +24,7 @@
 #include <string>
 
 #include "direct-io.h"
+#include "view-bytes.h"
 
 namespace hydra {
 
@@ -196,13 +197,8 @@ Napi::Value DirectTransfer(const Napi::CallbackInfo& info) {
 
 // directAddressMod(bytes: Uint8Array): the address of its first byte modulo 4096 (0: a direct transfer can start there).
 Napi::Value DirectAddressMod(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "directAddressMod(bytes: Uint8Array)");
-  void* raw = nullptr;
-  size_t length = 0;
-  napi_typedarray_type type;
-  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, info[0], &type, &length, &raw, nullptr, nullptr), Napi::Value());
-  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(raw) % kAlign));
+  const ViewBytes v = view_bytes(info, 0, "directAddressMod(bytes: Uint8Array)");
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(v.data) % kAlign));
 }
 
 // directStats(): { direct, bounced }: bytes transferred straight and through the bounce buffer since the process began.

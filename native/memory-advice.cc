@@ -1,4 +1,5 @@
 #include "memory-advice.h"
+#include "view-bytes.h"
 
 #include <cstdint>
 
@@ -19,19 +20,14 @@ constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
 // page faults (~15 µs each in a VM: ~0.2 s of system time per model), at 2 MiB 28. The device buffers already get
 // this (buffers.cc); without it the host tier paid what a resident trainer does not. Contents are unchanged.
 Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "adviseHugePages(bytes: Uint8Array)");
-  void* raw = nullptr;
-  size_t length = 0;
-  napi_typedarray_type type;
-  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, info[0], &type, &length, &raw, nullptr, nullptr), Napi::Value());
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) / kHugePage * kHugePage;
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(raw) + length) / kHugePage * kHugePage;
+  const ViewBytes v = view_bytes(info, 0, "adviseHugePages(bytes: Uint8Array)");
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(v.data) + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(v.data) + v.bytes) / kHugePage * kHugePage;
   double advised = 0;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   if (end > begin && madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) == 0) advised = static_cast<double>(end - begin);
 #endif
-  return Napi::Number::New(env, advised);
+  return Napi::Number::New(info.Env(), advised);
 }
 
 }  // namespace hydra

@@ -190,6 +190,12 @@ export function cpuAddonInfo(): CpuAddonInfo {
   return { available: false, reason: r.error, path: r.path, build: readBuildStatus() };
 }
 
+/** The addon, or null where it is missing (callers that have a plain fallback: no huge pages, no direct I/O alignment). */
+export function optionalCpuAddon(): NativeCpuAddon | null {
+  const r = load();
+  return 'addon' in r ? r.addon : null;
+}
+
 /** The addon; throws an Error whose message says what is missing and how to install it. */
 export function loadCpuAddon(): NativeCpuAddon {
   const r = load();

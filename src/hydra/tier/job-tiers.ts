@@ -15,7 +15,7 @@ import { ChunkBuffer } from './disk-step.js';
 import { ModelDiskState } from './disk-state.js';
 import type { HostStateBuffers, HostViews } from './host-state.js';
 import { HostTier } from './host-tier.js';
-import { defaultHostMemory, deviceNeed, physicalMemory, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
+import { defaultHostMemory, deviceNeed, physicalMemory, withDeviceNeed, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
 import { ResultWeightsFile, weightsOnDiskBytes } from './result-weights.js';
 import { placeJob, type JobPlacement, type ModelPlacement } from './placement.js';
 import { StagingPool } from './staging.js';
@@ -129,7 +129,7 @@ export class JobTiers {
     const { state, peak } = deviceNeed(models);
     this.deviceNeed.state += state;
     this.deviceNeed.peak = Math.max(this.deviceNeed.peak, peak);
-    this.devicesInRam = { ...this.devicesInRam, need: this.deviceNeed.state + this.deviceNeed.peak };
+    this.devicesInRam = withDeviceNeed(this.devicesInRam, this.deviceNeed);
     if (!this.hostCapGiven) this.host.raiseBudget(defaultHostMemory(this.ram, this.devicesInRam));
   }
 

@@ -65,6 +65,11 @@ export function deviceNeed(models: { rt: ModelRuntime; plan: PartitionPlan }[]):
   return { state, peak };
 }
 
+/** The devices in RAM, counted for at most `need` each (deviceNeed's state + peak); undefined stays undefined. */
+export function withDeviceNeed(d: DevicesInRam | undefined, need: DeviceNeed): DevicesInRam | undefined {
+  return d && { ...d, need: need.state + need.peak };
+}
+
 /** deviceNeed's parts, kept apart so that models placed later add their state and raise the peak. */
 export interface DeviceNeed {
   state: number;

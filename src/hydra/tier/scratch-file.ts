@@ -17,7 +17,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { processAlive } from '../../data/atomic-write.js';
-import { loadCpuAddon, type NativeCpuAddon } from '../../backend/native-loader.js';
+import { loadCpuAddon, optionalCpuAddon, type NativeCpuAddon } from '../../backend/native-loader.js';
 
 const NAME = /^hydra-scratch-(\d+)-[0-9a-f]+\.spill$/;
 /** Bytes per request of a large transfer: large enough for sequential bandwidth, small enough to pipeline. */
@@ -72,13 +72,8 @@ export type DirectIo = Pick<NativeCpuAddon, 'directOpen' | 'directClose' | 'dire
  * on a pool thread (native/direct-io.cc), whose CPU the compute threads would otherwise share.
  */
 export function alignPad(buffer: ArrayBufferLike): number {
-  let addon: NativeCpuAddon;
-  try {
-    addon = loadCpuAddon();
-  } catch {
-    return 0;
-  }
-  return buffer.byteLength === 0 ? 0 : (ALIGN - addon.directAddressMod(new Uint8Array(buffer, 0, 1))) % ALIGN;
+  const addon = optionalCpuAddon();
+  return !addon || buffer.byteLength === 0 ? 0 : (ALIGN - addon.directAddressMod(new Uint8Array(buffer, 0, 1))) % ALIGN;
 }
 
 /** How a scratch file does its I/O: O_DIRECT, or buffered through the page cache and why. */
