@@ -2,7 +2,9 @@
  * bench:spill — what sharding + spilling costs: a GPT-2 trained on ONE cpu device, unsharded (budget large enough
  * for one shard) vs a budget that forces several shards, same steps, same data, both through train(), side by side
  * in one run. The sharded run recomputes the forward of every shard but the last (gradient checkpointing at shard
- * boundaries) and copies parameters, gradients and boundary activations between host and device every task.
+ * boundaries) and copies parameters, gradients and boundary activations between host and device every task. A
+ * third run cuts the same shards with activation offload (`activations: 'offload'`): forward tasks stash what their
+ * shard's backward reads in the host tier and backward tasks copy it back instead of recomputing.
  *
  * Two models:
  * - `gpt-mini` (the engine bench's model, B 8 × T 256, untied): the fused, row-chunked LM head needs its weight, its
@@ -63,7 +65,7 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function run(c: Case, deviceMemory: string) {
+async function run(c: Case, deviceMemory: string, activations: 'recompute' | 'offload' = 'recompute') {
   // Steady state: the first step pays first-touch page faults on freshly allocated device memory; count from step 2.
   // Wall time on the one device, from the first task of step 2 to the end of the last: waiting for copies that did
   // not overlap compute counts (device-seconds alone would leave it out). CPU time over the same span beside it: on a
@@ -84,10 +86,11 @@ async function run(c: Case, deviceMemory: string) {
       tasks[k] = (tasks[k] ?? 0) + e.computeSeconds;
     }
   };
-  const r = await train([task(c)], { devices: `cpu:1x${threads}`, deviceMemory, planDir: null, prefetch: true, onEvent });
+  const r = await train([task(c)], { devices: `cpu:1x${threads}`, deviceMemory, planDir: null, prefetch: true, onEvent, activations });
   const m = r.models[0];
   if (m.status !== 'done') throw new Error(`${c.name} at ${deviceMemory}: ${m.status} ${m.reason}`);
-  return { plan: m.plan, losses: m.losses, wallSeconds: to - from, cpuSeconds: cpuTo - cpuFrom, deviceSeconds: steadySeconds, tasks, bytes: r.bytesMoved, overlap: r.overlapSeconds };
+  if (activations === 'offload' && !m.activationStashBytes) throw new Error(`${c.name} at ${deviceMemory}: activation offload was not granted`);
+  return { plan: m.plan, losses: m.losses, stashBytes: m.activationStashBytes ?? 0, wallSeconds: to - from, cpuSeconds: cpuTo - cpuFrom, deviceSeconds: steadySeconds, tasks, bytes: r.bytesMoved, overlap: r.overlapSeconds };
 }
 
 /**
@@ -121,15 +124,16 @@ async function resident(c: Case) {
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((l, i) => l === b[i]);
 const results = [];
 for (const c of (process.env.CASES?.split(',') ?? CASES.map((x) => x.name)).map((n) => CASES.find((x) => x.name === n)!)) {
-  const wall = { resident: [] as number[], unsharded: [] as number[], sharded: [] as number[] };
-  const cpu = { resident: [] as number[], unsharded: [] as number[], sharded: [] as number[] };
-  const vsLocal: number[] = [], vsUnsharded: number[] = [], cpuVsLocal: number[] = [], cpuVsUnsharded: number[] = [];
-  const tasks = { unsharded: [] as Record<string, number>[], sharded: [] as Record<string, number>[] };
-  let bitwise = true, shards = 0, bytes = { unsharded: 0, sharded: 0 }, overlap: number[] = [], planShards: string[] = [];
+  const wall = { resident: [] as number[], unsharded: [] as number[], sharded: [] as number[], offload: [] as number[] };
+  const cpu = { resident: [] as number[], unsharded: [] as number[], sharded: [] as number[], offload: [] as number[] };
+  const vsLocal: number[] = [], vsUnsharded: number[] = [], cpuVsLocal: number[] = [], cpuVsUnsharded: number[] = [], offloadVsLocal: number[] = [], offloadCpuVsLocal: number[] = [];
+  const tasks = { unsharded: [] as Record<string, number>[], sharded: [] as Record<string, number>[], offload: [] as Record<string, number>[] };
+  let bitwise = true, shards = 0, bytes = { unsharded: 0, sharded: 0, offload: 0 }, overlap: number[] = [], planShards: string[] = [], stashBytes = 0;
   for (let r = 0; r < REPEATS; r++) {
     const base = await resident(c);
     const big = await run(c, '16GiB');
     const small = await run(c, c.budget);
+    const off = await run(c, c.budget, 'offload');
     if (r === 0) console.log(formatPlan(small.plan));
     wall.resident.push(base.wallSeconds);
     wall.unsharded.push(big.wallSeconds);
@@ -137,6 +141,12 @@ for (const c of (process.env.CASES?.split(',') ?? CASES.map((x) => x.name)).map(
     cpu.resident.push(base.cpuSeconds);
     cpu.unsharded.push(big.cpuSeconds);
     cpu.sharded.push(small.cpuSeconds);
+    wall.offload.push(off.wallSeconds);
+    cpu.offload.push(off.cpuSeconds);
+    offloadVsLocal.push(off.wallSeconds / base.wallSeconds);
+    offloadCpuVsLocal.push(off.cpuSeconds / base.cpuSeconds);
+    tasks.offload.push(off.tasks);
+    stashBytes = off.stashBytes;
     vsLocal.push(small.wallSeconds / base.wallSeconds);
     vsUnsharded.push(small.wallSeconds / big.wallSeconds);
     cpuVsLocal.push(small.cpuSeconds / base.cpuSeconds);
@@ -144,13 +154,15 @@ for (const c of (process.env.CASES?.split(',') ?? CASES.map((x) => x.name)).map(
     tasks.unsharded.push(big.tasks);
     tasks.sharded.push(small.tasks);
     overlap.push(small.overlap);
-    bitwise &&= same(base.losses, big.losses) && same(base.losses, small.losses);
+    bitwise &&= same(base.losses, big.losses) && same(base.losses, small.losses) && same(base.losses, off.losses);
+    if (off.plan.shards.length !== small.plan.shards.length) throw new Error(`${c.name}: the offload run cut ${off.plan.shards.length} shards, the recompute run ${small.plan.shards.length}`);
     shards = small.plan.shards.length;
     planShards = small.plan.shards.map((x) => x.layerNames.join('+'));
-    bytes = { unsharded: big.bytes, sharded: small.bytes };
+    bytes = { unsharded: big.bytes, sharded: small.bytes, offload: off.bytes };
     console.log(
       `${c.name} repetition ${r + 1}/${REPEATS}: wall (CPU) seconds resident ${base.wallSeconds.toFixed(2)} (${base.cpuSeconds.toFixed(2)}), ` +
-        `unsharded train() ${big.wallSeconds.toFixed(2)} (${big.cpuSeconds.toFixed(2)}), ${shards} shards ${small.wallSeconds.toFixed(2)} (${small.cpuSeconds.toFixed(2)}); ` +
+        `unsharded train() ${big.wallSeconds.toFixed(2)} (${big.cpuSeconds.toFixed(2)}), ${shards} shards ${small.wallSeconds.toFixed(2)} (${small.cpuSeconds.toFixed(2)}), ` +
+        `${shards} shards offloaded ${off.wallSeconds.toFixed(2)} (${off.cpuSeconds.toFixed(2)}); ` +
         `sharded tasks ${Object.entries(small.tasks).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`,
     );
   }
@@ -168,12 +180,16 @@ for (const c of (process.env.CASES?.split(',') ?? CASES.map((x) => x.name)).map(
     resident_s: spread(wall.resident),
     unsharded_s: spread(wall.unsharded),
     sharded_s: spread(wall.sharded),
+    offload_s: spread(wall.offload),
+    offload_ratio_vs_resident: spread(offloadVsLocal),
+    offload_cpu_ratio_vs_resident: spread(offloadCpuVsLocal),
+    stash_bytes: stashBytes,
     ratio_vs_resident: spread(vsLocal),
     ratio_vs_unsharded_train: spread(vsUnsharded),
-    cpu_s: { resident: spread(cpu.resident), unsharded: spread(cpu.unsharded), sharded: spread(cpu.sharded) },
+    cpu_s: { resident: spread(cpu.resident), unsharded: spread(cpu.unsharded), sharded: spread(cpu.sharded), offload: spread(cpu.offload) },
     cpu_ratio_vs_resident: spread(cpuVsLocal),
     cpu_ratio_vs_unsharded_train: spread(cpuVsUnsharded),
-    task_s: { unsharded: taskMedians(tasks.unsharded), sharded: shardedTasks },
+    task_s: { unsharded: taskMedians(tasks.unsharded), sharded: shardedTasks, offload: taskMedians(tasks.offload) },
     recompute_s: recompute,
     bytes_moved: bytes,
     overlap_s: spread(overlap),
@@ -185,7 +201,8 @@ console.log(
     model: r.model, budget: r.budget, shards: r.shards, resident_s: formatSpread(r.resident_s), sharded_s: formatSpread(r.sharded_s),
     'sharded / resident': formatSpread(r.ratio_vs_resident, 3), 'sharded / unsharded train()': formatSpread(r.ratio_vs_unsharded_train, 3),
     'CPU: sharded / resident': formatSpread(r.cpu_ratio_vs_resident, 3), 'CPU: sharded / unsharded': formatSpread(r.cpu_ratio_vs_unsharded_train, 3),
-    'recompute s': formatSpread(r.recompute_s), moved_GB: (r.bytes_moved.sharded / 1e9).toFixed(2), bitwise: String(r.losses_bitwise_equal),
+    'recompute s': formatSpread(r.recompute_s),
+    offload_s: formatSpread(r.offload_s), 'offloaded / resident': formatSpread(r.offload_ratio_vs_resident, 3), stash_MiB: (r.stash_bytes / 2 ** 20).toFixed(0), moved_GB: (r.bytes_moved.sharded / 1e9).toFixed(2), bitwise: String(r.losses_bitwise_equal),
   }))),
 );
 console.log(`(seconds of AdamW steps 2..${steps} on one cpu:1x${threads} device, waits for copies included; CPU: the process's CPU seconds over the same span; median (min–max) of ${REPEATS} interleaved repetitions)`);
@@ -194,11 +211,13 @@ writeJson('bench/results/spill.json', {
   headline: {
     model: headline.model, shards: headline.shards, ratio_vs_resident: headline.ratio_vs_resident, ratio_vs_unsharded_train: headline.ratio_vs_unsharded_train,
     cpu_ratio_vs_resident: headline.cpu_ratio_vs_resident, cpu_ratio_vs_unsharded_train: headline.cpu_ratio_vs_unsharded_train, recompute_s: headline.recompute_s,
+    offload_ratio_vs_resident: headline.offload_ratio_vs_resident, offload_cpu_ratio_vs_resident: headline.offload_cpu_ratio_vs_resident, stash_bytes: headline.stash_bytes,
   },
   steps,
   threads,
   repeats: REPEATS,
   baseline: 'resident: the whole model on one cpu backend, LocalTrainer (no host tier, no copies); unsharded: train() at 16 GiB (one shard, still copied in and out every task)',
+  offload: "sharded again with activations: 'offload' (forward tasks stash what their backward reads in the host tier; no recompute)",
   cases: results,
   machine: machine(),
 });

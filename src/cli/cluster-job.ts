@@ -101,7 +101,7 @@ export async function materialiseSpec(spec: ClusterJobSpec, o: MaterialiseOption
   const got = built.totals.map((t) => `${t.name}:${t.totalSteps}`).join(' ');
   const want = spec.models.map((m) => `${m.name}:${m.totalSteps}`).join(' ');
   if (got !== want) throw new Error(`job '${spec.name}': this worker builds other models than were submitted (here: ${got}; submitted: ${want}); is this worker running another hydra-dl version?`);
-  return { spec, tasks: built.tasks, policy: config.policy, policySeed: config.policySeed, prefetch: config.prefetch };
+  return { spec, tasks: built.tasks, policy: config.policy, policySeed: config.policySeed, prefetch: config.prefetch, activations: config.activations };
 }
 
 /** The job's config and model variants, for results.json (no file is read). */

@@ -266,6 +266,7 @@ export function resumeCommand(configFile: string, flags: TrainRunFlags): string 
   add('--device-memory', flags.deviceMemory);
   add('--host-memory', flags.hostMemory);
   add('--policy', flags.policy);
+  add('--activations', flags.activations);
   add('--out', flags.out);
   add('--steps', flags.steps);
   parts.push('--resume');
@@ -305,6 +306,7 @@ function trainOptions(config: TrainConfig): TrainOptions {
     policySeed: config.policySeed,
     planDir: config.planDir,
     prefetch: config.prefetch,
+    activations: config.activations,
   };
 }
 

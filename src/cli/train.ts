@@ -12,6 +12,7 @@ interface TrainCommandOptions {
   deviceMemory?: string;
   hostMemory?: string;
   policy?: string;
+  activations?: string;
   out?: string;
   steps?: string;
   dryRun?: boolean;
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--device-memory <size>', "override the per-device memory budget, e.g. '512MiB'")
     .option('--host-memory <size>', "override the host memory budget, e.g. '8GiB'")
     .option('--policy <name>', 'override the scheduling policy (sharded-lrtf, round-robin, random, model-lrtf, pipeline)')
+    .option('--activations <mode>', "override how backward tasks get their shard's activations: 'recompute' (default) or 'offload' (stash them in RAM when it fits)")
     .option('--out <dir>', 'override the output directory (relative to the current directory)')
     .option('--steps <n>', 'override the training length: exactly n steps per model')
     .option('--progress <mode>', "progress display: 'bars' or 'lines' (default: bars on a terminal, lines otherwise)")
@@ -46,6 +48,7 @@ export function register(program: Command): void {
         deviceMemory: o.deviceMemory,
         hostMemory: o.hostMemory,
         policy: o.policy,
+        activations: o.activations,
         out: o.out,
         steps: o.steps,
         dryRun: o.dryRun,

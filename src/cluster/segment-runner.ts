@@ -23,6 +23,7 @@ export interface LocalJob {
   policy?: PolicyName;
   policySeed?: number;
   prefetch?: boolean;
+  activations?: TrainOptions['activations'];
 }
 
 export interface RunnerOptions {
@@ -111,6 +112,7 @@ async function trainSegments(job: LocalJob, segs: SegmentJobData[], dir: string,
     policy: job.policy,
     policySeed: job.policySeed,
     prefetch: job.prefetch,
+    activations: job.activations,
     planDir: o.planDir,
     checkpointDir: dir,
     // Segment ends are multiples of segmentSteps (or the model's last step), so this adds no checkpoint inside a

@@ -1,6 +1,6 @@
 /**
  * Command-line flags that override fields of the config file (--devices, --device-memory, --host-memory, --policy,
- * --out, --steps). Each flag is validated under its own name, so a bad flag is not blamed on the file, then merged
+ * --activations, --out, --steps). Each flag is validated under its own name, so a bad flag is not blamed on the file, then merged
  * into the raw document before the document is validated.
  */
 import { resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { mapping, oneOf, positiveInt } from './checks.js';
 import { expected } from './errors.js';
 import { parseDeviceSpec } from './schema.js';
 import { POLICY_NAMES } from '../hydra/scheduler/types.js';
+import { ACTIVATION_MODES } from '../hydra/tier/activation-offload.js';
 import { size } from './sizes.js';
 
 export interface CliOverrides {
@@ -15,6 +16,7 @@ export interface CliOverrides {
   deviceMemory?: string;
   hostMemory?: string;
   policy?: string;
+  activations?: string;
   /** Output directory; relative to the current directory (not the config file's). */
   out?: string;
   steps?: string | number;
@@ -27,6 +29,7 @@ export function applyOverrides(raw: unknown, o: CliOverrides, cwd = process.cwd(
   if (o.deviceMemory !== undefined) doc.device_memory = size(o.deviceMemory, '--device-memory');
   if (o.hostMemory !== undefined) doc.host_memory = size(o.hostMemory, '--host-memory');
   if (o.policy !== undefined) doc.policy = oneOf(POLICY_NAMES)(o.policy, '--policy');
+  if (o.activations !== undefined) doc.activations = oneOf(ACTIVATION_MODES)(o.activations, '--activations');
   if (o.out !== undefined) {
     if (o.out.trim() === '') throw expected('--out', 'a directory path', o.out);
     doc.out_dir = resolve(cwd, o.out);

@@ -5,6 +5,7 @@
  * Per-model hyper-parameters (see hparams.ts) live in their sections (model.dropout, optimizer.lr, batch_size, ...)
  * or in `grid`, never both. Everything else describes the job: data, length, devices, budgets, output.
  */
+import { ACTIVATION_MODES, type ActivationMode } from '../hydra/tier/activation-offload.js';
 import { parseDevices } from '../hydra/run/device-spec.js';
 import { DEFAULT_POLICY, POLICY_NAMES, type PolicyName } from '../hydra/scheduler/types.js';
 import { boolean, mapping, nonEmptyString, nonNegativeInt, onlyKeys, oneOf, positiveInt, seedInt } from './checks.js';
@@ -74,6 +75,8 @@ export interface TrainConfig {
   /** Absolute. */
   outDir: string;
   prefetch?: boolean;
+  /** Recompute each shard's forward in its backward (default) or offload its activations to RAM (TrainOptions.activations). */
+  activations?: ActivationMode;
   /** Checkpoint every model every this many steps (0: only when the job is stopped). */
   checkpointEvery: number;
   /** Stop losing models early (ASHA, median rule); `{ kind: 'none' }` by default. */
@@ -84,7 +87,7 @@ export interface TrainConfig {
 
 const TOP_LEVEL = [
   'name', 'model', 'init', 'data', 'optimizer', 'schedule', ...sectionFields(''), 'grid', 'steps', 'epochs',
-  'devices', 'device_memory', 'host_memory', 'spill_dir', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'checkpoint_every', 'early_stopping',
+  'devices', 'device_memory', 'host_memory', 'spill_dir', 'policy', 'policy_seed', 'plan_dir', 'out_dir', 'prefetch', 'activations', 'checkpoint_every', 'early_stopping',
   'segment_steps',
 ];
 const DATA_FIELDS = ['train', 'eval', 'format', 'eval_tokens'];
@@ -142,6 +145,7 @@ export function parseTrainConfig(raw: unknown, opts: ParseOptions): TrainConfig 
         ? resolveConfigPath(`runs/${name}`, 'out_dir', opts.cwd ?? process.cwd())
         : resolveConfigPath(doc.out_dir, 'out_dir', opts.baseDir),
     prefetch: doc.prefetch === undefined ? undefined : boolean(doc.prefetch, 'prefetch'),
+    activations: doc.activations === undefined ? undefined : oneOf(ACTIVATION_MODES)(doc.activations, 'activations'),
     checkpointEvery: doc.checkpoint_every === undefined ? 0 : nonNegativeInt(doc.checkpoint_every, 'checkpoint_every'),
     earlyStopping:
       doc.early_stopping === undefined

@@ -98,6 +98,13 @@ export interface TrainOptions {
   /** Disable prefetching (benchmarks compare). */
   prefetch?: boolean;
   /**
+   * 'recompute' (default, the Hydra design): only shard-boundary activations are kept and each backward task
+   * recomputes its shard's forward. 'offload': each forward task copies what its shard's backward reads to the host
+   * tier and the backward copies it back instead of recomputing — granted only where the whole job, stashes included,
+   * fits the host tier in RAM (else the job recomputes, and the plan says why). Bitwise the same training either way.
+   */
+  activations?: 'recompute' | 'offload';
+  /**
    * Keep shard parameters on their device between tasks while the budget allows (the device shard cache, default
    * true); false copies every task's shard in from the host tier (benchmarks and tests compare).
    */
@@ -233,6 +240,8 @@ export interface ModelResult {
   weightsError?: string;
   /** The last checkpoint written for this model in this job (with `checkpointDir`), and its step. */
   checkpoint?: { path: string; step: number };
+  /** Bytes of host tier its activation stashes took, where activation offload was granted (TrainOptions.activations). */
+  activationStashBytes?: number;
   /** Where the placement put its state when part of it went to disk (tier/placement.ts). */
   placement?: { hostBytes: number; diskBytes: number; diskGradBytes: number; diskShards: number[]; diskBoundaries: number[]; momentsOnDisk: number; readPerStep: number; writePerStep: number };
 }

@@ -11,11 +11,16 @@ export interface RangeForward {
   inputs: DeviceBuffer[];
 }
 
-export function forwardRange(ctx: RunContext, layers: Layer[], from: number, to: number, input: DeviceBuffer): RangeForward {
+/**
+ * `afterLayer(i, x)`: called once layer i's forward has run, with its input (e.g. to start copying what it kept for
+ * its backward while the next layer computes).
+ */
+export function forwardRange(ctx: RunContext, layers: Layer[], from: number, to: number, input: DeviceBuffer, afterLayer?: (i: number, x: DeviceBuffer) => void): RangeForward {
   const inputs: DeviceBuffer[] = [];
   let x = input;
   for (let i = from; i < to; i++) {
     const y = layers[i].forward(ctx, x);
+    afterLayer?.(i, x);
     if (ctx.keepForBackward) inputs.push(x);
     else if (x !== input) ctx.be.free(x);
     x = y;
@@ -23,12 +28,13 @@ export function forwardRange(ctx: RunContext, layers: Layer[], from: number, to:
   return { output: x, inputs };
 }
 
+
 /**
  * Backward through layers [from, to) given dy of the range's output; frees the saved inputs (not the caller's range
  * input) and every intermediate gradient. Returns the gradient of the range input (null when layer `from` takes
  * tokens). The caller keeps ownership of dy.
  */
-export function backwardRange(ctx: RunContext, layers: Layer[], from: number, to: number, fwd: RangeForward, dy: DeviceBuffer): DeviceBuffer | null {
+export function backwardRange(ctx: RunContext, layers: Layer[], from: number, to: number, fwd: Pick<RangeForward, 'inputs'>, dy: DeviceBuffer): DeviceBuffer | null {
   let g: DeviceBuffer | null = dy;
   for (let i = to - 1; i >= from; i--) {
     if (!g) throw new Error(`layer ${layers[i].name}: no output gradient (a token-input layer must come first)`);

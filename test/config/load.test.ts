@@ -58,6 +58,8 @@ test('CLI overrides replace file fields; bad flags are blamed on the flag', () =
   assert.throws(() => applyOverrides(raw, { devices: 'tpu:8' }), /^ConfigError: --devices: expected 'cpu:NxT'/);
   assert.throws(() => applyOverrides(raw, { deviceMemory: 'big' }), /--device-memory: expected a size/);
   assert.throws(() => applyOverrides(raw, { policy: 'lifo' }), /--policy: expected one of sharded-lrtf/);
+  assert.equal(applyOverrides(raw, { activations: 'offload' }).activations, 'offload');
+  assert.throws(() => applyOverrides(raw, { activations: 'stash' }), /--activations: expected one of recompute, offload, got "stash"/);
   assert.throws(() => applyOverrides(raw, { steps: 'ten' }), /--steps: expected a positive integer, got "ten"/);
   assert.throws(() => applyOverrides(raw, { steps: '0' }), /--steps: expected a positive integer, got 0/);
 });

@@ -32,6 +32,8 @@ test('a valid config parses with defaults filled in', () => {
   assert.deepEqual(c.length, { steps: 3 });
   assert.equal(c.deviceMemory, 64 * 1024 * 1024);
   assert.equal(c.policy, 'sharded-lrtf');
+  assert.equal(c.activations, undefined, 'recompute unless asked');
+  assert.equal(parse({ activations: 'offload' }).activations, 'offload');
   assert.equal(c.outDir, join(dir, 'runs/unit'));
   assert.deepEqual(c.base, { preset: 'gpt2-tiny', n_ctx: 16, dropout: 0, optimizer: 'adamw', weight_decay: 0.01 });
   assert.deepEqual(c.grid, [{ key: 'lr', values: [3e-4, 1e-4] }, { key: 'batch_size', values: [2, 1] }]);
@@ -66,6 +68,7 @@ test('field types and ranges are checked where they are written', () => {
   rejects(() => parse({ devices: 'gpu:2' }), 'devices', /'cpu:NxT'.*got "gpu:2"/);
   rejects(() => parse({ device_memory: 'lots' }), 'device_memory', /a size like '64MiB'.*got "lots"/);
   rejects(() => parse({ policy: 'fifo' }), 'policy', /one of sharded-lrtf, round-robin, random, model-lrtf, pipeline/);
+  rejects(() => parse({ activations: 'checkpoint' }), 'activations', /one of recompute, offload, got "checkpoint"/);
   rejects(() => parse({ data: { train: 'data/train.txt', format: 'markdown' } }), 'data.format', /one of auto, text, wikitext/);
   rejects(() => parse({ name: '' }), 'name', /non-empty string/);
   rejects(() => parse({ model: 'gpt2' }), 'model', /a mapping of fields/);

@@ -16,6 +16,8 @@ export interface SchedModelInput {
   evalBatches: number;
   /** Steps it may run before an early-stopping decision (default: all). */
   horizon?: number;
+  /** Its backward tasks copy stashed activations back instead of recomputing the forward (activation offload). */
+  offloaded?: boolean;
 }
 
 export function createJobScheduler(models: SchedModelInput[], devices: number, policy: PolicyName, seed: number, locality?: Locality): Scheduler {
@@ -26,7 +28,7 @@ export function schedSpec(m: SchedModelInput): ModelSpec {
   return {
     id: m.id,
     // Pilot times of zero (a very fast layer on a coarse clock) would make every model look finished.
-    shards: m.plan.shards.map((s) => shardCost(Math.max(s.seconds.forward, 1e-6), Math.max(s.seconds.backward, 1e-6), s.paramBytes)),
+    shards: m.plan.shards.map((s) => shardCost(Math.max(s.seconds.forward, 1e-6), Math.max(s.seconds.backward, 1e-6), s.paramBytes, undefined, !m.offloaded)),
     minibatches: m.minibatches,
     stepsPerEpoch: m.stepsPerEpoch,
     evalBatches: m.evalBatches,

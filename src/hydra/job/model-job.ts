@@ -135,6 +135,7 @@ export class ModelJob {
       const momentsOnDisk = [...mp.home.values()].filter((h) => h !== 'host').length;
       this.result.placement = { hostBytes: mp.hostBytes, diskBytes: mp.diskBytes, diskGradBytes: mp.diskGradBytes, diskShards: mp.diskShards, diskBoundaries: mp.diskBoundaries, momentsOnDisk, readPerStep: mp.readPerStep, writePerStep: mp.writePerStep };
     }
+    if (mp.stashBytes) this.result.activationStashBytes = mp.stashBytes;
     if (progress?.finished && progress.stoppedEarly) {
       this.result.status = 'stopped-early';
       this.result.stoppedEarly = progress.stoppedEarly;
@@ -181,6 +182,7 @@ export class ModelJob {
       evalAfter: [...this.evalAfter].filter((p) => p >= this.startStep).map((p) => p - this.startStep).sort((a, b) => a - b),
       evalBatches: this.task.eval?.stepsPerEpoch ?? 0,
       horizon: Math.min(this.horizon, this.totalSteps) - this.startStep,
+      offloaded: this.result.activationStashBytes !== undefined,
     };
   }
 

@@ -10,6 +10,7 @@ import type { TrainOptions, TrainTask } from '../api.js';
 import { parseDevices } from '../run/device-spec.js';
 import { defaultHostMemory, deviceNeed, devicesInRam, physicalMemory, withDeviceNeed } from '../tier/physical-memory.js';
 import { describePlacement, placeJob } from '../tier/placement.js';
+import { activationMode, withActivationOffload } from '../tier/activation-offload.js';
 import { describeRam, freeDiskBytes, preflight, PreflightError, type PreflightInput } from '../tier/preflight.js';
 import { weightsOnDiskBytes } from '../tier/result-weights.js';
 import { formatBytes, parseBytes } from '../units.js';
@@ -31,7 +32,8 @@ export async function previewPlacement(tasks: TrainTask[], options: TrainOptions
   const devices = withDeviceNeed(devicesInRam(dev, budget), deviceNeed(planned));
   const cap = options.hostMemory !== undefined ? parseBytes(options.hostMemory, 'hostMemory') : defaultHostMemory(ram, devices);
   const spill = options.spillDir === undefined ? '.hydra/spill' : options.spillDir;
-  const jp = placeJob(planned.map((p) => ({ name: p.task.name, rt: p.rt })), spill === null ? Infinity : cap, dev.count);
+  const rts = planned.map((p) => ({ name: p.task.name, rt: p.rt }));
+  const jp = withActivationOffload(placeJob(rts, spill === null ? Infinity : cap, dev.count), rts, cap, activationMode(options.activations));
   lines.push(`hostMemory ${formatBytes(cap)}${options.hostMemory === undefined ? ' (the default share of RAM)' : ''}; spillDir ${spill ?? '(none: no disk tier)'}`);
   lines.push(...describePlacement(jp));
   const resultDiskBytes = jp.models.reduce((a, m, i) => a + weightsOnDiskBytes(planned[i].rt, m), 0);

@@ -14,6 +14,7 @@ import { startDevices } from '../run/device-pool.js';
 import { emptyCacheTotals, type CacheTotals } from '../run/shard-cache.js';
 import { DEFAULT_POLICY } from '../scheduler/types.js';
 import { JobTiers } from '../tier/job-tiers.js';
+import { activationMode } from '../tier/activation-offload.js';
 import { devicesInRam } from '../tier/physical-memory.js';
 import { formatBytes, parseBytes } from '../units.js';
 import { checkMemoryBudgets, modelBytes } from '../plan/memory-check.js';
@@ -42,6 +43,7 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
       devices: dev.count,
       devicesInRam: devicesInRam(dev, budget),
       weightsStreamed: options.streamWeights !== undefined,
+      activations: activationMode(options.activations),
     },
     (message) => emit({ type: 'log', t: now(), message }),
   );

@@ -68,25 +68,27 @@ export async function shardPeak(
   const rt = buildRuntime(model, shards, recipe, B, T);
   const k = from > 0 ? 1 : 0;
   const last = k === shards.length - 1;
-  const host = phantomHost(B * T, rt.params.length);
-  const measure = async (task: ShardTask) => {
+  const measure = async (task: ShardTask, stash = false) => {
     const acct = accountingBackend(hostUpdates, deviceBytes);
-    await runShardTask(acct.be, rt, host, task);
+    await runShardTask(acct.be, rt, phantomHost(B * T, rt.params.length, stash), task);
     return { peak: acct.be.stats().highWater, largest: acct.largestAlloc() };
   };
   const e = await measure({ kind: 'E', shard: k, step: 0 });
+  // With activation offload a forward task keeps what the backward reads until it is copied out (always below the
+  // backward's own peak, which holds the same plus the gradients: one plan serves both modes).
   const f = last ? e : await measure({ kind: 'F', shard: k, step: 0 });
+  const fKeep = last ? e : await measure({ kind: 'F', shard: k, step: 0 }, true);
   const t = await measure({ kind: last ? 'FL' : 'B', shard: k, step: 0 });
   // Device bytes: what a prefetch of the shard's parameters takes, against the reserve.
   const paramBytes = rt.shardParams[k].reduce((a, p) => a + (deviceBytes ? deviceBytes.of(p.n * 4) : p.n * 4), 0);
-  return { forward: Math.max(e.peak, f.peak), train: t.peak, largest: Math.max(e.largest, f.largest, t.largest), paramBytes };
+  return { forward: Math.max(e.peak, f.peak, fKeep.peak), train: t.peak, largest: Math.max(e.largest, f.largest, fKeep.largest, t.largest), paramBytes };
 }
 
 /** Host views of the right shapes where shapes matter (targets decide the loss's row count); data is never read. */
-function phantomHost(N: number, nParams: number): HostViews {
+function phantomHost(N: number, nParams: number, stash = false): HostViews {
   const empty = new Float32Array(0);
   const tokens = new Int32Array(N), targets = new Int32Array(N), sumsq = new Float64Array(nParams);
-  return { param: () => empty, grad: () => empty, opt: () => empty, act: () => empty, dact: () => empty, tokens: () => tokens, targets: () => targets, sumsq: () => sumsq, stepsHere: () => true, stage: () => undefined, stageAct: () => undefined };
+  return { param: () => empty, grad: () => empty, opt: () => empty, act: () => empty, dact: () => empty, tokens: () => tokens, targets: () => targets, sumsq: () => sumsq, stepsHere: () => true, stage: () => undefined, stageAct: () => undefined, stash: () => (stash ? empty : undefined) };
 }
 
 export async function partition(req: PartitionRequest): Promise<PartitionPlan> {

@@ -3,6 +3,8 @@
  *   F  k   forward of shard k from its checkpointed input; the output boundary activation goes to the host tier.
  *   FL n-1 last shard: forward (its last layer is the fused LM head + loss), backward; dx to the host tier.
  *   B  k   recompute shard k's forward (same dropout masks: counter-based), backward from dy; dx to the host tier.
+ *          With activation offload (the host tier holds a stash for shard k: activation-stash.ts), F keeps what the
+ *          backward reads and copies it to the stash, and B copies it back instead of recomputing.
  *   E  k   evaluation forward (no dropout); the last shard returns the summed loss.
  * Gradients go back to the host tier after every FL/B. A parameter whose gradient became final in this task has its
  * squared norm recorded; it is stepped here too, unless global-norm clipping makes every step wait for the norm,
@@ -16,7 +18,8 @@
  */
 import type { Backend, DeviceBuffer } from '../../backend/backend.js';
 import type { DeviceOptState } from './shard-cache.js';
-import { backwardRange, forwardRange } from '../../nn/chain.js';
+import { backwardRange, forwardRange, type RangeForward } from '../../nn/chain.js';
+import { stashIn, stashWriter } from './activation-stash.js';
 import type { DeviceParams, RunContext } from '../../nn/layer.js';
 import { lossTargets, meanLoss } from '../../nn/loss.js';
 import { clipScale, globalNorm } from '../../optim/clip.js';
@@ -82,7 +85,7 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   const out: ShardOutcome = { bytesIn: 0, bytesOut: 0, copySeconds: 0, prefetchedBytes: 0, phases: clock.phases };
   const copy = {
     in: (b: DeviceBuffer, src: Float32Array | Int32Array) => timed(clock, 'copyIn', () => upload(be, b, src, out)),
-    out: (b: DeviceBuffer, dst: Float32Array) => timed(clock, 'copyOut', () => download(be, b, dst, out)),
+    out: (b: DeviceBuffer, dst: Float32Array | Int32Array) => timed(clock, 'copyOut', () => download(be, b, dst, out)),
   };
   const train = kind === 'FL' || kind === 'B';
   const used = rt.shardParams[shard];
@@ -136,23 +139,30 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
     targets = be.alloc(N, 'i32');
     await copy.in(targets, host.targets());
   }
-  const ctx: RunContext = { be, params, B: rt.B, T: rt.T, training: kind !== 'E', keepForBackward: train, seed: rt.recipe.seed, step: task.step, saved: new Map() };
+  const stash = kind === 'F' || kind === 'B' ? host.stash(shard) : undefined;
+  const ctx: RunContext = { be, params, B: rt.B, T: rt.T, training: kind !== 'E', keepForBackward: train || stash !== undefined, seed: rt.recipe.seed, step: task.step, saved: new Map() };
   if (targets) ctx.loss = lossTargets(targets, host.targets());
   clock.lap('other');
-  const fwd = forwardRange(ctx, rt.model.layers, from, to, input);
+  // With a stash, F copies what its backward reads as the forward goes; B restores it instead of recomputing (the
+  // copies run beside the compute: each is awaited once, below, and its bytes counted, not its overlapped seconds).
+  const stashCopy = { in: (b: DeviceBuffer, v: Float32Array | Int32Array) => uploadPart(be, b, v, out), out: (b: DeviceBuffer, v: Float32Array | Int32Array) => downloadPart(be, b, v, out) };
+  const writer = kind === 'F' && stash ? stashWriter(ctx, rt, shard, stash, stashCopy.out) : undefined;
+  const restored = kind === 'B' && stash ? stashIn(ctx, rt, shard, input, stash, stashCopy.in) : undefined;
+  const fwd: RangeForward | undefined = restored ? undefined : forwardRange(ctx, rt.model.layers, from, to, input, writer?.afterLayer);
   clock.lap('forward');
   if (targets) be.free(targets);
 
   if (!train) {
     if (shard === last) {
-      const r = await meanLoss(be, fwd.output, host.targets());
+      const r = await meanLoss(be, fwd!.output, host.targets());
       out.lossSum = r.loss * r.count;
       out.count = r.count;
       clock.lap('forward');
     } else {
-      await copy.out(fwd.output, host.act(shard + 1));
+      await copy.out(fwd!.output, host.act(shard + 1));
+      if (writer) await timed(clock, 'copyOut', () => writer.finish(fwd!));
     }
-    be.free(fwd.output);
+    be.free(fwd!.output);
     be.free(input);
     release(be, values, keep, false);
     clock.lap('other');
@@ -162,17 +172,18 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   // ---- loss (last shard) or the incoming boundary gradient ----
   let dy: DeviceBuffer;
   if (kind === 'FL') {
-    out.loss = (await meanLoss(be, fwd.output, host.targets())).loss;
+    out.loss = (await meanLoss(be, fwd!.output, host.targets())).loss;
     clock.lap('forward');
-    dy = fwd.output; // the head's per-row losses: its gradients were taken in its forward
+    dy = fwd!.output; // the head's per-row losses: its gradients were taken in its forward
   } else {
-    be.free(fwd.output);
+    if (fwd) be.free(fwd.output);
     dy = be.alloc(rt.boundaryLength[shard + 1]);
     await copy.in(dy, host.dact(shard + 1));
   }
   clock.lap('other');
-  const dx = backwardRange(ctx, rt.model.layers, from, to, fwd, dy);
+  const dx = backwardRange(ctx, rt.model.layers, from, to, restored ?? fwd!, dy);
   clock.lap('backward');
+  if (restored) await timed(clock, 'copyIn', () => restored.copied);
   be.free(dy);
   if (dx) {
     await copy.out(dx, host.dact(shard));
@@ -291,13 +302,13 @@ async function stepParams(be: Backend, rt: ModelRuntime, host: HostViews, list: 
 }
 
 /** Copies `src` into the first src.length elements of `buf`. */
-async function uploadPart(be: Backend, buf: DeviceBuffer, src: Float32Array, out: ShardOutcome): Promise<void> {
+async function uploadPart(be: Backend, buf: DeviceBuffer, src: Float32Array | Int32Array, out: ShardOutcome): Promise<void> {
   await be.upload(buf, src);
   out.bytesIn += src.byteLength;
 }
 
 /** Fills `dst` from the first dst.length elements of `buf`. */
-async function downloadPart(be: Backend, buf: DeviceBuffer, dst: Float32Array, out: ShardOutcome): Promise<void> {
+async function downloadPart(be: Backend, buf: DeviceBuffer, dst: Float32Array | Int32Array, out: ShardOutcome): Promise<void> {
   await be.download(buf, dst, 0, dst.length);
   out.bytesOut += dst.byteLength;
 }
@@ -309,7 +320,7 @@ async function upload(be: Backend, buf: DeviceBuffer, src: Float32Array | Int32A
   out.bytesIn += buf.bytes;
 }
 
-async function download(be: Backend, buf: DeviceBuffer, dst: Float32Array, out: ShardOutcome): Promise<void> {
+async function download(be: Backend, buf: DeviceBuffer, dst: Float32Array | Int32Array, out: ShardOutcome): Promise<void> {
   const t0 = performance.now();
   await be.download(buf, dst);
   out.copySeconds += (performance.now() - t0) / 1000;

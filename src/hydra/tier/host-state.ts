@@ -7,6 +7,7 @@ import { stateNames } from '../../optim/optimizer.js';
 import type { ModelRuntime } from '../run/model-runtime.js';
 import type { HostTier } from './host-tier.js';
 import { ACT_SLOTS, type ModelPlacement } from './placement.js';
+import { stashLayout } from '../run/activation-stash.js';
 import { slotArray, slotBase, stagingLayout, type StagingLayout, type StagingSlots } from './staging.js';
 
 /** Views a shard task reads and writes. */
@@ -31,6 +32,8 @@ export interface HostViews {
   stage(shard: number, slot: number): void;
   /** A boundary whose activation lives on disk is in the model's activation slot `slot` for the coming task. */
   stageAct(k: number, slot: number): void;
+  /** Shard k's activation stash (activation offload: run/activation-stash.ts); undefined where its backward recomputes. */
+  stash(k: number): Float32Array | undefined;
 }
 
 /** The plain-data form sent to workers (SharedArrayBuffers are shared, not copied, by postMessage). */
@@ -57,6 +60,8 @@ export interface HostStateBuffers {
    * where each slot's content starts, and every boundary's length in elements.
    */
   actSlots?: StagingSlots & { boundaries: number[]; lengths: number[] };
+  /** Activation offload: per shard, what its backward reads (empty for the last shard). */
+  stash?: SharedArrayBuffer[];
 }
 
 /**
@@ -87,6 +92,8 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
   const acts = rt.shards.map((_, k) => (k === 0 || onDisk.has(k) ? new SharedArrayBuffer(0) : f32(rt.boundaryLength[k], `boundary activation ${k}`)));
   const slots = placement && onDisk.size > 0 ? Array.from({ length: ACT_SLOTS }, (_, i) => f32(placement.actSlotBytes / 4, `activation slot ${i} (boundaries on disk)`)) : [];
   const actSlots = slots.length > 0 ? { buffers: slots, bases: slots.map(slotBase), boundaries: [...onDisk], lengths: [...rt.boundaryLength] } : undefined;
+  const last = rt.shards.length - 1;
+  const stash = placement?.stashBytes ? rt.shards.map((_, k) => (k === last ? new SharedArrayBuffer(0) : f32(stashLayout(rt, k).elems, `activation stash of shard ${k}`))) : undefined;
   return {
     params,
     grads,
@@ -99,12 +106,13 @@ export function allocateHostState(rt: ModelRuntime, tier: HostTier, owner: strin
     ...(staging ? { staging } : {}),
     ...(tierStepped.length > 0 ? { tierStepped } : {}),
     ...(actSlots ? { actSlots } : {}),
+    ...(stash ? { stash } : {}),
   };
 }
 
 /** Give a model's host-tier state back to its tier (a model stopped early or by name); its views must not be used after. */
 export function releaseHostState(s: HostStateBuffers, tier: HostTier): void {
-  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, ...(s.actSlots?.buffers ?? []), s.dact, s.tokens, s.targets, s.sumsq];
+  const all = [...Object.values(s.params), ...Object.values(s.grads), ...Object.values(s.opt), ...s.acts, ...(s.actSlots?.buffers ?? []), ...(s.stash ?? []), s.dact, s.tokens, s.targets, s.sumsq];
   for (const b of all) tier.release(b);
 }
 
@@ -128,6 +136,7 @@ export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
     return slotArray(s.actSlots!, slot, 0, s.actSlots!.lengths[k]);
   };
   const tierStepped = new Set(s.tierStepped ?? []);
+  const stashes = (s.stash ?? []).map((b) => (b.byteLength > 0 ? new Float32Array(b) : undefined));
   let layout: StagingLayout | undefined;
   const bound = new Map<number, number>();
   if (s.staging) {
@@ -153,5 +162,6 @@ export function viewsOf(s: HostStateBuffers, rt?: ModelRuntime): HostViews {
     stepsHere: (n) => !tierStepped.has(n),
     stage: (shard, slot) => void bound.set(shard, slot),
     stageAct: (k, slot) => void actBound.set(k, slot),
+    stash: (k) => stashes[k],
   };
 }

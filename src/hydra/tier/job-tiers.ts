@@ -17,6 +17,7 @@ import type { HostStateBuffers, HostViews } from './host-state.js';
 import { HostTier } from './host-tier.js';
 import { defaultHostMemory, deviceNeed, physicalMemory, withDeviceNeed, type DevicesInRam, type PhysicalMemory } from './physical-memory.js';
 import { ResultWeightsFile, weightsOnDiskBytes } from './result-weights.js';
+import { withActivationOffload, type ActivationMode } from './activation-offload.js';
 import { placeJob, type JobPlacement, type ModelPlacement } from './placement.js';
 import { StagingPool } from './staging.js';
 import { ensureSpillDir, preflight } from './preflight.js';
@@ -34,6 +35,8 @@ export interface TierOptions {
   devicesInRam?: DevicesInRam;
   /** Final weights of state on disk are streamed to the caller (TrainOptions.streamWeights), not kept in a result file. */
   weightsStreamed?: boolean;
+  /** Recompute each shard's forward in its backward task, or offload its activations when RAM allows (activation-offload.ts). */
+  activations?: ActivationMode;
 }
 
 export interface DiskTierStats {
@@ -72,6 +75,7 @@ export class JobTiers {
     private readonly devices: number,
     private devicesInRam: DevicesInRam | undefined,
     private readonly weightsStreamed: boolean,
+    private readonly activations: ActivationMode,
   ) {
     this.host = new HostTier(hostCap);
   }
@@ -81,7 +85,7 @@ export class JobTiers {
     const ram = physicalMemory();
     const given = o.hostMemory !== undefined;
     const cap = given ? parseBytes(o.hostMemory!, 'hostMemory') : defaultHostMemory(ram, o.devicesInRam);
-    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false, o.devices ?? 1, o.devicesInRam, o.weightsStreamed ?? false);
+    const t = new JobTiers(cap, given, ram, o.spillDir ?? null, o.spillDirGiven ?? false, o.devices ?? 1, o.devicesInRam, o.weightsStreamed ?? false, o.activations ?? 'recompute');
     if (t.spillDir && t.spillDirGiven) t.readySpill();
     if (t.spillDir) for (const p of sweepScratch(t.spillDir)) log(`removed ${p}, scratch left by a job that did not end (crashed or killed)`);
     return t;
@@ -105,7 +109,7 @@ export class JobTiers {
       chunk: this.chunk ? { elems: this.chunk.chunk, arrays: this.chunk.arrays } : null,
       staging: this.pool ? { slotBytes: this.pool.slotBytes, count: this.pool.buffers.length } : null,
     };
-    const p = placeJob(models, this.spillDir ? this.host.budget - inUse : Infinity, this.devices, held);
+    const p = withActivationOffload(placeJob(models, this.spillDir ? this.host.budget - inUse : Infinity, this.devices, held), models, this.host.budget - inUse, this.activations);
     preflight({
       hostBytes: inUse + p.hostBytes,
       hostFloor: inUse + (this.spillDir ? p.hostFloor : p.hostBytes),

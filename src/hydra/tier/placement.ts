@@ -64,6 +64,8 @@ export interface ModelPlacement {
   /** Predicted disk traffic of one training step. */
   readPerStep: number;
   writePerStep: number;
+  /** Bytes of its activation stashes (activation-offload.ts); absent: its backward tasks recompute. */
+  stashBytes?: number;
 }
 
 /** A job's staging pool: `count` host slots of `slotBytes` each, shared by every model with shards on disk. */
@@ -373,7 +375,7 @@ export function describePlacement(p: JobPlacement): string[] {
       `  ${m.model}: ${formatBytes(m.hostBytes)} RAM, ${formatBytes(m.diskBytes)} disk; parameters in RAM ${count('host')}, moments on disk ${count('moments-on-disk')}, ` +
         `all on disk ${count('disk')}${m.diskShards.length ? ` (shards ${m.diskShards.join(', ')})` : ''}; ` +
         `boundary activations on disk ${m.diskBoundaries.length} of ${m.boundaries}${m.diskBoundaries.length ? ` (boundaries ${m.diskBoundaries.join(', ')}; ${ACT_SLOTS} slots of ${formatBytes(m.actSlotBytes)})` : ''}; ` +
-        `per step ${formatBytes(m.readPerStep)} read, ${formatBytes(m.writePerStep)} written`,
+        `per step ${formatBytes(m.readPerStep)} read, ${formatBytes(m.writePerStep)} written${m.stashBytes ? `; activation stash ${formatBytes(m.stashBytes)}` : ''}`,
     );
   }
   return lines;
