@@ -16,7 +16,8 @@ import { pilotLayers } from './pilot.js';
 import { formatBytes } from '../units.js';
 import { sweepStaleTemps, writeFileAtomicSync } from '../../data/atomic-write.js';
 
-export const PLANNER_VERSION = 5;
+/** Bumped whenever a plan of the same request would differ (6: forward peaks count a forward that keeps its activations for offload). */
+export const PLANNER_VERSION = 6;
 
 /** cpu and js devices step parameters in the host tier in place; webgpu streams them through device memory. */
 export function hostUpdatesFor(backendKey: string): boolean {
