@@ -15,8 +15,9 @@
  *
  * The baseline pays nothing for spilling: the whole model resident on one cpu backend of the same threads, trained by
  * LocalTrainer (no host tier, no copies). The unsharded train() run is kept as a second column: it already copies
- * parameters in and gradients out every task, so a ratio against it understates what spilling costs. The three runs
- * are interleaved REPEATS times (default 3); figures are the median and the range over the repetitions.
+ * parameters in and gradients out every task, so a ratio against it understates what spilling costs. The four runs
+ * are interleaved REPEATS times (default 3), in alternating order; figures are the median and the range over the
+ * repetitions.
  */
 import { train } from '../src/hydra/job/train.js';
 import { createCpuBackend } from '../src/backend/cpu.js';
@@ -130,10 +131,11 @@ for (const c of (process.env.CASES?.split(',') ?? CASES.map((x) => x.name)).map(
   const tasks = { unsharded: [] as Record<string, number>[], sharded: [] as Record<string, number>[], offload: [] as Record<string, number>[] };
   let bitwise = true, shards = 0, bytes = { unsharded: 0, sharded: 0, offload: 0 }, overlap: number[] = [], planShards: string[] = [], stashBytes = 0;
   for (let r = 0; r < REPEATS; r++) {
-    const base = await resident(c);
-    const big = await run(c, '16GiB');
-    const small = await run(c, c.budget);
-    const off = await run(c, c.budget, 'offload');
+    // The order alternates between repetitions (ABCD, DCBA) so that a machine drifting faster or slower over a
+    // repetition does not favour the runs that come first.
+    let base!: Awaited<ReturnType<typeof resident>>, big!: Awaited<ReturnType<typeof run>>, small!: typeof big, off!: typeof big;
+    const order = [async () => (base = await resident(c)), async () => (big = await run(c, '16GiB')), async () => (small = await run(c, c.budget)), async () => (off = await run(c, c.budget, 'offload'))];
+    for (const go of r % 2 === 0 ? order : order.reverse()) await go();
     if (r === 0) console.log(formatPlan(small.plan));
     wall.resident.push(base.wallSeconds);
     wall.unsharded.push(big.wallSeconds);
@@ -207,7 +209,7 @@ console.log(
     offload_s: formatSpread(r.offload_s), 'offloaded / resident': formatSpread(r.offload_ratio_vs_resident, 3), 'offloaded / unsharded train()': formatSpread(r.offload_ratio_vs_unsharded_train, 3), stash_MiB: (r.stash_bytes / 2 ** 20).toFixed(0), moved_GB: (r.bytes_moved.sharded / 1e9).toFixed(2), bitwise: String(r.losses_bitwise_equal),
   }))),
 );
-console.log(`(seconds of AdamW steps 2..${steps} on one cpu:1x${threads} device, waits for copies included; CPU: the process's CPU seconds over the same span; median (min–max) of ${REPEATS} interleaved repetitions)`);
+console.log(`(seconds of AdamW steps 2..${steps} on one cpu:1x${threads} device, waits for copies included; CPU: the process's CPU seconds over the same span; median (min–max) of ${REPEATS} interleaved repetitions, order alternating)`);
 const headline = results.find((r) => r.shards >= 4) ?? results[results.length - 1];
 writeJson('bench/results/spill.json', {
   headline: {
