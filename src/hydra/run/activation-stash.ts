@@ -124,7 +124,11 @@ export function stashWriter(ctx: RunContext, rt: ModelRuntime, shard: number, st
       throw new Error(`shard ${shard}: layer ${rt.model.layers[layer].name} kept '${key ?? 'input'}' (${b.length} ${b.dtype}) where its stash layout has ${e ? `'${e.key ?? 'input'}' of layer ${rt.model.layers[e.layer].name}` : 'nothing'} (stash layout bug)`);
     }
     found.push(b);
-    if (e.alias === undefined) copies.push(copyOut(b, hostView(stash, e)));
+    if (e.alias === undefined) {
+      const copy = copyOut(b, hostView(stash, e));
+      copy.catch(() => undefined); // awaited by finish(); a forward that throws first must not leave it unhandled
+      copies.push(copy);
+    }
   };
   return {
     afterLayer: (i: number, x: DeviceBuffer): void => eachKept(ctx, rt, i, from, x, take),
