@@ -6,7 +6,8 @@
  *
  * After a segment is committed to the store, the model's next segment is enqueued under a deterministic job id
  * (adding it twice adds it once), then the segment's job completes: a crash anywhere in between is repaired by the
- * replay, which finds the checkpoint, does not train again, and enqueues the next segment.
+ * replay, which finds the checkpoint, does not train again, and enqueues the next segment (its progress update is
+ * dropped when the model is already further on: model-states.ts).
  */
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
@@ -14,8 +15,9 @@ import type { Redis } from 'ioredis';
 import type { Store } from './store.js';
 import { runSegments, type LocalJob, type RunnerOptions, type SegmentOutcome } from './segment-runner.js';
 import { segmentJobOptions } from './submit.js';
+import { publishStates } from './model-states.js';
 import {
-  BULL_PREFIX, QUEUE_NAME, REDIS_WORKERS, redisModelsKey, segmentAt, specKey,
+  BULL_PREFIX, QUEUE_NAME, REDIS_WORKERS, segmentAt, specKey,
   type ClusterJobSpec, type ModelState, type SegmentJobData, type SegmentRecord,
 } from './spec.js';
 
@@ -177,8 +179,6 @@ export class ClusterWorker {
   }
 
   private async setStates(spec: ClusterJobSpec, updates: [string, Omit<ModelState, 'total'>][]): Promise<void> {
-    const fields: Record<string, string> = {};
-    for (const [model, s] of updates) fields[model] = JSON.stringify({ ...s, total: spec.models.find((m) => m.name === model)!.totalSteps });
-    await this.o.redis.hset(redisModelsKey(spec.name), fields);
+    await publishStates(this.o.redis, spec, updates);
   }
 }
