@@ -13,6 +13,7 @@
       "target_name": "hydra_cpu",
       "sources": [
         "native/addon.cc",
+        "native/arena.cc",
         "native/args.cc",
         "native/buffers.cc",
         "native/device.cc",

@@ -49,6 +49,36 @@ void BufferTable::evict_to(size_t limit) {
   while (!cache_.empty() && live_bytes_ + cached_bytes_ > limit) drop_oldest();
 }
 
+bool BufferTable::reserve_arena(size_t bytes) {
+  if (arena_ || !buffers_.empty()) return false;
+  auto a = std::make_unique<Arena>(bytes);
+  if (!a->reserved()) return false;
+  arena_ = std::move(a);
+  return true;
+}
+
+void BufferTable::allocate(DeviceBuffer* buf, size_t bytes) {
+  // Large buffers (activations, logits, weights) go on 2 MiB-aligned transparent huge pages where the kernel allows
+  // it: 512x fewer page faults on first touch and fewer TLB misses in gemm. At most one partly used huge page per
+  // buffer, i.e. under 12.5% for the >= 16 MiB buffers this applies to.
+  const size_t align = bytes >= kHugeThreshold ? kHugePage : 64;
+  buf->bytes = (bytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
+  buf->data = take_cached(buf->bytes);
+  if (buf->data != nullptr) {
+    ++reused_;
+    return;
+  }
+  // Room first: the cache gives back what would lift live + cached above the high-water mark this buffer sets.
+  evict_to(std::max(live_high_water_, live_bytes_ + buf->bytes) - buf->bytes);
+  buf->data = fresh(buf->bytes, align);
+  if (buf->data == nullptr) {  // free-and-retry: the whole cache back to the system, then once more
+    evict_to(live_bytes_);
+    buf->data = fresh(buf->bytes, align);
+  }
+  if (buf->data == nullptr) throw std::bad_alloc();
+  ++allocated_;
+}
+
 DeviceBuffer* BufferTable::create(int64_t length, DType dtype) {
   auto buf = std::make_unique<DeviceBuffer>();
   buf->id = next_id_++;
@@ -56,24 +86,15 @@ DeviceBuffer* BufferTable::create(int64_t length, DType dtype) {
   buf->dtype = dtype;
   if (length > 0) {
     const size_t bytes = static_cast<size_t>(length) * 4;
-    // Large buffers (activations, logits, weights) go on 2 MiB-aligned transparent huge pages where the kernel
-    // allows it: 512x fewer page faults on first touch and fewer TLB misses in gemm. At most one partly used huge
-    // page per buffer, i.e. under 12.5% for the >= 16 MiB buffers this applies to.
-    const size_t align = bytes >= kHugeThreshold ? kHugePage : 64;
-    buf->bytes = (bytes + align - 1) / align * align;  // aligned_alloc wants a multiple of the alignment
-    buf->data = take_cached(buf->bytes);
+    // The arena first: 64-byte multiples there (the whole region is on huge pages already).
+    const size_t arena_bytes = (bytes + 63) / 64 * 64;
+    buf->data = arena_ ? arena_->take(arena_bytes) : nullptr;
     if (buf->data != nullptr) {
-      ++reused_;
+      buf->bytes = arena_bytes;
+      buf->in_arena = true;
+      ++arena_served_;
     } else {
-      // Room first: the cache gives back what would lift live + cached above the high-water mark this buffer sets.
-      evict_to(std::max(live_high_water_, live_bytes_ + buf->bytes) - buf->bytes);
-      buf->data = fresh(buf->bytes, align);
-      if (buf->data == nullptr) {  // free-and-retry: the whole cache back to the system, then once more
-        evict_to(live_bytes_);
-        buf->data = fresh(buf->bytes, align);
-      }
-      if (buf->data == nullptr) throw std::bad_alloc();
-      ++allocated_;
+      allocate(buf.get(), bytes);
     }
     live_bytes_ += buf->bytes;
     live_high_water_ = std::max(live_high_water_, live_bytes_);
@@ -90,6 +111,11 @@ bool BufferTable::destroy(uint64_t id) {
   wait_idle(b);
   if (b->data != nullptr) {
     live_bytes_ -= b->bytes;
+    if (b->in_arena) {
+      arena_->give(b->data, b->bytes);
+      buffers_.erase(it);
+      return true;
+    }
     // Kept while the table then holds no more than its peak live bytes (always true right after a free) and the
     // cache is short enough to scan.
     cache_.push_front({b->bytes, b->data});
@@ -114,8 +140,11 @@ void BufferTable::wait_idle(DeviceBuffer* b) {
 
 void BufferTable::clear() {
   for (auto& entry : buffers_) wait_idle(entry.second.get());
-  for (auto& entry : buffers_) std::free(entry.second->data);
+  for (auto& entry : buffers_) {
+    if (!entry.second->in_arena) std::free(entry.second->data);
+  }
   buffers_.clear();
+  arena_.reset();
   live_bytes_ = 0;
   evict_to(0);
 }

@@ -10,6 +10,10 @@
 // the host-RAM preflight already count. A reused buffer is not zeroed, as an allocation from the heap never was:
 // kernels write every element they later read.
 //
+// With an arena (arena.h: one region the size of the device budget, reserved by the backend that knows its budget),
+// buffers come from it first, best fit, and go back to it when freed; the cache above serves only what the arena
+// cannot place (fragmentation, or a budget raised past it).
+//
 // Transfers run on libuv's thread pool. Each buffer numbers its transfers in issue order (`issued`, JS thread only)
 // and counts finished ones (`completed`). A transfer waits for its predecessors on the same buffer before copying,
 // so transfers on one buffer take effect in call order; a kernel or free() touching a buffer waits until
@@ -23,6 +27,8 @@
 #include <list>
 #include <memory>
 #include <mutex>
+
+#include "arena.h"
 #include <unordered_map>
 
 namespace hydra {
@@ -35,6 +41,7 @@ struct DeviceBuffer {
   int64_t length = 0;    // elements, 4 bytes each
   DType dtype = DType::F32;
   size_t bytes = 0;  // allocated (rounded up to the alignment)
+  bool in_arena = false;
   uint64_t issued = 0;
   std::atomic<uint64_t> completed{0};
 };
@@ -46,6 +53,9 @@ class BufferTable {
   BufferTable(const BufferTable&) = delete;
   BufferTable& operator=(const BufferTable&) = delete;
 
+  // Serve buffers from one region of `bytes` from now on (once, before the first allocation); false when the system
+  // refused the reservation (the table then allocates as before).
+  bool reserve_arena(size_t bytes);
   // Throws std::bad_alloc when the host cannot provide the memory.
   DeviceBuffer* create(int64_t length, DType dtype);
   // Waits for the buffer's transfers, then frees it. Returns false for an unknown id.
@@ -61,8 +71,10 @@ class BufferTable {
   struct MemoryStats {
     size_t live_bytes, cached_bytes, live_high_water;
     uint64_t reused, allocated;
+    size_t arena_bytes;     // the arena's size (0 without one)
+    uint64_t arena_served;  // allocations the arena placed
   };
-  MemoryStats stats() const { return {live_bytes_, cached_bytes_, live_high_water_, reused_, allocated_}; }
+  MemoryStats stats() const { return {live_bytes_, cached_bytes_, live_high_water_, reused_, allocated_, arena_ ? arena_->capacity() : 0, arena_served_}; }
 
   // JS thread: number a new transfer on b.
   uint64_t begin_transfer(DeviceBuffer* b) { return ++b->issued; }
@@ -78,6 +90,8 @@ class BufferTable {
   };
   // A freed allocation of `bytes`, most recently freed first; nullptr when none.
   void* take_cached(size_t bytes);
+  // Outside the arena: a cached allocation of the rounded size, else fresh memory; sets buf->data and buf->bytes.
+  void allocate(DeviceBuffer* buf, size_t bytes);
   // Frees the least recently freed cached allocation (the cache is not empty).
   void drop_oldest();
   // Frees cached allocations, least recently freed first, until live + cached <= limit.
@@ -86,7 +100,8 @@ class BufferTable {
   std::unordered_map<uint64_t, std::unique_ptr<DeviceBuffer>> buffers_;
   std::list<Cached> cache_;  // front: most recently freed
   size_t live_bytes_ = 0, cached_bytes_ = 0, live_high_water_ = 0;
-  uint64_t reused_ = 0, allocated_ = 0;
+  uint64_t reused_ = 0, allocated_ = 0, arena_served_ = 0;
+  std::unique_ptr<Arena> arena_;
   uint64_t next_id_ = 1;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -63,6 +63,11 @@ CpuDevice::CpuDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CpuDevic
   const int64_t threads = args.count(0, "threads");
   if (threads < 1 || threads > 1024) args.range_error("threads must be an integer in [1, 1024], got " + std::to_string(threads));
   pool_ = std::make_unique<ThreadPool>(static_cast<int>(threads));
+  // Optional: the device budget in bytes, to serve buffers from one region of that size (buffers.h, arena.h).
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    const int64_t arena = args.count(1, "arenaBytes");
+    if (arena > 0) table_.reserve_arena(static_cast<size_t>(arena));
+  }
 }
 
 CpuDevice::~CpuDevice() { table_.clear(); }
@@ -108,7 +113,7 @@ Napi::Value CpuDevice::LiveBuffers(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(table_.size()));
 }
 
-// memoryStats() -> { liveBytes, cachedBytes, liveHighWater, reused, allocated }: the buffer table's memory (buffers.h).
+// memoryStats() -> { liveBytes, cachedBytes, liveHighWater, reused, allocated, arenaBytes, arenaServed }: the buffer table's memory (buffers.h).
 Napi::Value CpuDevice::MemoryStats(const Napi::CallbackInfo& info) {
   const BufferTable::MemoryStats s = table_.stats();
   Napi::Object o = Napi::Object::New(info.Env());
@@ -117,6 +122,8 @@ Napi::Value CpuDevice::MemoryStats(const Napi::CallbackInfo& info) {
   o.Set("liveHighWater", Napi::Number::New(info.Env(), static_cast<double>(s.live_high_water)));
   o.Set("reused", Napi::Number::New(info.Env(), static_cast<double>(s.reused)));
   o.Set("allocated", Napi::Number::New(info.Env(), static_cast<double>(s.allocated)));
+  o.Set("arenaBytes", Napi::Number::New(info.Env(), static_cast<double>(s.arena_bytes)));
+  o.Set("arenaServed", Napi::Number::New(info.Env(), static_cast<double>(s.arena_served)));
   return o;
 }
 

@@ -17,6 +17,15 @@ export { cpuAddonInfo, CPU_INSTALL_HINT } from './native-loader.js';
 
 const MAX_THREADS = 1024;
 
+/**
+ * The device's memory region for a finite budget (native/arena.h): the budget, plus 1/64 for the 64-byte rounding of
+ * each buffer and for fragmentation (what still does not fit is allocated outside it). Budgets past 64 TiB (unbounded
+ * in practice) get no region: the table allocates per buffer.
+ */
+export function arenaBytes(budget: number): number {
+  return Number.isFinite(budget) && budget <= 2 ** 46 ? Math.ceil(budget + budget / 64) : 0;
+}
+
 class CpuBuffer implements DeviceBuffer {
   freed = false;
   constructor(
@@ -44,7 +53,7 @@ export class CpuBackend implements Backend {
     this.threads = opts.threads;
     this.name = `cpu(threads=${opts.threads}, blas=${addon.blas})`;
     this.mem = new MemoryAccountant(opts.budget, this.name);
-    this.native = new addon.CpuDevice(opts.threads);
+    this.native = new addon.CpuDevice(opts.threads, arenaBytes(opts.budget));
   }
 
   // ---- memory ----

@@ -24,9 +24,10 @@ export interface NativeCpuDevice {
   liveBuffers(): number;
   /**
    * The buffer table's memory: bytes live and cached (freed, kept for the next buffer of the same size), the
-   * high-water mark of live bytes (live + cached never exceeds it), and how many allocations reused cached memory.
+   * high-water mark of live bytes (live + cached never exceeds it), how many allocations reused cached memory, the
+   * arena's size (0 without one) and how many allocations it served.
    */
-  memoryStats(): { liveBytes: number; cachedBytes: number; liveHighWater: number; reused: number; allocated: number };
+  memoryStats(): { liveBytes: number; cachedBytes: number; liveHighWater: number; reused: number; allocated: number; arenaBytes: number; arenaServed: number };
   fill(x: number, value: number, n: number, offset: number): void;
   copy(dst: number, src: number, n: number, dstOffset: number, srcOffset: number): void;
   scale(x: number, alpha: number, n: number): void;
@@ -88,7 +89,11 @@ export interface NativeCpuDevice {
 }
 
 export interface NativeCpuAddon {
-  CpuDevice: new (threads: number) => NativeCpuDevice;
+  /**
+   * `arenaBytes`: the device budget. Buffers then come from one region of that size, best fit, reused for any mix of
+   * sizes (native/arena.h); without it (or if the system refuses the reservation) the table allocates per buffer.
+   */
+  CpuDevice: new (threads: number, arenaBytes?: number) => NativeCpuDevice;
   measureSgemmGflops(n: number, threads: number): number;
   /**
    * Writes std × normalAt(prefix, i) into each dst on `threads` threads off the JavaScript thread; resolves, per job,

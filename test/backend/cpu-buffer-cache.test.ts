@@ -100,3 +100,104 @@ test('host tier arrays: huge-page advice covers the whole 2 MiB pages inside and
   // 16,384 faults at 4 KiB pages; 32 at 2 MiB (plus the unaligned edges). Generous: a quarter.
   assert.ok(touched < bytes / 4096 / 4, `${touched} page faults touching ${bytes / MiB} MiB`);
 });
+
+/**
+ * The arena (native/arena.h): with the device budget given, buffers come from one region of that size, best fit,
+ * and freed blocks merge with their free neighbours, so a cycle of tasks whose buffers differ in size (a block's
+ * activations, then a head's weight and gradient) stops taking fresh memory after its first round.
+ */
+test('cpu arena: a cycle of differently sized buffers takes no fresh memory after its first round; without the arena it does', (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  // Floats per buffer, task by task: each task's buffers are freed before the next task allocates its own.
+  const tasks = [[MiB, MiB / 4, MiB / 4], [3 * MiB, MiB / 2], [MiB / 4, MiB / 4, MiB / 4, MiB / 8], [2 * MiB, 2 * MiB]];
+  const budget = 4 * 4 * MiB; // 16 MiB: every task's live bytes fit
+  const run = (arena: number) => {
+    const dev = new (loadCpuAddon().CpuDevice)(1, arena);
+    try {
+      const round = () => {
+        for (const sizes of tasks) {
+          const ids = sizes.map((n) => dev.alloc(n, 0));
+          for (const id of ids) dev.free(id);
+        }
+      };
+      round();
+      const warm = dev.memoryStats();
+      for (let i = 0; i < 5; i++) round();
+      const s = dev.memoryStats();
+      return { fresh: s.allocated - warm.allocated, served: s.arenaServed - warm.arenaServed, arenaBytes: s.arenaBytes };
+    } finally {
+      dev.dispose();
+    }
+  };
+  const withArena = run(budget);
+  const perRound = tasks.flat().length;
+  assert.ok(withArena.arenaBytes >= budget, `the arena is reserved: ${withArena.arenaBytes} bytes`);
+  assert.equal(withArena.fresh, 0, 'no fresh allocation after the first round');
+  assert.equal(withArena.served, 5 * perRound, 'the arena served every allocation');
+  const without = run(0);
+  assert.equal(without.arenaBytes, 0);
+  assert.ok(without.fresh > 0, 'the exact-size cache alone takes fresh memory every round (what the arena is for)');
+});
+
+test('cpu arena: freed neighbours merge into one block; what does not fit is allocated outside it', (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  const dev = new (loadCpuAddon().CpuDevice)(1, 8 * MiB);
+  try {
+    const whole = dev.memoryStats().arenaBytes / 4; // floats in the region (8 MiB rounded up to 2 MiB: 8 MiB)
+    assert.equal(whole, 2 * MiB);
+    const parts = [whole / 4, whole / 4, whole / 4, whole / 4].map((n) => dev.alloc(n, 0));
+    assert.equal(dev.memoryStats().arenaServed, 4);
+    // Free in an order that merges on both sides: middle ones first, then the ends.
+    for (const i of [1, 2, 0, 3]) dev.free(parts[i]);
+    const before = dev.memoryStats();
+    const all = dev.alloc(whole, 0);
+    assert.equal(dev.memoryStats().arenaServed, before.arenaServed + 1, 'the merged region holds a buffer of its whole size');
+    const over = dev.alloc(16, 0);
+    const after = dev.memoryStats();
+    assert.equal(after.arenaServed, before.arenaServed + 1, 'a full arena serves nothing more');
+    assert.equal(after.allocated, before.allocated + 1, 'the table allocated it outside the arena');
+    dev.free(over);
+    dev.free(all);
+  } finally {
+    dev.dispose();
+  }
+});
+
+test('cpu arena: live buffers never overlap, at any point of a random run of allocations and frees', async (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  const dev = new (loadCpuAddon().CpuDevice)(1, 4 * MiB);
+  const r = new Rand(11);
+  const live = new Map<number, { n: number; value: number }>();
+  let value = 1;
+  try {
+    for (let i = 0; i < 600; i++) {
+      if (live.size > 0 && (live.size > 12 || r.next() < 0.45)) {
+        const ids = [...live.keys()];
+        const id = ids[Math.floor(r.next() * ids.length)];
+        dev.free(id);
+        live.delete(id);
+      } else {
+        // 1 to ~160 KiB, odd sizes included: 64-byte rounding, splits and merges of every kind.
+        const n = 1 + Math.floor(r.next() * r.next() * 40_000);
+        const id = dev.alloc(n, 0);
+        dev.fill(id, value, n, 0);
+        live.set(id, { n, value: value++ });
+      }
+      // Every live buffer still holds its own value: no allocation was placed over a live one.
+      if (i % 50 === 49 || i === 599) {
+        for (const [id, b] of live) {
+          const got = new Float32Array(b.n);
+          await dev.download(id, got, 0, b.n);
+          const bad = got.findIndex((x) => x !== b.value);
+          assert.equal(bad, -1, `step ${i}: buffer ${id} (${b.n} floats) lost its value ${b.value} at ${bad}: ${got[bad]}`);
+        }
+      }
+    }
+    assert.ok(dev.memoryStats().arenaServed > 250, 'the arena served the allocations');
+  } finally {
+    dev.dispose();
+  }
+});
