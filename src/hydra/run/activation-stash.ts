@@ -100,6 +100,12 @@ function hostView(stash: Float32Array, e: StashEntry): Float32Array | Int32Array
   return e.dtype === 'i32' ? new Int32Array(stash.buffer, stash.byteOffset + e.offset * 4, e.length) : stash.subarray(e.offset, e.offset + e.length);
 }
 
+/** Frees each distinct buffer of `bufs` once (an alias repeats one), except the caller's (`keep`). */
+function freeDistinct(ctx: RunContext, bufs: DeviceBuffer[], keep: DeviceBuffer[]): void {
+  const freed = new Set<number>(keep.map((b) => b.id));
+  for (const b of bufs) if (!freed.has(b.id)) freed.add(b.id), ctx.be.free(b);
+}
+
 /** Settle every copy, then run `cleanUp`, then throw the first copy's error (nothing leaks, nothing is left in flight). */
 async function settle(copies: Promise<void>[], cleanUp: () => void): Promise<void> {
   const results = await Promise.allSettled(copies);
@@ -135,8 +141,7 @@ export function stashWriter(ctx: RunContext, rt: ModelRuntime, shard: number, st
     async finish(fwd: RangeForward): Promise<void> {
       if (found.length !== layout.entries.length) throw new Error(`shard ${shard} [${from}, ${to}): its forward kept ${found.length} of the ${layout.entries.length} buffers of its stash layout (stash layout bug)`);
       await settle(copies, () => {
-        const freed = new Set<number>([fwd.inputs[0].id, fwd.output.id]);
-        for (const b of found) if (!freed.has(b.id)) freed.add(b.id), ctx.be.free(b);
+        freeDistinct(ctx, found, [fwd.inputs[0], fwd.output]);
         ctx.saved.clear();
       });
     },
@@ -155,10 +160,6 @@ export function stashIn(ctx: RunContext, rt: ModelRuntime, shard: number, input:
   const bufs: DeviceBuffer[] = []; // by entry: an alias's is the buffer it aliases
   const saved = new Map<number, SavedTensors>(layout.savedLayers.map((i) => [i, {}]));
   const inputs: DeviceBuffer[] = [input];
-  const freeAll = () => {
-    const freed = new Set<number>([input.id]);
-    for (const b of bufs) if (!freed.has(b.id)) freed.add(b.id), ctx.be.free(b);
-  };
   try {
     for (const e of layout.entries) {
       const b = e.alias === undefined ? ctx.be.alloc(e.length, e.dtype) : e.alias < 0 ? input : bufs[e.alias];
@@ -167,7 +168,7 @@ export function stashIn(ctx: RunContext, rt: ModelRuntime, shard: number, input:
       else saved.get(e.layer)![e.key] = b;
     }
   } catch (err) {
-    freeAll();
+    freeDistinct(ctx, bufs, [input]);
     throw err;
   }
   const copies: Promise<void>[] = [];

@@ -147,22 +147,35 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   // copies run beside the compute: each is awaited once, below, and its bytes counted, not its overlapped seconds).
   const stashCopy = { in: (b: DeviceBuffer, v: Float32Array | Int32Array) => uploadPart(be, b, v, out), out: (b: DeviceBuffer, v: Float32Array | Int32Array) => downloadPart(be, b, v, out) };
   const writer = kind === 'F' && stash ? stashWriter(ctx, rt, shard, stash, stashCopy.out) : undefined;
+  // An offloaded B starts copying its boundary gradient in before its stash: copies on the cpu addon start in issue
+  // order, so behind the stash's it would hold the backward until the whole stash had landed.
+  let early: { dy: DeviceBuffer; copied: Promise<void> } | undefined;
+  if (kind === 'B' && stash) {
+    const dy = be.alloc(rt.boundaryLength[shard + 1]);
+    early = { dy, copied: upload(be, dy, host.dact(shard + 1), out) };
+    early.copied.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
+  }
   const restored = kind === 'B' && stash ? stashIn(ctx, rt, shard, input, stash, stashCopy.in) : undefined;
   const fwd: RangeForward | undefined = restored ? undefined : forwardRange(ctx, rt.model.layers, from, to, input, writer?.afterLayer);
+  // Every task but an offloaded B ran its forward; the branches below that read it are never an offloaded B.
+  const ran = (): RangeForward => {
+    if (!fwd) throw new Error(`task ${kind}${shard} read its forward's output, but it restored a stash instead (executor bug)`);
+    return fwd;
+  };
   clock.lap('forward');
   if (targets) be.free(targets);
 
   if (!train) {
     if (shard === last) {
-      const r = await meanLoss(be, fwd!.output, host.targets());
+      const r = await meanLoss(be, ran().output, host.targets());
       out.lossSum = r.loss * r.count;
       out.count = r.count;
       clock.lap('forward');
     } else {
-      await copy.out(fwd!.output, host.act(shard + 1));
-      if (writer) await timed(clock, 'copyOut', () => writer.finish(fwd!));
+      await copy.out(ran().output, host.act(shard + 1));
+      if (writer) await timed(clock, 'copyOut', () => writer.finish(ran()));
     }
-    be.free(fwd!.output);
+    be.free(ran().output);
     be.free(input);
     release(be, values, keep, false);
     clock.lap('other');
@@ -172,16 +185,20 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   // ---- loss (last shard) or the incoming boundary gradient ----
   let dy: DeviceBuffer;
   if (kind === 'FL') {
-    out.loss = (await meanLoss(be, fwd!.output, host.targets())).loss;
+    out.loss = (await meanLoss(be, ran().output, host.targets())).loss;
     clock.lap('forward');
-    dy = fwd!.output; // the head's per-row losses: its gradients were taken in its forward
+    dy = ran().output; // the head's per-row losses: its gradients were taken in its forward
+  } else if (early) {
+    const { copied } = early;
+    dy = early.dy;
+    await timed(clock, 'copyIn', () => copied);
   } else {
-    if (fwd) be.free(fwd.output);
+    be.free(ran().output);
     dy = be.alloc(rt.boundaryLength[shard + 1]);
     await copy.in(dy, host.dact(shard + 1));
   }
   clock.lap('other');
-  const dx = backwardRange(ctx, rt.model.layers, from, to, restored ?? fwd!, dy);
+  const dx = backwardRange(ctx, rt.model.layers, from, to, restored ?? ran(), dy);
   clock.lap('backward');
   if (restored) await timed(clock, 'copyIn', () => restored.copied);
   be.free(dy);
