@@ -55,11 +55,6 @@ void* Arena::take(size_t bytes) {
   return base_ + offset;
 }
 
-bool Arena::owns(const void* p) const {
-  const char* c = static_cast<const char*>(p);
-  return base_ != nullptr && c >= base_ && c < base_ + size_;
-}
-
 void Arena::give(void* p, size_t bytes) {
   size_t offset = static_cast<size_t>(static_cast<char*>(p) - base_), length = bytes;
   auto next = free_by_offset_.lower_bound(offset);

@@ -4,7 +4,7 @@
 // Why: a shard task's buffers differ from the next task's (a block's activations, then a 50 MiB head weight and its
 // gradient, then a block's stash), so a cache of freed buffers matched by exact size (buffers.cc) gave memory back to
 // the system and took fresh memory from it every few tasks: GPT-mini in 4 shards at 200 MiB took ~400 MiB of fresh
-// pages per step, and the kernel's page clears were ~5 % of the run. An arena the size of the device budget is
+// pages per step, and the kernel's page clears were ≈ 4 % of the run's CPU samples. An arena the size of the device budget is
 // touched once and reused for any mix of sizes. The partitioner already keeps live bytes within the budget, so the
 // arena only runs out through fragmentation or 64-byte rounding; the table then falls back to its own allocations.
 //
@@ -33,8 +33,6 @@ class Arena {
   // A block of `bytes` (a multiple of 64), the smallest free block that fits (lowest address among equals); nullptr
   // when none does.
   void* take(size_t bytes);
-  // Whether p lies inside the region.
-  bool owns(const void* p) const;
   // Returns a block taken with `bytes`, merging it with free neighbours.
   void give(void* p, size_t bytes);
 

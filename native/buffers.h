@@ -27,9 +27,9 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "arena.h"
-#include <unordered_map>
 
 namespace hydra {
 

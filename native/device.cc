@@ -113,7 +113,8 @@ Napi::Value CpuDevice::LiveBuffers(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(table_.size()));
 }
 
-// memoryStats() -> { liveBytes, cachedBytes, liveHighWater, reused, allocated, arenaBytes, arenaServed }: the buffer table's memory (buffers.h).
+// memoryStats() -> { liveBytes, cachedBytes, liveHighWater, reused, allocated, arenaBytes, arenaServed }: the buffer
+// table's memory (buffers.h).
 Napi::Value CpuDevice::MemoryStats(const Napi::CallbackInfo& info) {
   const BufferTable::MemoryStats s = table_.stats();
   Napi::Object o = Napi::Object::New(info.Env());

@@ -1,5 +1,6 @@
-// One cpu backend instance as a JavaScript class: `new CpuDevice(threads)`. It owns its thread pool and its
-// buffers; several instances (e.g. one per worker_thread) share nothing but the process-wide BLAS library.
+// One cpu backend instance as a JavaScript class: `new CpuDevice(threads, arenaBytes?)`. It owns its thread pool and
+// its buffers (from an arena of `arenaBytes` when given: buffers.h); several instances (e.g. one per worker_thread)
+// share nothing but the process-wide BLAS library.
 #pragma once
 
 #include <napi.h>
