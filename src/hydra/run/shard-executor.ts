@@ -147,15 +147,16 @@ export async function runShardTask(be: Backend, rt: ModelRuntime, host: HostView
   // copies run beside the compute: each is awaited once, below, and its bytes counted, not its overlapped seconds).
   const stashCopy = { in: (b: DeviceBuffer, v: Float32Array | Int32Array) => uploadPart(be, b, v, out), out: (b: DeviceBuffer, v: Float32Array | Int32Array) => downloadPart(be, b, v, out) };
   const writer = kind === 'F' && stash ? stashWriter(ctx, rt, shard, stash, stashCopy.out) : undefined;
+  const offloadedB = kind === 'B' && stash !== undefined;
   // An offloaded B starts copying its boundary gradient in before its stash: copies on the cpu addon start in issue
   // order, so behind the stash's it would hold the backward until the whole stash had landed.
   let early: { dy: DeviceBuffer; copied: Promise<void> } | undefined;
-  if (kind === 'B' && stash) {
+  if (offloadedB) {
     const dy = be.alloc(rt.boundaryLength[shard + 1]);
     early = { dy, copied: upload(be, dy, host.dact(shard + 1), out) };
     early.copied.catch(() => undefined); // awaited below; a failure before that must not be an unhandled rejection
   }
-  const restored = kind === 'B' && stash ? stashIn(ctx, rt, shard, input, stash, stashCopy.in) : undefined;
+  const restored = offloadedB ? stashIn(ctx, rt, shard, input, stash, stashCopy.in) : undefined;
   const fwd: RangeForward | undefined = restored ? undefined : forwardRange(ctx, rt.model.layers, from, to, input, writer?.afterLayer);
   // Every task but an offloaded B ran its forward; the branches below that read it are never an offloaded B.
   const ran = (): RangeForward => {
