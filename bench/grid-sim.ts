@@ -95,8 +95,8 @@ export interface CalibratedModel extends PlannedModel {
 }
 
 /** Simulate the grid under a policy on `devices` cpu devices with the measured costs. */
-export function predict(models: CalibratedModel[], devices: number, budget: number, bandwidth: number, dispatch: number, policy: PolicyName): SimResult {
+export function predict(models: CalibratedModel[], devices: number, budget: number, bandwidth: number, dispatch: number, policy: PolicyName, prefetch = true): SimResult {
   const w = { ...workloadFromPlans('grid', models, devices, budget, bandwidth), dispatchSeconds: dispatch };
   w.models.forEach((m, i) => m.shards.forEach((s, k) => Object.assign(s, { seconds: models[i].seconds[k], sharedSeconds: models[i].sharedSeconds[k] })));
-  return simulate(w, { policy });
+  return simulate(w, { policy, prefetch });
 }

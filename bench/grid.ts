@@ -26,7 +26,7 @@
  * beside what the simulator charged for it (`predicted_split_s`).
  *
  * Knobs (env): STEPS (default 3), BUDGET (130MiB), POLICIES (comma-separated), LRS (how many learning rates, 1–6:
- * a smaller grid), REPEATS (3), DEVICE_STATE=0.
+ * a smaller grid), REPEATS (3), DEVICE_STATE=0, PREFETCH=0.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,6 +62,8 @@ const POLICIES: PolicyName[] = (process.env.POLICIES?.split(',') as PolicyName[]
 const DASHBOARD = process.argv.includes('--dashboard');
 // DEVICE_STATE=0: optimizer steps on the host tier (the executor before device-resident state), for before/after.
 const DEVICE_STATE = process.env.DEVICE_STATE !== '0';
+// PREFETCH=0: every shard copy serial, at its task's start (the policies without the copy thread beside their compute).
+const PREFETCH = process.env.PREFETCH !== '0';
 const planDir = mkdtempSync(join(tmpdir(), 'hydra-grid-plans-'));
 const REPEATS = repeats();
 
@@ -155,7 +157,7 @@ for (let rep = 0; rep < REPEATS; rep++) {
   add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0, deviceSteps: 0 });
   let policyRef: number[][] | null = null;
   for (const policy of POLICIES) {
-    const { r, setup, timings } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy, deviceState: DEVICE_STATE });
+    const { r, setup, timings } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy, deviceState: DEVICE_STATE, prefetch: PREFETCH });
     const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
     add(policy, {
       makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
@@ -205,7 +207,7 @@ const planned = grid().map((t): CalibratedModel => {
 });
 const prediction = (run: string, xs: Sample[]) => {
   if (!(POLICIES as string[]).includes(run)) return {};
-  const sim = predict(planned, 2, budgetBytes, bandwidth, dispatch, run as PolicyName);
+  const sim = predict(planned, 2, budgetBytes, bandwidth, dispatch, run as PolicyName, PREFETCH);
   const training = spread(xs.map((x) => x.training)).median;
   const setup = spread(xs.map((x) => x.makespan - x.training)).median;
   const fields = Object.keys(xs[0].split ?? {});
@@ -268,6 +270,7 @@ const head = runs.find((r) => r.run === 'sharded-lrtf');
 writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.json', {
   dashboard: DASHBOARD,
   device_state: DEVICE_STATE,
+  prefetch: PREFETCH,
   headline: head && { speed_vs_resident: head.speed_vs_resident, speed_vs_train_sequential: head.speed_vs_train_sequential, training_speed_vs_resident: ratio(RESIDENT, 'sharded-lrtf', 'training') },
   runs,
   repeats: REPEATS,
