@@ -19,9 +19,11 @@
  * Beside each policy's measured makespan, the simulator's prediction for the same workload (bench/grid-sim.ts: the
  * job's plans through the executor's copy, cache and prefetch rules, with each shard task's seconds measured by
  * running the executor's own tasks alone and beside a second device, the copy bandwidth of those tasks' copies, and
- * the dispatch seconds between a device's tasks from the warm-up run — all measured before the timed runs):
- * `predicted_makespan_s` = the measured set-up time + the simulated training time, and `prediction_error` compares
- * the simulated training time with the measured one. Bytes moved, prefetch use and shard-cache hits per policy,
+ * the dispatch seconds between a device's tasks from the warm-up run — the task seconds and bandwidth measured again
+ * in each repetition, before its timed runs): `predicted_makespan_s` = the measured set-up time + the simulated
+ * training time, and `prediction_error` compares each repetition's simulated training time with its measured one.
+ * The policies take turns running first in a repetition; Sharded-LRTF's speed against each policy is also paired by
+ * repetition (`sharded_lrtf_speed_vs_policy`), with the number of repetitions it was fastest in. Bytes moved, prefetch use and shard-cache hits per policy,
  * predicted and measured; where the devices' time went (`time_split_s`: every task's phases from its worker, summed)
  * beside what the simulator charged for it (`predicted_split_s`).
  *
@@ -125,20 +127,52 @@ await train(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, po
 const { r: warm, timings: warmTimings } = await timedTrain(warmTasks(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy: 'sharded-lrtf' });
 for (const m of warm.models) console.log(formatPlan(m.plan));
 const planOf = new Map<number, PartitionPlan>(warm.models.map((m) => [m.plan.B, m.plan]));
-// The simulator's costs, measured now, before the timed runs.
 const budgetBytes = parseBytes(BUDGET, 'BUDGET');
 const recipeOf = (t: TrainTask) => ({ optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed });
 const runtimeOf = (t: TrainTask) => buildRuntime(buildGpt2(config), planOf.get(t.train.B)!.shards, recipeOf(t), t.train.B, T);
-const costs = new Map<number, Awaited<ReturnType<typeof measureTaskSeconds>>>();
-for (const B of BATCHES) costs.set(B, await measureTaskSeconds(config, planOf.get(B)!, recipeOf(grid().find((t) => t.train.B === B)!), budgetBytes, STEPS));
-const bandwidth = taskCopyBandwidth([...costs.values()].map((c) => c.solo));
 const dispatch = dispatchSeconds(warmTimings);
-console.log(`simulator calibration: task copies ${(bandwidth / 1e9).toFixed(2)} GB/s, dispatch ${(1000 * dispatch).toFixed(1)} ms per task, the executor's shard tasks alone and two at once`);
+interface Calibrated { planned: CalibratedModel[]; bandwidth: number; seconds: Record<string, { alone: CalibratedModel['seconds']; two_at_once: CalibratedModel['seconds'] }> }
+/**
+ * The simulator's costs, measured on this machine now: each repetition measures them again just before its timed
+ * runs, because this machine's speed drifts by ±10 % over minutes and a prediction is only as good as its costs'
+ * timeliness (calibrated once before all repetitions, the later repetitions' error was mostly the drift).
+ */
+async function calibrate(): Promise<Calibrated> {
+  const costs = new Map<number, Awaited<ReturnType<typeof measureTaskSeconds>>>();
+  for (const B of BATCHES) costs.set(B, await measureTaskSeconds(config, planOf.get(B)!, recipeOf(grid().find((t) => t.train.B === B)!), budgetBytes, STEPS));
+  const bandwidth = taskCopyBandwidth([...costs.values()].map((c) => c.solo));
+  const planned = grid().map((t): CalibratedModel => {
+    const plan = planOf.get(t.train.B)!;
+    // Which shards the executor steps on their devices (none with DEVICE_STATE=0): those it may step there whose AdamW
+    // moments fit beside their planned peak and reserve (the worker's rule). The simulator keeps their copies.
+    const rt = runtimeOf(t);
+    const fits = (k: number) => stateFits(Math.max(plan.shards[k].peakBytes.forward, plan.shards[k].peakBytes.train), plan.reserve, 2 * plan.shards[k].paramBytes, budgetBytes);
+    const deviceSteps = deviceSteppable(rt).map((ok, k) => ok && fits(k));
+    const c = costs.get(t.train.B)!;
+    return {
+      id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, gradInBytes: gradInBytes(rt), ...(DEVICE_STATE ? { deviceSteps } : {}),
+      seconds: shardSeconds(plan, c.solo), sharedSeconds: shardSeconds(plan, c.shared),
+    };
+  });
+  const seconds = Object.fromEntries(BATCHES.map((B) => { const m = planned.find((x) => x.plan.B === B)!; return [`batch ${B}`, { alone: m.seconds, two_at_once: m.sharedSeconds }]; }));
+  console.log(`simulator calibration: task copies ${(bandwidth / 1e9).toFixed(2)} GB/s, dispatch ${(1000 * dispatch).toFixed(1)} ms per task, the executor's shard tasks alone and two at once`);
+  return { planned, bandwidth, seconds };
+}
 for (const t of [grid()[0], grid()[LRS.length]]) await train([{ ...t, steps: 1 }], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
 
 const RESIDENT = 'one-after-another, resident (LocalTrainer, 2 threads)';
 const SEQUENTIAL = 'one-after-another, train() cpu:1x2 unsharded';
-interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number; deviceSteps: number; split?: Record<string, number>; evictedBeforeUse?: number; locality?: LocalityTotals }
+interface Sample { makespan: number; training: number; bytes: number; overlap: number; utilisation: number; shards: string; failed: number; prefetchUsed: number; cacheHits: number; deviceSteps: number; split?: Record<string, number>; evictedBeforeUse?: number; locality?: LocalityTotals; predicted?: Predicted }
+/** The simulator's account of one timed run, from the costs calibrated in the same repetition. */
+interface Predicted { training: number; compute: number; copies: number; dispatch: number; bytes: number; prefetchHits: number; prefetchDropped: number; cacheHits: number }
+const predictRun = (cal: Calibrated, policy: PolicyName): Predicted => {
+  const sim = predict(cal.planned, 2, budgetBytes, cal.bandwidth, dispatch, policy, PREFETCH);
+  return {
+    training: sim.makespan, compute: sim.devices.reduce((a, d) => a + d.busySeconds, 0), copies: sim.transfers.stallSeconds, dispatch: sim.tasks * dispatch,
+    bytes: sim.transfers.bytes + sim.transfers.taskBytes, prefetchHits: sim.transfers.prefetchHits, prefetchDropped: sim.transfers.prefetchDropped, cacheHits: sim.transfers.resident,
+  };
+};
+const calibrations: Calibrated[] = [];
 const samples = new Map<string, Sample[]>();
 const add = (run: string, x: Sample) => samples.set(run, [...(samples.get(run) ?? []), x]);
 let policiesBitwise = true, sequentialBitwise = true, threadsRelDiff = 0;
@@ -156,14 +190,19 @@ for (let rep = 0; rep < REPEATS; rep++) {
   }
   add(RESIDENT, { makespan: total, training: total - setupTotal, bytes: 0, overlap: 0, utilisation: 1, shards: '1', failed: 0, prefetchUsed: 0, cacheHits: 0, deviceSteps: 0 });
   let policyRef: number[][] | null = null;
-  for (const policy of POLICIES) {
+  const cal = await calibrate();
+  calibrations.push(cal);
+  // The policies take turns going first: a run's place in the repetition (after the resident baseline, after another
+  // policy) must not favour one policy in every repetition.
+  const order = POLICIES.map((_, i) => POLICIES[(i + rep) % POLICIES.length]);
+  for (const policy of order) {
     const { r, setup, timings } = await timedTrain(grid(), { devices: 'cpu:2x1', deviceMemory: BUDGET, planDir, policy, deviceState: DEVICE_STATE, prefetch: PREFETCH });
     const util = r.devices.reduce((a, d) => a + d.utilisation, 0) / r.devices.length;
     add(policy, {
       makespan: r.makespanSeconds, training: r.makespanSeconds - setup, bytes: r.bytesMoved, overlap: r.overlapSeconds, utilisation: util,
       shards: [...new Set(r.models.map((m) => m.plan.shards.length))].join('/'), failed: r.models.filter((m) => m.status !== 'done').length,
       prefetchUsed: r.prefetch.usedBytes, cacheHits: r.shardCache?.hits ?? 0, deviceSteps: r.shardCache?.deviceSteps ?? 0, split: split(timings),
-      evictedBeforeUse: r.shardCache?.evictedBeforeUse ?? 0, ...(r.locality ? { locality: r.locality } : {}),
+      evictedBeforeUse: r.shardCache?.evictedBeforeUse ?? 0, ...(r.locality ? { locality: r.locality } : {}), predicted: predictRun(cal, policy),
     });
     const losses = r.models.map((m) => m.losses);
     policyRef ??= losses;
@@ -192,35 +231,23 @@ const ratio = (run: string, base: string, key: 'makespan' | 'training'): Spread 
   const a = samples.get(run), b = samples.get(base);
   return a && b ? spread(a.map((x, i) => x[key] / b[i][key])) : null;
 };
-const planned = grid().map((t): CalibratedModel => {
-  const plan = planOf.get(t.train.B)!;
-  // Which shards the executor steps on their devices (none with DEVICE_STATE=0): those it may step there whose AdamW
-  // moments fit beside their planned peak and reserve (the worker's rule). The simulator keeps their copies.
-  const rt = runtimeOf(t);
-  const fits = (k: number) => stateFits(Math.max(plan.shards[k].peakBytes.forward, plan.shards[k].peakBytes.train), plan.reserve, 2 * plan.shards[k].paramBytes, budgetBytes);
-  const deviceSteps = deviceSteppable(rt).map((ok, k) => ok && fits(k));
-  const c = costs.get(t.train.B)!;
-  return {
-    id: t.name, plan, steps: STEPS, clipping: (t.clipNorm ?? 0) > 0, gradInBytes: gradInBytes(rt), ...(DEVICE_STATE ? { deviceSteps } : {}),
-    seconds: shardSeconds(plan, c.solo), sharedSeconds: shardSeconds(plan, c.shared),
-  };
-});
-const prediction = (run: string, xs: Sample[]) => {
-  if (!(POLICIES as string[]).includes(run)) return {};
-  const sim = predict(planned, 2, budgetBytes, bandwidth, dispatch, run as PolicyName, PREFETCH);
-  const training = spread(xs.map((x) => x.training)).median;
+const prediction = (xs: Sample[]) => {
+  if (!xs[0].predicted) return {};
+  const ps = xs.map((x) => x.predicted!);
+  const med = (f: (p: Predicted) => number) => spread(ps.map(f)).median;
   const setup = spread(xs.map((x) => x.makespan - x.training)).median;
   const fields = Object.keys(xs[0].split ?? {});
   return {
     time_split_s: Object.fromEntries(fields.map((f) => [f, spread(xs.map((x) => x.split![f] ?? 0)).median])),
-    predicted_split_s: { compute: sim.devices.reduce((a, d) => a + d.busySeconds, 0), copies: sim.transfers.stallSeconds, dispatch: sim.tasks * dispatch },
-    predicted_makespan_s: setup + sim.makespan,
-    predicted_training_s: sim.makespan,
-    prediction_error: sim.makespan / training - 1,
-    predicted_bytes_moved: sim.transfers.bytes + sim.transfers.taskBytes,
-    predicted_prefetch_hits: sim.transfers.prefetchHits,
-    predicted_prefetch_dropped: sim.transfers.prefetchDropped,
-    predicted_cache_hits: sim.transfers.resident,
+    predicted_split_s: { compute: med((p) => p.compute), copies: med((p) => p.copies), dispatch: med((p) => p.dispatch) },
+    predicted_makespan_s: setup + med((p) => p.training),
+    predicted_training_s: spread(ps.map((p) => p.training)),
+    // Per repetition: that repetition's simulated training time (from its own calibration) against its measured one.
+    prediction_error: spread(xs.map((x) => x.predicted!.training / x.training - 1)),
+    predicted_bytes_moved: ps[0].bytes,
+    predicted_prefetch_hits: ps[0].prefetchHits,
+    predicted_prefetch_dropped: ps[0].prefetchDropped,
+    predicted_cache_hits: ps[0].cacheHits,
   };
 };
 const runs = [...samples].map(([run, xs]) => ({
@@ -237,17 +264,18 @@ const runs = [...samples].map(([run, xs]) => ({
   // prefetches refused, copies of shards another device held, and cached shards evicted before their next use.
   ...(xs[0].locality ? { locality: xs[0].locality } : {}),
   ...(xs[0].evictedBeforeUse !== undefined ? { evicted_before_use: xs[0].evictedBeforeUse } : {}),
-  ...prediction(run, xs),
+  ...prediction(xs),
   overlap_s: spread(xs.map((x) => x.overlap)),
   utilisation: spread(xs.map((x) => x.utilisation)),
   shards: xs[0].shards,
   failed: Math.max(...xs.map((x) => x.failed)),
 }));
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(0)}%`;
 console.log(table(runs.map((r) => ({
   run: r.run, makespan_s: formatSpread(r.makespan_s, 1), training_s: formatSpread(r.training_s, 1),
   'speed vs resident': r.speed_vs_resident ? formatSpread(r.speed_vs_resident) : '-', 'speed vs train() sequential': r.speed_vs_train_sequential ? formatSpread(r.speed_vs_train_sequential) : '-',
   moved_GB: (r.bytes_moved / 1e9).toFixed(2), utilisation: formatSpread(r.utilisation), cache_hits: r.cache_hits,
-  predicted_s: 'predicted_makespan_s' in r ? `${r.predicted_makespan_s!.toFixed(1)} (${(100 * r.prediction_error!).toFixed(0)}%)` : '-',
+  predicted_s: 'predicted_makespan_s' in r ? `${r.predicted_makespan_s!.toFixed(1)} (${pct(r.prediction_error!.median)}; ${pct(r.prediction_error!.min)} to ${pct(r.prediction_error!.max)})` : '-',
 }))));
 console.log(`(speed = baseline makespan / this run's makespan, > 1 is faster; median (min–max) over ${REPEATS} interleaved repetitions)`);
 // Where the devices' seconds went, measured (every task's timing from its worker, summed over both devices) and simulated.
@@ -266,6 +294,15 @@ console.log(`exactness: every policy's losses bitwise equal to each other: ${pol
 const byMedian = runs.filter((r) => (POLICIES as string[]).includes(r.run)).sort((a, b) => a.makespan_s.median - b.makespan_s.median);
 const fastest = byMedian[0];
 console.log(`fastest policy by median makespan: ${fastest.run} ${fastest.makespan_s.median.toFixed(1)} s; ranges overlapping it: ${byMedian.filter((r) => r !== fastest && r.makespan_s.min <= fastest.makespan_s.max).map((r) => r.run).join(', ') || 'none'}`);
+// Paired within each repetition (the policies ran back to back, so the machine's drift mostly cancels): Sharded-LRTF's
+// speed against each other policy, and in how many repetitions it was the fastest.
+const lrtf = samples.get('sharded-lrtf');
+const paired = lrtf && Object.fromEntries(POLICIES.filter((p) => p !== 'sharded-lrtf').map((p) => [p, spread(samples.get(p)!.map((x, i) => x.makespan / lrtf[i].makespan))]));
+const fastestIn = lrtf ? lrtf.filter((x, i) => POLICIES.every((p) => samples.get(p)![i].makespan >= x.makespan)).length : 0;
+if (paired) {
+  console.log(`sharded-lrtf's speed against each policy, paired by repetition: ${Object.entries(paired).map(([p, x]) => `${p} ${formatSpread(x)}`).join(', ')}`);
+  console.log(`sharded-lrtf fastest of the ${POLICIES.length} in ${fastestIn} of ${REPEATS} repetitions`);
+}
 const head = runs.find((r) => r.run === 'sharded-lrtf');
 writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.json', {
   dashboard: DASHBOARD,
@@ -275,6 +312,7 @@ writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.
   runs,
   repeats: REPEATS,
   fastest_policy: fastest.run,
+  ...(paired ? { sharded_lrtf_speed_vs_policy: paired, sharded_lrtf_fastest_repetitions: fastestIn } : {}),
   policies_bitwise_equal: policiesBitwise,
   sequential_bitwise_equal_to_resident: sequentialBitwise,
   one_vs_two_thread_max_rel_loss_diff: threadsRelDiff,
@@ -282,10 +320,10 @@ writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.
   grid: { batch_sizes: BATCHES, lrs: LRS, steps: STEPS, tokens_per_sample: T },
   device_budget: BUDGET,
   simulator: {
-    copy_bandwidth_bytes_per_s: bandwidth,
+    copy_bandwidth_bytes_per_s: spread(calibrations.map((c) => c.bandwidth)),
     dispatch_seconds: dispatch,
-    task_seconds: Object.fromEntries(BATCHES.map((B) => { const m = planned.find((x) => x.plan.B === B)!; return [`batch ${B}`, { alone: m.seconds, two_at_once: m.sharedSeconds }]; })),
-    note: 'measured before the timed runs (the executor\'s shard tasks alone and two at once: compute seconds, and the copy bandwidth of their copies; dispatch seconds from the warm-up run); predicted_makespan_s = measured set-up + simulated training; prediction_error = simulated / measured training - 1; time_split_s: the timed runs\' task timings summed (median over repetitions), predicted_split_s: the simulated device seconds computing, waiting for copies and being dispatched',
+    task_seconds_per_repetition: calibrations.map((c) => c.seconds),
+    note: 'measured in each repetition before its timed runs (the executor\'s shard tasks alone and two at once: compute seconds, and the copy bandwidth of their copies; dispatch seconds from the warm-up run); predicted_makespan_s = measured set-up + simulated training (medians); prediction_error = per repetition, simulated / measured training - 1; time_split_s: the timed runs\' task timings summed (median over repetitions), predicted_split_s: the simulated device seconds computing, waiting for copies and being dispatched',
   },
   machine: machine(),
 });
