@@ -11,7 +11,8 @@
  *     time (two devices computing at once share the cores; the simulator uses that figure while another device
  *     computes);
  *   - copy bandwidth: the bytes those tasks copied over the seconds they waited for their copies (the way a task
- *     copies: small and large, into fresh device buffers and host-tier pages), weighted the same way;
+ *     copies: small and large, into fresh device buffers and host-tier pages), weighted the same way; alone, and two
+ *     at once (the simulator's sharedBandwidth: a copy while another device computes);
  *   - dispatch seconds: what a device spends between reporting a task and starting its next one that no task
  *     accounts for (the orchestrator's round trip: messages both ways, bookkeeping, scheduling), the median over a
  *     real run's tasks (the warm-up run, before the timed ones).
@@ -71,7 +72,7 @@ export function shardSeconds(plan: PartitionPlan, c: Calibration): Partial<Recor
   return plan.shards.map((_, k) => Object.fromEntries(c.tasks.filter((t) => t.shard === k).map((t) => [t.kind, t.cost.compute])));
 }
 
-/** Bytes per second of the calibration tasks' own copies, over every calibration given (alone). */
+/** Bytes per second of the calibration tasks' own copies, over every calibration given (alone, or two at once). */
 export function taskCopyBandwidth(cs: Calibration[]): number {
   const all = cs.flatMap((c) => c.tasks);
   return all.reduce((a, t) => a + t.cost.copyBytes, 0) / all.reduce((a, t) => a + t.cost.copySeconds, 0);
@@ -95,8 +96,8 @@ export interface CalibratedModel extends PlannedModel {
 }
 
 /** Simulate the grid under a policy on `devices` cpu devices with the measured costs. */
-export function predict(models: CalibratedModel[], devices: number, budget: number, bandwidth: number, dispatch: number, policy: PolicyName, prefetch = true): SimResult {
-  const w = { ...workloadFromPlans('grid', models, devices, budget, bandwidth), dispatchSeconds: dispatch };
+export function predict(models: CalibratedModel[], devices: number, budget: number, bandwidth: { alone: number; shared: number }, dispatch: number, policy: PolicyName, prefetch = true): SimResult {
+  const w = { ...workloadFromPlans('grid', models, devices, budget, bandwidth.alone), sharedBandwidth: bandwidth.shared, dispatchSeconds: dispatch };
   w.models.forEach((m, i) => m.shards.forEach((s, k) => Object.assign(s, { seconds: models[i].seconds[k], sharedSeconds: models[i].sharedSeconds[k] })));
   return simulate(w, { policy, prefetch });
 }

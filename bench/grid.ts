@@ -131,7 +131,7 @@ const budgetBytes = parseBytes(BUDGET, 'BUDGET');
 const recipeOf = (t: TrainTask) => ({ optimizer: t.optimizer, schedule: CONSTANT_LR, clipNorm: t.clipNorm ?? 0, totalSteps: STEPS, seed: t.seed });
 const runtimeOf = (t: TrainTask) => buildRuntime(buildGpt2(config), planOf.get(t.train.B)!.shards, recipeOf(t), t.train.B, T);
 const dispatch = dispatchSeconds(warmTimings);
-interface Calibrated { planned: CalibratedModel[]; bandwidth: number; seconds: Record<string, { alone: CalibratedModel['seconds']; two_at_once: CalibratedModel['seconds'] }> }
+interface Calibrated { planned: CalibratedModel[]; bandwidth: { alone: number; shared: number }; seconds: Record<string, { alone: CalibratedModel['seconds']; two_at_once: CalibratedModel['seconds'] }> }
 /**
  * The simulator's costs, measured on this machine now: each repetition measures them again just before its timed
  * runs, because this machine's speed drifts by ±10 % over minutes and a prediction is only as good as its costs'
@@ -140,7 +140,7 @@ interface Calibrated { planned: CalibratedModel[]; bandwidth: number; seconds: R
 async function calibrate(): Promise<Calibrated> {
   const costs = new Map<number, Awaited<ReturnType<typeof measureTaskSeconds>>>();
   for (const B of BATCHES) costs.set(B, await measureTaskSeconds(config, planOf.get(B)!, recipeOf(grid().find((t) => t.train.B === B)!), budgetBytes, STEPS));
-  const bandwidth = taskCopyBandwidth([...costs.values()].map((c) => c.solo));
+  const bandwidth = { alone: taskCopyBandwidth([...costs.values()].map((c) => c.solo)), shared: taskCopyBandwidth([...costs.values()].map((c) => c.shared)) };
   const planned = grid().map((t): CalibratedModel => {
     const plan = planOf.get(t.train.B)!;
     // Which shards the executor steps on their devices (none with DEVICE_STATE=0): those it may step there whose AdamW
@@ -155,7 +155,7 @@ async function calibrate(): Promise<Calibrated> {
     };
   });
   const seconds = Object.fromEntries(BATCHES.map((B) => { const m = planned.find((x) => x.plan.B === B)!; return [`batch ${B}`, { alone: m.seconds, two_at_once: m.sharedSeconds }]; }));
-  console.log(`simulator calibration: task copies ${(bandwidth / 1e9).toFixed(2)} GB/s, dispatch ${(1000 * dispatch).toFixed(1)} ms per task, the executor's shard tasks alone and two at once`);
+  console.log(`simulator calibration: task copies ${(bandwidth.alone / 1e9).toFixed(2)} GB/s alone, ${(bandwidth.shared / 1e9).toFixed(2)} GB/s two at once, dispatch ${(1000 * dispatch).toFixed(1)} ms per task, the executor's shard tasks alone and two at once`);
   return { planned, bandwidth, seconds };
 }
 for (const t of [grid()[0], grid()[LRS.length]]) await train([{ ...t, steps: 1 }], { devices: 'cpu:1x2', deviceMemory: '16GiB', planDir });
@@ -320,7 +320,7 @@ writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.
   grid: { batch_sizes: BATCHES, lrs: LRS, steps: STEPS, tokens_per_sample: T },
   device_budget: BUDGET,
   simulator: {
-    copy_bandwidth_bytes_per_s: spread(calibrations.map((c) => c.bandwidth)),
+    copy_bandwidth_bytes_per_s: { alone: spread(calibrations.map((c) => c.bandwidth.alone)), two_at_once: spread(calibrations.map((c) => c.bandwidth.shared)) },
     dispatch_seconds: dispatch,
     task_seconds_per_repetition: calibrations.map((c) => c.seconds),
     note: 'measured in each repetition before its timed runs (the executor\'s shard tasks alone and two at once: compute seconds, and the copy bandwidth of their copies; dispatch seconds from the warm-up run); predicted_makespan_s = measured set-up + simulated training (medians); prediction_error = per repetition, simulated / measured training - 1; time_split_s: the timed runs\' task timings summed (median over repetitions), predicted_split_s: the simulated device seconds computing, waiting for copies and being dispatched',

@@ -6,7 +6,8 @@
  *   - parameters: the task's shard must be on the device. If the device's shard cache holds it at its current
  *     parameter version, nothing moves. If it is the shard the device prefetched on the scheduler's peek hint (at the
  *     current version), the copy overlapped the previous task's compute (it only stalls if it has not finished).
- *     Otherwise the copy is serial: paramBytes / bandwidth. A prefetch starts only when its parameters fit the
+ *     Otherwise the copy is serial: paramBytes / bandwidth (Workload.sharedBandwidth while another device computes;
+ *     a prefetch always runs beside its device's own task, so at that rate). A prefetch starts only when its parameters fit the
  *     running model's prefetch reserve (SimModel.reserve; without one, when the running shard's peak and the
  *     parameters fit the device), and only if the model's task in flight does not step that shard (the executor's
  *     prefetch-safety rule); cached copies are evicted least recently used for the room. A prefetch the next task
@@ -50,6 +51,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
   if (!(noise >= 0 && noise < 1)) throw new RangeError(`noise: expected a number in [0, 1), got ${noise}`);
   if (!(pilotError >= 0 && pilotError < 1)) throw new RangeError(`pilotError: expected a number in [0, 1), got ${pilotError}`);
   const { devices, bandwidth } = workload;
+  const sharedBandwidth = workload.sharedBandwidth ?? bandwidth;
   const dispatchDelay = workload.dispatchSeconds ?? 0;
   const stopper = options.earlyStopping ? createEarlyStopper(options.earlyStopping.rule) : null;
   const models = stopper ? workload.models.map((m, i) => withRungs(m, i, stopper)) : workload.models;
@@ -93,6 +95,8 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     const version = versionOf(key);
     const given = now + dispatchDelay;
     let ready = given, copySeconds = 0;
+    // A serial copy that starts while another device computes shares the memory bandwidth with it.
+    const copyRate = state.some((o, e) => e !== d && o.computeStart <= given && given < o.computeEnd) ? sharedBandwidth : bandwidth;
     const pre = cache.prefetched;
     cache.prefetched = null;
     const hit = cache.take(key, version);
@@ -104,14 +108,14 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     } else {
       if (pre) dropped(pre);
       if (!hit) {
-        copySeconds += shard.paramBytes / bandwidth;
+        copySeconds += shard.paramBytes / copyRate;
         transfers.serial++;
         transfers.bytes += shard.paramBytes;
       }
     }
     cache.makeRoom(shard.peakBytes, dev.memoryBytes);
     const io = shard.taskBytes?.[task.kind] ?? 0;
-    copySeconds += io / bandwidth;
+    copySeconds += io / copyRate;
     ready += copySeconds;
     transfers.taskBytes += io;
     st.stallSeconds += ready - given;
@@ -141,7 +145,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
         const fits = model.reserve !== undefined ? next.paramBytes <= model.reserve : shard.peakBytes + next.paramBytes <= dev.memoryBytes;
         if (!cache.local(hintKey, hintVersion) && prefetchIsSafe(models[hint.model], inFlight[hint.model], hint.shard) && fits) {
           cache.makeRoom(shard.peakBytes + next.paramBytes, dev.memoryBytes);
-          cache.prefetched = { key: hintKey, version: hintVersion, bytes: next.paramBytes, readyAt: ready + next.paramBytes / bandwidth };
+          cache.prefetched = { key: hintKey, version: hintVersion, bytes: next.paramBytes, readyAt: ready + next.paramBytes / sharedBandwidth };
         }
       }
     }
@@ -151,7 +155,7 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     timeline?.push({ device: d, modelId: task.modelId, model: task.model, kind: task.kind, shard: task.shard, minibatch: task.minibatch, assigned: now, start: ready, end });
     // The scheduler is told what the executor reports: the task's seconds with its own copies (its worker times them
     // together), so remaining-time estimates, and LRTF's balance, count the copies a model's tasks make.
-    queue.push(end, { task, seconds: seconds + io / bandwidth });
+    queue.push(end, { task, seconds: seconds + io / copyRate });
     tasks++;
   };
 

@@ -53,6 +53,12 @@ export interface Workload {
   /** Host↔device bytes per second, per device link (Infinity: transfers are free). */
   bandwidth: number;
   /**
+   * Bytes per second of a copy that runs while a device computes (default `bandwidth`): a serial copy while another
+   * device computes, and a prefetch beside its own device's task. On a cpu, copies and compute share the cores'
+   * memory bandwidth, and bench:grid measures this figure apart (the executor's tasks two at once).
+   */
+  sharedBandwidth?: number;
+  /**
    * Seconds from a device being given a task to the task starting, beyond its copies (default 0): what the executor
    * spends between a device's report and its next task (the orchestrator's round trip — messages both ways, the
    * main thread's bookkeeping and scheduling), measured on the real system (bench:grid).

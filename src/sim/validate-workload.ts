@@ -11,6 +11,7 @@ export function validateWorkload(w: Workload): void {
   });
   if (w.dispatchSeconds !== undefined && !(w.dispatchSeconds >= 0 && Number.isFinite(w.dispatchSeconds))) throw new RangeError(`dispatchSeconds: expected a finite number of seconds ≥ 0, got ${w.dispatchSeconds}`);
   if (!(w.bandwidth > 0)) throw new RangeError(`bandwidth: expected a positive number of bytes per second (or Infinity), got ${w.bandwidth}`);
+  if (w.sharedBandwidth !== undefined && !(w.sharedBandwidth > 0)) throw new RangeError(`sharedBandwidth: expected a positive number of bytes per second (or Infinity), got ${w.sharedBandwidth}`);
   const smallest = Math.min(...w.devices.map((d) => d.memoryBytes));
   const smallestAt = w.devices.findIndex((d) => d.memoryBytes === smallest);
   for (const [i, m] of w.models.entries()) {

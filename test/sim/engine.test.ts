@@ -31,6 +31,23 @@ test('dispatch seconds: one device takes the sum of its tasks\' measured seconds
   assert.throws(() => simulate({ ...workload(models, [1]), dispatchSeconds: -1 }), /dispatchSeconds: expected a finite number of seconds ≥ 0, got -1/);
 });
 
+test('shared bandwidth: a serial copy that starts while the other device computes runs at sharedBandwidth, one beside an idle device at bandwidth', () => {
+  // One-shard models stepped on the host copy their parameters (1 s at `bandwidth`) before every FL. model-lrtf puts
+  // b (FL 6 s) on device 0 and a (FL 3 s) on device 1; both first copies start with nobody computing, every later one
+  // while the other device computes.
+  const models = [simModel('a', 1, 2, 1, 100), simModel('b', 1, 2, 2, 100)];
+  const base = { ...workload(models, [1, 1], 100), stepOn: 'host' as const };
+  const plain = simulate(base, { policy: 'model-lrtf', prefetch: false });
+  close(plain.makespan, 1 + 6 + 1 + 6, 'without sharedBandwidth: every copy 1 s');
+  close(plain.transfers.stallSeconds, 4, 'four 1 s copies');
+  const shared = simulate({ ...base, sharedBandwidth: 50 }, { policy: 'model-lrtf', prefetch: false });
+  // Device 1: copy 0–1, FL 1–4, copy 4–6 (device 0 computes 1–7), FL 6–9. Device 0: copy 0–1, FL 1–7, copy 7–9
+  // (device 1 computes 6–9), FL 9–15.
+  close(shared.makespan, 15, 'the second copies take 2 s');
+  close(shared.transfers.stallSeconds, 1 + 2 + 1 + 2, 'stalls');
+  assert.throws(() => simulate({ ...base, sharedBandwidth: 0 }), /sharedBandwidth: expected a positive number of bytes per second \(or Infinity\), got 0/);
+});
+
 test('perfect splits: D equal models on D devices take one model\'s time; 2D models take twice that', () => {
   for (const D of [2, 4, 8]) {
     const one = simModel('x', 3, 2);
