@@ -5,6 +5,7 @@
  *   devices: [1, 1, 2]            # a count, a list of speeds, or [{speed, memory}], or {count, speed, memory}
  *   deviceMemory: 16GiB           # for devices that do not say (default 16 GiB)
  *   bandwidth: 12GB/s             # host↔device per device (default 12 GB/s); 'inf' = free transfers
+ *   sharedBandwidth: 8GB/s        # a copy's rate while a device computes (default: bandwidth)
  *   models:
  *     - id: xl                     # with count: N the ids are xl-0 … xl-(N-1)
  *       count: 4
@@ -185,7 +186,7 @@ async function modelsFrom(e: unknown, at: string, deviceMemory: number): Promise
 
 /** A workload from a parsed JSON/YAML document. */
 export async function parseWorkload(doc: unknown, fallbackName = 'workload'): Promise<Workload> {
-  const o = object(doc, '', ['name', 'description', 'devices', 'deviceMemory', 'bandwidth', 'models']);
+  const o = object(doc, '', ['name', 'description', 'devices', 'deviceMemory', 'bandwidth', 'sharedBandwidth', 'models']);
   const memory = o.deviceMemory === undefined ? DEFAULT_DEVICE_MEMORY : bytes(o.deviceMemory, 'deviceMemory');
   const name = o.name === undefined ? fallbackName : typeof o.name === 'string' ? o.name : bad('name', 'a string', o.name);
   const devices = devicesFrom(o.devices ?? 1, memory);
@@ -195,6 +196,7 @@ export async function parseWorkload(doc: unknown, fallbackName = 'workload'): Pr
   const models: SimModel[] = [];
   for (const [i, m] of o.models.entries()) models.push(...(await modelsFrom(m, `models[${i}]`, smallest)));
   const w: Workload = { name, models, devices, bandwidth: o.bandwidth === undefined ? DEFAULT_BANDWIDTH : parseBandwidth(o.bandwidth) };
+  if (o.sharedBandwidth !== undefined) w.sharedBandwidth = parseBandwidth(o.sharedBandwidth, 'sharedBandwidth');
   if (o.description !== undefined) w.description = String(o.description);
   validateWorkload(w);
   return w;

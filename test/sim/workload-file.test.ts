@@ -19,6 +19,7 @@ name: demo
 devices: [{speed: 2, memory: 40GiB}, {count: 2}]
 deviceMemory: 16GiB
 bandwidth: 25GB/s
+sharedBandwidth: 10GB/s
 models:
   - id: xl
     count: 3
@@ -37,6 +38,7 @@ models:
   assert.equal(w.name, 'demo');
   assert.deepEqual(w.devices, [{ speed: 2, memoryBytes: 40 * GiB }, { speed: 1, memoryBytes: 16 * GiB }, { speed: 1, memoryBytes: 16 * GiB }]);
   assert.equal(w.bandwidth, 25e9);
+  assert.equal(w.sharedBandwidth, 10e9);
   assert.deepEqual(w.models.map((m) => m.id), ['xl-0', 'xl-1', 'xl-2', 'custom']);
   const xl = w.models[0];
   assert.equal(xl.shards.length, 4);
@@ -52,7 +54,7 @@ models:
 test('unknown or contradictory fields are errors that name them', async () => {
   const base = { models: [{ id: 'a', shards: 1, forward: 1, backward: 1, paramBytes: 10, steps: 1 }] };
   const cases: [unknown, RegExp][] = [
-    [{ ...base, gpus: 4 }, /RangeError: gpus: unknown field \(accepted: name, description, devices, deviceMemory, bandwidth, models\)/],
+    [{ ...base, gpus: 4 }, /RangeError: gpus: unknown field \(accepted: name, description, devices, deviceMemory, bandwidth, sharedBandwidth, models\)/],
     [{ models: [{ ...base.models[0], lr: 1e-4 }] }, /models\[0\]\.lr: unknown field/],
     [{ models: [{ id: 'a', shards: [{ forward: 1, backward: 1, paramBytes: 1, fwd: 2 }], steps: 1 }] }, /models\[0\]\.shards\[0\]\.fwd: unknown field/],
     [{ models: [{ ...base.models[0], epochs: 2 }] }, /models\[0\]: give either steps or epochs/],
@@ -60,6 +62,7 @@ test('unknown or contradictory fields are errors that name them', async () => {
     [{ models: [{ ...base.models[0], forward: 'fast' }] }, /models\[0\]\.forward: expected a number ≥ 0, got "fast"/],
     [{ ...base, devices: [1, -2] }, /devices\[1\]\.speed: expected a number > 0, got -2/],
     [{ ...base, bandwidth: 'quick' }, /bandwidth: expected a size like/],
+    [{ ...base, sharedBandwidth: 'half' }, /sharedBandwidth: expected a size like/],
     [{ ...base, deviceMemory: 15 }, /shard 0 needs 20 bytes at its peak but device 0 has 15/],
     [{ models: [] }, /models: expected a non-empty list of models/],
   ];
