@@ -37,6 +37,12 @@ export interface MemoryStats {
    * last `resetHighWater()` — live buffers and pooled free ones — as the pool itself counts them.
    */
   heldHighWater?: number;
+  /**
+   * Backends that serve buffers from one reserved region (cpu with a budget: native/arena.h): how many buffers since
+   * creation the region had no room for (fragmentation under a tight budget), which took fresh memory outside it —
+   * pages the OS must fault in and clear, the cost the region exists to avoid.
+   */
+  outsideRegion?: number;
 }
 
 /**

@@ -48,12 +48,15 @@ export class CpuBackend implements Backend {
   private readonly mem: MemoryAccountant;
   private readonly inFlight = new Set<Promise<unknown>>();
   private disposed = false;
+  /** Whether the device serves buffers from a reserved region (a finite budget; native/arena.h). */
+  private readonly hasArena: boolean;
 
   constructor(addon: NativeCpuAddon, opts: { threads: number; budget: number }) {
     this.threads = opts.threads;
     this.name = `cpu(threads=${opts.threads}, blas=${addon.blas})`;
     this.mem = new MemoryAccountant(opts.budget, this.name);
     this.native = new addon.CpuDevice(opts.threads, arenaBytes(opts.budget));
+    this.hasArena = this.native.memoryStats().arenaBytes > 0;
   }
 
   // ---- memory ----
@@ -78,7 +81,10 @@ export class CpuBackend implements Backend {
     this.mem.release(buf.bytes);
   }
   stats(): MemoryStats {
-    return this.mem.stats();
+    const s = this.mem.stats();
+    if (!this.hasArena) return s;
+    // With an arena, the table allocates only what the arena could not hold (native/buffers.cc `allocated`).
+    return { ...s, outsideRegion: this.native.memoryStats().allocated };
   }
   resetHighWater(): void {
     this.mem.resetHighWater();

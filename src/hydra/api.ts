@@ -290,9 +290,12 @@ export interface JobResult {
   makespanSeconds: number;
   /**
    * Per device: `highWater`, the most bytes its allocator counted at once; `heldHighWater`, where the backend pools
-   * freed buffers (webgpu), the most device bytes it held at once — live and pooled — as the pool counts them.
+   * freed buffers (webgpu), the most device bytes it held at once — live and pooled — as the pool counts them;
+   * `outsideRegion`, where the device serves buffers from one reserved region (cpu with a budget), the buffers that
+   * region had no room for (fragmentation), given fresh memory instead: 0 at most budgets, one or two at a budget
+   * within a few percent of the plan's peak (they are reused after, at the cost of first-touch page faults once).
    */
-  devices: { id: number; busySeconds: number; utilisation: number; highWater: number; heldHighWater?: number; budget: number }[];
+  devices: { id: number; busySeconds: number; utilisation: number; highWater: number; heldHighWater?: number; outsideRegion?: number; budget: number }[];
   policy: PolicyName;
   /** Every byte copied between the host tier and the devices: the tasks' own copies and every prefetched copy. */
   bytesMoved: number;

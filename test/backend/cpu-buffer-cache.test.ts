@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpuAddonInfo, loadCpuAddon } from '../../src/backend/native-loader.js';
+import { createCpuBackend } from '../../src/backend/cpu.js';
 import { adviseHugePages, HUGE_PAGE_MIN_BYTES } from '../../src/hydra/tier/huge-pages.js';
 import { Rand } from './helpers.js';
 
@@ -162,6 +163,37 @@ test('cpu arena: freed neighbours merge into one block; what does not fit is all
     dev.free(all);
   } finally {
     dev.dispose();
+  }
+});
+
+test('cpu backend stats: outsideRegion counts the buffers a fragmented arena could not hold; no budget, no region and no count', (t) => {
+  const info = cpuAddonInfo();
+  if (!info.available) return t.skip(`the native addon is not built: ${info.reason}`);
+  // 63 × 2 MiB: the region (budget + 1/64, in 2 MiB pages) is 64 × 2 MiB, so the slack past the budget is 2 MiB.
+  const budget = 126 * MiB;
+  const be = createCpuBackend({ threads: 1, budget });
+  try {
+    assert.equal(be.stats().outsideRegion, 0);
+    // 40 % + 20 % + 40 % of the budget, then the two ends freed: 80 % free, in two holes of 40 % (the second with
+    // the 2 MiB slack after it).
+    const floats = (share: number) => Math.floor((share * budget) / 4 / 64) * 64;
+    const [a, b, c] = [0.4, 0.2, 0.4].map((x) => be.alloc(floats(x)));
+    be.free(a);
+    be.free(c);
+    const d = be.alloc(floats(0.3)); // fits a hole
+    assert.equal(be.stats().outsideRegion, 0, 'a buffer that fits a hole comes from the arena');
+    const e = be.alloc(floats(0.45)); // within the budget (95 % in use), but no hole holds it
+    assert.equal(be.stats().outsideRegion, 1, 'the budget allowed it, the fragmented arena could not hold it');
+    for (const x of [b, d, e]) be.free(x);
+  } finally {
+    be.dispose();
+  }
+  const unbounded = createCpuBackend({ threads: 1 });
+  try {
+    unbounded.free(unbounded.alloc(1024));
+    assert.equal(unbounded.stats().outsideRegion, undefined, 'no budget: no region, nothing to count');
+  } finally {
+    unbounded.dispose();
   }
 });
 

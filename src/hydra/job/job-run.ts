@@ -31,6 +31,8 @@ export interface DeviceTotals {
   highWater: number[];
   /** Per device, where its backend pools buffers: the most device bytes held at once (live + pooled). */
   heldHighWater: (number | undefined)[];
+  /** Per device with a memory region (MemoryStats.outsideRegion): buffers it had no room for, over the job. */
+  outsideRegion: (number | undefined)[];
   bytesMoved: number;
   overlapSeconds: number;
 }
@@ -59,7 +61,7 @@ export class JobRun {
     private readonly control?: JobControl,
     later: { name: string; load: (index: number) => Promise<ModelJob>; failed: (e: unknown) => void }[] = [],
   ) {
-    this.totals = { busy: devices.map(() => 0), highWater: devices.map(() => 0), heldHighWater: devices.map(() => undefined), bytesMoved: 0, overlapSeconds: 0 };
+    this.totals = { busy: devices.map(() => 0), highWater: devices.map(() => 0), heldHighWater: devices.map(() => undefined), outsideRegion: devices.map(() => undefined), bytesMoved: 0, overlapSeconds: 0 };
     this.byName = new Map(jobs.map((j) => [j.name, j]));
     this.active = jobs.filter((j) => !j.ended);
     this.endings = new ModelEndings(jobs, devices, c);
@@ -252,6 +254,8 @@ export class JobRun {
         t.busy[d.id] += rep.seconds;
         t.highWater[d.id] = Math.max(t.highWater[d.id], rep.highWater);
         if (rep.heldHighWater !== undefined) t.heldHighWater[d.id] = Math.max(t.heldHighWater[d.id] ?? 0, rep.heldHighWater);
+        // A device's count is cumulative: its latest report holds it.
+        if (rep.outsideRegion !== undefined) t.outsideRegion[d.id] = Math.max(t.outsideRegion[d.id] ?? 0, rep.outsideRegion);
         t.bytesMoved += rep.outcome.bytesIn + rep.outcome.bytesOut;
         t.overlapSeconds += rep.overlapSeconds;
         j.result.deviceSeconds += rep.seconds;

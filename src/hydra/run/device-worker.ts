@@ -256,7 +256,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>, receivedAt: number):
   };
   post({
     type: 'done', id: msg.id,
-    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident(), dirty: dirtyList(), timing },
+    report: { outcome, seconds: (t1 - t0) / 1000, overlapSeconds: overlap, highWater: s.highWater, heldHighWater: s.heldHighWater, ...(s.outsideRegion !== undefined ? { outsideRegion: s.outsideRegion } : {}), inUse: s.inUse, prefetch: { ...totals }, cache: { ...cache.totals }, resident: cache.resident(), dirty: dirtyList(), timing },
   });
   reportedAt = performance.now();
 }

@@ -64,6 +64,8 @@ export interface TaskReport {
   highWater: number;
   /** Device bytes held (live + pooled), most at once, where the backend pools buffers (MemoryStats.heldHighWater). */
   heldHighWater?: number;
+  /** Buffers the device's memory region had no room for so far (MemoryStats.outsideRegion), where it has one. */
+  outsideRegion?: number;
   inUse: number;
   prefetch: PrefetchTotals;
   /** The device's shard-cache counters so far, and what is resident after this task (least recently used first). */
