@@ -79,11 +79,26 @@ function grid(): TrainTask[] {
   return out;
 }
 
+/**
+ * Every timed job starts after a full collection (the npm script runs node with --expose-gc). A job's host-tier arrays
+ * either reuse memory an earlier job freed or take fresh pages, which the kernel must clear — ≈ 2 s of CPU per GB on
+ * this machine (clear_page_erms was 16 % of a run's samples in `perf`) — and which one a run got depended on when V8
+ * happened to collect the previous run's arrays: step and copy-out phases then took 2.7× and 2.3× as long in some
+ * runs as in others, the same policy back to back. Collecting first gives every run, baselines included, the same
+ * start: memory the earlier runs freed.
+ */
+function collect(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('bench:grid: run node with --expose-gc (npm run bench:grid does): every timed job starts after a full collection');
+  gc();
+}
+
 /** train() plus the seconds before its first task started (plan lookup, weight init, worker start-up) and every task's timing. */
 async function timedTrain(tasks: TrainTask[], options: Parameters<typeof train>[1]): Promise<{ r: JobResult; setup: number; timings: TaskTiming[] }> {
   let setup = -1;
   const timings: TaskTiming[] = [];
   const dashboard = DASHBOARD ? await startBenchDashboard() : undefined;
+  collect();
   const r = await train(tasks, {
     ...options,
     onEvent: (e: HydraEvent) => {
@@ -105,6 +120,7 @@ function split(timings: TaskTiming[]): Record<string, number> {
 
 /** One model whole on a 2-thread cpu backend (LocalTrainer): seconds with and without set-up, and its losses. */
 async function resident(t: TrainTask): Promise<{ seconds: number; setup: number; losses: number[] }> {
+  collect();
   const t0 = performance.now();
   const be = createCpuBackend({ threads: 2 });
   const model = buildGpt2(config);
@@ -308,6 +324,7 @@ writeJson(DASHBOARD ? 'bench/results/grid-dashboard.json' : 'bench/results/grid.
   dashboard: DASHBOARD,
   device_state: DEVICE_STATE,
   prefetch: PREFETCH,
+  collected_before_each_job: true,
   headline: head && { speed_vs_resident: head.speed_vs_resident, speed_vs_train_sequential: head.speed_vs_train_sequential, training_speed_vs_resident: ratio(RESIDENT, 'sharded-lrtf', 'training') },
   runs,
   repeats: REPEATS,
