@@ -23,9 +23,10 @@
  * in each repetition, before its timed runs): `predicted_makespan_s` = the measured set-up time + the simulated
  * training time, and `prediction_error` compares each repetition's simulated training time with its measured one.
  * The policies take turns running first in a repetition; Sharded-LRTF's speed against each policy is also paired by
- * repetition (`sharded_lrtf_speed_vs_policy`), with the number of repetitions it was fastest in. Bytes moved, prefetch use and shard-cache hits per policy,
- * predicted and measured; where the devices' time went (`time_split_s`: every task's phases from its worker, summed)
- * beside what the simulator charged for it (`predicted_split_s`).
+ * repetition (`sharded_lrtf_speed_vs_policy`), with the number of repetitions it was fastest in. Bytes moved,
+ * prefetch use and shard-cache hits per policy, predicted and measured; where the devices' time went
+ * (`time_split_s`: every task's phases from its worker, summed) beside what the simulator charged for it
+ * (`predicted_split_s`).
  *
  * Knobs (env): STEPS (default 3), BUDGET (130MiB), POLICIES (comma-separated), LRS (how many learning rates, 1–6:
  * a smaller grid), REPEATS (3), DEVICE_STATE=0, PREFETCH=0.

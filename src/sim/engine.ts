@@ -7,10 +7,10 @@
  *     parameter version, nothing moves. If it is the shard the device prefetched on the scheduler's peek hint (at the
  *     current version), the copy overlapped the previous task's compute (it only stalls if it has not finished).
  *     Otherwise the copy is serial: paramBytes / bandwidth (Workload.sharedBandwidth while another device computes;
- *     a prefetch always runs beside its device's own task, so at that rate). A prefetch starts only when its parameters fit the
- *     running model's prefetch reserve (SimModel.reserve; without one, when the running shard's peak and the
- *     parameters fit the device), and only if the model's task in flight does not step that shard (the executor's
- *     prefetch-safety rule); cached copies are evicted least recently used for the room. A prefetch the next task
+ *     a prefetch always runs beside its device's own task, so at that rate). A prefetch starts only when its
+ *     parameters fit the running model's prefetch reserve (SimModel.reserve; without one, when the running shard's
+ *     peak and the parameters fit the device), and only if the model's task in flight does not step that shard (the
+ *     executor's prefetch-safety rule); cached copies are evicted least recently used for the room. A prefetch the next task
  *     does not use is dropped, its bytes copied for nothing (counted, as the executor counts them).
  *   - the task's other copies (batch, boundary activations, gradients: SimShard.taskBytes) are serial, as the
  *     executor awaits them inside the task.
