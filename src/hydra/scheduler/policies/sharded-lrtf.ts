@@ -30,7 +30,8 @@
  * earlier runs the model its own lookahead named (claimed), devices in the replay keep their model within the margin,
  * and a model another device has claimed is left to it (by pick() too: it frees within one task and takes it). On
  * `large` (1,000 models, 64 devices, the real models' plans) this cut serial copies from 10,075 to 751 and the makespan
- * from 730.5 s to 713.0 s, below model-lrtf's 713.6 s (bench:sim).
+ * from 730.5 s to 713.0 s, below model-lrtf's 713.6 s (bench:sim; 716.2 s against 716.9 s since the simulator also
+ * counts the tied embedding's gradient copied into shard 0's backward).
  */
 import { BinaryHeap } from '../heap.js';
 import { SortedIndexedList } from '../sorted-list.js';
