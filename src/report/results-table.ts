@@ -50,8 +50,12 @@ export function renderJobSummary(job: JobSummary): string {
     `job: ${job.models.length} model${job.models.length === 1 ? '' : 's'} (${statusText || 'none'}), policy ${job.policy}, makespan ${formatSeconds(job.makespanSeconds)}`,
   ];
   for (const d of job.devices) {
+    // Buffers a cpu device's memory region had no room for (fragmentation at a budget its peak nearly fills): each
+    // took fresh memory once; a few percent more device memory avoids it.
+    const n = d.outsideRegion ?? 0;
+    const outside = n > 0 ? `; ${n} buffer${n === 1 ? '' : 's'} allocated outside its memory region` : '';
     lines.push(
-      `  device ${d.id}: busy ${formatSeconds(d.busySeconds)} (${formatPercent(d.utilisation)}), peak ${formatBytes(d.highWater)} of ${formatBytes(d.budget)}`,
+      `  device ${d.id}: busy ${formatSeconds(d.busySeconds)} (${formatPercent(d.utilisation)}), peak ${formatBytes(d.highWater)} of ${formatBytes(d.budget)}${outside}`,
     );
   }
   const overlapShare = job.makespanSeconds > 0 ? ` (${formatPercent(job.overlapSeconds / job.makespanSeconds)} of the makespan)` : '';

@@ -43,7 +43,7 @@ export function fakeJob(): JobResult {
     makespanSeconds: 40,
     devices: [
       { id: 0, busySeconds: 30, utilisation: 0.75, highWater: 20 * 1024 * 1024, budget: 64 * 1024 * 1024 },
-      { id: 1, busySeconds: 36, utilisation: 0.9, highWater: 30 * 1024 * 1024, budget: 64 * 1024 * 1024 },
+      { id: 1, busySeconds: 36, utilisation: 0.9, highWater: 30 * 1024 * 1024, outsideRegion: 3, budget: 64 * 1024 * 1024 },
     ],
     policy: 'sharded-lrtf',
     bytesMoved: 3 * 1024 ** 3,

@@ -27,11 +27,11 @@ test('results table: best first, every column, reasons of diverged/failed models
   assert.ok(text.includes('lr=3e-3,bs=2: failed — task FL1 of step 0 failed on device 1'));
 });
 
-test('job summary: makespan, per-device utilisation and peak, bytes moved, overlap', () => {
+test('job summary: makespan, per-device utilisation and peak (and buffers outside a memory region), bytes moved, overlap', () => {
   const s = renderJobSummary(fakeJob());
   assert.match(s, /job: 5 models \(3 done, 1 diverged, 1 failed\), policy sharded-lrtf, makespan 40\.0s/);
-  assert.match(s, /device 0: busy 30\.0s \(75%\), peak 20\.0 MiB of 64\.0 MiB/);
-  assert.match(s, /device 1: busy 36\.0s \(90%\)/);
+  assert.match(s, /device 0: busy 30\.0s \(75%\), peak 20\.0 MiB of 64\.0 MiB\n/, 'no region count: nothing said');
+  assert.match(s, /device 1: busy 36\.0s \(90%\), peak 30\.0 MiB of 64\.0 MiB; 3 buffers allocated outside its memory region\n/);
   assert.match(s, /moved 3\.0 GiB between host and devices; 4\.0s of copying overlapped compute \(10% of the makespan\)/);
   assert.match(s, /prefetched 1\.0 GiB \(768\.0 MiB used, 256\.0 MiB dropped\); 2 prefetches did not fit beside the running task/);
 });

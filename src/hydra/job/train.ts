@@ -152,10 +152,6 @@ export async function train(tasks: TrainTask[], options: TrainOptions, control?:
   const shardCache: CacheTotals = emptyCacheTotals();
   for (const d of devices) for (const k of Object.keys(shardCache) as (keyof CacheTotals)[]) shardCache[k] += d.cache[k];
   const { busy, highWater, heldHighWater, outsideRegion, bytesMoved, overlapSeconds } = run.totals;
-  for (const d of devices) {
-    const n = outsideRegion[d.id] ?? 0;
-    if (n > 0) emit({ type: 'log', t: now(), message: `device ${d.id}: ${n} buffer${n === 1 ? '' : 's'} did not fit its memory region (fragmentation at a ${formatBytes(d.budget)} budget) and ${n === 1 ? 'was' : 'were'} allocated outside it (first-touch page faults; a few percent more device memory avoids it)` });
-  }
   return {
     models: jobs.map((j) => j.result),
     makespanSeconds: makespan,
