@@ -84,7 +84,7 @@ function grid(): TrainTask[] {
  * Every timed job starts after a full collection (the npm script runs node with --expose-gc). A job's host-tier arrays
  * either reuse memory an earlier job freed or take fresh pages, which the kernel must clear — ≈ 2 s of CPU per GB on
  * this machine (clear_page_erms was 16 % of a run's samples in `perf`) — and which one a run got depended on when V8
- * happened to collect the previous run's arrays: step and copy-out phases then took 2.7× and 2.3× as long in some
+ * happened to collect the previous run's arrays: step and copy-out phases then took ≈ 3× and 2.5× as long in some
  * runs as in others, the same policy back to back. Collecting first gives every run, baselines included, the same
  * start: memory the earlier runs freed.
  */
