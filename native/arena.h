@@ -4,9 +4,10 @@
 // Why: a shard task's buffers differ from the next task's (a block's activations, then a 50 MiB head weight and its
 // gradient, then a block's stash), so a cache of freed buffers matched by exact size (buffers.cc) gave memory back to
 // the system and took fresh memory from it every few tasks: GPT-mini in 4 shards at 200 MiB took ~400 MiB of fresh
-// pages per step, and the kernel's page clears were ≈ 4 % of the run's CPU samples. An arena the size of the device budget is
-// touched once and reused for any mix of sizes. The partitioner already keeps live bytes within the budget, so the
-// arena only runs out through fragmentation or 64-byte rounding; the table then falls back to its own allocations.
+// pages per step, and the kernel's page clears were ≈ 4 % of the run's CPU samples. An arena the size of the device
+// budget is touched once and reused for any mix of sizes. The partitioner already keeps live bytes within the
+// budget, so the arena only runs out through fragmentation or 64-byte rounding; the table then falls back to its own
+// allocations.
 //
 // The region is reserved with MAP_NORESERVE: only pages a buffer touches are backed, so a large budget costs address
 // space, not memory. Offsets are multiples of 64 bytes and the base is 2 MiB aligned (huge pages where the kernel

@@ -38,9 +38,10 @@ export interface MemoryStats {
    */
   heldHighWater?: number;
   /**
-   * Backends that serve buffers from one reserved region (cpu with a budget: native/arena.h): how many buffers since
-   * creation the region had no room for (fragmentation under a tight budget), which took fresh memory outside it —
-   * pages the OS must fault in and clear, the cost the region exists to avoid.
+   * Backends that serve buffers from one reserved region (cpu with a budget: native/arena.h): how many fresh
+   * allocations since creation were made outside it because it had no room (fragmentation under a tight budget) —
+   * pages the OS must fault in and clear, the cost the region exists to avoid. A buffer placed outside that reuses
+   * an earlier one of its size costs nothing new and is not counted.
    */
   outsideRegion?: number;
 }

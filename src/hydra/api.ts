@@ -291,9 +291,9 @@ export interface JobResult {
   /**
    * Per device: `highWater`, the most bytes its allocator counted at once; `heldHighWater`, where the backend pools
    * freed buffers (webgpu), the most device bytes it held at once — live and pooled — as the pool counts them;
-   * `outsideRegion`, where the device serves buffers from one reserved region (cpu with a budget), the buffers that
-   * region had no room for (fragmentation), given fresh memory instead: 0 at most budgets, one or two at a budget
-   * within a few percent of the plan's peak (they are reused after, at the cost of first-touch page faults once).
+   * `outsideRegion`, where the device serves buffers from one reserved region (cpu with a budget), the fresh
+   * allocations made outside it because it had no room (fragmentation; MemoryStats.outsideRegion): 0 at most budgets,
+   * a few at a budget its plan's peak fills to within a percent (each costs first-touch page faults once).
    */
   devices: { id: number; busySeconds: number; utilisation: number; highWater: number; heldHighWater?: number; outsideRegion?: number; budget: number }[];
   policy: PolicyName;

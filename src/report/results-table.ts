@@ -50,8 +50,8 @@ export function renderJobSummary(job: JobSummary): string {
     `job: ${job.models.length} model${job.models.length === 1 ? '' : 's'} (${statusText || 'none'}), policy ${job.policy}, makespan ${formatSeconds(job.makespanSeconds)}`,
   ];
   for (const d of job.devices) {
-    // Buffers a cpu device's memory region had no room for (fragmentation at a budget its peak nearly fills): each
-    // took fresh memory once; a few percent more device memory avoids it.
+    // Fresh allocations a cpu device made outside its memory region for want of room (fragmentation at a budget its
+    // peak nearly fills); a few percent more device memory avoids them.
     const n = d.outsideRegion ?? 0;
     const outside = n > 0 ? `; ${n} buffer${n === 1 ? '' : 's'} allocated outside its memory region` : '';
     lines.push(
