@@ -95,8 +95,9 @@ export function simulate(workload: Workload, options: SimOptions = {}): SimResul
     const version = versionOf(key);
     const given = now + dispatchDelay;
     let ready = given, copySeconds = 0;
-    // A serial copy that starts while another device computes shares the memory bandwidth with it.
-    const copyRate = state.some((o, e) => e !== d && o.computeStart <= given && given < o.computeEnd) ? sharedBandwidth : bandwidth;
+    // A serial copy that starts while another device computes shares the memory bandwidth with it (no scan over the
+    // devices when the two rates are the same: every workload without sharedBandwidth).
+    const copyRate = sharedBandwidth !== bandwidth && state.some((o, e) => e !== d && o.computeStart <= given && given < o.computeEnd) ? sharedBandwidth : bandwidth;
     const pre = cache.prefetched;
     cache.prefetched = null;
     const hit = cache.take(key, version);
